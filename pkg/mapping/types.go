@@ -1,0 +1,208 @@
+// Package mapping defines the service-mapping file: which pushed image
+// redeploys which Deployment, and how the pipeline around it is configured.
+package mapping
+
+// APIVersion and Kind identify a service-mapping file.
+const (
+	APIVersion = "argodeploy.dev/v1alpha1"
+	Kind       = "ServiceMapping"
+)
+
+// Defaults applied by Default when a field is left empty.
+const (
+	DefaultNamespace        = "argo-events"
+	DefaultTopic            = "gcr"
+	DefaultEventBusName     = "default"
+	DefaultJetStreamVersion = "2.10.29" // listed in the argo-events v1.9.11 controller config
+	DefaultJetStreamReplica = 3
+	DefaultKubectlImage     = "docker.io/alpine/k8s:1.33.4"
+	DefaultRetryLimit       = 3
+	DefaultRetryDuration    = "10s"
+	DefaultRetryFactor      = 2
+	DefaultRetryMaxDuration = "5m"
+	DefaultCPURequest       = "50m"
+	DefaultMemoryRequest    = "64Mi"
+	DefaultCPULimit         = "500m"
+	DefaultMemoryLimit      = "256Mi"
+	DefaultTTL              = "24h"
+	DefaultRolloutTimeout   = "5m"
+	DefaultTagPattern       = ".*"
+	StrategyRestart         = "restart"
+	StrategySetImage        = "set-image"
+)
+
+// ServiceMapping is the whole mapping file.
+type ServiceMapping struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+}
+
+// Metadata names the pipeline; the name prefixes every generated object.
+type Metadata struct {
+	Name string `json:"name"`
+}
+
+// Spec is everything the pipeline is made of.
+type Spec struct {
+	// Namespace is where the EventSource, EventBus, Sensor, WorkflowTemplate
+	// and cache ConfigMap live. Default: argo-events.
+	Namespace string    `json:"namespace,omitempty"`
+	GCP       GCP       `json:"gcp"`
+	EventBus  EventBus  `json:"eventBus,omitempty"`
+	Workflow  Workflow  `json:"workflow,omitempty"`
+	Services  []Service `json:"services"`
+}
+
+// GCP says where Artifact Registry publishes and how to subscribe.
+type GCP struct {
+	// Project is the project the subscription is created in.
+	Project string `json:"project"`
+	// Topic is the topic Artifact Registry publishes to. Default: gcr.
+	Topic string `json:"topic,omitempty"`
+	// TopicProject is the registry's project when it differs from Project.
+	TopicProject string `json:"topicProject,omitempty"`
+	// Subscription is the subscription ID. Default: argodeploy-<metadata.name>.
+	Subscription string `json:"subscription,omitempty"`
+	// CredentialSecret holds a service-account key; without it the
+	// EventSource pod uses Workload Identity.
+	CredentialSecret *SecretKeyRef `json:"credentialSecret,omitempty"`
+	// ServiceAccount is the Google service account bound through Workload
+	// Identity (annotation iam.gke.io/gcp-service-account).
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+}
+
+// SecretKeyRef points at one key of a Secret in the pipeline namespace.
+type SecretKeyRef struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// EventBus configures the JetStream EventBus between EventSource and Sensor.
+type EventBus struct {
+	// Name of the EventBus. Default: default.
+	Name      string    `json:"name,omitempty"`
+	JetStream JetStream `json:"jetstream,omitempty"`
+}
+
+// JetStream is the JetStream StatefulSet.
+type JetStream struct {
+	// Version must be listed in the argo-events controller config. Default: 2.10.29.
+	Version string `json:"version,omitempty"`
+	// Replicas is 1 or at least 3. Default: 3.
+	Replicas int32 `json:"replicas,omitempty"`
+}
+
+// Workflow holds the defaults of the rollout workflow.
+type Workflow struct {
+	// KubectlImage runs the rollout step; it needs kubectl and a POSIX shell.
+	KubectlImage string    `json:"kubectlImage,omitempty"`
+	Retry        Retry     `json:"retry,omitempty"`
+	Resources    Resources `json:"resources,omitempty"`
+	// TTL keeps finished workflows this long (Go duration). Default: 24h.
+	TTL string `json:"ttl,omitempty"`
+	// RolloutTimeout bounds `kubectl rollout status` (Go duration). Default: 5m.
+	RolloutTimeout string `json:"rolloutTimeout,omitempty"`
+}
+
+// Retry is how often and how patiently a transient failure is retried.
+type Retry struct {
+	Limit   *int32  `json:"limit,omitempty"`
+	Backoff Backoff `json:"backoff,omitempty"`
+}
+
+// Backoff is an exponential backoff: duration, duration*factor, ... up to maxDuration.
+type Backoff struct {
+	Duration    string `json:"duration,omitempty"`
+	Factor      int32  `json:"factor,omitempty"`
+	MaxDuration string `json:"maxDuration,omitempty"`
+}
+
+// Resources are the rollout container's requests and limits.
+type Resources struct {
+	Requests ResourceList `json:"requests,omitempty"`
+	Limits   ResourceList `json:"limits,omitempty"`
+}
+
+// ResourceList is CPU and memory as Kubernetes quantities.
+type ResourceList struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+}
+
+// Service maps one image repository to one Deployment container.
+type Service struct {
+	// Name identifies the service (a DNS label); it names its trigger.
+	Name string `json:"name"`
+	// Image is the full repository path without tag or digest,
+	// e.g. us-east1-docker.pkg.dev/my-proj/my-repo/app.
+	Image string `json:"image"`
+	// TagPattern is a Go regexp, matched against the whole tag, that a
+	// pushed tag must match to deploy. Default: every tag.
+	TagPattern string `json:"tagPattern,omitempty"`
+	// Deployment to roll. Default: Name.
+	Deployment string `json:"deployment,omitempty"`
+	// Namespace of the Deployment.
+	Namespace string `json:"namespace"`
+	// Container whose image is set by strategy set-image. Default: Deployment.
+	Container string `json:"container,omitempty"`
+	// Strategy is restart (kubectl rollout restart) or set-image (pin the
+	// pushed digest). Default: restart.
+	Strategy string `json:"strategy,omitempty"`
+	// Cluster is set when the Deployment lives in another cluster.
+	Cluster *Cluster `json:"cluster,omitempty"`
+	// Metadata is free single-line data carried into the cache ConfigMap,
+	// e.g. a post-rollout hook or a notification channel.
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// Cluster is a target cluster reached through a kubeconfig Secret.
+type Cluster struct {
+	// Name identifies the cluster in locks and logs.
+	Name             string       `json:"name"`
+	KubeconfigSecret SecretKeyRef `json:"kubeconfigSecret"`
+}
+
+// Default fills every empty optional field with its default.
+func (m *ServiceMapping) Default() {
+	s := &m.Spec
+	setDefault(&s.Namespace, DefaultNamespace)
+	setDefault(&s.GCP.Topic, DefaultTopic)
+	setDefault(&s.GCP.Subscription, "argodeploy-"+m.Metadata.Name)
+	setDefault(&s.EventBus.Name, DefaultEventBusName)
+	setDefault(&s.EventBus.JetStream.Version, DefaultJetStreamVersion)
+	if s.EventBus.JetStream.Replicas == 0 {
+		s.EventBus.JetStream.Replicas = DefaultJetStreamReplica
+	}
+	w := &s.Workflow
+	setDefault(&w.KubectlImage, DefaultKubectlImage)
+	if w.Retry.Limit == nil {
+		limit := int32(DefaultRetryLimit)
+		w.Retry.Limit = &limit
+	}
+	setDefault(&w.Retry.Backoff.Duration, DefaultRetryDuration)
+	if w.Retry.Backoff.Factor == 0 {
+		w.Retry.Backoff.Factor = DefaultRetryFactor
+	}
+	setDefault(&w.Retry.Backoff.MaxDuration, DefaultRetryMaxDuration)
+	setDefault(&w.Resources.Requests.CPU, DefaultCPURequest)
+	setDefault(&w.Resources.Requests.Memory, DefaultMemoryRequest)
+	setDefault(&w.Resources.Limits.CPU, DefaultCPULimit)
+	setDefault(&w.Resources.Limits.Memory, DefaultMemoryLimit)
+	setDefault(&w.TTL, DefaultTTL)
+	setDefault(&w.RolloutTimeout, DefaultRolloutTimeout)
+	for i := range s.Services {
+		svc := &s.Services[i]
+		setDefault(&svc.TagPattern, DefaultTagPattern)
+		setDefault(&svc.Deployment, svc.Name)
+		setDefault(&svc.Container, svc.Deployment)
+		setDefault(&svc.Strategy, StrategyRestart)
+	}
+}
+
+func setDefault(field *string, value string) {
+	if *field == "" {
+		*field = value
+	}
+}
