@@ -1,0 +1,87 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+)
+
+var configMapType = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+
+// CacheEntry is the cache ConfigMap value for one service: key=value lines
+// that the rollout step reads (image, deployment, namespace, container,
+// strategy, cluster, then meta.<key> for each metadata entry, sorted).
+func CacheEntry(s mapping.Service) string {
+	var b strings.Builder
+	line := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, v) }
+	line("image", s.Image)
+	line("deployment", s.Deployment)
+	line("namespace", s.Namespace)
+	line("container", s.Container)
+	line("strategy", s.Strategy)
+	if s.Cluster != nil {
+		line("cluster", s.Cluster.Name)
+	}
+	for _, k := range sortedKeys(s.Metadata) {
+		line("meta."+k, s.Metadata[k])
+	}
+	return b.String()
+}
+
+// cacheConfigMaps packs the services' cache entries into as few ConfigMaps
+// as fit under limit bytes each, in mapping order, and says which
+// ConfigMap holds each service.
+func (p *pipeline) cacheConfigMaps(limit int) ([]Object, map[string]string, error) {
+	const overhead = 1024 // metadata and JSON framing of one ConfigMap
+	services := p.m.Spec.Services
+	sizes := make([]int, len(services))
+	for i, s := range services {
+		sizes[i] = len(s.Name) + len(CacheEntry(s)) + 8
+	}
+	groups, err := pack(sizes, limit-overhead)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cache ConfigMap: %w", err)
+	}
+	objs := make([]Object, 0, len(groups))
+	cacheOf := make(map[string]string, len(services))
+	for g, members := range groups {
+		cm := &corev1.ConfigMap{
+			TypeMeta:   configMapType,
+			ObjectMeta: p.meta(shardName(p.name+"-cache", g, len(groups)), p.ns),
+			Data:       make(map[string]string, len(members)),
+		}
+		for _, i := range members {
+			cm.Data[services[i].Name] = CacheEntry(services[i])
+			cacheOf[services[i].Name] = cm.Name
+		}
+		objs = append(objs, cm)
+	}
+	return objs, cacheOf, nil
+}
+
+// pack splits items, in order, into consecutive groups whose sizes sum to at
+// most limit. An item larger than limit is an error.
+func pack(sizes []int, limit int) ([][]int, error) {
+	var groups [][]int
+	var current []int
+	total := 0
+	for i, size := range sizes {
+		if size > limit {
+			return nil, fmt.Errorf("item %d needs %d bytes, more than the %d a shard holds", i, size, limit)
+		}
+		if total+size > limit && len(current) > 0 {
+			groups = append(groups, current)
+			current, total = nil, 0
+		}
+		current = append(current, i)
+		total += size
+	}
+	if len(current) > 0 {
+		groups = append(groups, current)
+	}
+	return groups, nil
+}

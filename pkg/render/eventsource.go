@@ -1,0 +1,95 @@
+package render
+
+import (
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+var (
+	eventSourceType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "EventSource"}
+	eventBusType    = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "EventBus"}
+)
+
+// eventSource subscribes to the registry's Pub/Sub topic and hands each
+// message to the EventBus as JSON (jsonBody), so the Sensor can filter on
+// body.action, body.digest and body.tag.
+func (p *pipeline) eventSource() Object {
+	gcp := p.m.Spec.GCP
+	src := eventsv1.PubSubEventSource{
+		ProjectID:      gcp.Project,
+		TopicProjectID: gcp.TopicProject,
+		Topic:          gcp.Topic,
+		SubscriptionID: gcp.Subscription,
+		JSONBody:       true,
+	}
+	if c := gcp.CredentialSecret; c != nil {
+		src.CredentialSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: c.Name}, Key: c.Key}
+	}
+	return &eventsv1.EventSource{
+		TypeMeta:   eventSourceType,
+		ObjectMeta: p.meta(p.eventSourceName(), p.ns),
+		Spec: eventsv1.EventSourceSpec{
+			EventBusName: p.m.Spec.EventBus.Name,
+			Template:     p.argoEventsPod(p.eventSourceAccount()),
+			PubSub:       map[string]eventsv1.PubSubEventSource{EventName: src},
+		},
+	}
+}
+
+// eventBus is a JetStream bus. A single replica also needs a single-replica
+// stream, or the bus never becomes ready.
+func (p *pipeline) eventBus() Object {
+	js := p.m.Spec.EventBus.JetStream
+	bus := &eventsv1.JetStreamBus{
+		Version:         js.Version,
+		Replicas:        ptr.To(js.Replicas),
+		SecurityContext: restrictedPodSecurity(),
+		ContainerTemplate:         &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
+		ReloaderContainerTemplate: &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
+		MetricsContainerTemplate:  &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
+	}
+	if js.Replicas == 1 {
+		bus.StreamConfig = ptr.To("replicas: 1\n")
+	}
+	return &eventsv1.EventBus{
+		TypeMeta:   eventBusType,
+		ObjectMeta: p.meta(p.m.Spec.EventBus.Name, p.ns),
+		Spec:       eventsv1.EventBusSpec{JetStream: bus},
+	}
+}
+
+// argoEventsPod is the pod template of an EventSource or Sensor: its own
+// service account and the "restricted" Pod Security Standard.
+func (p *pipeline) argoEventsPod(account string) *eventsv1.Template {
+	return &eventsv1.Template{
+		ServiceAccountName: account,
+		SecurityContext:    restrictedPodSecurity(),
+		Container:          &eventsv1.Container{SecurityContext: restrictedContainerSecurity()},
+	}
+}
+
+// nobody is the unprivileged user every generated pod runs as.
+const nobody = 65534
+
+func restrictedPodSecurity() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](nobody),
+		RunAsGroup:     ptr.To[int64](nobody),
+		FSGroup:        ptr.To[int64](nobody),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// restrictedContainerSecurity is what the "restricted" Pod Security Standard
+// asks of every container.
+func restrictedContainerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}

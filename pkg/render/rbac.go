@@ -1,0 +1,105 @@
+package render
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+var (
+	serviceAccountType = metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}
+	roleType           = metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}
+	roleBindingType    = metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"}
+)
+
+// workloadIdentityAnnotation binds a Kubernetes service account to a Google one.
+const workloadIdentityAnnotation = "iam.gke.io/gcp-service-account"
+
+// serviceAccounts are one identity per pod kind. Only the rollout pods talk
+// to the Kubernetes API, so only they get a token mounted.
+func (p *pipeline) serviceAccounts() []Object {
+	noToken := false
+	es := &corev1.ServiceAccount{TypeMeta: serviceAccountType, ObjectMeta: p.meta(p.eventSourceAccount(), p.ns), AutomountServiceAccountToken: &noToken}
+	if gsa := p.m.Spec.GCP.ServiceAccount; gsa != "" {
+		es.Annotations = map[string]string{workloadIdentityAnnotation: gsa}
+	}
+	sensor := &corev1.ServiceAccount{TypeMeta: serviceAccountType, ObjectMeta: p.meta(p.sensorAccount(), p.ns)}
+	rollout := &corev1.ServiceAccount{TypeMeta: serviceAccountType, ObjectMeta: p.meta(p.rolloutAccount(), p.ns)}
+	return []Object{es, sensor, rollout}
+}
+
+// rbac grants each identity only what it uses:
+//   - the Sensor creates Workflows (its trigger) and dead-letter ConfigMaps;
+//   - the rollout pods report task results in the pipeline namespace and
+//     get, patch and watch the mapped Deployments, by name, in their
+//     namespaces. Deployments in other clusters are reached with their
+//     kubeconfig's credentials and get no local grant.
+func (p *pipeline) rbac() (roles, bindings []Object) {
+	sensorRules := []rbacv1.PolicyRule{
+		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
+	}
+	roles = append(roles, p.role(p.sensorAccount(), p.ns, sensorRules))
+	bindings = append(bindings, p.roleBinding(p.sensorAccount(), p.ns, p.sensorAccount()))
+
+	rules := map[string][]rbacv1.PolicyRule{
+		p.ns: {{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}}},
+	}
+	for ns, names := range p.localDeployments() {
+		rules[ns] = append(rules[ns], rbacv1.PolicyRule{
+			APIGroups:     []string{"apps"},
+			Resources:     []string{"deployments"},
+			ResourceNames: names,
+			Verbs:         []string{"get", "list", "watch", "patch"},
+		})
+	}
+	for _, ns := range sortedKeys(rules) {
+		roles = append(roles, p.role(p.rolloutAccount(), ns, rules[ns]))
+		bindings = append(bindings, p.roleBinding(p.rolloutAccount(), ns, p.rolloutAccount()))
+	}
+	return roles, bindings
+}
+
+// localDeployments lists, per namespace, the sorted names of the mapped
+// Deployments in this cluster.
+func (p *pipeline) localDeployments() map[string][]string {
+	seen := map[string]map[string]bool{}
+	for _, s := range p.m.Spec.Services {
+		if s.Cluster != nil {
+			continue
+		}
+		if seen[s.Namespace] == nil {
+			seen[s.Namespace] = map[string]bool{}
+		}
+		seen[s.Namespace][s.Deployment] = true
+	}
+	out := map[string][]string{}
+	for ns, names := range seen {
+		out[ns] = sortedKeys(names)
+	}
+	return out
+}
+
+func (p *pipeline) role(name, namespace string, rules []rbacv1.PolicyRule) *rbacv1.Role {
+	return &rbacv1.Role{TypeMeta: roleType, ObjectMeta: p.meta(name, namespace), Rules: rules}
+}
+
+func (p *pipeline) roleBinding(name, namespace, account string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		TypeMeta:   roleBindingType,
+		ObjectMeta: p.meta(name, namespace),
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: account, Namespace: p.ns}},
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,70 @@
+// Package render turns a checked service mapping into the typed Kubernetes
+// objects of the redeploy pipeline: RBAC, cache ConfigMaps, EventBus,
+// WorkflowTemplates, EventSource and Sensors.
+package render
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+)
+
+// Object is a typed Kubernetes object with its TypeMeta set.
+type Object interface {
+	runtime.Object
+	metav1.Object
+}
+
+// Labels and annotations that generated objects carry.
+const (
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	LabelPartOf     = "app.kubernetes.io/part-of"
+	LabelService    = "argodeploy.dev/service"
+	LabelDeadLetter = "argodeploy.dev/dead-letter"
+	ManagerName     = "argodeploy"
+)
+
+// EventName is the name of the Pub/Sub event inside the EventSource.
+const EventName = "artifact-registry"
+
+// DefaultShardBytes keeps every Sensor and cache ConfigMap small enough for
+// client-side `kubectl apply`, which copies the object into an annotation
+// limited to 256 KiB.
+const DefaultShardBytes = 200 * 1024
+
+// Options tune rendering; the zero value is the default.
+type Options struct {
+	// ShardBytes caps the JSON size of each Sensor and cache ConfigMap
+	// (default DefaultShardBytes).
+	ShardBytes int
+}
+
+// Render turns a checked, defaulted mapping into the pipeline's objects, in
+// apply order: service accounts, roles, role bindings, cache ConfigMaps,
+// EventBus, WorkflowTemplates, EventSource, Sensors.
+func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
+	if opts.ShardBytes <= 0 {
+		opts.ShardBytes = DefaultShardBytes
+	}
+	p := newPipeline(m)
+	caches, cacheOf, err := p.cacheConfigMaps(opts.ShardBytes)
+	if err != nil {
+		return nil, err
+	}
+	sensors, err := p.sensors(cacheOf, opts.ShardBytes)
+	if err != nil {
+		return nil, err
+	}
+	var objs []Object
+	objs = append(objs, p.serviceAccounts()...)
+	roles, bindings := p.rbac()
+	objs = append(objs, roles...)
+	objs = append(objs, bindings...)
+	objs = append(objs, caches...)
+	objs = append(objs, p.eventBus())
+	objs = append(objs, p.workflowTemplates()...)
+	objs = append(objs, p.eventSource())
+	objs = append(objs, sensors...)
+	return objs, nil
+}

@@ -1,0 +1,261 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+)
+
+var sensorType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Sensor"}
+
+// dockerTag is what the registry accepts as a tag.
+const dockerTag = `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
+
+// PublishTimeTemplate turns the Pub/Sub publish time of an event, which the
+// EventSource writes with Go's time.Time.String, into Unix nanoseconds, so
+// the rollout step can tell an older push from a newer one.
+const PublishTimeTemplate = `{{ (toDate "2006-01-02 15:04:05.999999999 -0700 MST" .Input.publishTime).UnixNano }}`
+
+// Filters are the data filters a service's dependency applies to a Pub/Sub
+// event. They are ANDed, and each value is an anchored Go regexp with every
+// literal part quoted: the action is INSERT, the digest names exactly this
+// image repository, and the tag names exactly this repository with a valid
+// tag that matches the service's pattern. An untagged push has no body.tag
+// and fails the tag filters.
+func Filters(s mapping.Service) []eventsv1.DataFilter {
+	image := regexp.QuoteMeta(s.Image)
+	filters := []eventsv1.DataFilter{
+		stringFilter("body.action", "^INSERT$"),
+		stringFilter("body.digest", "^"+image+"@sha256:[a-f0-9]{64}$"),
+		stringFilter("body.tag", "^"+image+":"+dockerTag+"$"),
+	}
+	if s.TagPattern != mapping.DefaultTagPattern {
+		filters = append(filters, stringFilter("body.tag", "^"+image+":(?:"+s.TagPattern+")$"))
+	}
+	return filters
+}
+
+func stringFilter(path, pattern string) eventsv1.DataFilter {
+	return eventsv1.DataFilter{Path: path, Type: eventsv1.JSONTypeString, Value: []string{pattern}}
+}
+
+// sensors builds one dependency and one trigger per service and packs them
+// into as few Sensors as fit under limit bytes each.
+func (p *pipeline) sensors(cacheOf map[string]string, limit int) ([]Object, error) {
+	const overhead = 4096 // metadata, pod template and JSON framing of one Sensor
+	services := p.m.Spec.Services
+	deps := make([]eventsv1.EventDependency, len(services))
+	triggers := make([]eventsv1.Trigger, len(services))
+	sizes := make([]int, len(services))
+	for i, s := range services {
+		deps[i] = p.dependency(s)
+		t, err := p.trigger(s, cacheOf[s.Name])
+		if err != nil {
+			return nil, err
+		}
+		triggers[i] = t
+		size, err := jsonSize(deps[i], triggers[i])
+		if err != nil {
+			return nil, err
+		}
+		sizes[i] = size
+	}
+	groups, err := pack(sizes, limit-overhead)
+	if err != nil {
+		return nil, fmt.Errorf("sensor: %w", err)
+	}
+	objs := make([]Object, 0, len(groups))
+	for g, members := range groups {
+		sensor := &eventsv1.Sensor{
+			TypeMeta:   sensorType,
+			ObjectMeta: p.meta(shardName(p.name, g, len(groups)), p.ns),
+			Spec: eventsv1.SensorSpec{
+				EventBusName: p.m.Spec.EventBus.Name,
+				Template:     p.argoEventsPod(p.sensorAccount()),
+			},
+		}
+		for _, i := range members {
+			sensor.Spec.Dependencies = append(sensor.Spec.Dependencies, deps[i])
+			sensor.Spec.Triggers = append(sensor.Spec.Triggers, triggers[i])
+		}
+		objs = append(objs, sensor)
+	}
+	return objs, nil
+}
+
+func (p *pipeline) dependency(s mapping.Service) eventsv1.EventDependency {
+	return eventsv1.EventDependency{
+		Name:            s.Name,
+		EventSourceName: p.eventSourceName(),
+		EventName:       EventName,
+		Filters:         &eventsv1.EventDependencyFilter{Data: Filters(s)},
+	}
+}
+
+// trigger creates the service's Workflow. Only the digest, tag and publish
+// time come from the event; which Deployment rolls is fixed here, from the
+// mapping. A trigger that keeps failing is recorded once by its dead-letter
+// trigger and then acknowledged, never retried forever.
+func (p *pipeline) trigger(s mapping.Service, cache string) (eventsv1.Trigger, error) {
+	workflow, eventParams, err := p.workflow(s, cache)
+	if err != nil {
+		return eventsv1.Trigger{}, err
+	}
+	deadLetter, err := p.deadLetter(s)
+	if err != nil {
+		return eventsv1.Trigger{}, err
+	}
+	return eventsv1.Trigger{
+		Template: &eventsv1.TriggerTemplate{
+			Name:       s.Name,
+			Conditions: s.Name,
+			K8s: &eventsv1.StandardK8STrigger{
+				Source:     &eventsv1.ArtifactLocation{Resource: workflow},
+				Operation:  eventsv1.Create,
+				Parameters: eventParams,
+			},
+		},
+		RetryStrategy: triggerBackoff(),
+		AtLeastOnce:   true,
+		DlqTrigger:    deadLetter,
+	}, nil
+}
+
+// workflow is the Workflow a service's trigger creates, and the trigger
+// parameters that copy event values into its arguments.
+func (p *pipeline) workflow(s mapping.Service, cache string) (*eventsv1.K8SResource, []eventsv1.TriggerParameter, error) {
+	remote := s.Cluster != nil
+	constants := map[string]string{
+		ParamService: s.Name,
+		ParamLock:    lockName(s),
+		ParamCache:   cache,
+	}
+	if remote {
+		constants[ParamKubeconfig] = s.Cluster.KubeconfigSecret.Name
+		constants[ParamKubeconfigKey] = s.Cluster.KubeconfigSecret.Key
+	}
+	fromEvent := map[string]eventsv1.TriggerParameterSource{
+		ParamDigest:      {DependencyName: s.Name, DataKey: "body.digest"},
+		ParamTag:         {DependencyName: s.Name, DataKey: "body.tag"},
+		ParamPublishedAt: {DependencyName: s.Name, DataTemplate: PublishTimeTemplate},
+	}
+	wf := &wfv1.Workflow{
+		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow"},
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: s.Name + "-",
+			Namespace:    p.ns,
+			Labels:       p.serviceLabels(s),
+		},
+		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: p.templateName(remote)}},
+	}
+	var params []eventsv1.TriggerParameter
+	for i, name := range WorkflowParams(remote) {
+		value := constants[name]
+		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(value)})
+		if src, ok := fromEvent[name]; ok {
+			params = append(params, eventsv1.TriggerParameter{
+				Src:  &src,
+				Dest: "spec.arguments.parameters." + strconv.Itoa(i) + ".value",
+			})
+		}
+	}
+	resource, err := k8sResource(wf)
+	return resource, params, err
+}
+
+// deadLetter records an event whose trigger failed every retry as a
+// ConfigMap holding the service and the registry message.
+func (p *pipeline) deadLetter(s mapping.Service) (*eventsv1.Trigger, error) {
+	labels := p.serviceLabels(s)
+	labels[LabelDeadLetter] = "true"
+	cm := &corev1.ConfigMap{
+		TypeMeta: configMapType,
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: p.name + "-dead-letter-",
+			Namespace:    p.ns,
+			Labels:       labels,
+		},
+		Data: map[string]string{"service": s.Name, "message": "", "publishTime": ""},
+	}
+	resource, err := k8sResource(cm)
+	if err != nil {
+		return nil, err
+	}
+	return &eventsv1.Trigger{
+		Template: &eventsv1.TriggerTemplate{
+			Name: s.Name + "-dead-letter",
+			K8s: &eventsv1.StandardK8STrigger{
+				Source:    &eventsv1.ArtifactLocation{Resource: resource},
+				Operation: eventsv1.Create,
+				Parameters: []eventsv1.TriggerParameter{
+					{Src: &eventsv1.TriggerParameterSource{DependencyName: s.Name, DataKey: "body"}, Dest: "data.message"},
+					{Src: &eventsv1.TriggerParameterSource{DependencyName: s.Name, DataKey: "publishTime"}, Dest: "data.publishTime"},
+				},
+			},
+		},
+		RetryStrategy: triggerBackoff(),
+		AtLeastOnce:   true,
+	}, nil
+}
+
+func (p *pipeline) serviceLabels(s mapping.Service) map[string]string {
+	labels := p.labels()
+	labels[LabelService] = s.Name
+	return labels
+}
+
+// lockName identifies the Deployment a service rolls, so that two services
+// sharing a Deployment never roll it at the same time.
+func lockName(s mapping.Service) string {
+	cluster := "local"
+	if s.Cluster != nil {
+		cluster = s.Cluster.Name
+	}
+	return cluster + "." + s.Namespace + "." + s.Deployment
+}
+
+// triggerBackoff retries creating a Workflow 3 times, 1s, 2s, 4s apart.
+func triggerBackoff() *eventsv1.Backoff {
+	duration := eventsv1.FromString("1s")
+	factor := eventsv1.NewAmount("2")
+	return &eventsv1.Backoff{Duration: &duration, Factor: &factor, Steps: 3}
+}
+
+// k8sResource embeds an object in a trigger, without the empty status and
+// creation timestamp that its type would serialise.
+func k8sResource(obj any) (*eventsv1.K8SResource, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	delete(fields, "status")
+	if meta, ok := fields["metadata"].(map[string]any); ok {
+		delete(meta, "creationTimestamp")
+	}
+	resource := eventsv1.NewK8SResource(fields)
+	return &resource, nil
+}
+
+func jsonSize(values ...any) (int, error) {
+	total := 0
+	for _, v := range values {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return 0, err
+		}
+		total += len(raw)
+	}
+	return total, nil
+}
