@@ -43,9 +43,9 @@ func (p *pipeline) eventSource() Object {
 func (p *pipeline) eventBus() Object {
 	js := p.m.Spec.EventBus.JetStream
 	bus := &eventsv1.JetStreamBus{
-		Version:         js.Version,
-		Replicas:        ptr.To(js.Replicas),
-		SecurityContext: restrictedPodSecurity(),
+		Version:                   js.Version,
+		Replicas:                  ptr.To(js.Replicas),
+		SecurityContext:           restrictedPodSecurity(),
 		ContainerTemplate:         &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
 		ReloaderContainerTemplate: &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
 		MetricsContainerTemplate:  &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
