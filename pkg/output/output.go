@@ -1,0 +1,184 @@
+// Package output turns typed Kubernetes objects into bytes: multi-document
+// YAML, a JSON List, or a directory of files with a kustomization.yaml.
+//
+// All writers go through Encode, which strips the noise that typed structs
+// add (creationTimestamp: null, status, empty nested metadata), so the same
+// objects always give byte-identical output.
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	yamlv3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/yaml"
+)
+
+// Object is what output writes: any typed Kubernetes object with TypeMeta set.
+type Object interface {
+	GetObjectKind() schema.ObjectKind
+	GetName() string
+	GetNamespace() string
+}
+
+// YAML writes objs as multi-document YAML in the given order: no "---"
+// before the first document, "---\n" between documents. An empty list
+// writes nothing. Nothing is written unless every object encodes.
+func YAML(w io.Writer, objs []Object) error {
+	var buf bytes.Buffer
+	for i, obj := range objs {
+		doc, err := encodeYAML(obj)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(doc)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// JSON writes objs as one kubectl-style List
+// ({"apiVersion":"v1","kind":"List","items":[...]}), indented two spaces,
+// with a trailing newline. Nothing is written unless every object encodes.
+func JSON(w io.Writer, objs []Object) error {
+	list := struct {
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Items      []map[string]any `json:"items"`
+	}{APIVersion: "v1", Kind: "List", Items: make([]map[string]any, 0, len(objs))}
+	for _, obj := range objs {
+		m, err := Encode(obj)
+		if err != nil {
+			return err
+		}
+		list.Items = append(list.Items, m)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep "&&" and "<" in scripts readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(list); err != nil {
+		return fmt.Errorf("output: encoding list: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// Encode returns the cleaned, JSON-compatible form of obj that all writers
+// use: obj marshalled with encoding/json (numbers kept as json.Number),
+// without any "creationTimestamp": null, without the top-level "status",
+// and without nested "metadata" maps left empty. The top-level metadata is
+// kept. It is an error if obj has no apiVersion or kind.
+func Encode(obj Object) (map[string]any, error) {
+	if obj == nil {
+		return nil, errors.New("output: nil object")
+	}
+	if v := reflect.ValueOf(obj); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, fmt.Errorf("output: nil %T", obj)
+	}
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("output: encoding %s: %w", describe(obj), err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, fmt.Errorf("output: encoding %s: not a JSON object", describe(obj))
+	}
+	if s, _ := m["apiVersion"].(string); s == "" {
+		return nil, fmt.Errorf("output: %s has no apiVersion (TypeMeta not set)", describe(obj))
+	}
+	if s, _ := m["kind"].(string); s == "" {
+		return nil, fmt.Errorf("output: %s has no kind (TypeMeta not set)", describe(obj))
+	}
+	delete(m, "status")
+	clean(m, true)
+	return m, nil
+}
+
+// clean removes every "creationTimestamp": null below v and every nested
+// "metadata" map that is empty afterwards; top marks the object's root,
+// whose metadata is kept even when empty.
+func clean(v any, top bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, c := range v {
+			if k == "creationTimestamp" && c == nil {
+				delete(v, k)
+				continue
+			}
+			clean(c, false)
+			if m, ok := c.(map[string]any); ok && k == "metadata" && !top && len(m) == 0 {
+				delete(v, k)
+			}
+		}
+	case []any:
+		for _, c := range v {
+			clean(c, false)
+		}
+	}
+}
+
+// encodeYAML returns one YAML document for obj, keys sorted, multi-line
+// strings (scripts, cache entries) as literal blocks so they read as text.
+func encodeYAML(obj Object) ([]byte, error) {
+	m, err := Encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	// sigs.k8s.io/yaml gives the canonical Kubernetes form; re-reading it as a
+	// node tree only changes how multi-line strings are quoted.
+	doc, err := yaml.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("output: encoding %s as YAML: %w", describe(obj), err)
+	}
+	var node yamlv3.Node
+	if err := yamlv3.Unmarshal(doc, &node); err != nil {
+		return nil, fmt.Errorf("output: re-reading %s as YAML: %w", describe(obj), err)
+	}
+	literalBlocks(&node)
+	var buf bytes.Buffer
+	enc := yamlv3.NewEncoder(&buf)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(&node); err != nil {
+		return nil, fmt.Errorf("output: encoding %s as YAML: %w", describe(obj), err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// literalBlocks marks every multi-line string scalar for literal style.
+func literalBlocks(n *yamlv3.Node) {
+	if n.Kind == yamlv3.ScalarNode && n.Tag == "!!str" && strings.Contains(n.Value, "\n") {
+		n.Style = yamlv3.LiteralStyle
+	}
+	for _, c := range n.Content {
+		literalBlocks(c)
+	}
+}
+
+// describe names obj in error messages, e.g. `ConfigMap "ns/name"`.
+func describe(obj Object) string {
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	if kind == "" {
+		kind = fmt.Sprintf("%T", obj)
+	}
+	name := obj.GetName()
+	if ns := obj.GetNamespace(); ns != "" {
+		name = ns + "/" + name
+	}
+	return fmt.Sprintf("%s %q", kind, name)
+}
