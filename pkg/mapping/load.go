@@ -1,0 +1,947 @@
+package mapping
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"regexp"
+	"regexp/syntax"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/xeipuuv/gojsonschema"
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/argodeploy/argodeploy/schemas"
+)
+
+// Limits the schema does not enforce alone. Names are part of the names
+// of generated objects.
+const (
+	maxMetadataNameLen = 40
+	maxServiceNameLen  = 40
+	maxRolloutTimeout  = time.Hour
+)
+
+// Load reads the mapping file at path and parses it with Parse.
+func Load(path string) (*ServiceMapping, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse strictly parses the mapping file data, named file in errors, and
+// returns it with Default applied. On failure the error is an ErrorList
+// of every problem found.
+func Parse(file string, data []byte) (*ServiceMapping, error) {
+	p := &parser{file: file, reported: map[string]bool{}, suggested: map[string]bool{}}
+	root := p.parseYAML(bytes.TrimPrefix(data, []byte("\uFEFF")))
+	if root != nil {
+		p.checkStructure(root, "")
+	}
+	if len(p.errs) > 0 {
+		return nil, p.errs.normalize()
+	}
+	value := plain(root)
+	p.checkSemantics(root)
+	p.validate(root, value)
+	if len(p.errs) > 0 {
+		return nil, p.errs.normalize()
+	}
+	m, err := decode(value)
+	if err != nil {
+		return nil, ErrorList{{File: file, Line: root.Line, Column: root.Column, Message: err.Error()}}
+	}
+	m.Default()
+	return m, nil
+}
+
+// parser collects the errors of one file.
+type parser struct {
+	file string
+	errs ErrorList
+	// reported holds the fields the semantic checks reported; schema
+	// errors on them are dropped as duplicates.
+	reported map[string]bool
+	// suggested holds the fields proposed for a misspelled key; their
+	// "required" errors are dropped as cascades.
+	suggested map[string]bool
+}
+
+// add records an error at node n.
+func (p *parser) add(n *yaml.Node, field, format string, args ...any) {
+	e := &FieldError{File: p.file, Line: 1, Field: field, Message: fmt.Sprintf(format, args...)}
+	if n != nil && n.Line > 0 {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	p.errs = append(p.errs, e)
+}
+
+// report records a semantic error at l.
+func (p *parser) report(l loc, format string, args ...any) {
+	p.reported[l.path] = true
+	p.add(l.n, l.path, format, args...)
+}
+
+// parseYAML returns the root node of the single document in data.
+func (p *parser) parseYAML(data []byte) *yaml.Node {
+	if line, col, msg := checkChars(data); msg != "" {
+		p.errs = append(p.errs, &FieldError{File: p.file, Line: line, Column: col, Message: msg})
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) {
+			p.syntaxError(data, err)
+			return nil
+		}
+		msg := "file is empty"
+		if len(bytes.TrimSpace(data)) > 0 {
+			msg = "file contains no YAML document, only comments"
+		}
+		p.errs = append(p.errs, &FieldError{File: p.file, Message: msg})
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		p.add(&next, "", "a second YAML document starts here: a mapping file holds exactly one document")
+		return nil
+	case !errors.Is(err, io.EOF):
+		p.syntaxError(data, err)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		p.add(&doc, "", "file is empty")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// checkChars finds the first character yaml.v3 refuses to read, as
+// yaml.v3 reports no position for it.
+func checkChars(data []byte) (line, col int, msg string) {
+	line, col = 1, 0
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		col++
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return line, col, fmt.Sprintf("invalid UTF-8 byte 0x%02X: the file must be UTF-8", data[i])
+		case r == '\n':
+			line, col = line+1, 0
+		case r == '\t', r == '\r', r == 0x85:
+		case r < 0x20, r >= 0x7F && r < 0xA0, r >= 0xD800 && r < 0xE000, r == 0xFFFE, r == 0xFFFF:
+			return line, col, fmt.Sprintf("control character %U is not allowed", r)
+		}
+		i += size
+	}
+	return 0, 0, ""
+}
+
+var (
+	yamlErrorRE   = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+	unknownAlias  = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+	parseProblems = map[string]bool{
+		"did not find expected <stream-start>":   true,
+		"did not find expected <document start>": true,
+		"did not find expected node content":     true,
+		"did not find expected '-' indicator":    true,
+		"did not find expected key":              true,
+		"did not find expected ',' or ']'":       true,
+		"did not find expected ',' or '}'":       true,
+		"found undefined tag handle":             true,
+		"found duplicate %YAML directive":        true,
+		"found duplicate %TAG directive":         true,
+		"found incompatible YAML document":       true,
+	}
+)
+
+// syntaxError records a YAML syntax error. yaml.v3 reports no line for
+// errors on the first line and reports the lines of parser (not scanner)
+// errors 0-based, so data is parsed again behind one extra line and the
+// line number corrected.
+func (p *parser) syntaxError(data []byte, err error) {
+	shifted := firstError(append([]byte("#\n"), data...))
+	if shifted == nil {
+		shifted = err
+	}
+	m := yamlErrorRE.FindStringSubmatch(shifted.Error())
+	if m == nil {
+		p.errs = append(p.errs, &FieldError{File: p.file, Line: 1, Message: shifted.Error()})
+		return
+	}
+	line, msg := 1, m[2]
+	if m[1] != "" {
+		line, _ = strconv.Atoi(m[1])
+		if !parseProblems[msg] {
+			line--
+		}
+		line = problemLine(data, line, msg)
+	} else if a := unknownAlias.FindStringSubmatch(msg); a != nil {
+		if i := bytes.Index(data, []byte("*"+a[1])); i >= 0 {
+			line = bytes.Count(data[:i], []byte("\n")) + 1
+		}
+	}
+	// A problem at the end of the stream is on the last line.
+	last := bytes.Count(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) + 1
+	p.errs = append(p.errs, &FieldError{File: p.file, Line: max(min(line, last), 1), Message: "invalid YAML: " + msg})
+}
+
+// problemLine returns the first line, from line on, where data cut after
+// that line fails with problem: yaml.v3 often reports the line where the
+// enclosing construct starts instead of the line of the problem. Once cut
+// after the problem, data keeps failing with it, so a binary search finds
+// that line.
+func problemLine(data []byte, line int, problem string) int {
+	var ends []int
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	ends = append(ends, len(data))
+	fails := func(k int) bool {
+		err := firstError(data[:ends[k-1]])
+		return err != nil && strings.HasSuffix(err.Error(), ": "+problem)
+	}
+	lo, hi := max(line, 1), len(ends)
+	if lo > hi {
+		return line
+	}
+	for lo < hi {
+		if mid := (lo + hi) / 2; fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// firstError returns the first error decoding the documents of data.
+func firstError(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+var allowedTags = map[string]bool{
+	"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true,
+	"!!timestamp": true, "!!map": true, "!!seq": true,
+}
+
+// checkStructure rejects what a plain JSON document cannot hold: aliases,
+// custom tags, non-string and duplicate keys.
+func (p *parser) checkStructure(n *yaml.Node, path string) {
+	if n.Anchor != "" {
+		p.add(n, path, "YAML anchors (&%s) are not supported: write every value out so the file reads as it is validated", n.Anchor)
+	}
+	if n.Kind == yaml.AliasNode {
+		p.add(n, path, "YAML aliases (*%s) are not supported: write every value out so the file reads as it is validated", n.Value)
+		return
+	}
+	if !allowedTags[n.ShortTag()] {
+		p.add(n, path, "unsupported YAML tag %s", n.Tag)
+		return
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p.checkStructure(c, index(path, i))
+		}
+	case yaml.MappingNode:
+		seen := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			switch {
+			case k.ShortTag() == "!!merge":
+				p.add(k, path, "merge keys (<<) are not supported: write every field out")
+				continue
+			case !isString(k):
+				p.add(k, path, "mapping keys must be strings, not %s: quote the key", describe(k))
+				continue
+			}
+			field := child(path, k.Value)
+			if first, dup := seen[k.Value]; dup {
+				p.add(k, field, "duplicate key %q (first set on line %d)", k.Value, first.Line)
+			} else {
+				seen[k.Value] = k
+			}
+			p.checkStructure(v, field)
+		}
+	}
+}
+
+// isString reports whether n is a string scalar. A timestamp-like plain
+// scalar stays a string, as yaml.v3 decodes it into an interface.
+func isString(n *yaml.Node) bool {
+	t := n.ShortTag()
+	return n.Kind == yaml.ScalarNode && (t == "!!str" || t == "!!timestamp")
+}
+
+// plain converts n to the value encoding/json would decode from the same
+// document: maps, slices, strings, numbers, booleans and nil.
+func plain(n *yaml.Node) any {
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			m[n.Content[i].Value] = plain(n.Content[i+1])
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			s[i] = plain(c)
+		}
+		return s
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool", "!!int", "!!float":
+		var v any
+		if err := n.Decode(&v); err == nil {
+			if f, ok := v.(float64); !ok || !math.IsInf(f, 0) && !math.IsNaN(f) {
+				return v
+			}
+		}
+	}
+	return n.Value
+}
+
+// describe names the kind of value n holds.
+func describe(n *yaml.Node) string {
+	switch v := plain(n).(type) {
+	case nil:
+		return "empty"
+	case string:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+			return "a number"
+		}
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64:
+		if v == math.Trunc(v) {
+			return "an integer"
+		}
+		return "a number"
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	default:
+		return "an integer"
+	}
+}
+
+// loc is a node, nil when absent, and its field path.
+type loc struct {
+	n    *yaml.Node
+	path string
+}
+
+// get returns the value of key when l is a mapping.
+func (l loc) get(key string) loc {
+	c := loc{path: child(l.path, key)}
+	if l.n != nil && l.n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(l.n.Content); i += 2 {
+			if l.n.Content[i].Value == key {
+				c.n = l.n.Content[i+1]
+				break
+			}
+		}
+	}
+	return c
+}
+
+// str returns the value of l when it is a string.
+func (l loc) str() (string, bool) {
+	if l.n == nil || !isString(l.n) {
+		return "", false
+	}
+	return l.n.Value, true
+}
+
+// items returns the items of l when it is a list.
+func (l loc) items() []loc {
+	if l.n == nil || l.n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	items := make([]loc, len(l.n.Content))
+	for i, c := range l.n.Content {
+		items[i] = loc{c, index(l.path, i)}
+	}
+	return items
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][-A-Za-z0-9_]*$`)
+
+// child is the path of key under path.
+func child(path, key string) string {
+	switch {
+	case !identifier.MatchString(key):
+		return path + "[" + strconv.Quote(key) + "]"
+	case path == "":
+		return key
+	default:
+		return path + "." + key
+	}
+}
+
+// index is the path of item i under path.
+func index(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// quote quotes s for a message, shortened when long.
+func quote(s string) string {
+	if utf8.RuneCountInString(s) > 60 {
+		s = string([]rune(s)[:57]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// checkSemantics checks what the schema cannot express. It runs on the
+// node tree, skipping values of the wrong type: the schema reports those.
+func (p *parser) checkSemantics(root *yaml.Node) {
+	r := loc{n: root}
+	p.checkName(r.get("metadata").get("name"), maxMetadataNameLen)
+	spec := r.get("spec")
+	p.checkName(spec.get("namespace"), 0)
+	p.checkSecretRef(spec.get("gcp").get("credentialSecret"))
+	bus := spec.get("eventBus")
+	p.checkName(bus.get("name"), 0)
+	if replicas := bus.get("jetstream").get("replicas"); replicas.n != nil && isTwo(plain(replicas.n)) {
+		p.report(replicas, "2 replicas cannot keep a quorum when one fails: use 1, or 3 or more")
+	}
+	w := spec.get("workflow")
+	p.checkDurations(w)
+	res := w.get("resources")
+	p.checkQuantities(res.get("requests").get("cpu"), DefaultCPURequest, res.get("limits").get("cpu"), DefaultCPULimit)
+	p.checkQuantities(res.get("requests").get("memory"), DefaultMemoryRequest, res.get("limits").get("memory"), DefaultMemoryLimit)
+	p.checkServices(spec.get("services"))
+}
+
+// isTwo reports whether v is the number 2.
+func isTwo(v any) bool {
+	switch v := v.(type) {
+	case int:
+		return v == 2
+	case float64:
+		return v == 2
+	}
+	return false
+}
+
+// checkName checks that l is a DNS-1123 label of at most maxLen (if not
+// zero) characters.
+func (p *parser) checkName(l loc, maxLen int) {
+	v, ok := l.str()
+	if !ok {
+		return
+	}
+	limit := validation.DNS1123LabelMaxLength
+	if maxLen > 0 {
+		limit = maxLen
+	}
+	switch {
+	case len(validation.IsDNS1123Label(v)) > 0:
+		p.report(l, "%s is not a valid name: use at most %d lowercase letters, digits and '-', starting and ending with a letter or digit", quote(v), limit)
+	case len(v) > limit:
+		p.report(l, "%s is too long: %d characters, at most %d allowed as it is part of generated object names", quote(v), len(v), limit)
+	}
+}
+
+// checkSecretRef checks the Secret name and key of l.
+func (p *parser) checkSecretRef(l loc) {
+	if v, ok := l.get("name").str(); ok && len(validation.IsDNS1123Subdomain(v)) > 0 {
+		p.report(l.get("name"), "%s is not a valid Secret name: use dot-separated lowercase letters, digits and '-', at most 253 characters", quote(v))
+	}
+	if v, ok := l.get("key").str(); ok && len(validation.IsConfigMapKey(v)) > 0 {
+		p.report(l.get("key"), "%s is not a valid Secret key: use letters, digits, '-', '_' or '.'", quote(v))
+	}
+}
+
+// checkDurations checks the durations of workflow w.
+func (p *parser) checkDurations(w loc) {
+	p.duration(w.get("ttl"), DefaultTTL)
+	rollout := w.get("rolloutTimeout")
+	if d, ok := p.duration(rollout, DefaultRolloutTimeout); ok && d > maxRolloutTimeout {
+		p.report(rollout, "%s is too long: at most %s", rollout.n.Value, strings.TrimSuffix(maxRolloutTimeout.String(), "0m0s"))
+	}
+	backoff := w.get("retry").get("backoff")
+	first, maxi := backoff.get("duration"), backoff.get("maxDuration")
+	d, ok1 := p.duration(first, DefaultRetryDuration)
+	m, ok2 := p.duration(maxi, DefaultRetryMaxDuration)
+	switch {
+	case !ok1 || !ok2 || d <= m:
+	case first.n != nil:
+		p.report(first, "%s is longer than maxDuration %s", first.n.Value, text(maxi, DefaultRetryMaxDuration))
+	default:
+		p.report(maxi, "%s is shorter than duration %s", maxi.n.Value, text(first, DefaultRetryDuration))
+	}
+}
+
+// duration parses the duration at l, or def when l is absent, and
+// reports whether it is valid.
+func (p *parser) duration(l loc, def string) (time.Duration, bool) {
+	if l.n == nil {
+		d, err := time.ParseDuration(def)
+		return d, err == nil
+	}
+	v, ok := l.str()
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		p.report(l, "%s is not a valid duration: use a Go duration such as 30s, 5m or 1h30m", quote(v))
+		return 0, false
+	case d <= 0:
+		p.report(l, "duration must be greater than 0")
+		return 0, false
+	}
+	return d, true
+}
+
+// checkQuantities checks a request and a limit and that the request does
+// not exceed the limit, defaults included.
+func (p *parser) checkQuantities(req loc, reqDef string, limit loc, limitDef string) {
+	r, ok1 := p.quantity(req, reqDef)
+	l, ok2 := p.quantity(limit, limitDef)
+	switch {
+	case !ok1 || !ok2 || r.Cmp(l) <= 0:
+	case req.n != nil:
+		p.report(req, "request %s is more than the limit %s", req.n.Value, text(limit, limitDef))
+	default:
+		p.report(limit, "limit %s is less than the request %s", limit.n.Value, text(req, reqDef))
+	}
+}
+
+// quantity parses the quantity at l, or def when l is absent, and reports
+// whether it is valid.
+func (p *parser) quantity(l loc, def string) (resource.Quantity, bool) {
+	if l.n == nil {
+		q, err := resource.ParseQuantity(def)
+		return q, err == nil
+	}
+	v, ok := l.str()
+	if !ok {
+		return resource.Quantity{}, false
+	}
+	q, err := resource.ParseQuantity(v)
+	switch {
+	case err != nil:
+		p.report(l, "%s is not a valid quantity: use e.g. 250m or 0.5 for CPU, 128Mi or 1Gi for memory", quote(v))
+		return q, false
+	case q.Sign() < 0:
+		p.report(l, "quantity must not be negative")
+		return q, false
+	}
+	return q, true
+}
+
+// text is the value at l as written, or def marked as the default.
+func text(l loc, def string) string {
+	if l.n == nil {
+		return def + " (the default)"
+	}
+	return l.n.Value
+}
+
+// checkServices checks each service and that names and images are unique.
+func (p *parser) checkServices(services loc) {
+	names := map[string]int{}
+	images := map[string]int{}
+	type secretUse struct {
+		secret string
+		line   int
+	}
+	clusters := map[string]secretUse{}
+	for _, s := range services.items() {
+		name := s.get("name")
+		p.checkName(name, maxServiceNameLen)
+		if v, ok := name.str(); ok {
+			if line, dup := names[v]; dup {
+				p.report(name, "duplicate service name %q (first used on line %d)", v, line)
+			} else {
+				names[v] = name.n.Line
+			}
+		}
+		image := s.get("image")
+		p.checkImage(image)
+		if v, ok := image.str(); ok {
+			if line, dup := images[v]; dup {
+				p.report(image, "image %q already belongs to the service on line %d: an image maps to exactly one service", v, line)
+			} else {
+				images[v] = image.n.Line
+			}
+		}
+		for _, key := range []string{"deployment", "namespace", "container"} {
+			p.checkName(s.get(key), 0)
+		}
+		p.checkTagPattern(s.get("tagPattern"))
+		cluster := s.get("cluster")
+		cname, secret := cluster.get("name"), cluster.get("kubeconfigSecret")
+		p.checkName(cname, 0)
+		p.checkSecretRef(secret)
+		cn, ok1 := cname.str()
+		sn, ok2 := secret.get("name").str()
+		sk, ok3 := secret.get("key").str()
+		if !ok1 || !ok2 || !ok3 {
+			continue
+		}
+		use := secretUse{fmt.Sprintf("Secret %q key %q", sn, sk), cname.n.Line}
+		if first, seen := clusters[cn]; !seen {
+			clusters[cn] = use
+		} else if first.secret != use.secret {
+			p.report(cname, "cluster %q already uses the kubeconfig in %s (line %d): one cluster name must always use the same kubeconfig", cn, first.secret, first.line)
+		}
+	}
+}
+
+var (
+	imageRE     = regexp.MustCompile(`^(localhost|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+)(:[0-9]+)?(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)+$`)
+	imageHostRE = regexp.MustCompile(`^(localhost|[^/]*[.:][^/]*)/`)
+)
+
+// checkImage checks that l is a full repository path without tag or digest.
+func (p *parser) checkImage(l loc) {
+	v, ok := l.str()
+	if !ok || imageRE.MatchString(v) {
+		return
+	}
+	last := v[strings.LastIndex(v, "/")+1:]
+	switch {
+	case strings.Contains(v, "@"):
+		p.report(l, "%s has a digest: give the repository only, the pushed digest is what gets deployed", quote(v))
+	case strings.Contains(last, ":"):
+		p.report(l, "%s has a tag: give the repository only and select tags with tagPattern", quote(v))
+	case strings.ToLower(v) != v:
+		p.report(l, "%s must be lowercase", quote(v))
+	case !imageHostRE.MatchString(v):
+		p.report(l, "%s has no registry host: give the full path, e.g. us-east1-docker.pkg.dev/my-project/my-repo/app", quote(v))
+	default:
+		p.report(l, "%s is not a valid repository path, e.g. us-east1-docker.pkg.dev/my-project/my-repo/app", quote(v))
+	}
+}
+
+// checkTagPattern checks that l compiles as a Go regexp, alone and
+// anchored the way the renderer uses it.
+func (p *parser) checkTagPattern(l loc) {
+	v, ok := l.str()
+	if !ok {
+		return
+	}
+	_, err := regexp.Compile(v)
+	if err == nil {
+		_, err = regexp.Compile("^(?:" + v + ")$")
+	}
+	if err == nil {
+		return
+	}
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		p.report(l, "invalid regular expression: %s: `%s`", se.Code, se.Expr)
+		return
+	}
+	p.report(l, "invalid regular expression: %v", err)
+}
+
+var schema = sync.OnceValues(func() (*gojsonschema.Schema, error) {
+	return gojsonschema.NewSchema(gojsonschema.NewBytesLoader(schemas.ServiceMapping))
+})
+
+// validate validates value, converted from root, against the schema.
+func (p *parser) validate(root *yaml.Node, value any) {
+	s, err := schema()
+	if err == nil {
+		var res *gojsonschema.Result
+		res, err = s.Validate(gojsonschema.NewGoLoader(value))
+		if err == nil {
+			errs := res.Errors()
+			// Unknown fields first: their suggestions silence the
+			// "required" errors they cause.
+			sort.SliceStable(errs, func(i, j int) bool {
+				return errs[i].Type() == "additional_property_not_allowed" && errs[j].Type() != "additional_property_not_allowed"
+			})
+			for _, e := range errs {
+				p.schemaError(root, e)
+			}
+			return
+		}
+	}
+	p.add(root, "", "internal error: schema validation: %v", err)
+}
+
+// schemaError records e, located in root, in words a person understands.
+func (p *parser) schemaError(root *yaml.Node, e gojsonschema.ResultError) {
+	segs := strings.Split(e.Context().String("\x00"), "\x00")[1:]
+	n, key, path := locate(root, segs)
+	prop := fmt.Sprint(e.Details()["property"])
+	at := n
+	if key != nil && (n.ShortTag() == "!!null" || e.Type() == "required") {
+		at = key
+	}
+	var msg string
+	switch e.Type() {
+	case "additional_property_not_allowed":
+		field := child(path, prop)
+		msg = fmt.Sprintf("unknown field %q", prop)
+		if s := suggest(prop, knownFields(segs)); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+			p.suggested[child(path, s)] = true
+		}
+		p.add(cmp.Or(keyNode(n, prop), n), field, "%s", msg)
+		return
+	case "required":
+		field := child(path, prop)
+		if !p.suggested[field] && !p.reported[field] {
+			p.add(at, field, "required field missing")
+		}
+		return
+	case "invalid_property_name":
+		p.add(cmp.Or(keyNode(n, prop), n), child(path, prop), "invalid key %s: use letters, digits, '-', '_' or '.', starting with a letter or digit, at most 253 characters", quote(prop))
+		return
+	case "number_all_of", "number_any_of", "number_one_of":
+		return
+	case "invalid_type":
+		msg = typeMessage(n, fmt.Sprint(e.Details()["expected"]))
+	case "const", "enum":
+		msg = fmt.Sprintf("must be %s, not %s", strings.ReplaceAll(fmt.Sprint(e.Details()["allowed"]), ", ", " or "), quote(n.Value))
+	case "array_min_items":
+		msg = "must not be empty"
+	case "string_gte":
+		msg = fmt.Sprintf("must be at least %v characters long", e.Details()["min"])
+	case "string_lte":
+		msg = fmt.Sprintf("%s is too long: %d characters, at most %v allowed", quote(n.Value), utf8.RuneCountInString(n.Value), e.Details()["max"])
+	case "pattern":
+		pattern := fmt.Sprint(e.Details()["pattern"])
+		help, ok := patternHelp[pattern]
+		if !ok {
+			help = "must match " + pattern
+		}
+		msg = quote(n.Value) + " " + help
+	case "number_gte":
+		msg = fmt.Sprintf("must be at least %v, not %s", e.Details()["min"], n.Value)
+	case "number_lte":
+		msg = fmt.Sprintf("must be at most %v, not %s", e.Details()["max"], n.Value)
+	default:
+		msg = e.Description()
+	}
+	if n.Kind != yaml.ScalarNode && e.Type() != "invalid_type" && e.Type() != "array_min_items" {
+		// A constraint on a key (propertyNames), already reported.
+		return
+	}
+	if !p.reported[path] {
+		p.add(at, path, "%s", msg)
+	}
+}
+
+// typeMessage says that n is not of the expected JSON Schema type.
+func typeMessage(n *yaml.Node, expected string) string {
+	names := map[string]string{
+		"object": "a mapping", "array": "a list", "string": "a string",
+		"integer": "an integer", "number": "a number", "boolean": "a boolean",
+	}
+	want := names[expected]
+	if want == "" {
+		want = expected
+	}
+	got := describe(n)
+	switch {
+	case got == "empty":
+		return "must be " + want + ", but is empty"
+	case expected == "string" && n.Kind == yaml.ScalarNode:
+		return fmt.Sprintf("must be a string, not %s: quote it (%q)", got, n.Value)
+	case expected == "integer" && isString(n):
+		if _, err := strconv.Atoi(n.Value); err == nil {
+			return fmt.Sprintf("must be an integer, not a string: remove the quotes (%s)", n.Value)
+		}
+		return fmt.Sprintf("must be an integer, not a string (%s)", quote(n.Value))
+	}
+	return fmt.Sprintf("must be %s, not %s", want, got)
+}
+
+// patternHelp explains each pattern of the schema.
+var patternHelp = map[string]string{
+	`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`:                                             "is not a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+	`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`:           "is not a DNS subdomain: dot-separated lowercase letters, digits and '-'",
+	`^([a-z][-.a-z0-9]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`:                  "is not a GCP project ID: 6 to 30 lowercase letters, digits or '-', starting with a letter and not ending with '-'",
+	`^[A-Za-z][-A-Za-z0-9._~%+]{2,254}$`:                                          "is not a Pub/Sub ID: 3 to 255 letters, digits or -._~%+, starting with a letter",
+	`^[a-z0-9-]+@[a-z0-9-]+\.iam\.gserviceaccount\.com$`:                          "is not a service account email such as argodeploy@my-project.iam.gserviceaccount.com",
+	`^[0-9A-Za-z][-._0-9A-Za-z]*$`:                                                "is not a version such as 2.10.29",
+	`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`:                                   "is not a Go duration such as 30s, 5m or 1h30m",
+	`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$`: "is not a quantity such as 250m, 0.5, 128Mi or 1Gi",
+	`^[-._a-zA-Z0-9]+$`:                                                           "must consist of letters, digits, '-', '_' or '.'",
+	`^[A-Za-z0-9][-._A-Za-z0-9]*$`:                                                "must consist of letters, digits, '-', '_' or '.', starting with a letter or digit",
+	`^[^\n\r]*$`:                                                                  "must be a single line",
+	imageRE.String():                                                              "is not a full repository path without tag or digest, e.g. us-east1-docker.pkg.dev/my-project/my-repo/app",
+	`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][-.A-Za-z0-9_]{0,127})?(@sha256:[a-f0-9]{64})?$`: "is not an image reference such as docker.io/alpine/k8s:1.33.4",
+}
+
+// locate follows the JSON path segs from root as far as it exists and
+// returns the node reached, its key node if it is a mapping value, and its
+// field path.
+func locate(root *yaml.Node, segs []string) (n, key *yaml.Node, path string) {
+	n = root
+	for _, s := range segs {
+		switch n.Kind {
+		case yaml.MappingNode:
+			k := keyNode(n, s)
+			if k == nil {
+				return n, key, path
+			}
+			key, n, path = k, loc{n: n}.get(s).n, child(path, s)
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(s)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return n, key, path
+			}
+			key, n, path = nil, n.Content[i], index(path, i)
+		default:
+			return n, key, path
+		}
+	}
+	return n, key, path
+}
+
+// keyNode returns the key node of key in mapping m, or nil.
+func keyNode(m *yaml.Node, key string) *yaml.Node {
+	if m.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				return m.Content[i]
+			}
+		}
+	}
+	return nil
+}
+
+// knownFields lists the fields of the struct at the JSON path segs.
+func knownFields(segs []string) []string {
+	t := reflect.TypeFor[ServiceMapping]()
+	for _, s := range segs {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Slice, reflect.Map:
+			t = t.Elem()
+		case reflect.Struct:
+			f, ok := fieldByJSON(t, s)
+			if !ok {
+				return nil
+			}
+			t = f.Type
+		default:
+			return nil
+		}
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for f := range t.Fields() {
+		names = append(names, jsonName(f))
+	}
+	return names
+}
+
+// fieldByJSON returns the field of struct t named name in JSON.
+func fieldByJSON(t reflect.Type, name string) (reflect.StructField, bool) {
+	for f := range t.Fields() {
+		if jsonName(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// jsonName is the JSON name of f.
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "" {
+		return f.Name
+	}
+	return name
+}
+
+// suggest returns the known field closest to name, if it is close enough
+// to be a typo.
+func suggest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		d := distance(strings.ToLower(name), strings.ToLower(k))
+		if d < bestDist && d*3 <= len(k) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := range ra {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i + 1
+		for j := range rb {
+			cost := 1
+			if ra[i] == rb[j] {
+				cost = 0
+			}
+			cur[j+1] = min(prev[j+1]+1, cur[j]+1, prev[j]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
+}
+
+// decode decodes value, already validated, into a ServiceMapping.
+func decode(value any) (*ServiceMapping, error) {
+	data, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m ServiceMapping
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("internal error: decoding the validated mapping: %w", err)
+	}
+	return &m, nil
+}

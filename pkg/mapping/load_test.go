@@ -1,0 +1,395 @@
+package mapping
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/argodeploy/argodeploy/schemas"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected .err files of testdata/mappings/bad")
+
+// repo is the repository root seen from this package; files are named
+// relative to it in errors.
+const repo = "../../"
+
+func readCorpus(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repo, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestParseGood(t *testing.T) {
+	limit := func(n int32) *int32 { return &n }
+	tests := []struct {
+		file string
+		want ServiceMapping
+	}{
+		{
+			file: "testdata/mappings/good/minimal.yaml",
+			want: ServiceMapping{
+				APIVersion: APIVersion,
+				Kind:       Kind,
+				Metadata:   Metadata{Name: "shop"},
+				Spec: Spec{
+					Namespace: DefaultNamespace,
+					GCP:       GCP{Project: "my-project", Topic: DefaultTopic, Subscription: "argodeploy-shop"},
+					EventBus: EventBus{
+						Name:      DefaultEventBusName,
+						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica},
+					},
+					Workflow: Workflow{
+						KubectlImage: DefaultKubectlImage,
+						Retry: Retry{
+							Limit:   limit(DefaultRetryLimit),
+							Backoff: Backoff{Duration: DefaultRetryDuration, Factor: DefaultRetryFactor, MaxDuration: DefaultRetryMaxDuration},
+						},
+						Resources: Resources{
+							Requests: ResourceList{CPU: DefaultCPURequest, Memory: DefaultMemoryRequest},
+							Limits:   ResourceList{CPU: DefaultCPULimit, Memory: DefaultMemoryLimit},
+						},
+						TTL:            DefaultTTL,
+						RolloutTimeout: DefaultRolloutTimeout,
+					},
+					Services: []Service{{
+						Name:       "api",
+						Image:      "us-east1-docker.pkg.dev/my-project/apps/api",
+						TagPattern: DefaultTagPattern,
+						Deployment: "api",
+						Namespace:  "shop",
+						Container:  "api",
+						Strategy:   StrategyRestart,
+					}},
+				},
+			},
+		},
+		{
+			file: "testdata/mappings/good/full.yaml",
+			want: ServiceMapping{
+				APIVersion: APIVersion,
+				Kind:       Kind,
+				Metadata:   Metadata{Name: "shop"},
+				Spec: Spec{
+					Namespace: "ci",
+					GCP: GCP{
+						Project:          "my-project",
+						Topic:            "gcr",
+						TopicProject:     "registry-project",
+						Subscription:     "shop-deploys",
+						CredentialSecret: &SecretKeyRef{Name: "gcp-credentials", Key: "key.json"},
+						ServiceAccount:   "argodeploy@my-project.iam.gserviceaccount.com",
+					},
+					EventBus: EventBus{Name: "shop-bus", JetStream: JetStream{Version: "2.10.29", Replicas: 1}},
+					Workflow: Workflow{
+						KubectlImage: "docker.io/alpine/k8s:1.33.4",
+						Retry:        Retry{Limit: limit(0), Backoff: Backoff{Duration: "5s", Factor: 3, MaxDuration: "2m"}},
+						Resources: Resources{
+							Requests: ResourceList{CPU: "100m", Memory: "128Mi"},
+							Limits:   ResourceList{CPU: "1", Memory: "512Mi"},
+						},
+						TTL:            "1h30m",
+						RolloutTimeout: "10m",
+					},
+					Services: []Service{
+						{
+							Name:       "api",
+							Image:      "us-east1-docker.pkg.dev/my-project/apps/api",
+							TagPattern: `v[0-9]+\.[0-9]+\.[0-9]+`,
+							Deployment: "api-server",
+							Namespace:  "shop",
+							Container:  "server",
+							Strategy:   StrategySetImage,
+							Cluster:    &Cluster{Name: "prod-eu", KubeconfigSecret: SecretKeyRef{Name: "prod-eu-kubeconfig", Key: "config"}},
+							Metadata: map[string]string{
+								"slack.channel": "#deploys",
+								"post-hook":     "curl -fsS https://hooks.example.com/api",
+							},
+						},
+						{
+							Name:       "web",
+							Image:      "localhost:5000/shop/web",
+							TagPattern: DefaultTagPattern,
+							Deployment: "api-server",
+							Namespace:  "shop",
+							Container:  "server",
+							Strategy:   StrategyRestart,
+							Cluster:    &Cluster{Name: "prod-eu", KubeconfigSecret: SecretKeyRef{Name: "prod-eu-kubeconfig", Key: "config"}},
+						},
+					},
+				},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			got, err := Parse(tt.file, readCorpus(t, tt.file))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(*got, tt.want) {
+				g, _ := json.MarshalIndent(got, "", "  ")
+				w, _ := json.MarshalIndent(tt.want, "", "  ")
+				t.Errorf("Parse mismatch\ngot:  %s\nwant: %s", g, w)
+			}
+		})
+	}
+}
+
+// TestParseBad parses each testdata/mappings/bad/X.yaml and compares the
+// error with X.err; -update rewrites X.err.
+func TestParseBad(t *testing.T) {
+	dir := "testdata/mappings/bad"
+	files, err := filepath.Glob(filepath.Join(repo, dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus in %s: %v", dir, err)
+	}
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			file := dir + "/" + name + ".yaml"
+			m, err := Parse(file, readCorpus(t, file))
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("Parse = %+v, %v; want an ErrorList", m, err)
+			}
+			got := err.Error() + "\n"
+			errFile := strings.TrimSuffix(path, ".yaml") + ".err"
+			if *update {
+				if err := os.WriteFile(errFile, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(errFile)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("errors differ (run go test -update)\ngot:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+	errFiles, _ := filepath.Glob(filepath.Join(repo, dir, "*.err"))
+	for _, f := range errFiles {
+		if _, err := os.Stat(strings.TrimSuffix(f, ".err") + ".yaml"); err != nil {
+			t.Errorf("%s has no .yaml", f)
+		}
+	}
+}
+
+func TestSyntaxErrorLine(t *testing.T) {
+	tests := []struct {
+		data string
+		want string
+	}{
+		{"a: b: c\n", "f:1: invalid YAML: mapping values are not allowed in this context"},
+		{"x: 1\na: b: c\n", "f:2: invalid YAML: mapping values are not allowed in this context"},
+		{"\tx: 1\n", "f:1: invalid YAML: found character that cannot start any token"},
+		{"x: 1\ny: [\n", "f:2: invalid YAML: did not find expected node content"},
+		{"x: 1\ny: [a, b\nz: 1\n", "f:2: invalid YAML: did not find expected ',' or ']'"},
+		{"x: 1\ny:\n  - b\n c: 1\n", "f:4: invalid YAML: did not find expected key"},
+		{"x: 1\ny: 'abc\nz: 1\n", "f:2: invalid YAML: found unexpected end of stream"},
+		{"x: 1\ny: *nope\n", "f:2: invalid YAML: unknown anchor 'nope' referenced"},
+		{"a:\n  b: 1\n c: 2\n", "f:3: invalid YAML: did not find expected key"},
+		{"a: 1\n---\nb: [\n", "f:3: invalid YAML: did not find expected node content"},
+		{"a: \x01\n", "f:1:4: control character U+0001 is not allowed"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("f", []byte(tt.data))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Parse(%q) = %v, want %s", tt.data, err, tt.want)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	path := filepath.Join(repo, "testdata/mappings/good/minimal.yaml")
+	m, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", path, err)
+	}
+	if m.Spec.Services[0].Name != "api" {
+		t.Errorf("Load(%s): service %q, want api", path, m.Spec.Services[0].Name)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want ErrNotExist", err)
+	}
+	path = filepath.Join(repo, "testdata/mappings/bad/wrong_kind.yaml")
+	if _, err := Load(path); err == nil || !strings.HasPrefix(err.Error(), path+":") {
+		t.Errorf("Load(%s) = %v, want an error naming the file", path, err)
+	}
+}
+
+func TestFieldError(t *testing.T) {
+	tests := []struct {
+		err  FieldError
+		want string
+	}{
+		{FieldError{"f.yaml", 3, 5, "spec.gcp", "boom"}, "f.yaml:3:5: spec.gcp: boom"},
+		{FieldError{"f.yaml", 3, 0, "", "boom"}, "f.yaml:3: boom"},
+		{FieldError{"f.yaml", 0, 0, "", "file is empty"}, "f.yaml: file is empty"},
+		{FieldError{"", 3, 5, "kind", "boom"}, "3:5: kind: boom"},
+		{FieldError{"", 0, 0, "", "boom"}, "boom"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("%#v.Error() = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestErrorList(t *testing.T) {
+	l := ErrorList{
+		{File: "f", Line: 9, Column: 1, Field: "b", Message: "x"},
+		{File: "f", Line: 2, Column: 7, Field: "a", Message: "y"},
+		{File: "f", Line: 9, Column: 1, Field: "a", Message: "x"},
+		{File: "f", Line: 2, Column: 7, Field: "a", Message: "y"},
+	}
+	want := "f:2:7: a: y\nf:9:1: a: x\nf:9:1: b: x"
+	if got := l.Error(); got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestSchemaMatchesTypes checks that the schema describes exactly the
+// fields of the types, and every property has a description.
+func TestSchemaMatchesTypes(t *testing.T) {
+	var s map[string]any
+	if err := json.Unmarshal(schemas.ServiceMapping, &s); err != nil {
+		t.Fatal(err)
+	}
+	defs, _ := s["definitions"].(map[string]any)
+	resolve := func(n map[string]any) map[string]any {
+		for {
+			ref, ok := n["$ref"].(string)
+			if !ok {
+				return n
+			}
+			n = defs[strings.TrimPrefix(ref, "#/definitions/")].(map[string]any)
+		}
+	}
+	var walk func(path string, n map[string]any, typ reflect.Type)
+	walk = func(path string, n map[string]any, typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		n = resolve(n)
+		switch typ.Kind() {
+		case reflect.Struct:
+			props, _ := n["properties"].(map[string]any)
+			if n["additionalProperties"] != false {
+				t.Errorf("%s: additionalProperties is not false", path)
+			}
+			var fields []string
+			for f := range typ.Fields() {
+				name := jsonName(f)
+				fields = append(fields, name)
+				p, ok := props[name].(map[string]any)
+				if !ok {
+					t.Errorf("%s: no property %q", path, name)
+					continue
+				}
+				if d, _ := p["description"].(string); d == "" {
+					t.Errorf("%s.%s: no description", path, name)
+				}
+				walk(path+"."+name, p, f.Type)
+			}
+			var names []string
+			for name := range props {
+				names = append(names, name)
+			}
+			sort.Strings(fields)
+			sort.Strings(names)
+			if !reflect.DeepEqual(fields, names) {
+				t.Errorf("%s: schema properties %v, type fields %v", path, names, fields)
+			}
+		case reflect.Slice:
+			walk(path+"[]", n["items"].(map[string]any), typ.Elem())
+		case reflect.Map:
+			walk(path+"[*]", n["additionalProperties"].(map[string]any), typ.Elem())
+		}
+	}
+	walk("(root)", s, reflect.TypeFor[ServiceMapping]())
+}
+
+// TestSchemaPatternsExplained checks that every pattern of the schema has
+// a message in patternHelp.
+func TestSchemaPatternsExplained(t *testing.T) {
+	var s any
+	if err := json.Unmarshal(schemas.ServiceMapping, &s); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, c := range v {
+				if p, ok := c.(string); ok && k == "pattern" {
+					if _, ok := patternHelp[p]; !ok {
+						t.Errorf("pattern %s has no patternHelp", p)
+					}
+				}
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	walk(s)
+}
+
+// FuzzParse checks that Parse never panics and always explains a failure
+// with an ErrorList positioned in the file.
+func FuzzParse(f *testing.F) {
+	for _, pattern := range []string{"testdata/mappings/good/*.yaml", "testdata/mappings/bad/*.yaml"} {
+		files, _ := filepath.Glob(filepath.Join(repo, pattern))
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse("fuzz.yaml", data)
+		if err == nil {
+			if m == nil {
+				t.Fatal("Parse returned neither a mapping nor an error")
+			}
+			return
+		}
+		var list ErrorList
+		if !errors.As(err, &list) || len(list) == 0 {
+			t.Fatalf("Parse error %T %v, want a non-empty ErrorList", err, err)
+		}
+		for _, e := range list {
+			if e.Line < 1 && !noDocument(data) {
+				t.Errorf("error without a line: %v", e)
+			}
+		}
+	})
+}
+
+// noDocument reports whether data holds no YAML document.
+func noDocument(data []byte) bool {
+	var n yaml.Node
+	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&n)
+	return errors.Is(err, io.EOF)
+}
