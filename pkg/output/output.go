@@ -15,8 +15,8 @@ import (
 	"reflect"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	yamlv3 "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 )
 
@@ -142,6 +142,9 @@ func encodeYAML(obj Object) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("output: encoding %s as YAML: %w", describe(obj), err)
 	}
+	if !hasMultiLine(m) {
+		return doc, nil
+	}
 	var node yamlv3.Node
 	if err := yamlv3.Unmarshal(doc, &node); err != nil {
 		return nil, fmt.Errorf("output: re-reading %s as YAML: %w", describe(obj), err)
@@ -158,6 +161,27 @@ func encodeYAML(obj Object) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// hasMultiLine reports whether any string below v spans lines.
+func hasMultiLine(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.Contains(v, "\n")
+	case map[string]any:
+		for _, c := range v {
+			if hasMultiLine(c) {
+				return true
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if hasMultiLine(c) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // literalBlocks marks every multi-line string scalar for literal style.

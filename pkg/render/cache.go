@@ -40,7 +40,11 @@ func (p *pipeline) cacheConfigMaps(limit int) ([]Object, map[string]string, erro
 	services := p.m.Spec.Services
 	sizes := make([]int, len(services))
 	for i, s := range services {
-		sizes[i] = len(s.Name) + len(CacheEntry(s)) + 8
+		size, err := jsonSize(s.Name, CacheEntry(s))
+		if err != nil {
+			return nil, nil, err
+		}
+		sizes[i] = size + 2 // the colon and the comma
 	}
 	groups, err := pack(sizes, limit-overhead)
 	if err != nil {

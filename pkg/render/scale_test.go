@@ -1,0 +1,137 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+)
+
+// manyServices maps n services over 10 namespaces, with metadata, so that
+// entries are not trivially small.
+func manyServices(n int) *mapping.ServiceMapping {
+	m := &mapping.ServiceMapping{
+		APIVersion: mapping.APIVersion,
+		Kind:       mapping.Kind,
+		Metadata:   mapping.Metadata{Name: "fleet"},
+		Spec:       mapping.Spec{GCP: mapping.GCP{Project: "acme-fleet"}},
+	}
+	for i := range n {
+		name := fmt.Sprintf("svc-%05d", i)
+		m.Spec.Services = append(m.Spec.Services, mapping.Service{
+			Name:       name,
+			Image:      "us-docker.pkg.dev/acme-fleet/services/" + name,
+			TagPattern: `v[0-9]+\.[0-9]+\.[0-9]+`,
+			Namespace:  fmt.Sprintf("team-%d", i%10),
+			Metadata:   map[string]string{"notify": "#team-" + name},
+		})
+	}
+	m.Default()
+	return m
+}
+
+func TestTenThousandServicesFitInObjects(t *testing.T) {
+	const n = 10000
+	objs, err := Render(manyServices(n), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	triggers, cached := map[string]int{}, map[string]int{}
+	sensors, caches := 0, 0
+	for _, o := range objs {
+		raw, err := json.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) > DefaultShardBytes {
+			t.Errorf("%s %s is %d bytes, over the %d limit", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), len(raw), DefaultShardBytes)
+		}
+		switch o := o.(type) {
+		case *eventsv1.Sensor:
+			sensors++
+			if len(o.Spec.Dependencies) != len(o.Spec.Triggers) {
+				t.Errorf("sensor %s: %d dependencies, %d triggers", o.Name, len(o.Spec.Dependencies), len(o.Spec.Triggers))
+			}
+			for _, tr := range o.Spec.Triggers {
+				triggers[tr.Template.Name]++
+			}
+		case *corev1.ConfigMap:
+			caches++
+			for k := range o.Data {
+				cached[k]++
+			}
+		}
+	}
+	for i := range n {
+		name := fmt.Sprintf("svc-%05d", i)
+		if triggers[name] != 1 || cached[name] != 1 {
+			t.Fatalf("%s: %d triggers and %d cache entries, want 1 each", name, triggers[name], cached[name])
+		}
+	}
+	if sensors < 2 || caches < 2 {
+		t.Errorf("%d sensors and %d cache ConfigMaps: expected the mapping to be split", sensors, caches)
+	}
+	t.Logf("%d services: %d Sensors, %d cache ConfigMaps, %d objects", n, sensors, caches, len(objs))
+}
+
+func TestEachTriggerReadsItsOwnCacheShard(t *testing.T) {
+	objs, err := Render(manyServices(3000), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := map[string]string{}
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			for k := range cm.Data {
+				holder[k] = cm.Name
+			}
+		}
+	}
+	for _, o := range objs {
+		sensor, ok := o.(*eventsv1.Sensor)
+		if !ok {
+			continue
+		}
+		for _, tr := range sensor.Spec.Triggers {
+			var wf struct {
+				Spec struct {
+					Arguments struct {
+						Parameters []struct{ Name, Value string }
+					}
+				}
+			}
+			if err := json.Unmarshal(tr.Template.K8s.Source.Resource.Value, &wf); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range wf.Spec.Arguments.Parameters {
+				if p.Name == ParamCache && p.Value != holder[tr.Template.Name] {
+					t.Fatalf("trigger %s reads cache %q, its entry is in %q", tr.Template.Name, p.Value, holder[tr.Template.Name])
+				}
+			}
+		}
+	}
+}
+
+func TestShardTooSmallForOneServiceIsAnError(t *testing.T) {
+	_, err := Render(manyServices(1), Options{ShardBytes: 4200})
+	if err == nil {
+		t.Fatal("rendering into shards smaller than one service succeeded")
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	for _, n := range []int{1, 100, 10000} {
+		m := manyServices(n)
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Render(m, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
