@@ -1,0 +1,35 @@
+# The two commands the README promises:
+#   make example   build argodeploy and generate the pipeline of an example
+#   make test      run every test (what CI runs through .ci/run)
+GO ?= go
+BIN := bin/argodeploy
+EXAMPLE ?= examples/single-service.yaml
+
+.PHONY: all build example test vet fmt-check golden fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/argodeploy
+
+example: build
+	$(BIN) generate -f $(EXAMPLE)
+
+test: fmt-check vet
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l cmd pkg templates schemas); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# golden rewrites every golden file from the current code; review the diff.
+golden:
+	$(GO) test ./cmd/... ./pkg/mapping/ ./pkg/output/ -update
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./pkg/mapping/
+
+clean:
+	rm -rf bin
