@@ -423,10 +423,10 @@ func TestDirWritesOneFilePerObjectAndKustomization(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"01-configmap-argodeploy-mapping.yaml",
-		"02-role-argodeploy_deployer.yaml",
-		"03-sensor-gcr.yaml",
-		"04-workflowtemplate-redeploy.yaml",
+		"01-configmap-argo-events-argodeploy-mapping.yaml",
+		"02-role-apps-argodeploy_deployer.yaml",
+		"03-sensor-argo-events-gcr.yaml",
+		"04-workflowtemplate-argo-events-redeploy.yaml",
 		"kustomization.yaml",
 	}
 	if got := names(t, dir); !reflect.DeepEqual(got, want) {
@@ -456,9 +456,9 @@ func TestDirFileNamesSortInApplyOrder(t *testing.T) {
 		n           int
 		first, last string
 	}{
-		{1, "01-configmap-cm-0.yaml", "01-configmap-cm-0.yaml"},
-		{99, "01-configmap-cm-0.yaml", "99-configmap-cm-98.yaml"},
-		{100, "001-configmap-cm-0.yaml", "100-configmap-cm-99.yaml"},
+		{1, "01-configmap-argo-events-cm-0.yaml", "01-configmap-argo-events-cm-0.yaml"},
+		{99, "01-configmap-argo-events-cm-0.yaml", "99-configmap-argo-events-cm-98.yaml"},
+		{100, "001-configmap-argo-events-cm-0.yaml", "100-configmap-argo-events-cm-99.yaml"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.n), func(t *testing.T) {
@@ -487,7 +487,7 @@ func TestDirReplacesPreviousOutput(t *testing.T) {
 	if err := Dir(dir, []Object{role()}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"01-role-argodeploy_deployer.yaml", "kustomization.yaml"}
+	want := []string{"01-role-apps-argodeploy_deployer.yaml", "kustomization.yaml"}
 	if got := names(t, dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("files = %v, want %v (stale files must go)", got, want)
 	}
