@@ -1,0 +1,65 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestValidateGeneratedExamples: what generate writes validates clean.
+func TestValidateGeneratedExamples(t *testing.T) {
+	examples, err := filepath.Glob(repoPath("examples/*.yaml"))
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, example := range examples {
+		name := filepath.Base(example)
+		t.Run(name, func(t *testing.T) {
+			manifests, _, code := run(t, "", "generate", "-f", "examples/"+name)
+			if code != 0 {
+				t.Fatalf("generate exit %d", code)
+			}
+			stdout, stderr, code := run(t, manifests, "validate", "-")
+			if code != 0 || !strings.HasPrefix(stdout, "Summary: ") || !strings.Contains(stdout, "invalid 0, skipped 0") {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestValidateBadManifests: each manifest under testdata/manifests/bad
+// breaks one thing a cluster would accept; the expected report is in the
+// sibling .out file.
+func TestValidateBadManifests(t *testing.T) {
+	cases, err := filepath.Glob(repoPath("testdata/manifests/bad/*.yaml"))
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, c := range cases {
+		rel := "testdata/manifests/bad/" + filepath.Base(c)
+		t.Run(filepath.Base(c), func(t *testing.T) {
+			stdout, stderr, code := run(t, "", "validate", rel)
+			if code != exitFailure {
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitFailure, stdout, stderr)
+			}
+			golden(t, strings.TrimSuffix(rel, ".yaml")+".out", stdout)
+		})
+	}
+}
+
+func TestValidateUsage(t *testing.T) {
+	if _, _, code := run(t, "", "validate"); code != exitUsage {
+		t.Fatalf("no paths: exit %d, want %d", code, exitUsage)
+	}
+	if _, _, code := run(t, "", "validate", "testdata/nope"); code != exitFailure {
+		t.Fatalf("missing path: exit %d, want %d", code, exitFailure)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("kind: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run(t, "", "validate", dir); code != exitFailure || !strings.Contains(stderr, "a.yaml") {
+		t.Fatalf("broken YAML: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -1,0 +1,126 @@
+// Package manifest reads Kubernetes manifests from files, directories and
+// stdin, one object per YAML document, remembering where each came from.
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// Doc is one object and the place it was read from.
+type Doc struct {
+	File   string
+	Line   int
+	Object *unstructured.Unstructured
+}
+
+// Stdin is the name that reads standard input.
+const Stdin = "-"
+
+// Read reads every object in paths: files, directories (recursively, their
+// .yaml, .yml and .json files in lexical order) and Stdin. Empty documents
+// are skipped; a document that is not a Kubernetes object is an error
+// naming its file and line.
+func Read(paths []string, stdin io.Reader) ([]Doc, error) {
+	var docs []Doc
+	for _, p := range paths {
+		files, err := expand(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			var data []byte
+			if f == Stdin {
+				data, err = io.ReadAll(stdin)
+			} else {
+				data, err = os.ReadFile(f)
+			}
+			if err != nil {
+				return nil, err
+			}
+			name := f
+			if f == Stdin {
+				name = "<stdin>"
+			}
+			found, err := Parse(name, data)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, found...)
+		}
+	}
+	return docs, nil
+}
+
+// expand lists the manifest files a path stands for.
+func expand(path string) ([]string, error) {
+	if path == Stdin {
+		return []string{Stdin}, nil
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+			if !d.IsDir() {
+				files = append(files, p)
+			}
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// Parse splits data into its YAML documents and returns the objects in it.
+func Parse(file string, data []byte) ([]Doc, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []Doc
+	for {
+		var node yaml.Node
+		err := dec.Decode(&node)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if len(node.Content) == 0 || node.Content[0].Tag == "!!null" {
+			continue
+		}
+		line := node.Content[0].Line
+		raw, err := yaml.Marshal(&node)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+		}
+		jsonData, err := sigsyaml.YAMLToJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(jsonData); err != nil {
+			return nil, fmt.Errorf("%s:%d: not a Kubernetes object: %w", file, line, err)
+		}
+		docs = append(docs, Doc{File: file, Line: line, Object: obj})
+	}
+}
