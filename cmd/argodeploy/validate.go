@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -84,7 +85,7 @@ func runValidate(ctx context.Context, paths []string, s streams) error {
 		invalid[key] = true
 		d := where[key]
 		for _, msg := range strings.Split(r.Err.Error(), "\n") {
-			problems = append(problems, fmt.Sprintf("%s:%d: %s/%s: %s: %s", d.File, d.Line, r.Kind, r.Name, r.Validator, msg))
+			problems = append(problems, fmt.Sprintf("%s: %s/%s: %s: %s", position(d, msg), r.Kind, r.Name, r.Validator, msg))
 		}
 	}
 	sort.Strings(problems)
@@ -107,6 +108,19 @@ func runValidate(ctx context.Context, paths []string, s streams) error {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d problems found", len(problems))}
 	}
 	return nil
+}
+
+// unknownField finds the field path in apimachinery's strict decoding errors.
+var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+
+// position is FILE:LINE:COLUMN of the field a message names, or FILE:LINE
+// of the object's document.
+func position(d manifest.Doc, msg string) string {
+	if m := unknownField.FindStringSubmatch(msg); m != nil {
+		line, col := d.Position(m[1])
+		return fmt.Sprintf("%s:%d:%d", d.File, line, col)
+	}
+	return fmt.Sprintf("%s:%d", d.File, d.Line)
 }
 
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }

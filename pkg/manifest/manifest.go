@@ -23,6 +23,86 @@ type Doc struct {
 	File   string
 	Line   int
 	Object *unstructured.Unstructured
+	node   *yaml.Node
+}
+
+// Position returns the line and column of the field at path in the
+// document, e.g. "spec.triggers[0].template.name". When the path does not
+// exist it returns the deepest part that does, and the document's line
+// when nothing matches.
+func (d Doc) Position(path string) (line, column int) {
+	n := d.node
+	if n == nil {
+		return d.Line, 0
+	}
+	line, column = n.Line, n.Column
+	for _, part := range splitPath(path) {
+		next := child(n, part)
+		if next == nil {
+			break
+		}
+		n = next
+		line, column = n.Line, n.Column
+	}
+	return line, column
+}
+
+// splitPath turns "a.b[2].c" into ["a", "b", "[2]", "c"].
+func splitPath(path string) []string {
+	var parts []string
+	for _, p := range strings.Split(path, ".") {
+		for {
+			i := strings.IndexByte(p, '[')
+			if i < 0 {
+				break
+			}
+			if i > 0 {
+				parts = append(parts, p[:i])
+			}
+			j := strings.IndexByte(p, ']')
+			if j < i {
+				break
+			}
+			parts = append(parts, p[i:j+1])
+			p = p[j+1:]
+		}
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return parts
+}
+
+// child returns the key node of a mapping field, or a sequence item.
+func child(n *yaml.Node, part string) *yaml.Node {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				if strings.HasPrefix(part, "[") {
+					return nil
+				}
+				return valueOrKey(n.Content[i], n.Content[i+1])
+			}
+		}
+	case yaml.SequenceNode:
+		var i int
+		if _, err := fmt.Sscanf(part, "[%d]", &i); err == nil && i >= 0 && i < len(n.Content) {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+// valueOrKey descends into a collection value, but points at the key of a
+// scalar one, which is where a reader looks for a field.
+func valueOrKey(key, value *yaml.Node) *yaml.Node {
+	if value.Kind == yaml.ScalarNode {
+		return key
+	}
+	copy := *value
+	copy.Line, copy.Column = key.Line, key.Column
+	return &copy
 }
 
 // Stdin is the name that reads standard input.
@@ -121,6 +201,6 @@ func Parse(file string, data []byte) ([]Doc, error) {
 		if err := obj.UnmarshalJSON(jsonData); err != nil {
 			return nil, fmt.Errorf("%s:%d: not a Kubernetes object: %w", file, line, err)
 		}
-		docs = append(docs, Doc{File: file, Line: line, Object: obj})
+		docs = append(docs, Doc{File: file, Line: line, Object: obj, node: node.Content[0]})
 	}
 }

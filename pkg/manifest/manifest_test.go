@@ -33,3 +33,27 @@ func TestParseRejectsWhatIsNotAnObject(t *testing.T) {
 		}
 	}
 }
+
+func TestPositionFindsNestedFields(t *testing.T) {
+	data := "apiVersion: argoproj.io/v1alpha1\nkind: Sensor\nmetadata:\n  name: s\nspec:\n  triggers:\n    - template:\n        name: a\n    - retryStrategyy:\n        steps: 3\n"
+	docs, err := Parse("s.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		path      string
+		line, col int
+	}{
+		{"spec.triggers[1].retryStrategyy", 9, 7},
+		{"spec.triggers[0].template.name", 8, 9},
+		{"spec.triggers[0].template.nope", 7, 7},
+		{"spec", 5, 1},
+		{"nope", 1, 1},
+	}
+	for _, tc := range cases {
+		line, col := docs[0].Position(tc.path)
+		if line != tc.line || col != tc.col {
+			t.Errorf("Position(%q) = %d:%d, want %d:%d", tc.path, line, col, tc.line, tc.col)
+		}
+	}
+}
