@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -22,7 +23,8 @@ var knownKinds = map[string]bool{
 }
 
 func newValidateCommand(s streams) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:   "validate PATH...",
 		Short: "Check pipeline manifests with the upstream Argo validators and cross-resource checks",
 		Long: `Check manifests (files, directories searched for .yaml, .yml and .json, or -
@@ -42,7 +44,10 @@ Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
   argodeploy generate -f mapping.yaml | argodeploy validate -
 
   # Check a directory of manifests, as a pre-commit hook does
-  argodeploy validate deploy/pipeline/`,
+  argodeploy validate deploy/pipeline/
+
+  # A machine-readable report for CI
+  argodeploy validate -o json deploy/pipeline/`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &exitError{code: exitUsage, err: errors.New("give at least one file, directory or -")}
@@ -50,16 +55,72 @@ Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runValidate(cmd.Context(), args, s)
+			return runValidate(cmd.Context(), args, format, s)
 		},
 	}
+	cmd.Flags().StringVarP(&format, "output", "o", "text", "report format: text or json")
+	return cmd
 }
 
-func runValidate(ctx context.Context, paths []string, s streams) error {
+// problem is one finding, placed in its source.
+type problem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column,omitempty"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Check   string `json:"check"`
+	Message string `json:"message"`
+}
+
+func (p problem) String() string {
+	at := fmt.Sprintf("%s:%d", p.File, p.Line)
+	if p.Column > 0 {
+		at += fmt.Sprintf(":%d", p.Column)
+	}
+	return fmt.Sprintf("%s: %s/%s: %s: %s", at, p.Kind, p.Name, p.Check, p.Message)
+}
+
+// report is the outcome of one validate run.
+type report struct {
+	Resources int       `json:"resources"`
+	Files     int       `json:"files"`
+	Valid     int       `json:"valid"`
+	Invalid   int       `json:"invalid"`
+	Skipped   int       `json:"skipped"`
+	Problems  []problem `json:"problems"`
+}
+
+func runValidate(ctx context.Context, paths []string, format string, s streams) error {
+	if format != "text" && format != "json" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", format)}
+	}
 	docs, err := manifest.Read(paths, s.in)
 	if err != nil {
 		return err
 	}
+	rep := validateDocs(ctx, docs)
+	if format == "json" {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(s.out, p)
+		}
+		fmt.Fprintf(s.out, "Summary: %d resources in %d files - valid %d, invalid %d, skipped %d\n",
+			rep.Resources, rep.Files, rep.Valid, rep.Invalid, rep.Skipped)
+	}
+	if len(rep.Problems) > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d problems found", len(rep.Problems))}
+	}
+	return nil
+}
+
+// validateDocs runs every check over docs and places each finding.
+func validateDocs(ctx context.Context, docs []manifest.Doc) report {
 	objs := make([]runtime.Object, len(docs))
 	where := map[string]manifest.Doc{}
 	files := map[string]bool{}
@@ -75,8 +136,8 @@ func runValidate(ctx context.Context, paths []string, s streams) error {
 	results = append(results, check.Local(objs)...)
 	results = append(results, check.CrossResource(objs)...)
 
+	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}}
 	invalid := map[string]bool{}
-	var problems []string
 	for _, r := range results {
 		if r.Err == nil {
 			continue
@@ -85,42 +146,34 @@ func runValidate(ctx context.Context, paths []string, s streams) error {
 		invalid[key] = true
 		d := where[key]
 		for _, msg := range strings.Split(r.Err.Error(), "\n") {
-			problems = append(problems, fmt.Sprintf("%s: %s/%s: %s: %s", position(d, msg), r.Kind, r.Name, r.Validator, msg))
+			line, col := position(d, msg)
+			rep.Problems = append(rep.Problems, problem{d.File, line, col, r.Kind, r.Name, r.Validator, msg})
 		}
 	}
-	sort.Strings(problems)
-	for _, p := range problems {
-		fmt.Fprintln(s.out, p)
-	}
-	valid, skipped := 0, 0
+	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].String() < rep.Problems[j].String() })
 	for _, d := range docs {
 		switch key := objectKey(d.Object.GetKind(), d.Object.GetNamespace(), d.Object.GetName()); {
 		case invalid[key]:
+			rep.Invalid++
 		case knownKinds[d.Object.GetKind()]:
-			valid++
+			rep.Valid++
 		default:
-			skipped++
+			rep.Skipped++
 		}
 	}
-	fmt.Fprintf(s.out, "Summary: %d resources in %d files - valid %d, invalid %d, skipped %d\n",
-		len(docs), len(files), valid, len(docs)-valid-skipped, skipped)
-	if len(problems) > 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d problems found", len(problems))}
-	}
-	return nil
+	return rep
 }
 
 // unknownField finds the field path in apimachinery's strict decoding errors.
 var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
 
-// position is FILE:LINE:COLUMN of the field a message names, or FILE:LINE
-// of the object's document.
-func position(d manifest.Doc, msg string) string {
+// position is the line and column of the field a message names, or the
+// line of the object's document.
+func position(d manifest.Doc, msg string) (line, column int) {
 	if m := unknownField.FindStringSubmatch(msg); m != nil {
-		line, col := d.Position(m[1])
-		return fmt.Sprintf("%s:%d:%d", d.File, line, col)
+		return d.Position(m[1])
 	}
-	return fmt.Sprintf("%s:%d", d.File, d.Line)
+	return d.Line, 0
 }
 
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +62,27 @@ func TestValidateUsage(t *testing.T) {
 	}
 	if _, stderr, code := run(t, "", "validate", dir); code != exitFailure || !strings.Contains(stderr, "a.yaml") {
 		t.Fatalf("broken YAML: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestValidateJSONReport(t *testing.T) {
+	stdout, _, code := run(t, "", "validate", "-o", "json", "testdata/manifests/bad/misspelled_sensor_field.yaml")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d", code, exitFailure)
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	want := problem{File: "testdata/manifests/bad/misspelled_sensor_field.yaml", Line: 495, Column: 3, Kind: "Sensor", Name: "shop"}
+	if rep.Resources != 14 || rep.Invalid != 1 || len(rep.Problems) != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	got := rep.Problems[0]
+	if got.File != want.File || got.Line != want.Line || got.Column != want.Column || got.Kind != want.Kind || got.Name != want.Name || !strings.Contains(got.Message, `"spec.dependencys"`) {
+		t.Fatalf("problem %+v, want %+v naming spec.dependencys", got, want)
+	}
+	if _, _, code := run(t, "", "validate", "-o", "xml", "testdata/manifests/bad/misspelled_sensor_field.yaml"); code != exitUsage {
+		t.Fatalf("-o xml: exit %d, want %d", code, exitUsage)
 	}
 }
