@@ -4,6 +4,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/argodeploy/argodeploy/pkg/yamlnode"
 )
 
 // Doc is one object and the place it was read from.
@@ -28,42 +30,31 @@ type Doc struct {
 
 // Position returns the line and column of the field at path in the
 // document, e.g. "spec.triggers[0].template.name". When the path does not
-// exist it returns the deepest part that does, and the document's line
-// when nothing matches.
+// exist it returns the deepest part that does.
 func (d Doc) Position(path string) (line, column int) {
-	n := d.node
-	if n == nil {
+	if d.node == nil {
 		return d.Line, 0
 	}
-	line, column = n.Line, n.Column
-	for _, part := range splitPath(path) {
-		next := child(n, part)
-		if next == nil {
-			break
-		}
-		n = next
-		line, column = n.Line, n.Column
+	n, key, _ := yamlnode.Follow(d.node, splitPath(path))
+	if key != nil {
+		n = key
 	}
-	return line, column
+	return n.Line, n.Column
 }
 
-// splitPath turns "a.b[2].c" into ["a", "b", "[2]", "c"].
+// splitPath turns "a.b[2].c" into ["a", "b", "2", "c"].
 func splitPath(path string) []string {
 	var parts []string
 	for _, p := range strings.Split(path, ".") {
 		for {
-			i := strings.IndexByte(p, '[')
-			if i < 0 {
+			i, j := strings.IndexByte(p, '['), strings.IndexByte(p, ']')
+			if i < 0 || j < i {
 				break
 			}
 			if i > 0 {
 				parts = append(parts, p[:i])
 			}
-			j := strings.IndexByte(p, ']')
-			if j < i {
-				break
-			}
-			parts = append(parts, p[i:j+1])
+			parts = append(parts, p[i+1:j])
 			p = p[j+1:]
 		}
 		if p != "" {
@@ -71,38 +62,6 @@ func splitPath(path string) []string {
 		}
 	}
 	return parts
-}
-
-// child returns the key node of a mapping field, or a sequence item.
-func child(n *yaml.Node, part string) *yaml.Node {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == part {
-				if strings.HasPrefix(part, "[") {
-					return nil
-				}
-				return valueOrKey(n.Content[i], n.Content[i+1])
-			}
-		}
-	case yaml.SequenceNode:
-		var i int
-		if _, err := fmt.Sscanf(part, "[%d]", &i); err == nil && i >= 0 && i < len(n.Content) {
-			return n.Content[i]
-		}
-	}
-	return nil
-}
-
-// valueOrKey descends into a collection value, but points at the key of a
-// scalar one, which is where a reader looks for a field.
-func valueOrKey(key, value *yaml.Node) *yaml.Node {
-	if value.Kind == yaml.ScalarNode {
-		return key
-	}
-	copy := *value
-	copy.Line, copy.Column = key.Line, key.Column
-	return &copy
 }
 
 // Stdin is the name that reads standard input.
@@ -189,11 +148,7 @@ func Parse(file string, data []byte) ([]Doc, error) {
 			continue
 		}
 		line := node.Content[0].Line
-		raw, err := yaml.Marshal(&node)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
-		}
-		jsonData, err := sigsyaml.YAMLToJSON(raw)
+		jsonData, err := json.Marshal(yamlnode.Plain(node.Content[0]))
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
 		}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/argodeploy/argodeploy/pkg/yamlnode"
 	"github.com/argodeploy/argodeploy/schemas"
 )
 
@@ -56,7 +57,7 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 	if len(p.errs) > 0 {
 		return nil, p.errs.normalize()
 	}
-	value := plain(root)
+	value := yamlnode.Plain(root)
 	p.checkSemantics(root)
 	p.validate(root, value)
 	if len(p.errs) > 0 {
@@ -302,40 +303,9 @@ func isString(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && (t == "!!str" || t == "!!timestamp")
 }
 
-// plain converts n to the value encoding/json would decode from the same
-// document: maps, slices, strings, numbers, booleans and nil.
-func plain(n *yaml.Node) any {
-	switch n.Kind {
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			m[n.Content[i].Value] = plain(n.Content[i+1])
-		}
-		return m
-	case yaml.SequenceNode:
-		s := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			s[i] = plain(c)
-		}
-		return s
-	}
-	switch n.ShortTag() {
-	case "!!null":
-		return nil
-	case "!!bool", "!!int", "!!float":
-		var v any
-		if err := n.Decode(&v); err == nil {
-			if f, ok := v.(float64); !ok || !math.IsInf(f, 0) && !math.IsNaN(f) {
-				return v
-			}
-		}
-	}
-	return n.Value
-}
-
 // describe names the kind of value n holds.
 func describe(n *yaml.Node) string {
-	switch v := plain(n).(type) {
+	switch v := yamlnode.Plain(n).(type) {
 	case nil:
 		return "empty"
 	case string:
@@ -436,7 +406,7 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	p.checkSecretRef(spec.get("gcp").get("credentialSecret"))
 	bus := spec.get("eventBus")
 	p.checkName(bus.get("name"), 0)
-	if replicas := bus.get("jetstream").get("replicas"); replicas.n != nil && isTwo(plain(replicas.n)) {
+	if replicas := bus.get("jetstream").get("replicas"); replicas.n != nil && isTwo(yamlnode.Plain(replicas.n)) {
 		p.report(replicas, "2 replicas cannot keep a quorum when one fails: use 1, or 3 or more")
 	}
 	w := spec.get("workflow")
@@ -718,7 +688,7 @@ func (p *parser) schemaError(root *yaml.Node, e gojsonschema.ResultError) {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 			p.suggested[child(path, s)] = true
 		}
-		p.add(cmp.Or(keyNode(n, prop), n), field, "%s", msg)
+		p.add(cmp.Or(yamlnode.KeyNode(n, prop), n), field, "%s", msg)
 		return
 	case "required":
 		field := child(path, prop)
@@ -727,7 +697,7 @@ func (p *parser) schemaError(root *yaml.Node, e gojsonschema.ResultError) {
 		}
 		return
 	case "invalid_property_name":
-		p.add(cmp.Or(keyNode(n, prop), n), child(path, prop), "invalid key %s: use letters, digits, '-', '_' or '.', starting with a letter or digit, at most 253 characters", quote(prop))
+		p.add(cmp.Or(yamlnode.KeyNode(n, prop), n), child(path, prop), "invalid key %s: use letters, digits, '-', '_' or '.', starting with a letter or digit, at most 253 characters", quote(prop))
 		return
 	case "number_all_of", "number_any_of", "number_one_of":
 		return
@@ -810,38 +780,17 @@ var patternHelp = map[string]string{
 // returns the node reached, its key node if it is a mapping value, and its
 // field path.
 func locate(root *yaml.Node, segs []string) (n, key *yaml.Node, path string) {
-	n = root
-	for _, s := range segs {
-		switch n.Kind {
-		case yaml.MappingNode:
-			k := keyNode(n, s)
-			if k == nil {
-				return n, key, path
-			}
-			key, n, path = k, loc{n: n}.get(s).n, child(path, s)
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(s)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return n, key, path
-			}
-			key, n, path = nil, n.Content[i], index(path, i)
-		default:
-			return n, key, path
+	n, key, followed := yamlnode.Follow(root, segs)
+	parent := root
+	for _, s := range segs[:followed] {
+		if parent.Kind == yaml.SequenceNode {
+			i, _ := strconv.Atoi(s)
+			parent, path = parent.Content[i], index(path, i)
+		} else {
+			parent, path = loc{n: parent}.get(s).n, child(path, s)
 		}
 	}
 	return n, key, path
-}
-
-// keyNode returns the key node of key in mapping m, or nil.
-func keyNode(m *yaml.Node, key string) *yaml.Node {
-	if m.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == key {
-				return m.Content[i]
-			}
-		}
-	}
-	return nil
 }
 
 // knownFields lists the fields of the struct at the JSON path segs.
