@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -113,9 +112,6 @@ func loadMapping(file string, stdin io.Reader) (*mapping.ServiceMapping, error) 
 			return nil, err
 		}
 		return mapping.Parse("<stdin>", data)
-	}
-	if _, err := os.Stat(file); err != nil {
-		return nil, err
 	}
 	return mapping.Load(file)
 }

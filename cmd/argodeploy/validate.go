@@ -132,9 +132,7 @@ func validateDocs(ctx context.Context, docs []manifest.Doc) report {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	results := check.Upstream(ctx, objs)
-	results = append(results, check.Local(objs)...)
-	results = append(results, check.CrossResource(objs)...)
+	results := check.All(ctx, objs)
 
 	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}}
 	invalid := map[string]bool{}

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,14 @@ import (
 )
 
 const crossValidator = "argodeploy cross-resource"
+
+// All runs Upstream, Local and CrossResource over objs: every check this
+// package has.
+func All(ctx context.Context, objs []runtime.Object) []Result {
+	results := Upstream(ctx, objs)
+	results = append(results, Local(objs)...)
+	return append(results, CrossResource(objs)...)
+}
 
 // CrossResource checks what no single object shows and a cluster accepts
 // silently: each Sensor dependency names an EventSource and event among

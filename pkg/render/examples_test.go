@@ -22,7 +22,8 @@ import (
 )
 
 // TestExamplesPassUpstreamValidators renders every example and runs each
-// object through the validators the Argo controllers run, then runs the
+// object through the validators the Argo controllers run (and the local and
+// cross-resource checks), then runs the
 // Workflow and dead-letter ConfigMap that each trigger would create.
 func TestExamplesPassUpstreamValidators(t *testing.T) {
 	examples, err := filepath.Glob("../../examples/*.yaml")
@@ -44,9 +45,7 @@ func TestExamplesPassUpstreamValidators(t *testing.T) {
 				runtimeObjs[i] = o
 			}
 			validated := map[string]int{}
-			results := check.Upstream(context.Background(), runtimeObjs)
-			results = append(results, check.Local(runtimeObjs)...)
-			for _, r := range results {
+			for _, r := range check.All(context.Background(), runtimeObjs) {
 				if r.Err != nil {
 					t.Errorf("%s %s/%s fails %s: %v", r.Kind, r.Namespace, r.Name, r.Validator, r.Err)
 				}
