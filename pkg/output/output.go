@@ -13,11 +13,12 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 
-	yamlv3 "go.yaml.in/yaml/v3"
+	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 )
 
 // Object is what output writes: any typed Kubernetes object with TypeMeta set.
@@ -129,32 +130,20 @@ func clean(v any, top bool) {
 	}
 }
 
-// encodeYAML returns one YAML document for obj, keys sorted, multi-line
-// strings (scripts, cache entries) as literal blocks so they read as text.
+// encodeYAML returns one YAML document for obj: keys sorted, two-space
+// indent, lists not indented under their key (as kubectl prints), and
+// multi-line strings (scripts, cache entries) as literal blocks so they read
+// as text.
 func encodeYAML(obj Object) ([]byte, error) {
 	m, err := Encode(obj)
 	if err != nil {
 		return nil, err
 	}
-	// sigs.k8s.io/yaml gives the canonical Kubernetes form; re-reading it as a
-	// node tree only changes how multi-line strings are quoted.
-	doc, err := yaml.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("output: encoding %s as YAML: %w", describe(obj), err)
-	}
-	if !hasMultiLine(m) {
-		return doc, nil
-	}
-	var node yamlv3.Node
-	if err := yamlv3.Unmarshal(doc, &node); err != nil {
-		return nil, fmt.Errorf("output: re-reading %s as YAML: %w", describe(obj), err)
-	}
-	literalBlocks(&node)
 	var buf bytes.Buffer
-	enc := yamlv3.NewEncoder(&buf)
+	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	enc.CompactSeqIndent()
-	if err := enc.Encode(&node); err != nil {
+	if err := enc.Encode(node(m)); err != nil {
 		return nil, fmt.Errorf("output: encoding %s as YAML: %w", describe(obj), err)
 	}
 	if err := enc.Close(); err != nil {
@@ -163,34 +152,58 @@ func encodeYAML(obj Object) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// hasMultiLine reports whether any string below v spans lines.
-func hasMultiLine(v any) bool {
-	switch v := v.(type) {
-	case string:
-		return strings.Contains(v, "\n")
-	case map[string]any:
-		for _, c := range v {
-			if hasMultiLine(c) {
-				return true
-			}
-		}
-	case []any:
-		for _, c := range v {
-			if hasMultiLine(c) {
-				return true
-			}
-		}
+// str is the node of a string. The encoder quotes strings that YAML 1.2
+// reads as another type ("3", "true", "null"); the YAML 1.1 booleans that
+// kubectl and sigs.k8s.io/yaml still read as such ("yes", "on", "n") are
+// quoted here.
+func str(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if yaml11Bools[strings.ToLower(s)] {
+		n.Style = yaml.DoubleQuotedStyle
 	}
-	return false
+	return n
 }
 
-// literalBlocks marks every multi-line string scalar for literal style.
-func literalBlocks(n *yamlv3.Node) {
-	if n.Kind == yamlv3.ScalarNode && n.Tag == "!!str" && strings.Contains(n.Value, "\n") {
-		n.Style = yamlv3.LiteralStyle
-	}
-	for _, c := range n.Content {
-		literalBlocks(c)
+var yaml11Bools = map[string]bool{"y": true, "yes": true, "n": true, "no": true, "on": true, "off": true}
+
+// node builds the YAML node of a value from Encode, with sorted keys.
+// Strings stay strings (the encoder quotes those that would read as another
+// type); json.Number stays a number.
+func node(v any) *yaml.Node {
+	switch v := v.(type) {
+	case map[string]any:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			n.Content = append(n.Content, str(k), node(v[k]))
+		}
+		return n
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, c := range v {
+			n.Content = append(n.Content, node(c))
+		}
+		return n
+	case string:
+		n := str(v)
+		if strings.Contains(v, "\n") {
+			n.Style = yaml.LiteralStyle
+		}
+		return n
+	case json.Number:
+		tag := "!!int"
+		if strings.ContainsAny(string(v), ".eE") {
+			tag = "!!float"
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(v)}
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
+	default: // nil: Encode's JSON has no other types
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 	}
 }
 
