@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
@@ -130,13 +129,15 @@ func applyTo(t *testing.T, k8s *eventsv1.StandardK8STrigger, evs map[string]*eve
 	}
 }
 
-// registryEvent is a Pub/Sub message as the EventSource puts it on the bus.
+// registryEvent wraps a registry message exactly as the Pub/Sub
+// EventSource does with jsonBody: true, published at published; the
+// EventSource sends its data as application/json (eventing.go, SetData).
 func registryEvent(t *testing.T, message string) *eventsv1.Event {
 	t.Helper()
 	body := json.RawMessage(message)
-	data, err := json.Marshal(&events.PubSubEventData{ID: "7", Body: &body, Attributes: map[string]string{}, PublishTime: time.Unix(1764342245, 0).UTC().String()})
+	data, err := json.Marshal(&events.PubSubEventData{ID: "1", Body: &body, Attributes: map[string]string{}, PublishTime: published.String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &eventsv1.Event{Context: &eventsv1.EventContext{DataContentType: "application/json"}, Data: data}
+	return &eventsv1.Event{Context: &eventsv1.EventContext{ID: "1", Type: "pubsub", Subject: render.EventName, DataContentType: "application/json"}, Data: data}
 }

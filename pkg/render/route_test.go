@@ -1,4 +1,4 @@
-package render
+package render_test
 
 import (
 	"encoding/json"
@@ -8,12 +8,11 @@ import (
 	"time"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
-	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
-	"github.com/argoproj/argo-events/pkg/sensors/triggers"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
 const registry = "europe-west1-docker.pkg.dev/acme/services/"
@@ -54,26 +53,8 @@ func digestOf(image string) string { return image + "@sha256:" + strings.Repeat(
 
 var published = time.Date(2026, 11, 28, 15, 4, 5, 123456789, time.UTC)
 
-// pubsubEvent wraps a message exactly as the Pub/Sub EventSource does with
-// jsonBody: true.
-func pubsubEvent(t *testing.T, message string) *eventsv1.Event {
-	t.Helper()
-	body := json.RawMessage(message)
-	data, err := json.Marshal(&events.PubSubEventData{
-		ID:          "1",
-		Body:        &body,
-		Attributes:  map[string]string{},
-		PublishTime: published.String(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The EventSource sends its data as application/json (eventing.go, SetData).
-	return &eventsv1.Event{Context: &eventsv1.EventContext{ID: "1", Source: "platform", Type: "pubsub", Subject: EventName, DataContentType: "application/json"}, Data: data}
-}
-
 func TestSensorRoutesRegistryMessages(t *testing.T) {
-	objs, err := Render(prefixSharingMapping(), Options{})
+	objs, err := render.Render(prefixSharingMapping(), render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +85,7 @@ func TestSensorRoutesRegistryMessages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			event := pubsubEvent(t, tc.message)
+			event := registryEvent(t, tc.message)
 			var fired []string
 			for _, dep := range sensor.Spec.Dependencies {
 				ok, err := dependencies.Filter(event, dep.Filters, dep.FiltersLogicalOperator)
@@ -125,12 +106,12 @@ func TestSensorRoutesRegistryMessages(t *testing.T) {
 			wf := triggeredWorkflow(t, sensor, tc.want, event)
 			var msg map[string]string
 			_ = json.Unmarshal([]byte(tc.message), &msg)
-			args := workflowArguments(t, wf)
+			args := workflowArguments(wf)
 			wantArgs := map[string]string{
-				ParamService:     tc.want,
-				ParamDigest:      msg["digest"],
-				ParamTag:         msg["tag"],
-				ParamPublishedAt: strconv.FormatInt(published.UnixNano(), 10),
+				render.ParamService:     tc.want,
+				render.ParamDigest:      msg["digest"],
+				render.ParamTag:         msg["tag"],
+				render.ParamPublishedAt: strconv.FormatInt(published.UnixNano(), 10),
 			}
 			for k, v := range wantArgs {
 				if args[k] != v {
@@ -144,15 +125,15 @@ func TestSensorRoutesRegistryMessages(t *testing.T) {
 // TestEventTextNeverNamesTheTarget feeds an event whose text names another
 // service and Deployment; what rolls still comes from the mapping.
 func TestEventTextNeverNamesTheTarget(t *testing.T) {
-	objs, err := Render(prefixSharingMapping(), Options{})
+	objs, err := render.Render(prefixSharingMapping(), render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sensor := onlySensor(t, objs)
 	api := registry + "api"
 	message := `{"action":"INSERT","digest":"` + digestOf(api) + `","tag":"` + api + `:v1.0.0","service":"docs","deployment":"kube-system/coredns","namespace":"kube-system"}`
-	args := workflowArguments(t, triggeredWorkflow(t, sensor, "api", pubsubEvent(t, message)))
-	if args[ParamService] != "api" || args[ParamLock] != "local.prod.api" || args[ParamCache] != "platform-cache" {
+	args := workflowArguments(triggeredWorkflow(t, sensor, "api", registryEvent(t, message)))
+	if args[render.ParamService] != "api" || args[render.ParamLock] != "local.prod.api" || args[render.ParamCache] != "platform-cache" {
 		t.Fatalf("constant arguments changed by event text: %v", args)
 	}
 	for _, trig := range sensor.Spec.Triggers {
@@ -166,7 +147,7 @@ func TestEventTextNeverNamesTheTarget(t *testing.T) {
 	}
 }
 
-func onlySensor(t *testing.T, objs []Object) *eventsv1.Sensor {
+func onlySensor(t *testing.T, objs []render.Object) *eventsv1.Sensor {
 	t.Helper()
 	var found *eventsv1.Sensor
 	for _, o := range objs {
@@ -185,7 +166,7 @@ func onlySensor(t *testing.T, objs []Object) *eventsv1.Sensor {
 
 // triggeredWorkflow applies the service trigger's parameters to its Workflow
 // with the Sensor's own code, as the k8s trigger does before creating it.
-func triggeredWorkflow(t *testing.T, sensor *eventsv1.Sensor, service string, event *eventsv1.Event) *unstructured.Unstructured {
+func triggeredWorkflow(t *testing.T, sensor *eventsv1.Sensor, service string, event *eventsv1.Event) *wfv1.Workflow {
 	t.Helper()
 	for _, trig := range sensor.Spec.Triggers {
 		if trig.Template.Name != service {
@@ -194,29 +175,18 @@ func triggeredWorkflow(t *testing.T, sensor *eventsv1.Sensor, service string, ev
 		if trig.Template.Conditions != service {
 			t.Fatalf("trigger %s fires on %q, want only its own dependency", service, trig.Template.Conditions)
 		}
-		obj := &unstructured.Unstructured{}
-		if err := obj.UnmarshalJSON(trig.Template.K8s.Source.Resource.Value); err != nil {
-			t.Fatal(err)
-		}
-		if err := triggers.ApplyResourceParameters(map[string]*eventsv1.Event{service: event}, trig.Template.K8s.Parameters, obj); err != nil {
-			t.Fatal(err)
-		}
-		return obj
+		wf := &wfv1.Workflow{}
+		applyTo(t, trig.Template.K8s, map[string]*eventsv1.Event{service: event}, wf)
+		return wf
 	}
 	t.Fatalf("no trigger for %s", service)
 	return nil
 }
 
-func workflowArguments(t *testing.T, wf *unstructured.Unstructured) map[string]string {
-	t.Helper()
-	params, _, err := unstructured.NestedSlice(wf.Object, "spec", "arguments", "parameters")
-	if err != nil {
-		t.Fatal(err)
-	}
+func workflowArguments(wf *wfv1.Workflow) map[string]string {
 	args := map[string]string{}
-	for _, p := range params {
-		m := p.(map[string]any)
-		args[m["name"].(string)], _ = m["value"].(string)
+	for _, p := range wf.Spec.Arguments.Parameters {
+		args[p.Name] = p.Value.String()
 	}
 	return args
 }
