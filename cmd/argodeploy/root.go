@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +59,7 @@ A push rolls the mapped Deployment within seconds, without polling.`,
 func execute(args []string, in io.Reader, out, errOut io.Writer) int {
 	root := newRootCommand(streams{in: in, out: out, err: errOut})
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return 0
 	}

@@ -129,9 +129,6 @@ func validateDocs(ctx context.Context, docs []manifest.Doc) report {
 		where[objectKey(d.Object.GetKind(), d.Object.GetNamespace(), d.Object.GetName())] = d
 		files[d.File] = true
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	results := check.All(ctx, objs)
 
 	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}}
