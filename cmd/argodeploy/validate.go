@@ -20,10 +20,12 @@ import (
 var knownKinds = map[string]bool{
 	"EventSource": true, "EventBus": true, "Sensor": true, "WorkflowTemplate": true, "Workflow": true,
 	"ConfigMap": true, "ServiceAccount": true, "Role": true, "RoleBinding": true,
+	"ClusterRole": true, "ClusterRoleBinding": true, "Secret": true,
 }
 
 func newValidateCommand(s streams) *cobra.Command {
 	var format string
+	var allowExternal bool
 	cmd := &cobra.Command{
 		Use:   "validate PATH...",
 		Short: "Check pipeline manifests with the upstream Argo validators and cross-resource checks",
@@ -55,30 +57,43 @@ Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runValidate(cmd.Context(), args, format, s)
+			return runValidate(cmd.Context(), args, format, allowExternal, s)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", "text", "report format: text or json")
+	cmd.Flags().BoolVar(&allowExternal, "allow-external", false, "accept ServiceAccounts and ConfigMaps that are referenced but not among the inputs (they must exist in the cluster)")
 	return cmd
 }
 
-// problem is one finding, placed in its source.
+// problem is one finding, placed in its source. A note (Severity "note")
+// leaves its object valid.
 type problem struct {
-	File    string `json:"file"`
-	Line    int    `json:"line"`
-	Column  int    `json:"column,omitempty"`
-	Kind    string `json:"kind"`
-	Name    string `json:"name"`
-	Check   string `json:"check"`
-	Message string `json:"message"`
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Field     string `json:"field,omitempty"`
+	Message   string `json:"message"`
+	Validator string `json:"validator"`
+	Severity  string `json:"severity"`
 }
 
+const (
+	severityError = "error"
+	severityNote  = "note"
+)
+
+// String is the problem as one line: file:line:col: Kind/name: field: message [validator].
 func (p problem) String() string {
-	at := fmt.Sprintf("%s:%d", p.File, p.Line)
-	if p.Column > 0 {
-		at += fmt.Sprintf(":%d", p.Column)
+	field := ""
+	if p.Field != "" {
+		field = p.Field + ": "
 	}
-	return fmt.Sprintf("%s: %s/%s: %s: %s", at, p.Kind, p.Name, p.Check, p.Message)
+	if p.Severity == severityNote {
+		field = "note: " + field
+	}
+	return fmt.Sprintf("%s:%d:%d: %s/%s: %s%s [%s]", p.File, p.Line, p.Column, p.Kind, p.Name, field, p.Message, p.Validator)
 }
 
 // report is the outcome of one validate run.
@@ -91,7 +106,7 @@ type report struct {
 	Problems  []problem `json:"problems"`
 }
 
-func runValidate(ctx context.Context, paths []string, format string, s streams) error {
+func runValidate(ctx context.Context, paths []string, format string, allowExternal bool, s streams) error {
 	if format != "text" && format != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", format)}
 	}
@@ -99,7 +114,7 @@ func runValidate(ctx context.Context, paths []string, format string, s streams) 
 	if err != nil {
 		return err
 	}
-	rep := validateDocs(ctx, docs)
+	rep := validateDocs(ctx, docs, check.AccessOptions{External: allowExternal})
 	if format == "json" {
 		enc := json.NewEncoder(s.out)
 		enc.SetIndent("", "  ")
@@ -113,14 +128,14 @@ func runValidate(ctx context.Context, paths []string, format string, s streams) 
 		fmt.Fprintf(s.out, "Summary: %d resources in %d files - valid %d, invalid %d, skipped %d\n",
 			rep.Resources, rep.Files, rep.Valid, rep.Invalid, rep.Skipped)
 	}
-	if len(rep.Problems) > 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d problems found", len(rep.Problems))}
+	if rep.Invalid > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d resources invalid", rep.Invalid, rep.Resources)}
 	}
 	return nil
 }
 
 // validateDocs runs every check over docs and places each finding.
-func validateDocs(ctx context.Context, docs []manifest.Doc) report {
+func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.AccessOptions) report {
 	objs := make([]runtime.Object, len(docs))
 	where := map[string]manifest.Doc{}
 	files := map[string]bool{}
@@ -129,23 +144,41 @@ func validateDocs(ctx context.Context, docs []manifest.Doc) report {
 		where[objectKey(d.Object.GetKind(), d.Object.GetNamespace(), d.Object.GetName())] = d
 		files[d.File] = true
 	}
-	results := check.All(ctx, objs)
-
 	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}}
 	invalid := map[string]bool{}
-	for _, r := range results {
-		if r.Err == nil {
-			continue
-		}
+	for _, r := range check.All(ctx, objs, opts) {
 		key := objectKey(r.Kind, r.Namespace, r.Name)
-		invalid[key] = true
 		d := where[key]
-		for _, msg := range strings.Split(r.Err.Error(), "\n") {
-			line, col := position(d, msg)
-			rep.Problems = append(rep.Problems, problem{d.File, line, col, r.Kind, r.Name, r.Validator, msg})
+		add := func(err error, severity string) {
+			for _, f := range findings(err) {
+				line, col := d.Position(f.field)
+				if f.field == "" {
+					line, col = d.Line, 1
+				}
+				rep.Problems = append(rep.Problems, problem{d.File, line, col, r.Kind, r.Name, f.field, f.message, r.Validator, severity})
+			}
+		}
+		if r.Err != nil {
+			invalid[key] = true
+			add(r.Err, severityError)
+		}
+		for _, note := range r.Notes {
+			add(note, severityNote)
 		}
 	}
-	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].String() < rep.Problems[j].String() })
+	sort.SliceStable(rep.Problems, func(i, j int) bool {
+		a, b := rep.Problems[i], rep.Problems[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return a.String() < b.String()
+	})
 	for _, d := range docs {
 		switch key := objectKey(d.Object.GetKind(), d.Object.GetNamespace(), d.Object.GetName()); {
 		case invalid[key]:
@@ -159,16 +192,38 @@ func validateDocs(ctx context.Context, docs []manifest.Doc) report {
 	return rep
 }
 
-// unknownField finds the field path in apimachinery's strict decoding errors.
+// finding is one leaf of a check's error: a message and the field path it
+// concerns, "" when it names none.
+type finding struct{ field, message string }
+
+// unknownField finds the field paths in apimachinery's strict decoding
+// errors, e.g. `strict decoding error: unknown field "spec.x", unknown field "spec.y"`.
 var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
 
-// position is the line and column of the field a message names, or the
-// line of the object's document.
-func position(d manifest.Doc, msg string) (line, column int) {
-	if m := unknownField.FindStringSubmatch(msg); m != nil {
-		return d.Position(m[1])
+// findings flattens err (errors.Join trees, check.FieldErrors, multi-line
+// and strict-decoding messages) into one finding per problem.
+func findings(err error) []finding {
+	if fe, ok := err.(*check.FieldError); ok {
+		return []finding{{fe.Path, fe.Err.Error()}}
 	}
-	return d.Line, 0
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []finding
+		for _, e := range joined.Unwrap() {
+			out = append(out, findings(e)...)
+		}
+		return out
+	}
+	var out []finding
+	for _, msg := range strings.Split(err.Error(), "\n") {
+		if fields := unknownField.FindAllStringSubmatch(msg, -1); fields != nil {
+			for _, m := range fields {
+				out = append(out, finding{m[1], "unknown field"})
+			}
+			continue
+		}
+		out = append(out, finding{"", msg})
+	}
+	return out
 }
 
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }

@@ -17,18 +17,33 @@ import (
 	sensorreconciler "github.com/argoproj/argo-events/pkg/reconciler/sensor"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/workflow/validate"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Result is the verdict of one validator on one object.
 type Result struct {
 	Kind, Namespace, Name string
-	Validator             string // e.g. "argo-events ValidateSensor"
-	Err                   error  // nil when the object passed
+	Validator             string  // e.g. "argo-events ValidateSensor"
+	Err                   error   // nil when the object passed
+	Notes                 []error // findings that leave the object valid, e.g. a Secret that must exist in the cluster
 }
+
+// FieldError is a problem at one field of an object; Path is written as
+// "spec.triggers[0].template.name".
+type FieldError struct {
+	Path string
+	Err  error
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Validator names.
 const (
@@ -40,15 +55,27 @@ const (
 	workflowValidator    = "argo-workflows ValidateWorkflow"
 	referencesValidator  = "argodeploy References"
 	retryValidator       = "argodeploy RetryExpressions"
+	parametersValidator  = "argodeploy WorkflowParameters"
 )
 
-// typedKinds are the kinds of group argoproj.io that Upstream validates.
-var typedKinds = map[string]func() runtime.Object{
-	"EventSource":      func() runtime.Object { return &eventsv1alpha1.EventSource{} },
-	"EventBus":         func() runtime.Object { return &eventsv1alpha1.EventBus{} },
-	"Sensor":           func() runtime.Object { return &eventsv1alpha1.Sensor{} },
-	"WorkflowTemplate": func() runtime.Object { return &wfv1.WorkflowTemplate{} },
-	"Workflow":         func() runtime.Object { return &wfv1.Workflow{} },
+// typedKinds are the kinds checked as their Go types: the Argo kinds that
+// Upstream validates and the core kinds that Access reads.
+var typedKinds = map[schema.GroupKind]struct {
+	version string
+	newObj  func() runtime.Object
+}{
+	{Group: "argoproj.io", Kind: "EventSource"}:                      {"v1alpha1", func() runtime.Object { return &eventsv1alpha1.EventSource{} }},
+	{Group: "argoproj.io", Kind: "EventBus"}:                         {"v1alpha1", func() runtime.Object { return &eventsv1alpha1.EventBus{} }},
+	{Group: "argoproj.io", Kind: "Sensor"}:                           {"v1alpha1", func() runtime.Object { return &eventsv1alpha1.Sensor{} }},
+	{Group: "argoproj.io", Kind: "WorkflowTemplate"}:                 {"v1alpha1", func() runtime.Object { return &wfv1.WorkflowTemplate{} }},
+	{Group: "argoproj.io", Kind: "Workflow"}:                         {"v1alpha1", func() runtime.Object { return &wfv1.Workflow{} }},
+	{Kind: "ServiceAccount"}:                                         {"v1", func() runtime.Object { return &corev1.ServiceAccount{} }},
+	{Kind: "ConfigMap"}:                                              {"v1", func() runtime.Object { return &corev1.ConfigMap{} }},
+	{Kind: "Secret"}:                                                 {"v1", func() runtime.Object { return &corev1.Secret{} }},
+	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:               {"v1", func() runtime.Object { return &rbacv1.Role{} }},
+	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        {"v1", func() runtime.Object { return &rbacv1.RoleBinding{} }},
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        {"v1", func() runtime.Object { return &rbacv1.ClusterRole{} }},
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: {"v1", func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }},
 }
 
 // Upstream runs every upstream validator that applies to the objects and
@@ -96,8 +123,9 @@ func Upstream(ctx context.Context, objs []runtime.Object) []Result {
 	return results
 }
 
-// Local runs the checks upstream lacks, References on Sensors and
-// RetryExpressions on WorkflowTemplates and Workflows, and returns one
+// Local runs the checks upstream lacks, References on Sensors,
+// RetryExpressions on WorkflowTemplates and Workflows and
+// WorkflowParameters on WorkflowTemplates, and returns one
 // Result per (object, check), in input order. Objects that Upstream reports
 // as undecodable get no Result.
 func Local(objs []runtime.Object) []Result {
@@ -108,7 +136,8 @@ func Local(objs []runtime.Object) []Result {
 		case *eventsv1alpha1.Sensor:
 			results = append(results, result("Sensor", o, referencesValidator, References(o)))
 		case *wfv1.WorkflowTemplate:
-			results = append(results, result("WorkflowTemplate", o, retryValidator, RetryExpressions(&o.Spec)))
+			results = append(results, result("WorkflowTemplate", o, retryValidator, RetryExpressions(&o.Spec)),
+				result("WorkflowTemplate", o, parametersValidator, WorkflowParameters(&o.Spec)))
 		case *wfv1.Workflow:
 			results = append(results, result("Workflow", o, retryValidator, RetryExpressions(&o.Spec)))
 		}
@@ -117,7 +146,7 @@ func Local(objs []runtime.Object) []Result {
 }
 
 func result(kind string, obj metav1.Object, validator string, err error) Result {
-	return Result{kind, obj.GetNamespace(), obj.GetName(), validator, err}
+	return Result{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Validator: validator, Err: err}
 }
 
 // decodeAll decodes the unstructured objects among objs.
@@ -138,14 +167,14 @@ func decodeAll(objs []runtime.Object) ([]runtime.Object, []error) {
 // cannot convert, as they are.
 func decode(u *unstructured.Unstructured) (runtime.Object, error) {
 	gvk := u.GroupVersionKind()
-	newObj, ok := typedKinds[gvk.Kind]
-	if !ok || gvk.Group != wfv1.SchemeGroupVersion.Group {
+	typed, ok := typedKinds[gvk.GroupKind()]
+	if !ok {
 		return u, nil
 	}
-	if gv := gvk.GroupVersion(); gv != wfv1.SchemeGroupVersion {
-		return u, fmt.Errorf("apiVersion %q: want %q", gv, wfv1.SchemeGroupVersion)
+	if gvk.Version != typed.version {
+		return u, fmt.Errorf("apiVersion %q: want %q", gvk.GroupVersion(), gvk.GroupKind().WithVersion(typed.version).GroupVersion())
 	}
-	obj := newObj()
+	obj := typed.newObj()
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, true); err != nil {
 		return u, err
 	}

@@ -413,7 +413,7 @@ func TestReferences(t *testing.T) {
 			sensor: withSensor(func(s *eventsv1alpha1.Sensor) {
 				s.Spec.Triggers[0].Template.K8s.Parameters[0].Src.DependencyName = "nope"
 			}),
-			wantErr: `trigger "web": parameter names unknown dependency "nope"`},
+			wantErr: `spec.triggers[0].template.k8s.parameters[0].src.dependencyName: parameter names unknown dependency "nope"`},
 		{name: "dead-letter trigger parameter naming an unknown dependency fails",
 			sensor: withSensor(func(s *eventsv1alpha1.Sensor) {
 				s.Spec.Triggers[0].DlqTrigger.Template.K8s.Parameters[0].Src.DependencyName = "nope"
@@ -431,6 +431,15 @@ func TestReferences(t *testing.T) {
 				s.Spec.Triggers[0].Template.K8s.Parameters[0].Src.DependencyName = "web-app"
 				s.Spec.Triggers[0].DlqTrigger.Template.K8s.Parameters[0].Src.DependencyName = "web-app"
 			})},
+		{name: "parameter reading a dependency the conditions do not require fails",
+			sensor: withSensor(func(s *eventsv1alpha1.Sensor) {
+				api := s.Spec.Dependencies[0]
+				api.Name = "api"
+				s.Spec.Dependencies = append(s.Spec.Dependencies, api)
+				s.Spec.Triggers[0].Template.Conditions = "api"
+				s.Spec.Triggers[0].DlqTrigger.Template.K8s.Parameters[0].Src.DependencyName = "api"
+			}),
+			wantErr: `spec.triggers[0].template.k8s.parameters[0].src.dependencyName: parameter reads dependency "web", which the trigger's conditions do not require`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -467,6 +476,15 @@ func TestRetryExpressions(t *testing.T) {
 	}
 }
 
+func TestWorkflowParameters(t *testing.T) {
+	spec := workflowTemplate().Spec
+	spec.Arguments.Parameters = append(spec.Arguments.Parameters, wfv1.Parameter{Name: "digest"})
+	spec.Templates[0].Container.Args = []string{"{{workflow.parameters.digest}}", "{{ workflow.parameters.image }}"}
+	checkErr(t, WorkflowParameters(&spec), `spec.templates[0].container.args[1]: {{ workflow.parameters.image }} names a parameter that spec.arguments.parameters does not declare`)
+	spec.Arguments.Parameters = append(spec.Arguments.Parameters, wfv1.Parameter{Name: "image"})
+	checkErr(t, WorkflowParameters(&spec), "")
+}
+
 func TestLocal(t *testing.T) {
 	badSensor := withSensor(func(s *eventsv1alpha1.Sensor) {
 		s.Spec.Triggers[0].Template.K8s.Parameters[0].Src.DependencyName = "nope"
@@ -483,6 +501,7 @@ func TestLocal(t *testing.T) {
 	}
 	want := []struct{ kind, validator, err string }{
 		{"WorkflowTemplate", "RetryExpressions", "spec.retryStrategy.expression"},
+		{"WorkflowTemplate", "WorkflowParameters", ""},
 		{"Sensor", "References", `unknown dependency "nope"`},
 		{"Sensor", "References", ""},
 	}

@@ -5,37 +5,49 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
 const crossValidator = "argodeploy cross-resource"
 
-// All runs Upstream, Local and CrossResource over objs: every check this
-// package has.
-func All(ctx context.Context, objs []runtime.Object) []Result {
+// All runs Upstream, Local, CrossResource and Access over objs: every
+// check this package has.
+func All(ctx context.Context, objs []runtime.Object, opts AccessOptions) []Result {
 	results := Upstream(ctx, objs)
 	results = append(results, Local(objs)...)
-	return append(results, CrossResource(objs)...)
+	results = append(results, CrossResource(objs)...)
+	return append(results, Access(objs, opts)...)
 }
 
 // CrossResource checks what no single object shows and a cluster accepts
 // silently: each Sensor dependency names an EventSource and event among
 // objs; each trigger's Workflow references a WorkflowTemplate among objs and
 // passes only parameters it declares; each string data filter compiles and
-// is anchored at both ends. It returns one Result per Sensor.
+// is anchored at both ends; filter and parameter paths into a Pub/Sub event
+// name fields the event has. It returns one Result per Sensor.
 func CrossResource(objs []runtime.Object) []Result {
-	decoded, _ := decodeAll(objs)
-	events := map[string]map[string]bool{} // namespace/name → event names
+	decoded, decodeErrs := decodeAll(objs)
+	broken := map[string]bool{} // kind/namespace/name of objects that did not decode: not reported missing
+	for i, err := range decodeErrs {
+		if u, ok := decoded[i].(*unstructured.Unstructured); ok && err != nil {
+			broken[u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = true
+		}
+	}
+	events := map[string]map[string]*eventsv1alpha1.PubSubEventSource{} // namespace/name → event name → Pub/Sub source, nil for other types
 	templates := map[string]*wfv1.WorkflowTemplate{}
 	for _, obj := range decoded {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.EventSource:
-			events[o.Namespace+"/"+o.Name] = eventNames(o)
+			events[o.Namespace+"/"+o.Name] = eventSources(o)
 		case *wfv1.WorkflowTemplate:
 			templates[o.Namespace+"/"+o.Name] = o
 		}
@@ -47,35 +59,48 @@ func CrossResource(objs []runtime.Object) []Result {
 			continue
 		}
 		var errs []error
-		for _, d := range s.Spec.Dependencies {
-			names, ok := events[s.Namespace+"/"+d.EventSourceName]
+		pubSub := map[string]*eventsv1alpha1.PubSubEventSource{} // dependency → its Pub/Sub source
+		for i, d := range s.Spec.Dependencies {
+			path := fmt.Sprintf("spec.dependencies[%d]", i)
+			sources, ok := events[s.Namespace+"/"+d.EventSourceName]
+			source, hasEvent := sources[d.EventName]
 			switch {
+			case !ok && broken["EventSource/"+s.Namespace+"/"+d.EventSourceName]:
 			case !ok:
-				errs = append(errs, fmt.Errorf("dependency %s: EventSource %q not found", d.Name, d.EventSourceName))
-			case !names[d.EventName]:
-				errs = append(errs, fmt.Errorf("dependency %s: EventSource %q has no event %q", d.Name, d.EventSourceName, d.EventName))
+				errs = append(errs, fieldErrorf(path+".eventSourceName", "EventSource %q not found in namespace %q", d.EventSourceName, s.Namespace))
+			case !hasEvent:
+				errs = append(errs, fieldErrorf(path+".eventName", "EventSource %q has no event %q", d.EventSourceName, d.EventName))
 			}
+			pubSub[d.Name] = source
 			if d.Filters != nil {
-				for i, f := range d.Filters.Data {
-					errs = append(errs, dataFilter(d.Name, i, f)...)
+				for j, f := range d.Filters.Data {
+					at := fmt.Sprintf("%s.filters.data[%d]", path, j)
+					errs = append(errs, dataFilter(at, f)...)
+					errs = append(errs, pubSubPath(at+".path", source, f.Path)...)
 				}
 			}
 		}
-		for _, t := range s.Spec.Triggers {
-			errs = append(errs, triggerWorkflow(s.Namespace, t, templates)...)
+		for i, t := range s.Spec.Triggers {
+			errs = append(errs, triggerWorkflow(fmt.Sprintf("spec.triggers[%d].template", i), s.Namespace, t, templates, broken)...)
+			for _, p := range triggerParameters(fmt.Sprintf("spec.triggers[%d]", i), t) {
+				if p.param.Src != nil && p.param.Src.DataKey != "" {
+					errs = append(errs, pubSubPath(p.path+".src.dataKey", pubSub[p.param.Src.DependencyName], p.param.Src.DataKey)...)
+				}
+			}
 		}
 		results = append(results, result("Sensor", s, crossValidator, errors.Join(errs...)))
 	}
 	return results
 }
 
-// eventNames lists the event names an EventSource defines, across its
-// source types (each a map from event name to source).
-func eventNames(es *eventsv1alpha1.EventSource) map[string]bool {
+// eventSources lists the events an EventSource defines, across its source
+// types (each a map from event name to source), with the Pub/Sub source of
+// each Pub/Sub event and nil for the others.
+func eventSources(es *eventsv1alpha1.EventSource) map[string]*eventsv1alpha1.PubSubEventSource {
 	raw, _ := json.Marshal(es.Spec)
 	var spec map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &spec)
-	names := map[string]bool{}
+	names := map[string]*eventsv1alpha1.PubSubEventSource{}
 	for field, value := range spec {
 		if field == "template" || field == "service" {
 			continue
@@ -83,43 +108,126 @@ func eventNames(es *eventsv1alpha1.EventSource) map[string]bool {
 		var sources map[string]json.RawMessage
 		if json.Unmarshal(value, &sources) == nil {
 			for name := range sources {
-				names[name] = true
+				names[name] = nil
 			}
 		}
+	}
+	for name, src := range es.Spec.PubSub {
+		names[name] = &src
 	}
 	return names
 }
 
+// pubSubFields are the fields of the event a Pub/Sub source sends: the
+// JSON names of upstream's PubSubEventData.
+var pubSubFields = func() []string {
+	var names []string
+	t := reflect.TypeOf(events.PubSubEventData{})
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
+}()
+
+// garTopic is the topic Artifact Registry publishes to, and garFields the
+// fields of its JSON messages.
+const garTopic = "gcr"
+
+var garFields = []string{"action", "digest", "tag"}
+
+// pubSubPath reports a filter or parameter path into a Pub/Sub event that
+// can never match: a field the event does not have, a body field when the
+// body is not parsed as JSON, or a field Artifact Registry never sends.
+func pubSubPath(at string, src *eventsv1alpha1.PubSubEventSource, path string) []error {
+	if src == nil || path == "" {
+		return nil
+	}
+	parts := strings.Split(path, ".")
+	switch {
+	case !slices.Contains(pubSubFields, parts[0]):
+		return []error{fieldErrorf(at, "a Pub/Sub event has no field %q (it has %s), so this never matches", parts[0], strings.Join(pubSubFields, ", "))}
+	case parts[0] == "metadata" && len(src.Metadata) == 0:
+		return []error{fieldErrorf(at, "%q reads metadata, but the EventSource sets none", path)}
+	case parts[0] != "body" || len(parts) == 1:
+		return nil
+	case !src.JSONBody:
+		return []error{fieldErrorf(at, "%q reads into the message body, which is a base64 string unless the EventSource sets jsonBody: true", path)}
+	case src.Topic == garTopic && !slices.Contains(garFields, parts[1]):
+		return []error{fieldErrorf(at, "Artifact Registry messages on topic %q have no field %q (they have %s), so this never matches", garTopic, parts[1], strings.Join(garFields, ", "))}
+	}
+	return nil
+}
+
+// placedParameter is a trigger parameter and its path in the Sensor.
+type placedParameter struct {
+	path  string
+	param eventsv1alpha1.TriggerParameter
+}
+
+// triggerParameters lists the parameters of a trigger and of its dead-letter
+// trigger, with their paths under path.
+func triggerParameters(path string, t eventsv1alpha1.Trigger) []placedParameter {
+	var out []placedParameter
+	add := func(at string, params []eventsv1alpha1.TriggerParameter) {
+		for i, p := range params {
+			out = append(out, placedParameter{fmt.Sprintf("%s.parameters[%d]", at, i), p})
+		}
+	}
+	var visit func(path string, t *eventsv1alpha1.Trigger)
+	visit = func(path string, t *eventsv1alpha1.Trigger) {
+		add(path, t.Parameters)
+		if tt := t.Template; tt != nil {
+			switch {
+			case tt.K8s != nil:
+				add(path+".template.k8s", tt.K8s.Parameters)
+			case tt.ArgoWorkflow != nil:
+				add(path+".template.argoWorkflow", tt.ArgoWorkflow.Parameters)
+			}
+		}
+		if t.DlqTrigger != nil {
+			visit(path+".dlqTrigger", t.DlqTrigger)
+		}
+	}
+	visit(path, &t)
+	return out
+}
+
 // dataFilter reports a string filter value that does not compile or that
 // Argo Events would match anywhere in the value because it is unanchored.
-func dataFilter(dep string, i int, f eventsv1alpha1.DataFilter) []error {
+func dataFilter(path string, f eventsv1alpha1.DataFilter) []error {
 	if f.Type != eventsv1alpha1.JSONTypeString {
 		return nil
 	}
 	var errs []error
-	for _, v := range f.Value {
+	for k, v := range f.Value {
+		at := fmt.Sprintf("%s.value[%d]", path, k)
 		if _, err := regexp.Compile(v); err != nil {
-			errs = append(errs, fmt.Errorf("dependency %s: filters.data[%d] (%s): %w", dep, i, f.Path, err))
+			errs = append(errs, fieldErrorf(at, "filter on %s: %w", f.Path, err))
 			continue
 		}
 		if !strings.HasPrefix(v, "^") || !strings.HasSuffix(v, "$") {
-			errs = append(errs, fmt.Errorf("dependency %s: filters.data[%d] (%s): %q is not anchored with ^...$, so it also matches values that merely contain it", dep, i, f.Path, v))
+			errs = append(errs, fieldErrorf(at, "filter on %s: %q is not anchored with ^...$, so it also matches values that merely contain it", f.Path, v))
 		}
 	}
 	return errs
 }
 
+func fieldErrorf(path, format string, args ...any) error {
+	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
+}
+
 // triggerWorkflow checks the Workflow a k8s or argoWorkflow trigger creates.
-func triggerWorkflow(namespace string, t eventsv1alpha1.Trigger, templates map[string]*wfv1.WorkflowTemplate) []error {
+func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates map[string]*wfv1.WorkflowTemplate, broken map[string]bool) []error {
 	if t.Template == nil {
 		return nil
 	}
 	var source *eventsv1alpha1.ArtifactLocation
 	switch {
 	case t.Template.K8s != nil:
-		source = t.Template.K8s.Source
+		source, path = t.Template.K8s.Source, path+".k8s.source.resource.spec"
 	case t.Template.ArgoWorkflow != nil:
-		source = t.Template.ArgoWorkflow.Source
+		source, path = t.Template.ArgoWorkflow.Source, path+".argoWorkflow.source.resource.spec"
 	}
 	if source == nil || source.Resource == nil {
 		return nil
@@ -137,17 +245,20 @@ func triggerWorkflow(namespace string, t eventsv1alpha1.Trigger, templates map[s
 		ns = namespace
 	}
 	tmpl, ok := templates[ns+"/"+ref.Name]
+	if !ok && broken["WorkflowTemplate/"+ns+"/"+ref.Name] {
+		return nil
+	}
 	if !ok {
-		return []error{fmt.Errorf("trigger %s: WorkflowTemplate %q not found in namespace %q", t.Template.Name, ref.Name, ns)}
+		return []error{fieldErrorf(path+".workflowTemplateRef.name", "WorkflowTemplate %q not found in namespace %q", ref.Name, ns)}
 	}
 	declared := map[string]bool{}
 	for _, p := range tmpl.Spec.Arguments.Parameters {
 		declared[p.Name] = true
 	}
 	var errs []error
-	for _, p := range wf.Spec.Arguments.Parameters {
+	for i, p := range wf.Spec.Arguments.Parameters {
 		if !declared[p.Name] {
-			errs = append(errs, fmt.Errorf("trigger %s: parameter %q is not declared by WorkflowTemplate %q", t.Template.Name, p.Name, ref.Name))
+			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.arguments.parameters[%d].name", path, i), "parameter %q is not declared by WorkflowTemplate %q", p.Name, ref.Name))
 		}
 	}
 	return errs

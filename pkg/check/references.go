@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -12,18 +13,17 @@ import (
 
 // References reports the trigger parameters and trigger conditions of a
 // Sensor, dead-letter triggers included, that name a dependency the Sensor
-// does not define. Upstream ValidateSensor does not check this, and at run
-// time such a parameter is silently left unset and such a condition never
-// holds.
+// does not define, and parameters of a trigger with conditions that read a
+// dependency its conditions do not name. Upstream ValidateSensor checks
+// none of this; at run time such a parameter is silently left unset (or
+// set from an event that did not arrive) and such a condition never holds.
 func References(s *eventsv1alpha1.Sensor) error {
 	deps := map[string]bool{}
-	conditionDeps := map[string]bool{} // conditions spell "-" as "_"
 	for _, d := range s.Spec.Dependencies {
 		deps[d.Name] = true
-		conditionDeps[strings.ReplaceAll(d.Name, "-", "_")] = true
 	}
 	var errs []error
-	for _, t := range s.Spec.Triggers {
+	for i, t := range s.Spec.Triggers {
 		raw, err := json.Marshal(t)
 		if err != nil {
 			return err
@@ -33,54 +33,71 @@ func References(s *eventsv1alpha1.Sensor) error {
 			return err
 		}
 		var refs references
-		refs.collect(tree)
-		for _, name := range sorted(refs.params) {
-			if !deps[name] {
-				errs = append(errs, fmt.Errorf("trigger %q: parameter names unknown dependency %q", triggerName(t), name))
+		refs.collect(tree, fmt.Sprintf("spec.triggers[%d]", i))
+		for _, r := range refs.params {
+			if !deps[r.name] {
+				errs = append(errs, fieldErrorf(r.path, "parameter names unknown dependency %q", r.name))
 			}
 		}
-		for _, name := range sorted(refs.conditions) {
-			if !conditionDeps[strings.ReplaceAll(name, "-", "_")] {
-				errs = append(errs, fmt.Errorf("trigger %q: conditions name unknown dependency %q", triggerName(t), name))
+		inConditions := map[string]bool{}
+		for _, r := range refs.conditions {
+			found := false
+			for d := range deps { // conditions spell "-" as "_"
+				found = found || conditionName(d) == conditionName(r.name)
+			}
+			if !found {
+				errs = append(errs, fieldErrorf(r.path, "conditions name unknown dependency %q", r.name))
+			}
+			inConditions[conditionName(r.name)] = true
+		}
+		if len(refs.conditions) == 0 {
+			continue
+		}
+		for _, r := range refs.params {
+			if deps[r.name] && !inConditions[conditionName(r.name)] {
+				errs = append(errs, fieldErrorf(r.path, "parameter reads dependency %q, which the trigger's conditions do not require: the trigger can fire without it", r.name))
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// references are the dependency names a trigger uses.
-type references struct{ params, conditions []string }
+func conditionName(dep string) string { return strings.ReplaceAll(dep, "-", "_") }
 
-// collect gathers the dependency names in the JSON tree of a trigger:
-// parameter sources and condition expressions. It skips the resources a
-// trigger creates ("source"), which are not the Sensor's.
-func (r *references) collect(tree any) {
+// references are the dependency names a trigger uses, where it uses them.
+type references struct{ params, conditions []reference }
+
+type reference struct{ name, path string }
+
+// collect gathers the dependency names in the JSON tree of a trigger at
+// path: parameter sources and condition expressions. It skips the
+// resources a trigger creates ("source"), which are not the Sensor's.
+func (r *references) collect(tree any, path string) {
 	switch v := tree.(type) {
 	case map[string]any:
-		for key, x := range v {
+		for _, key := range slices.Sorted(maps.Keys(v)) {
+			x := v[key]
 			s, isString := x.(string)
+			at := path + "." + key
 			switch {
 			case key == "source":
 			case key == "dependencyName" && isString:
-				r.params = append(r.params, s)
+				r.params = append(r.params, reference{s, at})
 			case key == "conditions" && isString:
-				r.conditions = append(r.conditions, strings.FieldsFunc(s, func(c rune) bool {
+				for _, name := range strings.FieldsFunc(s, func(c rune) bool {
 					return strings.ContainsRune("&|() \t\n", c)
-				})...)
+				}) {
+					r.conditions = append(r.conditions, reference{name, at})
+				}
 			default:
-				r.collect(x)
+				r.collect(x, at)
 			}
 		}
 	case []any:
-		for _, x := range v {
-			r.collect(x)
+		for i, x := range v {
+			r.collect(x, fmt.Sprintf("%s[%d]", path, i))
 		}
 	}
-}
-
-func sorted(names []string) []string {
-	slices.Sort(names)
-	return slices.Compact(names)
 }
 
 func triggerName(t eventsv1alpha1.Trigger) string {

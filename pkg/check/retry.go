@@ -29,14 +29,14 @@ func RetryExpressions(spec *wfv1.WorkflowSpec) error {
 		}
 		for _, sample := range retrySamples {
 			if _, err := argoexpr.EvalBool(rs.Expression, env.GetFuncMap(sample)); err != nil {
-				errs = append(errs, fmt.Errorf("%s.retryStrategy.expression: %w", path, err))
+				errs = append(errs, fieldErrorf(path+".retryStrategy.expression", "%w", err))
 				return
 			}
 		}
 	}
 	check("spec", spec.RetryStrategy)
-	for _, t := range spec.Templates {
-		check("spec.templates."+t.Name, t.RetryStrategy)
+	for i, t := range spec.Templates {
+		check(fmt.Sprintf("spec.templates[%d]", i), t.RetryStrategy)
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,7 +28,7 @@ func CacheEntry(s mapping.Service) string {
 	if s.Cluster != nil {
 		line("cluster", s.Cluster.Name)
 	}
-	for _, k := range sortedKeys(s.Metadata) {
+	for _, k := range slices.Sorted(maps.Keys(s.Metadata)) {
 		line("meta."+k, s.Metadata[k])
 	}
 	return b.String()

@@ -1,7 +1,8 @@
 package render
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -55,7 +56,7 @@ func (p *pipeline) rbac() (roles, bindings []Object) {
 			Verbs:         []string{"get", "list", "watch", "patch"},
 		})
 	}
-	for _, ns := range sortedKeys(rules) {
+	for _, ns := range slices.Sorted(maps.Keys(rules)) {
 		roles = append(roles, p.role(p.rolloutAccount(), ns, rules[ns]))
 		bindings = append(bindings, p.roleBinding(p.rolloutAccount(), ns, p.rolloutAccount()))
 	}
@@ -77,7 +78,7 @@ func (p *pipeline) localDeployments() map[string][]string {
 	}
 	out := map[string][]string{}
 	for ns, names := range seen {
-		out[ns] = sortedKeys(names)
+		out[ns] = slices.Sorted(maps.Keys(names))
 	}
 	return out
 }
@@ -93,13 +94,4 @@ func (p *pipeline) roleBinding(name, namespace, account string) *rbacv1.RoleBind
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: account, Namespace: p.ns}},
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

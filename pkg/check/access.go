@@ -1,0 +1,677 @@
+package check
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/component-helpers/auth/rbac/validation"
+)
+
+const accessValidator = "argodeploy access"
+
+// AccessOptions tune Access.
+type AccessOptions struct {
+	// External downgrades a ServiceAccount or ConfigMap that is referenced
+	// but not among the objects from a problem to a note: it must then
+	// exist in the cluster. Secrets are always external.
+	External bool
+}
+
+// Access checks what objects reach by name and what their service accounts
+// may do, across objs:
+//   - the ServiceAccounts, ConfigMaps and Secrets that Sensors,
+//     EventSources, WorkflowTemplates, Workflows and the Workflows that
+//     triggers create refer to exist among objs (Secrets, which do not
+//     belong in manifests, are noted as external);
+//   - the Roles bound to each service account grant what its objects need
+//     and no more: a Sensor's account creates what its triggers create, a
+//     workflow's account reports task results and gets, watches and
+//     patches the Deployments its cache entry names (the argodeploy
+//     convention: a volume "cache" from a ConfigMap and a "service"
+//     parameter naming the entry);
+//   - the Deployment a triggered Workflow restarts is never chosen by event
+//     data.
+//
+// Rule coverage is Kubernetes' own (component-helpers' rbac Covers). It
+// returns one Result per Sensor, EventSource, WorkflowTemplate, Workflow,
+// Role, RoleBinding, ClusterRole and ClusterRoleBinding. Grants beyond the needs are
+// only reported when every object decoded and every needed object is
+// present, so that one mistake is not reported twice.
+func Access(objs []runtime.Object, opts AccessOptions) []Result {
+	decoded, decodeErrs := decodeAll(objs)
+	a := newAccess(decoded, opts)
+	a.partial = errors.Join(decodeErrs...) != nil
+	for i, obj := range decoded {
+		switch o := obj.(type) {
+		case *eventsv1alpha1.Sensor:
+			a.sensor(i, o)
+		case *eventsv1alpha1.EventSource:
+			a.eventSource(i, o)
+		case *wfv1.WorkflowTemplate:
+			a.workflowTemplate(i, o)
+		case *wfv1.Workflow:
+			a.workflow(i, o.Namespace, o, nil, "")
+		}
+	}
+	a.compare(decoded)
+	var results []Result
+	for i, obj := range decoded {
+		switch o := obj.(type) {
+		case *eventsv1alpha1.Sensor:
+			results = append(results, a.result(i, "Sensor", o))
+		case *eventsv1alpha1.EventSource:
+			results = append(results, a.result(i, "EventSource", o))
+		case *wfv1.WorkflowTemplate:
+			results = append(results, a.result(i, "WorkflowTemplate", o))
+		case *wfv1.Workflow:
+			results = append(results, a.result(i, "Workflow", o))
+		case *rbacv1.Role:
+			results = append(results, a.result(i, "Role", o))
+		case *rbacv1.RoleBinding:
+			results = append(results, a.result(i, "RoleBinding", o))
+		case *rbacv1.ClusterRole:
+			results = append(results, a.result(i, "ClusterRole", o))
+		case *rbacv1.ClusterRoleBinding:
+			results = append(results, a.result(i, "ClusterRoleBinding", o))
+		}
+	}
+	return results
+}
+
+// access is the state of one Access run: the objects by name, what each
+// service account needs and is granted, and the findings per object.
+type access struct {
+	opts         AccessOptions
+	accounts     map[string]bool
+	configMaps   map[string]*corev1.ConfigMap
+	secrets      map[string]bool
+	roles        map[string]*rbacv1.Role
+	clusterRoles map[string]*rbacv1.ClusterRole
+	roleIndex    map[any]int // Role or ClusterRole → object index
+	templates    map[string]*wfv1.WorkflowTemplate
+
+	partial bool              // some needs are unknown: an object did not decode or a template is missing
+	needs   map[string][]need // account key → what it needs
+	unknown map[string]bool   // accounts with needs Access cannot derive
+	errs    map[int][]error   // object index → problems
+	notes   map[int][]error   // object index → notes
+}
+
+// need is one permission an object needs for an account.
+type need struct {
+	obj       int
+	path      string
+	namespace string
+	rule      rbacv1.PolicyRule
+	why       string
+}
+
+func newAccess(decoded []runtime.Object, opts AccessOptions) *access {
+	a := &access{
+		opts: opts, accounts: map[string]bool{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]bool{},
+		roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{}, roleIndex: map[any]int{}, templates: map[string]*wfv1.WorkflowTemplate{},
+		needs: map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
+	}
+	for i, obj := range decoded {
+		switch o := obj.(type) {
+		case *corev1.ServiceAccount:
+			a.accounts[key(o.Namespace, o.Name)] = true
+		case *corev1.ConfigMap:
+			a.configMaps[key(o.Namespace, o.Name)] = o
+		case *corev1.Secret:
+			a.secrets[key(o.Namespace, o.Name)] = true
+		case *rbacv1.Role:
+			a.roles[key(o.Namespace, o.Name)] = o
+			a.roleIndex[o] = i
+		case *rbacv1.ClusterRole:
+			a.clusterRoles[o.Name] = o
+			a.roleIndex[o] = i
+		case *wfv1.WorkflowTemplate:
+			a.templates[key(o.Namespace, o.Name)] = o
+		}
+	}
+	return a
+}
+
+func key(namespace, name string) string { return namespace + "/" + name }
+
+func (a *access) fail(obj int, path, format string, args ...any) {
+	a.errs[obj] = append(a.errs[obj], &FieldError{Path: path, Err: fmt.Errorf(format, args...)})
+}
+
+func (a *access) note(obj int, path, format string, args ...any) {
+	a.notes[obj] = append(a.notes[obj], &FieldError{Path: path, Err: fmt.Errorf(format, args...)})
+}
+
+func (a *access) result(i int, kind string, obj interface {
+	GetNamespace() string
+	GetName() string
+}) Result {
+	return Result{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Validator: accessValidator,
+		Err: errors.Join(a.errs[i]...), Notes: a.notes[i]}
+}
+
+// account resolves the service account a pod of obj runs as and reports
+// one that is not among the objects. It returns the account's key.
+func (a *access) account(obj int, path, namespace, name string) string {
+	if name == "" {
+		name = "default"
+	}
+	k := key(namespace, name)
+	if name != "default" && !a.accounts[k] {
+		if a.opts.External {
+			a.note(obj, path, "ServiceAccount %q is not among the inputs: it must exist in namespace %q (external); its permissions are not checked", name, namespace)
+		} else {
+			a.fail(obj, path, "ServiceAccount %q not found in namespace %q", name, namespace)
+		}
+		a.unknown[k] = true
+	}
+	return k
+}
+
+// configMap reports a ConfigMap reference that is not among the objects.
+// use says what refers to a ConfigMap or Secret, e.g. `volume "cache": `.
+func (a *access) configMap(obj int, path, use, namespace, name string) {
+	if isTemplated(name) || a.configMaps[key(namespace, name)] != nil {
+		return
+	}
+	if a.opts.External {
+		a.note(obj, path, "%sConfigMap %q is not among the inputs: it must exist in namespace %q (external)", use, name, namespace)
+	} else {
+		a.fail(obj, path, "%sConfigMap %q not found in namespace %q", use, name, namespace)
+	}
+}
+
+// secret notes a Secret reference that is not among the objects.
+func (a *access) secret(obj int, path, use, namespace, name string) {
+	if isTemplated(name) || a.secrets[key(namespace, name)] {
+		return
+	}
+	a.note(obj, path, "%sSecret %q must exist in namespace %q (external)", use, name, namespace)
+}
+
+func (a *access) require(account string, n need) { a.needs[account] = append(a.needs[account], n) }
+
+func (a *access) eventSource(i int, es *eventsv1alpha1.EventSource) {
+	var sa string
+	if es.Spec.Template != nil {
+		sa = es.Spec.Template.ServiceAccountName
+		a.podVolumes(i, "spec.template.volumes", es.Namespace, es.Spec.Template.Volumes)
+	}
+	a.account(i, "spec.template.serviceAccountName", es.Namespace, sa)
+	for _, name := range slices.Sorted(maps.Keys(es.Spec.PubSub)) {
+		if sel := es.Spec.PubSub[name].CredentialSecret; sel != nil {
+			a.secret(i, fmt.Sprintf("spec.pubSub.%s.credentialSecret.name", name), "", es.Namespace, sel.Name)
+		}
+	}
+}
+
+func (a *access) sensor(i int, s *eventsv1alpha1.Sensor) {
+	var saName string
+	if s.Spec.Template != nil {
+		saName = s.Spec.Template.ServiceAccountName
+		a.podVolumes(i, "spec.template.volumes", s.Namespace, s.Spec.Template.Volumes)
+	}
+	sa := a.account(i, "spec.template.serviceAccountName", s.Namespace, saName)
+	for t, trigger := range s.Spec.Triggers {
+		path := fmt.Sprintf("spec.triggers[%d]", t)
+		a.trigger(i, path, s.Namespace, sa, trigger.Template, trigger.Parameters)
+		if trigger.DlqTrigger != nil {
+			a.trigger(i, path+".dlqTrigger", s.Namespace, sa, trigger.DlqTrigger.Template, trigger.DlqTrigger.Parameters)
+		}
+	}
+}
+
+// trigger records what a trigger's account needs to create its resource
+// and checks the Workflow it creates, if any.
+func (a *access) trigger(i int, path, namespace, sa string, t *eventsv1alpha1.TriggerTemplate, outer []eventsv1alpha1.TriggerParameter) {
+	if t == nil {
+		return
+	}
+	var source *eventsv1alpha1.ArtifactLocation
+	var params []eventsv1alpha1.TriggerParameter
+	var verbs []string
+	var kind string
+	switch {
+	case t.K8s != nil:
+		source, params, kind = t.K8s.Source, t.K8s.Parameters, "k8s"
+		verbs = []string{k8sVerb(t.K8s.Operation)}
+		path += ".template.k8s"
+	case t.ArgoWorkflow != nil:
+		source, params, kind = t.ArgoWorkflow.Source, t.ArgoWorkflow.Parameters, "argoWorkflow"
+		path += ".template.argoWorkflow"
+	default:
+		a.unknown[sa] = true // other trigger types may need access Access does not model
+		return
+	}
+	if source == nil || source.Resource == nil {
+		a.unknown[sa] = true
+		return
+	}
+	var obj struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(source.Resource.Value, &obj); err != nil || obj.Kind == "" {
+		a.unknown[sa] = true
+		return
+	}
+	group, _, _ := strings.Cut(obj.APIVersion, "/")
+	if !strings.Contains(obj.APIVersion, "/") {
+		group = ""
+	}
+	target := obj.Metadata.Namespace
+	if target == "" {
+		target = namespace
+	}
+	resourcePath := path + ".source.resource"
+	if kind == "argoWorkflow" {
+		// argo submit: creates the Workflow, lists it, and reads the
+		// WorkflowTemplate it references.
+		op := t.ArgoWorkflow.Operation
+		if op != "" && op != eventsv1alpha1.Submit {
+			a.unknown[sa] = true
+			return
+		}
+		verbs = []string{"create", "list"}
+		a.require(sa, need{i, resourcePath, target, rule("argoproj.io", "workflowtemplates", "get"), "trigger " + t.Name + " (argo submit)"})
+	}
+	a.require(sa, need{i, resourcePath, target, rule(group, plural(obj.Kind), verbs...), "trigger " + t.Name})
+	if group == wfv1.SchemeGroupVersion.Group && obj.Kind == "Workflow" {
+		var wf wfv1.Workflow
+		if err := json.Unmarshal(source.Resource.Value, &wf); err == nil {
+			a.workflow(i, target, &wf, dynamicParameters(append(params, outer...)), resourcePath)
+		}
+	}
+}
+
+// dynamicParameters are the indices of the Workflow arguments that trigger
+// parameters set from event data.
+func dynamicParameters(params []eventsv1alpha1.TriggerParameter) map[int]bool {
+	dynamic := map[int]bool{}
+	for _, p := range params {
+		if m := argumentDest.FindStringSubmatch(p.Dest); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			dynamic[n] = true
+		}
+	}
+	return dynamic
+}
+
+var argumentDest = regexp.MustCompile(`^spec\.arguments\.parameters\.(\d+)\.`)
+
+func (a *access) workflowTemplate(i int, t *wfv1.WorkflowTemplate) {
+	sa := a.account(i, "spec.serviceAccountName", t.Namespace, t.Spec.ServiceAccountName)
+	a.require(sa, need{i, "spec.serviceAccountName", t.Namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "WorkflowTemplate " + t.Name + " (executor task results)"})
+	a.specVolumes(i, "spec", t.Namespace, &t.Spec, nil)
+}
+
+// workflow checks a Workflow, among the objects or created by a trigger
+// (then path is the trigger's resource): its account and references, and
+// the Deployment its cache entry names. dynamic marks arguments that come
+// from event data.
+func (a *access) workflow(i int, namespace string, wf *wfv1.Workflow, dynamic map[int]bool, path string) {
+	if path == "" {
+		path = "spec"
+	} else {
+		path += ".spec"
+	}
+	spec := wf.Spec
+	values := map[string]string{}
+	var tmpl *wfv1.WorkflowTemplate
+	if ref := spec.WorkflowTemplateRef; ref != nil && !ref.ClusterScope {
+		tmpl = a.templates[key(namespace, ref.Name)]
+		if tmpl == nil {
+			a.partial = true // CrossResource reports a missing template
+			return
+		}
+		for _, p := range tmpl.Spec.Arguments.Parameters {
+			if p.Value != nil {
+				values[p.Name] = p.Value.String()
+			}
+		}
+	}
+	fromEvent := map[string]bool{}
+	for n, p := range spec.Arguments.Parameters {
+		if dynamic[n] {
+			fromEvent[p.Name] = true
+			delete(values, p.Name)
+			continue
+		}
+		if p.Value != nil {
+			values[p.Name] = p.Value.String()
+		}
+	}
+	saName, volumes, cacheSpec := spec.ServiceAccountName, spec.Volumes, &spec
+	if tmpl != nil {
+		if saName == "" {
+			saName = tmpl.Spec.ServiceAccountName
+		}
+		volumes = append(append([]corev1.Volume(nil), tmpl.Spec.Volumes...), spec.Volumes...)
+		cacheSpec = &tmpl.Spec
+	}
+	sa := a.account(i, path+".serviceAccountName", namespace, saName)
+	if tmpl == nil {
+		a.require(sa, need{i, path, namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "Workflow (executor task results)"})
+	}
+	a.specVolumes(i, path, namespace, cacheSpec, values)
+	a.rolloutTarget(i, path, namespace, sa, volumes, values, fromEvent)
+}
+
+// rolloutTarget records the Deployment a rollout Workflow patches: the
+// entry named by its "service" parameter in the ConfigMap of its "cache"
+// volume. Both must come from the Sensor's fixed arguments, never from the
+// event.
+func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []corev1.Volume, values map[string]string, fromEvent map[string]bool) {
+	var cache *corev1.Volume
+	for v := range volumes {
+		if volumes[v].Name == "cache" && volumes[v].ConfigMap != nil {
+			cache = &volumes[v]
+		}
+	}
+	if cache == nil {
+		a.unknown[sa] = true // not an argodeploy rollout: its Deployments are unknown
+		return
+	}
+	for _, p := range []string{"service", "cache"} {
+		if fromEvent[p] {
+			a.fail(i, path+".arguments.parameters", "parameter %q is set from event data: the Deployment to restart must come from the mapping, never from the event", p)
+			a.unknown[sa] = true
+			return
+		}
+	}
+	name := resolve(cache.ConfigMap.Name, values)
+	service, ok := values["service"]
+	if isTemplated(name) || !ok {
+		a.unknown[sa] = true
+		return
+	}
+	cm := a.configMaps[key(namespace, name)]
+	if cm == nil {
+		a.unknown[sa] = true // reported by configMap
+		return
+	}
+	entry, ok := cm.Data[service]
+	if !ok {
+		a.fail(i, path+".arguments.parameters", "service %q has no entry in cache ConfigMap %q", service, name)
+		a.unknown[sa] = true
+		return
+	}
+	fields := parseEntry(entry)
+	if fields["cluster"] != "" {
+		return // another cluster: reached with its kubeconfig, not this account
+	}
+	deployment, ns := fields["deployment"], fields["namespace"]
+	if deployment == "" || ns == "" {
+		a.fail(i, path+".arguments.parameters", "cache entry %q in ConfigMap %q names no deployment and namespace", service, name)
+		a.unknown[sa] = true
+		return
+	}
+	r := rule("apps", "deployments", "get", "list", "watch", "patch")
+	r.ResourceNames = []string{deployment}
+	a.require(sa, need{i, path, ns, r, "rollout of " + service})
+}
+
+// parseEntry reads the key=value lines of a cache entry.
+func parseEntry(entry string) map[string]string {
+	fields := map[string]string{}
+	for _, line := range strings.Split(entry, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			fields[k] = v
+		}
+	}
+	return fields
+}
+
+// specVolumes checks the ConfigMaps and Secrets a workflow spec's pods
+// mount or read, with workflow parameters resolved from values.
+func (a *access) specVolumes(i int, path, namespace string, spec *wfv1.WorkflowSpec, values map[string]string) {
+	a.podVolumes(i, path+".volumes", namespace, resolveVolumes(spec.Volumes, values))
+	for t, tmpl := range spec.Templates {
+		if c := containerOf(tmpl); c != nil {
+			a.containerRefs(i, fmt.Sprintf("%s.templates[%d]", path, t), namespace, *c, values)
+		}
+	}
+}
+
+// containerOf is the main container of a container or script template.
+func containerOf(t wfv1.Template) *corev1.Container {
+	switch {
+	case t.Container != nil:
+		return t.Container
+	case t.Script != nil:
+		return &t.Script.Container
+	}
+	return nil
+}
+
+func resolveVolumes(volumes []corev1.Volume, values map[string]string) []corev1.Volume {
+	out := make([]corev1.Volume, len(volumes))
+	for v, vol := range volumes {
+		out[v] = *vol.DeepCopy()
+		if out[v].ConfigMap != nil {
+			out[v].ConfigMap.Name = resolve(out[v].ConfigMap.Name, values)
+		}
+		if out[v].Secret != nil {
+			out[v].Secret.SecretName = resolve(out[v].Secret.SecretName, values)
+		}
+	}
+	return out
+}
+
+func (a *access) podVolumes(i int, path, namespace string, volumes []corev1.Volume) {
+	for v, vol := range volumes {
+		switch {
+		case vol.ConfigMap != nil && (vol.ConfigMap.Optional == nil || !*vol.ConfigMap.Optional):
+			a.configMap(i, fmt.Sprintf("%s[%d].configMap.name", path, v), fmt.Sprintf("volume %q: ", vol.Name), namespace, vol.ConfigMap.Name)
+		case vol.Secret != nil && (vol.Secret.Optional == nil || !*vol.Secret.Optional):
+			a.secret(i, fmt.Sprintf("%s[%d].secret.secretName", path, v), fmt.Sprintf("volume %q: ", vol.Name), namespace, vol.Secret.SecretName)
+		}
+	}
+}
+
+func (a *access) containerRefs(i int, path, namespace string, c corev1.Container, values map[string]string) {
+	for e, env := range c.Env {
+		from := env.ValueFrom
+		switch {
+		case from == nil:
+		case from.ConfigMapKeyRef != nil:
+			a.configMap(i, fmt.Sprintf("%s.env[%d].valueFrom.configMapKeyRef.name", path, e), fmt.Sprintf("env %s: ", env.Name), namespace, resolve(from.ConfigMapKeyRef.Name, values))
+		case from.SecretKeyRef != nil:
+			a.secret(i, fmt.Sprintf("%s.env[%d].valueFrom.secretKeyRef.name", path, e), fmt.Sprintf("env %s: ", env.Name), namespace, resolve(from.SecretKeyRef.Name, values))
+		}
+	}
+}
+
+// compare checks each account's grants against its needs.
+func (a *access) compare(decoded []runtime.Object) {
+	grants := map[string]map[string][]grant{} // account → namespace ("" = all) → rules
+	for i, obj := range decoded {
+		switch o := obj.(type) {
+		case *rbacv1.RoleBinding:
+			rules, ruleObj, ok := a.boundRules(i, o.Namespace, o.RoleRef)
+			for _, s := range o.Subjects {
+				if s.Kind != rbacv1.ServiceAccountKind {
+					continue
+				}
+				ns := s.Namespace
+				if ns == "" {
+					ns = o.Namespace
+				}
+				k := key(ns, s.Name)
+				if !ok {
+					a.unknown[k] = true
+					continue
+				}
+				if grants[k] == nil {
+					grants[k] = map[string][]grant{}
+				}
+				for r, rule := range rules {
+					grants[k][o.Namespace] = append(grants[k][o.Namespace], grant{ruleObj, fmt.Sprintf("rules[%d]", r), rule})
+				}
+			}
+		case *rbacv1.ClusterRoleBinding:
+			for _, s := range o.Subjects {
+				if s.Kind == rbacv1.ServiceAccountKind {
+					k := key(s.Namespace, s.Name)
+					if _, known := a.needs[k]; known && !a.unknown[k] {
+						a.fail(i, "subjects", "binds ServiceAccount %s cluster-wide: it needs only namespaced access", k)
+					}
+					a.unknown[k] = true
+				}
+			}
+		}
+	}
+	for _, account := range slices.Sorted(maps.Keys(a.needs)) {
+		needs := a.needs[account]
+		if a.unknown[account] && !a.accounts[account] {
+			continue // external account: its bindings may be elsewhere
+		}
+		for _, n := range needs {
+			var owned []rbacv1.PolicyRule
+			for _, g := range grants[account][n.namespace] {
+				owned = append(owned, g.rule)
+			}
+			if ok, missing := validation.Covers(owned, []rbacv1.PolicyRule{n.rule}); !ok {
+				if a.unknown[account] {
+					a.note(n.obj, n.path, "ServiceAccount %s may not %s in namespace %q (needed by %s), unless a grant outside the inputs allows it", account, describe(missing), n.namespace, n.why)
+				} else {
+					a.fail(n.obj, n.path, "ServiceAccount %s may not %s in namespace %q (needed by %s)", account, describe(missing), n.namespace, n.why)
+				}
+			}
+		}
+		if a.unknown[account] || a.partial {
+			continue
+		}
+		byNamespace := map[string][]rbacv1.PolicyRule{}
+		for _, n := range needs {
+			byNamespace[n.namespace] = append(byNamespace[n.namespace], n.rule)
+		}
+		for _, ns := range slices.Sorted(maps.Keys(grants[account])) {
+			for _, g := range grants[account][ns] {
+				if ok, extra := validation.Covers(byNamespace[ns], []rbacv1.PolicyRule{g.rule}); !ok {
+					a.fail(g.obj, g.path, "grants ServiceAccount %s more than its objects need: %s in namespace %q", account, describe(extra), ns)
+				}
+			}
+		}
+	}
+	for obj := range a.errs {
+		a.errs[obj] = dedupe(a.errs[obj])
+	}
+}
+
+// grant is one rule a bound Role gives, and where it is written.
+type grant struct {
+	obj  int
+	path string
+	rule rbacv1.PolicyRule
+}
+
+// boundRules are the rules a binding's roleRef names. A ClusterRole not
+// among the objects is noted and its rules are unknown (ok false).
+func (a *access) boundRules(i int, namespace string, ref rbacv1.RoleRef) ([]rbacv1.PolicyRule, int, bool) {
+	switch ref.Kind {
+	case "Role":
+		if r := a.roles[key(namespace, ref.Name)]; r != nil {
+			return r.Rules, a.roleIndex[r], true
+		}
+		a.fail(i, "roleRef.name", "Role %q not found in namespace %q", ref.Name, namespace)
+	case "ClusterRole":
+		if r := a.clusterRoles[ref.Name]; r != nil {
+			return r.Rules, a.roleIndex[r], true
+		}
+		a.note(i, "roleRef.name", "ClusterRole %q must exist in the cluster (external); what it grants is not checked", ref.Name)
+	}
+	return nil, i, false
+}
+
+func rule(group, resource string, verbs ...string) rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{APIGroups: []string{group}, Resources: []string{resource}, Verbs: verbs}
+}
+
+// describe writes rules as "create workflows.argoproj.io", merged per
+// resource.
+func describe(rules []rbacv1.PolicyRule) string {
+	var parts []string
+	for _, r := range rules {
+		resource := strings.Join(r.Resources, ",")
+		if g := strings.Join(r.APIGroups, ","); g != "" {
+			resource += "." + g
+		}
+		if len(r.ResourceNames) > 0 {
+			resource += " " + strings.Join(r.ResourceNames, ",")
+		}
+		if len(r.NonResourceURLs) > 0 {
+			resource = strings.Join(r.NonResourceURLs, ",")
+		}
+		parts = append(parts, strings.Join(r.Verbs, ",")+" "+resource)
+	}
+	sort.Strings(parts)
+	return strings.Join(slices.Compact(parts), "; ")
+}
+
+func dedupe(errs []error) []error {
+	seen := map[string]bool{}
+	out := errs[:0]
+	for _, err := range errs {
+		if !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// k8sVerb is the API verb of a k8s trigger operation.
+func k8sVerb(op eventsv1alpha1.KubernetesResourceOperation) string {
+	switch op {
+	case eventsv1alpha1.Update:
+		return "update"
+	case eventsv1alpha1.Patch:
+		return "patch"
+	case eventsv1alpha1.Delete:
+		return "delete"
+	}
+	return "create"
+}
+
+// plural is the resource name of a kind, for the kinds triggers create.
+func plural(kind string) string {
+	k := strings.ToLower(kind)
+	switch {
+	case strings.HasSuffix(k, "s"):
+		return k + "es"
+	case strings.HasSuffix(k, "y"):
+		return strings.TrimSuffix(k, "y") + "ies"
+	}
+	return k + "s"
+}
+
+var workflowParameter = regexp.MustCompile(`\{\{\s*workflow\.parameters\.([A-Za-z0-9_.-]+)\s*\}\}`)
+
+// resolve substitutes workflow parameters with known values.
+func resolve(s string, values map[string]string) string {
+	return workflowParameter.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := values[workflowParameter.FindStringSubmatch(m)[1]]; ok {
+			return v
+		}
+		return m
+	})
+}
+
+func isTemplated(s string) bool { return strings.Contains(s, "{{") }
