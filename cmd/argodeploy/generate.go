@@ -75,17 +75,9 @@ func runGenerate(opts *generateOptions, s streams) error {
 	if opts.maxBytes < minObjectBytes || opts.maxBytes > maxObjectBytes {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--max-object-bytes must be between %d and %d", minObjectBytes, maxObjectBytes)}
 	}
-	m, err := loadMapping(opts.file, s.in)
+	outObjs, err := renderMapping(opts.file, opts.maxBytes, s.in)
 	if err != nil {
 		return err
-	}
-	objs, err := render.Render(m, render.Options{ShardBytes: opts.maxBytes})
-	if err != nil {
-		return err
-	}
-	outObjs := make([]output.Object, len(objs))
-	for i, o := range objs {
-		outObjs[i] = o
 	}
 	if opts.outputDir != "" {
 		return output.Dir(opts.outputDir, outObjs)
@@ -102,6 +94,23 @@ func runGenerate(opts *generateOptions, s streams) error {
 	}
 	_, err = buf.WriteTo(s.out)
 	return err
+}
+
+// renderMapping loads a mapping file (- for stdin) and renders its objects.
+func renderMapping(file string, maxBytes int, stdin io.Reader) ([]output.Object, error) {
+	m, err := loadMapping(file, stdin)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := render.Render(m, render.Options{ShardBytes: maxBytes})
+	if err != nil {
+		return nil, err
+	}
+	outObjs := make([]output.Object, len(objs))
+	for i, o := range objs {
+		outObjs[i] = o
+	}
+	return outObjs, nil
 }
 
 // loadMapping reads a mapping from a file, or from stdin when the name is -.

@@ -13,7 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/check"
+	"github.com/argodeploy/argodeploy/pkg/drift"
 	"github.com/argodeploy/argodeploy/pkg/manifest"
+	"github.com/argodeploy/argodeploy/pkg/output"
+	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
 // knownKinds are the kinds a pipeline is made of; other kinds are skipped.
@@ -23,9 +26,17 @@ var knownKinds = map[string]bool{
 	"ClusterRole": true, "ClusterRoleBinding": true, "Secret": true,
 }
 
+// validateOptions are the flags of validate.
+type validateOptions struct {
+	format             string
+	allowExternal      bool
+	allowUnknownFields bool
+	mapping            string
+	maxBytes           int
+}
+
 func newValidateCommand(s streams) *cobra.Command {
-	var format string
-	var allowExternal bool
+	opts := &validateOptions{}
 	cmd := &cobra.Command{
 		Use:   "validate PATH...",
 		Short: "Check pipeline manifests with the upstream Argo validators and cross-resource checks",
@@ -34,12 +45,25 @@ for stdin) the way a cluster cannot: the Argo CRDs accept a misspelled Sensor
 field, an unanchored filter or a trigger whose WorkflowTemplate does not
 exist, and the pipeline then never fires.
 
-Each object is decoded strictly into its upstream type (unknown fields are
-errors), run through the upstream validators (ValidateSensor, ValidateEventBus,
-the Pub/Sub source's validation, ValidateWorkflowTemplate/ValidateWorkflow),
-and checked against the other objects: dependencies name an existing
-EventSource and event, triggers reference an existing WorkflowTemplate with
-declared parameters, data filters compile and are anchored.
+Layers, all run on every input:
+  decode        each object strictly into its upstream Go type (unknown
+                fields are errors unless --allow-unknown-fields)
+  upstream      ValidateSensor, ValidateEventBus, the Pub/Sub source's
+                validation, ValidateWorkflowTemplate and ValidateWorkflow
+  local         retry expressions compile, workflow parameters are declared,
+                trigger parameters and conditions name real dependencies
+  cross         dependencies name an existing EventSource and event; filter
+                and parameter paths exist in a Pub/Sub (Artifact Registry)
+                event; filters compile and are anchored; triggers reference
+                an existing WorkflowTemplate and pass declared parameters
+  access        referenced ServiceAccounts and ConfigMaps exist (Secrets are
+                noted as external); each service account's Roles grant what
+                its objects need and no more; the Deployment a Workflow
+                restarts never comes from event data
+  drift         with --mapping, PATH must be exactly what generate writes
+
+Each problem is one line, FILE:LINE:COL: Kind/name: field.path: message
+[layer]; notes (": note: ") do not fail the run.
 
 Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
 		Example: `  # Check what generate writes, before applying it
@@ -48,20 +72,30 @@ Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
   # Check a directory of manifests, as a pre-commit hook does
   argodeploy validate deploy/pipeline/
 
-  # A machine-readable report for CI
-  argodeploy validate -o json deploy/pipeline/`,
+  # Fail when the committed manifests are not what the mapping generates
+  argodeploy validate --mapping mapping.yaml deploy/pipeline/
+
+  # Reports for CI
+  argodeploy validate -o json deploy/pipeline/
+  argodeploy validate -o junit deploy/pipeline/ > validate-report.xml`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &exitError{code: exitUsage, err: errors.New("give at least one file, directory or -")}
 			}
+			if opts.mapping != "" && (len(args) != 1 || args[0] == manifest.Stdin) {
+				return &exitError{code: exitUsage, err: errors.New("--mapping compares one file or directory with what the mapping generates: give exactly one, not stdin")}
+			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runValidate(cmd.Context(), args, format, allowExternal, s)
+			return runValidate(cmd.Context(), args, opts, s)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", "text", "report format: text or json")
-	cmd.Flags().BoolVar(&allowExternal, "allow-external", false, "accept ServiceAccounts and ConfigMaps that are referenced but not among the inputs (they must exist in the cluster)")
+	cmd.Flags().StringVarP(&opts.format, "output", "o", "text", "report format: text, json or junit")
+	cmd.Flags().BoolVar(&opts.allowExternal, "allow-external", false, "accept ServiceAccounts and ConfigMaps that are referenced but not among the inputs (they must exist in the cluster)")
+	cmd.Flags().BoolVar(&opts.allowUnknownFields, "allow-unknown-fields", false, "ignore fields the upstream types do not have, instead of failing on them")
+	cmd.Flags().StringVar(&opts.mapping, "mapping", "", "service-mapping file: also fail when PATH differs from what generate writes for it (unified diff)")
+	cmd.Flags().IntVar(&opts.maxBytes, "max-object-bytes", render.DefaultShardBytes, "with --mapping: the --max-object-bytes PATH was generated with")
 	return cmd
 }
 
@@ -72,6 +106,7 @@ type problem struct {
 	Line      int    `json:"line"`
 	Column    int    `json:"column"`
 	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	Field     string `json:"field,omitempty"`
 	Message   string `json:"message"`
@@ -98,44 +133,75 @@ func (p problem) String() string {
 
 // report is the outcome of one validate run.
 type report struct {
-	Resources int       `json:"resources"`
-	Files     int       `json:"files"`
-	Valid     int       `json:"valid"`
-	Invalid   int       `json:"invalid"`
-	Skipped   int       `json:"skipped"`
-	Problems  []problem `json:"problems"`
+	Resources int                `json:"resources"`
+	Files     int                `json:"files"`
+	Valid     int                `json:"valid"`
+	Invalid   int                `json:"invalid"`
+	Skipped   int                `json:"skipped"`
+	Problems  []problem          `json:"problems"`
+	Drift     []drift.Difference `json:"drift,omitempty"`
+
+	docs []manifest.Doc // the resources, in input order
 }
 
-func runValidate(ctx context.Context, paths []string, format string, allowExternal bool, s streams) error {
-	if format != "text" && format != "json" {
-		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", format)}
+func runValidate(ctx context.Context, paths []string, opts *validateOptions, s streams) error {
+	if opts.format != "text" && opts.format != "json" && opts.format != "junit" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text, json or junit, not %q", opts.format)}
+	}
+	if opts.maxBytes < minObjectBytes || opts.maxBytes > maxObjectBytes {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--max-object-bytes must be between %d and %d", minObjectBytes, maxObjectBytes)}
+	}
+	var generated []output.Object
+	var err error
+	if opts.mapping != "" {
+		if generated, err = renderMapping(opts.mapping, opts.maxBytes, s.in); err != nil {
+			return err
+		}
 	}
 	docs, err := manifest.Read(paths, s.in)
 	if err != nil {
 		return err
 	}
-	rep := validateDocs(ctx, docs, check.AccessOptions{External: allowExternal})
-	if format == "json" {
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+	rep := validateDocs(ctx, docs, check.Options{External: opts.allowExternal, AllowUnknownFields: opts.allowUnknownFields})
+	if opts.mapping != "" {
+		if rep.Drift, err = drift.Compare(paths[0], generated); err != nil {
 			return err
 		}
-	} else {
+	}
+	switch opts.format {
+	case "json":
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	case "junit":
+		err = writeJUnit(s.out, rep)
+	default:
 		for _, p := range rep.Problems {
 			fmt.Fprintln(s.out, p)
 		}
+		for _, d := range rep.Drift {
+			fmt.Fprint(s.out, d.Diff)
+		}
 		fmt.Fprintf(s.out, "Summary: %d resources in %d files - valid %d, invalid %d, skipped %d\n",
 			rep.Resources, rep.Files, rep.Valid, rep.Invalid, rep.Skipped)
+		if opts.mapping != "" {
+			fmt.Fprintf(s.out, "Drift: %d files differ from what %s generates\n", len(rep.Drift), opts.mapping)
+		}
 	}
-	if rep.Invalid > 0 {
+	if err != nil {
+		return err
+	}
+	switch {
+	case rep.Invalid > 0:
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d resources invalid", rep.Invalid, rep.Resources)}
+	case len(rep.Drift) > 0:
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d files differ from what %s generates; regenerate them with: argodeploy generate -f %s --output-dir DIR", len(rep.Drift), opts.mapping, opts.mapping)}
 	}
 	return nil
 }
 
 // validateDocs runs every check over docs and places each finding.
-func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.AccessOptions) report {
+func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) report {
 	objs := make([]runtime.Object, len(docs))
 	where := map[string]manifest.Doc{}
 	files := map[string]bool{}
@@ -144,7 +210,7 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.AccessOpt
 		where[objectKey(d.Object.GetKind(), d.Object.GetNamespace(), d.Object.GetName())] = d
 		files[d.File] = true
 	}
-	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}}
+	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}, docs: docs}
 	invalid := map[string]bool{}
 	for _, r := range check.All(ctx, objs, opts) {
 		key := objectKey(r.Kind, r.Namespace, r.Name)
@@ -155,7 +221,7 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.AccessOpt
 				if f.field == "" {
 					line, col = d.Line, 1
 				}
-				rep.Problems = append(rep.Problems, problem{d.File, line, col, r.Kind, r.Name, f.field, f.message, r.Validator, severity})
+				rep.Problems = append(rep.Problems, problem{d.File, line, col, r.Kind, r.Namespace, r.Name, f.field, f.message, r.Validator, severity})
 			}
 		}
 		if r.Err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,85 @@ func TestValidateJSONReport(t *testing.T) {
 	}
 	if _, _, code := run(t, "", "validate", "-o", "xml", "testdata/manifests/bad/misspelled_sensor_field.yaml"); code != exitUsage {
 		t.Fatalf("-o xml: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestValidateMappingDrift: --mapping passes on fresh output, and names
+// each edited, missing or extra file with a unified diff.
+func TestValidateMappingDrift(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pipeline")
+	if _, stderr, code := run(t, "", "generate", "-f", "examples/single-service.yaml", "--output-dir", dir); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	stdout, stderr, code := run(t, "", "validate", "--mapping", "examples/single-service.yaml", dir)
+	if code != 0 || !strings.Contains(stdout, "Drift: 0 files differ") {
+		t.Fatalf("fresh output: exit %d\n%s%s", code, stdout, stderr)
+	}
+	sensor := filepath.Join(dir, "14-sensor-argo-events-shop.yaml")
+	data, err := os.ReadFile(sensor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sensor, []byte(strings.Replace(string(data), "conditions: web", "conditions: web || web", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = run(t, "", "validate", "--mapping", "examples/single-service.yaml", dir)
+	for _, want := range []string{
+		"--- " + sensor + "\n+++ " + sensor + " (generated)\n",
+		"-      conditions: web || web\n+      conditions: web\n",
+		"Drift: 1 files differ from what examples/single-service.yaml generates",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("edited Sensor: want %q in\n%s", want, stdout)
+		}
+	}
+	if code != exitFailure || !strings.Contains(stderr, "regenerate them with: argodeploy generate -f examples/single-service.yaml") {
+		t.Errorf("edited Sensor: exit %d, stderr %q", code, stderr)
+	}
+	if _, _, code := run(t, "", "validate", "--mapping", "examples/single-service.yaml", dir, dir); code != exitUsage {
+		t.Errorf("two paths with --mapping: exit %d, want %d", code, exitUsage)
+	}
+	if _, stderr, code := run(t, "", "validate", "--mapping", "examples/nope.yaml", dir); code != exitFailure || !strings.Contains(stderr, "nope.yaml") {
+		t.Errorf("missing mapping: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestValidateJUnitReport(t *testing.T) {
+	stdout, _, code := run(t, "", "validate", "-o", "junit", "testdata/manifests/bad/role_grants_delete.yaml")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d", code, exitFailure)
+	}
+	var suites junitSuites
+	if err := xml.Unmarshal([]byte(stdout), &suites); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, stdout)
+	}
+	if len(suites.Suites) != 1 {
+		t.Fatalf("suites: %+v", suites)
+	}
+	s := suites.Suites[0]
+	if s.Tests != 14 || s.Failures != 1 || len(s.Cases) != 14 {
+		t.Fatalf("tests %d failures %d cases %d, want 14, 1, 14", s.Tests, s.Failures, len(s.Cases))
+	}
+	for _, c := range s.Cases {
+		failed := c.Failure != nil
+		if want := c.Name == "Role/shop/shop-rollout"; failed != want {
+			t.Errorf("%s: failed %v, want %v", c.Name, failed, want)
+		}
+		if failed && !strings.Contains(c.Failure.Text, "rules[0]: grants ServiceAccount argo-events/shop-rollout more than its objects need: delete deployments.apps web") {
+			t.Errorf("%s: failure text %q", c.Name, c.Failure.Text)
+		}
+	}
+}
+
+func TestValidateAllowUnknownFields(t *testing.T) {
+	const file = "testdata/manifests/bad/misspelled_sensor_field.yaml"
+	if _, _, code := run(t, "", "validate", file); code != exitFailure {
+		t.Fatalf("strict: exit %d, want %d", code, exitFailure)
+	}
+	// Relaxed, the misspelled spec.dependencys is dropped; the Sensor then
+	// has no dependencies, which ValidateSensor still rejects.
+	stdout, _, code := run(t, "", "validate", "--allow-unknown-fields", file)
+	if code != exitFailure || strings.Contains(stdout, "unknown field") || !strings.Contains(stdout, "no event dependencies found") {
+		t.Fatalf("relaxed: exit %d\n%s", code, stdout)
 	}
 }

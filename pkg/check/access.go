@@ -21,8 +21,10 @@ import (
 
 const accessValidator = "argodeploy access"
 
-// AccessOptions tune Access.
-type AccessOptions struct {
+// Options tune All and Access.
+type Options struct {
+	// AllowUnknownFields decodes objects ignoring fields their types lack.
+	AllowUnknownFields bool
 	// External downgrades a ServiceAccount or ConfigMap that is referenced
 	// but not among the objects from a problem to a note: it must then
 	// exist in the cluster. Secrets are always external.
@@ -49,7 +51,7 @@ type AccessOptions struct {
 // Role, RoleBinding, ClusterRole and ClusterRoleBinding. Grants beyond the needs are
 // only reported when every object decoded and every needed object is
 // present, so that one mistake is not reported twice.
-func Access(objs []runtime.Object, opts AccessOptions) []Result {
+func Access(objs []runtime.Object, opts Options) []Result {
 	decoded, decodeErrs := decodeAll(objs)
 	a := newAccess(decoded, opts)
 	a.partial = errors.Join(decodeErrs...) != nil
@@ -93,7 +95,7 @@ func Access(objs []runtime.Object, opts AccessOptions) []Result {
 // access is the state of one Access run: the objects by name, what each
 // service account needs and is granted, and the findings per object.
 type access struct {
-	opts         AccessOptions
+	opts         Options
 	accounts     map[string]bool
 	configMaps   map[string]*corev1.ConfigMap
 	secrets      map[string]bool
@@ -118,7 +120,7 @@ type need struct {
 	why       string
 }
 
-func newAccess(decoded []runtime.Object, opts AccessOptions) *access {
+func newAccess(decoded []runtime.Object, opts Options) *access {
 	a := &access{
 		opts: opts, accounts: map[string]bool{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]bool{},
 		roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{}, roleIndex: map[any]int{}, templates: map[string]*wfv1.WorkflowTemplate{},

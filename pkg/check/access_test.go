@@ -52,7 +52,7 @@ func findings(results []Result, notes bool) string {
 }
 
 func TestAccessGeneratedPipelinePasses(t *testing.T) {
-	results := Access(pipelineObjects(t, nil), AccessOptions{})
+	results := Access(pipelineObjects(t, nil), Options{})
 	if got := findings(results, false); got != "" {
 		t.Fatalf("generated pipeline fails:\n%s", got)
 	}
@@ -72,13 +72,13 @@ func TestAccessExternalAccounts(t *testing.T) {
 		kind := o.GetObjectKind().GroupVersionKind().Kind
 		return kind == "ServiceAccount" || kind == "Role" || kind == "RoleBinding"
 	}
-	strict := findings(Access(pipelineObjects(t, noAccounts), AccessOptions{}), false)
+	strict := findings(Access(pipelineObjects(t, noAccounts), Options{}), false)
 	for _, want := range []string{`ServiceAccount "shop-sensor" not found`, `ServiceAccount "shop-rollout" not found`, `ServiceAccount "shop-eventsource" not found`} {
 		if !strings.Contains(strict, want) {
 			t.Errorf("strict: want %q in\n%s", want, strict)
 		}
 	}
-	results := Access(pipelineObjects(t, noAccounts), AccessOptions{External: true})
+	results := Access(pipelineObjects(t, noAccounts), Options{External: true})
 	if got := findings(results, false); got != "" {
 		t.Errorf("external: want no problems, got\n%s", got)
 	}
@@ -110,15 +110,15 @@ func TestAccessClusterRole(t *testing.T) {
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
 		},
 	}
-	if got := findings(Access(append(objs, clusterRole), AccessOptions{}), false); got != "" {
+	if got := findings(Access(append(objs, clusterRole), Options{}), false); got != "" {
 		t.Fatalf("exact ClusterRole: %s", got)
 	}
 	clusterRole.Rules[0].Verbs = []string{"*"}
-	got := findings(Access(append(objs, clusterRole), AccessOptions{}), false)
+	got := findings(Access(append(objs, clusterRole), Options{}), false)
 	if want := `ClusterRole/shop-sensor: rules[0]: grants ServiceAccount argo-events/shop-sensor more than its objects need: * workflows.argoproj.io in namespace "argo-events"`; !strings.Contains(got, want) {
 		t.Fatalf("wildcard verbs: want %q in\n%s", want, got)
 	}
-	got = findings(Access(objs, AccessOptions{}), true)
+	got = findings(Access(objs, Options{}), true)
 	if want := `ClusterRole "shop-sensor" must exist in the cluster (external)`; !strings.Contains(got, want) {
 		t.Fatalf("ClusterRole not given: want note %q in\n%s", want, got)
 	}

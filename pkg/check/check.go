@@ -149,23 +149,29 @@ func result(kind string, obj metav1.Object, validator string, err error) Result 
 	return Result{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Validator: validator, Err: err}
 }
 
-// decodeAll decodes the unstructured objects among objs.
+// decodeAll decodes the unstructured objects among objs strictly.
 func decodeAll(objs []runtime.Object) ([]runtime.Object, []error) {
+	return decodeAllWith(objs, true)
+}
+
+// decodeAllWith decodes the unstructured objects among objs; strict
+// reports unknown fields.
+func decodeAllWith(objs []runtime.Object, strict bool) ([]runtime.Object, []error) {
 	decoded := make([]runtime.Object, len(objs))
 	errs := make([]error, len(objs))
 	for i, obj := range objs {
 		decoded[i] = obj
 		if u, ok := obj.(*unstructured.Unstructured); ok {
-			decoded[i], errs[i] = decode(u)
+			decoded[i], errs[i] = decode(u, strict)
 		}
 	}
 	return decoded, errs
 }
 
 // decode converts an unstructured object of a kind in typedKinds to its
-// type, reporting unknown fields. It returns other objects, and objects it
+// type, reporting unknown fields if strict. It returns other objects, and objects it
 // cannot convert, as they are.
-func decode(u *unstructured.Unstructured) (runtime.Object, error) {
+func decode(u *unstructured.Unstructured, strict bool) (runtime.Object, error) {
 	gvk := u.GroupVersionKind()
 	typed, ok := typedKinds[gvk.GroupKind()]
 	if !ok {
@@ -175,7 +181,7 @@ func decode(u *unstructured.Unstructured) (runtime.Object, error) {
 		return u, fmt.Errorf("apiVersion %q: want %q", gvk.GroupVersion(), gvk.GroupKind().WithVersion(typed.version).GroupVersion())
 	}
 	obj := typed.newObj()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, true); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, strict); err != nil {
 		return u, err
 	}
 	return obj, nil

@@ -20,8 +20,10 @@ import (
 const crossValidator = "argodeploy cross-resource"
 
 // All runs Upstream, Local, CrossResource and Access over objs: every
-// check this package has.
-func All(ctx context.Context, objs []runtime.Object, opts AccessOptions) []Result {
+// check this package has. With opts.AllowUnknownFields, objects are decoded
+// ignoring unknown fields first.
+func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
+	objs, _ = decodeAllWith(objs, !opts.AllowUnknownFields)
 	results := Upstream(ctx, objs)
 	results = append(results, Local(objs)...)
 	results = append(results, CrossResource(objs)...)

@@ -79,37 +79,14 @@ func Dir(dir string, objs []Object) (err error) {
 		}
 	}()
 
-	width := max(2, len(fmt.Sprint(len(objs))))
-	k := kustomization{
-		APIVersion: "kustomize.config.k8s.io/v1beta1",
-		Kind:       "Kustomization",
-		Resources:  make([]string, 0, len(objs)),
-	}
-	for i, obj := range objs {
-		doc, err := encodeYAML(obj)
-		if err != nil {
-			return err
-		}
-		name := fmt.Sprintf("%0*d-%s", width, i+1, fileSafe(strings.ToLower(obj.GetObjectKind().GroupVersionKind().Kind)))
-		// The namespace tells apart same-named objects, such as one Role per
-		// target namespace.
-		for _, part := range []string{obj.GetNamespace(), obj.GetName()} {
-			if part != "" {
-				name += "-" + fileSafe(part)
-			}
-		}
-		name += ".yaml"
-		if err := writeFile(filepath.Join(tmp, name), doc); err != nil {
-			return err
-		}
-		k.Resources = append(k.Resources, name)
-	}
-	doc, err := yaml.Marshal(k)
+	files, err := Files(objs)
 	if err != nil {
-		return fmt.Errorf("output: encoding %s: %w", kustomizationFile, err)
-	}
-	if err := writeFile(filepath.Join(tmp, kustomizationFile), doc); err != nil {
 		return err
+	}
+	for _, f := range files {
+		if err := writeFile(filepath.Join(tmp, f.Name), f.Data); err != nil {
+			return err
+		}
 	}
 	if err := syncDir(tmp); err != nil {
 		return err
@@ -138,6 +115,46 @@ func Dir(dir string, objs []Object) (err error) {
 		return fmt.Errorf("output: wrote %s but could not remove previous output: %w", dir, err)
 	}
 	return nil
+}
+
+// File is one file of a directory Dir writes.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Files returns the files Dir writes for objs, marker line included, in
+// apply order, the kustomization last.
+func Files(objs []Object) ([]File, error) {
+	width := max(2, len(fmt.Sprint(len(objs))))
+	k := kustomization{
+		APIVersion: "kustomize.config.k8s.io/v1beta1",
+		Kind:       "Kustomization",
+		Resources:  make([]string, 0, len(objs)),
+	}
+	files := make([]File, 0, len(objs)+1)
+	for i, obj := range objs {
+		doc, err := encodeYAML(obj)
+		if err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("%0*d-%s", width, i+1, fileSafe(strings.ToLower(obj.GetObjectKind().GroupVersionKind().Kind)))
+		// The namespace tells apart same-named objects, such as one Role per
+		// target namespace.
+		for _, part := range []string{obj.GetNamespace(), obj.GetName()} {
+			if part != "" {
+				name += "-" + fileSafe(part)
+			}
+		}
+		name += ".yaml"
+		files = append(files, File{name, append([]byte(marker+"\n"), doc...)})
+		k.Resources = append(k.Resources, name)
+	}
+	doc, err := yaml.Marshal(k)
+	if err != nil {
+		return nil, fmt.Errorf("output: encoding %s: %w", kustomizationFile, err)
+	}
+	return append(files, File{kustomizationFile, append([]byte(marker+"\n"), doc...)}), nil
 }
 
 // checkGenerated returns an error naming the first entry of dir that Dir did
@@ -193,16 +210,13 @@ func mkdirSibling(parent, prefix string) (string, error) {
 	return "", fmt.Errorf("output: cannot create a temporary directory in %s", parent)
 }
 
-// writeFile creates path with marker and doc, and syncs it to disk.
+// writeFile creates path with doc, and syncs it to disk.
 func writeFile(path string, doc []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	_, err = f.WriteString(marker + "\n")
-	if err == nil {
-		_, err = f.Write(doc)
-	}
+	_, err = f.Write(doc)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -44,7 +44,7 @@ func TestExamplesPassUpstreamValidators(t *testing.T) {
 				runtimeObjs[i] = o
 			}
 			validated := map[string]int{}
-			for _, r := range check.All(context.Background(), runtimeObjs, check.AccessOptions{}) {
+			for _, r := range check.All(context.Background(), runtimeObjs, check.Options{}) {
 				if r.Err != nil {
 					t.Errorf("%s %s/%s fails %s: %v", r.Kind, r.Namespace, r.Name, r.Validator, r.Err)
 				}
