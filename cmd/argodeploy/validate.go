@@ -21,7 +21,7 @@ import (
 
 // knownKinds are the kinds a pipeline is made of; other kinds are skipped.
 var knownKinds = map[string]bool{
-	"EventSource": true, "EventBus": true, "Sensor": true, "WorkflowTemplate": true, "Workflow": true,
+	"EventSource": true, "EventBus": true, "Sensor": true, "WorkflowTemplate": true, "Workflow": true, "ClusterWorkflowTemplate": true,
 	"ConfigMap": true, "ServiceAccount": true, "Role": true, "RoleBinding": true,
 	"ClusterRole": true, "ClusterRoleBinding": true, "Secret": true,
 }
@@ -270,7 +270,10 @@ var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
 // and strict-decoding messages) into one finding per problem.
 func findings(err error) []finding {
 	if fe, ok := err.(*check.FieldError); ok {
-		return []finding{{fe.Path, fe.Err.Error()}}
+		// One line per problem: later lines (an expression parser's caret
+		// display, say) only repeat the first one's position.
+		msg, _, _ := strings.Cut(fe.Err.Error(), "\n")
+		return []finding{{fe.Path, msg}}
 	}
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []finding

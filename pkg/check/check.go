@@ -47,15 +47,16 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Validator names.
 const (
-	decodeValidator      = "apimachinery FromUnstructuredWithValidation"
-	eventSourceValidator = "argo-events gcppubsub ValidateEventSource"
-	eventBusValidator    = "argo-events ValidateEventBus"
-	sensorValidator      = "argo-events ValidateSensor"
-	templateValidator    = "argo-workflows ValidateWorkflowTemplate"
-	workflowValidator    = "argo-workflows ValidateWorkflow"
-	referencesValidator  = "argodeploy References"
-	retryValidator       = "argodeploy RetryExpressions"
-	parametersValidator  = "argodeploy WorkflowParameters"
+	decodeValidator          = "apimachinery FromUnstructuredWithValidation"
+	eventSourceValidator     = "argo-events gcppubsub ValidateEventSource"
+	eventBusValidator        = "argo-events ValidateEventBus"
+	sensorValidator          = "argo-events ValidateSensor"
+	templateValidator        = "argo-workflows ValidateWorkflowTemplate"
+	clusterTemplateValidator = "argo-workflows ValidateClusterWorkflowTemplate"
+	workflowValidator        = "argo-workflows ValidateWorkflow"
+	referencesValidator      = "argodeploy References"
+	retryValidator           = "argodeploy RetryExpressions"
+	parametersValidator      = "argodeploy WorkflowParameters"
 )
 
 // typedKinds are the kinds checked as their Go types: the Argo kinds that
@@ -69,6 +70,7 @@ var typedKinds = map[schema.GroupKind]struct {
 	{Group: "argoproj.io", Kind: "Sensor"}:                           {"v1alpha1", func() runtime.Object { return &eventsv1alpha1.Sensor{} }},
 	{Group: "argoproj.io", Kind: "WorkflowTemplate"}:                 {"v1alpha1", func() runtime.Object { return &wfv1.WorkflowTemplate{} }},
 	{Group: "argoproj.io", Kind: "Workflow"}:                         {"v1alpha1", func() runtime.Object { return &wfv1.Workflow{} }},
+	{Group: "argoproj.io", Kind: "ClusterWorkflowTemplate"}:          {"v1alpha1", func() runtime.Object { return &wfv1.ClusterWorkflowTemplate{} }},
 	{Kind: "ServiceAccount"}:                                         {"v1", func() runtime.Object { return &corev1.ServiceAccount{} }},
 	{Kind: "ConfigMap"}:                                              {"v1", func() runtime.Object { return &corev1.ConfigMap{} }},
 	{Kind: "Secret"}:                                                 {"v1", func() runtime.Object { return &corev1.Secret{} }},
@@ -86,17 +88,22 @@ var typedKinds = map[schema.GroupKind]struct {
 // unstructured object is decoded strictly first: an unknown field fails the
 // decode Result and its validators are not run. A Sensor is validated with
 // the EventBus it names among objs; a WorkflowTemplate or Workflow resolves
-// templateRefs among the WorkflowTemplates in objs.
+// templateRefs among the WorkflowTemplates and ClusterWorkflowTemplates in
+// objs. An EventSource's sources of other types than Pub/Sub are noted as
+// not checked.
 func Upstream(ctx context.Context, objs []runtime.Object) []Result {
 	decoded, decodeErrs := decodeAll(objs)
 	var buses []*eventsv1alpha1.EventBus
 	var templates []*wfv1.WorkflowTemplate
+	var clusterTemplates clusterTemplateGetter
 	for _, obj := range decoded {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.EventBus:
 			buses = append(buses, o)
 		case *wfv1.WorkflowTemplate:
 			templates = append(templates, o)
+		case *wfv1.ClusterWorkflowTemplate:
+			clusterTemplates = append(clusterTemplates, o)
 		}
 	}
 	var results []Result
@@ -107,25 +114,32 @@ func Upstream(ctx context.Context, objs []runtime.Object) []Result {
 				results = append(results, result(o.GetKind(), o, decodeValidator, decodeErrs[i]))
 			}
 		case *eventsv1alpha1.EventSource:
-			results = append(results, result("EventSource", o, eventSourceValidator, validateEventSource(ctx, o)))
+			r := result("EventSource", o, eventSourceValidator, validateEventSource(ctx, o))
+			r.Notes = uncheckedSources(o)
+			results = append(results, r)
 		case *eventsv1alpha1.EventBus:
 			results = append(results, result("EventBus", o, eventBusValidator, eventbusreconciler.ValidateEventBus(o.DeepCopy())))
 		case *eventsv1alpha1.Sensor:
 			results = append(results, validateSensor(o, buses))
 		case *wfv1.WorkflowTemplate:
-			err := validate.ValidateWorkflowTemplate(templateGetter{o.Namespace, templates}, clusterTemplateGetter{},
+			err := validate.ValidateWorkflowTemplate(templateGetter{o.Namespace, templates}, clusterTemplates,
 				o.DeepCopy(), nil, validate.ValidateOpts{})
 			results = append(results, result("WorkflowTemplate", o, templateValidator, err))
+		case *wfv1.ClusterWorkflowTemplate:
+			err := validate.ValidateClusterWorkflowTemplate(templateGetter{"", templates}, clusterTemplates,
+				o.DeepCopy(), nil, validate.ValidateOpts{})
+			results = append(results, result("ClusterWorkflowTemplate", o, clusterTemplateValidator, err))
 		case *wfv1.Workflow:
-			results = append(results, result("Workflow", o, workflowValidator, Workflow(ctx, o, templates)))
+			err := validate.ValidateWorkflow(templateGetter{o.Namespace, templates}, clusterTemplates,
+				o.DeepCopy(), nil, validate.ValidateOpts{})
+			results = append(results, result("Workflow", o, workflowValidator, err))
 		}
 	}
 	return results
 }
 
-// Local runs the checks upstream lacks, References on Sensors,
-// RetryExpressions on WorkflowTemplates and Workflows and
-// WorkflowParameters on WorkflowTemplates, and returns one
+// Local runs the checks upstream lacks, References on Sensors and
+// RetryExpressions on WorkflowTemplates and Workflows, and returns one
 // Result per (object, check), in input order. Objects that Upstream reports
 // as undecodable get no Result.
 func Local(objs []runtime.Object) []Result {
@@ -136,8 +150,7 @@ func Local(objs []runtime.Object) []Result {
 		case *eventsv1alpha1.Sensor:
 			results = append(results, result("Sensor", o, referencesValidator, References(o)))
 		case *wfv1.WorkflowTemplate:
-			results = append(results, result("WorkflowTemplate", o, retryValidator, RetryExpressions(&o.Spec)),
-				result("WorkflowTemplate", o, parametersValidator, WorkflowParameters(&o.Spec)))
+			results = append(results, result("WorkflowTemplate", o, retryValidator, RetryExpressions(&o.Spec)))
 		case *wfv1.Workflow:
 			results = append(results, result("Workflow", o, retryValidator, RetryExpressions(&o.Spec)))
 		}
@@ -169,8 +182,8 @@ func decodeAllWith(objs []runtime.Object, strict bool) ([]runtime.Object, []erro
 }
 
 // decode converts an unstructured object of a kind in typedKinds to its
-// type, reporting unknown fields if strict. It returns other objects, and objects it
-// cannot convert, as they are.
+// type, reporting unknown fields if strict. It returns other objects, and
+// objects it cannot convert, as they are.
 func decode(u *unstructured.Unstructured, strict bool) (runtime.Object, error) {
 	gvk := u.GroupVersionKind()
 	typed, ok := typedKinds[gvk.GroupKind()]
@@ -198,14 +211,6 @@ func decode(u *unstructured.Unstructured, strict bool) (runtime.Object, error) {
 // types are reported as unchecked instead.
 func validateEventSource(ctx context.Context, es *eventsv1alpha1.EventSource) error {
 	var errs []error
-	spec := reflect.ValueOf(es.Spec)
-	for i := range spec.NumField() {
-		field := spec.Type().Field(i)
-		if field.Name != "PubSub" && field.Type.Kind() == reflect.Map && spec.Field(i).Len() > 0 {
-			name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
-			errs = append(errs, fmt.Errorf("spec.%s: not checked: only pubSub event sources are", name))
-		}
-	}
 	names := make([]string, 0, len(es.Spec.PubSub))
 	for name := range es.Spec.PubSub {
 		names = append(names, name)
@@ -218,6 +223,21 @@ func validateEventSource(ctx context.Context, es *eventsv1alpha1.EventSource) er
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// uncheckedSources notes the event sources of other types than Pub/Sub,
+// which validateEventSource does not check.
+func uncheckedSources(es *eventsv1alpha1.EventSource) []error {
+	var notes []error
+	spec := reflect.ValueOf(es.Spec)
+	for i := range spec.NumField() {
+		field := spec.Type().Field(i)
+		if field.Name != "PubSub" && field.Type.Kind() == reflect.Map && spec.Field(i).Len() > 0 {
+			name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+			notes = append(notes, fieldErrorf("spec."+name, "not checked: argodeploy runs the source validation of pubSub event sources only"))
+		}
+	}
+	return notes
 }
 
 // validateSensor runs ValidateSensor with the EventBus the Sensor names, as
@@ -253,7 +273,7 @@ func validateSensor(s *eventsv1alpha1.Sensor, buses []*eventsv1alpha1.EventBus) 
 // template: ValidateWorkflow resolves spec.workflowTemplateRef among
 // templates (same namespace) and merges the template's arguments under wf's.
 func Workflow(ctx context.Context, wf *wfv1.Workflow, templates []*wfv1.WorkflowTemplate) error {
-	return validate.ValidateWorkflow(templateGetter{wf.Namespace, templates}, clusterTemplateGetter{},
+	return validate.ValidateWorkflow(templateGetter{wf.Namespace, templates}, clusterTemplateGetter(nil),
 		wf.DeepCopy(), nil, validate.ValidateOpts{})
 }
 
@@ -273,10 +293,15 @@ func (g templateGetter) Get(name string) (*wfv1.WorkflowTemplate, error) {
 	return nil, apierrors.NewNotFound(wfv1.Resource("workflowtemplates"), name)
 }
 
-// clusterTemplateGetter serves no ClusterWorkflowTemplates.
-type clusterTemplateGetter struct{}
+// clusterTemplateGetter serves ClusterWorkflowTemplates.
+type clusterTemplateGetter []*wfv1.ClusterWorkflowTemplate
 
-func (clusterTemplateGetter) Get(name string) (*wfv1.ClusterWorkflowTemplate, error) {
+func (g clusterTemplateGetter) Get(name string) (*wfv1.ClusterWorkflowTemplate, error) {
+	for _, t := range g {
+		if t.Name == name {
+			return t.DeepCopy(), nil
+		}
+	}
 	return nil, apierrors.NewNotFound(wfv1.Resource("clusterworkflowtemplates"), name)
 }
 

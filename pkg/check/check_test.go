@@ -217,13 +217,6 @@ func TestUpstream(t *testing.T) {
 		{name: "pubsub topicProjectID without topic fails",
 			objs: []runtime.Object{eventSource(eventsv1alpha1.PubSubEventSource{TopicProjectID: "other", SubscriptionID: "s"})},
 			kind: "EventSource", validator: "ValidateEventSource", wantErr: "topicProjectID"},
-		{name: "event source of another type is reported unchecked",
-			objs: []runtime.Object{func() runtime.Object {
-				es := eventSource(validPubSub())
-				es.Spec.Webhook = map[string]eventsv1alpha1.WebhookEventSource{"hook": {}}
-				return es
-			}()},
-			kind: "EventSource", validator: "ValidateEventSource", wantErr: "spec.webhook: not checked"},
 		{name: "jetstream bus with 3 replicas passes",
 			objs: []runtime.Object{eventBus(3)}, kind: "EventBus", validator: "ValidateEventBus"},
 		{name: "jetstream bus with 2 replicas fails",
@@ -310,6 +303,18 @@ func TestUpstream(t *testing.T) {
 			}
 			checkErr(t, found[0].Err, tt.wantErr)
 		})
+	}
+}
+
+// TestUpstreamNotesUncheckedSources: sources of other types than Pub/Sub
+// leave the EventSource valid, with a note that they were not checked.
+func TestUpstreamNotesUncheckedSources(t *testing.T) {
+	es := eventSource(validPubSub())
+	es.Spec.Webhook = map[string]eventsv1alpha1.WebhookEventSource{"hook": {}}
+	results := Upstream(context.Background(), []runtime.Object{es})
+	if len(results) != 1 || results[0].Err != nil || len(results[0].Notes) != 1 ||
+		results[0].Notes[0].Error() != "spec.webhook: not checked: argodeploy runs the source validation of pubSub event sources only" {
+		t.Fatalf("got %+v", results)
 	}
 }
 
@@ -476,13 +481,17 @@ func TestRetryExpressions(t *testing.T) {
 	}
 }
 
-func TestWorkflowParameters(t *testing.T) {
+func TestUndeclaredParameters(t *testing.T) {
 	spec := workflowTemplate().Spec
 	spec.Arguments.Parameters = append(spec.Arguments.Parameters, wfv1.Parameter{Name: "digest"})
 	spec.Templates[0].Container.Args = []string{"{{workflow.parameters.digest}}", "{{ workflow.parameters.image }}"}
-	checkErr(t, WorkflowParameters(&spec), `spec.templates[0].container.args[1]: {{ workflow.parameters.image }} names a parameter that spec.arguments.parameters does not declare`)
-	spec.Arguments.Parameters = append(spec.Arguments.Parameters, wfv1.Parameter{Name: "image"})
-	checkErr(t, WorkflowParameters(&spec), "")
+	found, err := UndeclaredParameters(&spec, nil)
+	if err != nil || len(found) != 1 || found[0].Error() != "spec.templates[0].container.args[1]: {{ workflow.parameters.image }} is neither declared nor passed" {
+		t.Fatalf("got %v, %v", found, err)
+	}
+	if found, err := UndeclaredParameters(&spec, []wfv1.Parameter{{Name: "image"}}); err != nil || len(found) != 0 {
+		t.Fatalf("passed by the Workflow: got %v, %v", found, err)
+	}
 }
 
 func TestLocal(t *testing.T) {
@@ -501,7 +510,6 @@ func TestLocal(t *testing.T) {
 	}
 	want := []struct{ kind, validator, err string }{
 		{"WorkflowTemplate", "RetryExpressions", "spec.retryStrategy.expression"},
-		{"WorkflowTemplate", "WorkflowParameters", ""},
 		{"Sensor", "References", `unknown dependency "nope"`},
 		{"Sensor", "References", ""},
 	}

@@ -33,7 +33,8 @@ func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
 // CrossResource checks what no single object shows and a cluster accepts
 // silently: each Sensor dependency names an EventSource and event among
 // objs; each trigger's Workflow references a WorkflowTemplate among objs and
-// passes only parameters it declares; each string data filter compiles and
+// passes only parameters it declares, and the template uses no workflow
+// parameter that is neither declared nor passed; each string data filter compiles and
 // is anchored at both ends; filter and parameter paths into a Pub/Sub event
 // name fields the event has. It returns one Result per Sensor.
 func CrossResource(objs []runtime.Object) []Result {
@@ -262,6 +263,13 @@ func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates
 		if !declared[p.Name] {
 			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.arguments.parameters[%d].name", path, i), "parameter %q is not declared by WorkflowTemplate %q", p.Name, ref.Name))
 		}
+	}
+	undeclared, err := UndeclaredParameters(&tmpl.Spec, wf.Spec.Arguments.Parameters)
+	if err != nil {
+		return append(errs, err)
+	}
+	for _, u := range undeclared {
+		errs = append(errs, fieldErrorf(path+".workflowTemplateRef.name", "WorkflowTemplate %q, %s: %v by this trigger, so every Workflow it creates fails with \"failed to resolve\"", ref.Name, u.Path, u.Err))
 	}
 	return errs
 }

@@ -2,7 +2,6 @@ package check
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -14,33 +13,34 @@ import (
 // workflowParameterUse finds "{{workflow.parameters.NAME}}" in a string.
 var workflowParameterUse = regexp.MustCompile(`\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}`)
 
-// WorkflowParameters reports each "{{workflow.parameters.NAME}}" in a
-// WorkflowTemplate's spec whose NAME the spec does not declare under
-// spec.arguments.parameters. ValidateWorkflowTemplate accepts them; the
-// controller then fails every Workflow made from the template with
-// "failed to resolve {{workflow.parameters.NAME}}".
-func WorkflowParameters(spec *wfv1.WorkflowSpec) error {
+// UndeclaredParameters lists each "{{workflow.parameters.NAME}}" in a
+// workflow spec whose NAME is neither declared under spec.arguments.parameters
+// nor in passed (the arguments a Workflow made from it passes), as a
+// FieldError at the place of use. ValidateWorkflowTemplate accepts them,
+// since a Workflow may pass any argument; the controller fails a Workflow
+// that does not with "failed to resolve {{workflow.parameters.NAME}}".
+func UndeclaredParameters(spec *wfv1.WorkflowSpec, passed []wfv1.Parameter) ([]*FieldError, error) {
 	declared := map[string]bool{}
-	for _, p := range spec.Arguments.Parameters {
+	for _, p := range append(append([]wfv1.Parameter(nil), spec.Arguments.Parameters...), passed...) {
 		declared[p.Name] = true
 	}
 	raw, err := json.Marshal(spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var tree any
 	if err := json.Unmarshal(raw, &tree); err != nil {
-		return err
+		return nil, err
 	}
-	var errs []error
+	var found []*FieldError
 	walkStrings(tree, "spec", func(path, s string) {
 		for _, m := range workflowParameterUse.FindAllStringSubmatch(s, -1) {
 			if !declared[m[1]] {
-				errs = append(errs, fieldErrorf(path, "%s names a parameter that spec.arguments.parameters does not declare", m[0]))
+				found = append(found, &FieldError{Path: path, Err: fmt.Errorf("%s is neither declared nor passed", m[0])})
 			}
 		}
 	})
-	return errors.Join(errs...)
+	return found, nil
 }
 
 // walkStrings calls fn with every string in a JSON tree and its path, in

@@ -3,6 +3,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/util/expr/argoexpr"
@@ -21,11 +22,13 @@ var retrySamples = []map[string]any{
 // workflow controller's evaluator on sample retries. ValidateWorkflow does
 // not look at these expressions; the controller first evaluates one when a
 // step fails, and errors the Workflow if it does not compile or yield a bool.
+// Expressions with template tags ({{inputs.parameters.x}}) are skipped:
+// their text is known only after substitution.
 func RetryExpressions(spec *wfv1.WorkflowSpec) error {
 	var errs []error
 	check := func(path string, rs *wfv1.RetryStrategy) {
-		if rs == nil || rs.Expression == "" {
-			return
+		if rs == nil || rs.Expression == "" || strings.Contains(rs.Expression, "{{") {
+			return // template tags are substituted first, with values known only at run time
 		}
 		for _, sample := range retrySamples {
 			if _, err := argoexpr.EvalBool(rs.Expression, env.GetFuncMap(sample)); err != nil {
