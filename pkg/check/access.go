@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/argodeploy/argodeploy/pkg/render"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -414,7 +415,7 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 		a.unknown[sa] = true
 		return
 	}
-	fields := parseEntry(entry)
+	fields := render.ParseCacheEntry(entry)
 	if fields["cluster"] != "" {
 		return // another cluster: reached with its kubeconfig, not this account
 	}
@@ -427,17 +428,6 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 	r := rule("apps", "deployments", "get", "list", "watch", "patch")
 	r.ResourceNames = []string{deployment}
 	a.require(sa, need{i, path, ns, r, "rollout of " + service})
-}
-
-// parseEntry reads the key=value lines of a cache entry.
-func parseEntry(entry string) map[string]string {
-	fields := map[string]string{}
-	for _, line := range strings.Split(entry, "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			fields[k] = v
-		}
-	}
-	return fields
 }
 
 // specVolumes checks the ConfigMaps and Secrets a workflow spec's pods

@@ -34,6 +34,20 @@ func CacheEntry(s mapping.Service) string {
 	return b.String()
 }
 
+// ParseCacheEntry reads the key=value lines of a cache entry, as the
+// rollout step does (the first value of a key wins).
+func ParseCacheEntry(entry string) map[string]string {
+	fields := map[string]string{}
+	for _, line := range strings.Split(entry, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			if _, seen := fields[k]; !seen {
+				fields[k] = v
+			}
+		}
+	}
+	return fields
+}
+
 // cacheConfigMaps packs the services' cache entries into as few ConfigMaps
 // as fit under limit bytes each, in mapping order, and says which
 // ConfigMap holds each service.

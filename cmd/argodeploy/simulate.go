@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argodeploy/argodeploy/pkg/manifest"
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/simulate"
+)
+
+// simulateOptions are the flags of simulate.
+type simulateOptions struct {
+	mapping   string
+	manifests []string
+	messages  []string
+	noStep    bool
+	format    string
+}
+
+func newSimulateCommand(s streams) *cobra.Command {
+	opts := &simulateOptions{}
+	cmd := &cobra.Command{
+		Use:   "simulate (-f MAPPING | --manifests PATH) [MESSAGES...]",
+		Short: "Replay Artifact Registry messages through the pipeline offline, with Argo Events' own code",
+		Long: `Replay Pub/Sub messages through the pipeline's Sensors before applying anything.
+
+The pipeline is what generate writes for a mapping (-f), or manifests already
+generated (--manifests, files or directories). Messages come from MESSAGES
+files (- for stdin; stdin when none are given) or --message: JSON values, one
+or many (JSON Lines works), each an Artifact Registry notification
+({"action":"INSERT","digest":"...","tag":"..."}), a Pub/Sub message with
+base64 "data", or a push envelope {"message": {...}}.
+
+For each message: the event the Pub/Sub EventSource would send, each
+dependency's filters (Argo Events' dependencies.Filter), each trigger's
+conditions, the trigger parameters (Argo Events' ApplyResourceParameters),
+and so the Workflow that would be created: or, when nothing fires, the
+dependencies that came closest and the filter that said no. Then the
+Workflow's step runs as its pod would, with its cache ConfigMap mounted and a
+kubectl that records each command line and answers as a healthy Deployment
+running the mapped image at ` + simulate.CurrentDigest + `;
+date answers the message's publish time. --no-step skips that.
+
+Exit status: 0 replayed (whatever fired), 1 an error, 2 bad usage.`,
+		Example: `  # What does a push of web:1.4.2 do?
+  argodeploy simulate -f examples/single-service.yaml --message \
+    '{"action":"INSERT","digest":"us-east1-docker.pkg.dev/acme-shop-prod/containers/web@sha256:1111111111111111111111111111111111111111111111111111111111111111","tag":"us-east1-docker.pkg.dev/acme-shop-prod/containers/web:1.4.2"}'
+
+  # Replay messages pulled from a subscription against committed manifests
+  gcloud pubsub subscriptions pull SUB --format=json --limit=10 > messages.json
+  argodeploy simulate --manifests deploy/pipeline/ messages.json
+
+  # Machine-readable
+  argodeploy simulate -f mapping.yaml -o json messages.jsonl`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSimulate(cmd.Context(), opts, args, s)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.mapping, "filename", "f", "", "service-mapping file to generate the pipeline from (- for stdin)")
+	cmd.Flags().StringSliceVar(&opts.manifests, "manifests", nil, "generated manifests to replay against: files or directories")
+	cmd.Flags().StringArrayVar(&opts.messages, "message", nil, "a message as JSON (repeatable)")
+	cmd.Flags().BoolVar(&opts.noStep, "no-step", false, "do not run the triggered Workflows' steps")
+	cmd.Flags().StringVarP(&opts.format, "output", "o", "text", "report format: text or json")
+	return cmd
+}
+
+func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s streams) error {
+	switch {
+	case opts.format != "text" && opts.format != "json":
+		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", opts.format)}
+	case (opts.mapping == "") == (len(opts.manifests) == 0):
+		return &exitError{code: exitUsage, err: errors.New("give the pipeline as -f MAPPING or as --manifests PATH, one of them")}
+	case opts.mapping == "-" && (len(files) == 0 && len(opts.messages) == 0 || slices.Contains(files, "-")):
+		return &exitError{code: exitUsage, err: errors.New("stdin cannot hold both the mapping and the messages")}
+	}
+	objs, err := simulationObjects(opts, s.in)
+	if err != nil {
+		return err
+	}
+	pipeline, err := simulate.NewPipeline(objs)
+	if err != nil {
+		return err
+	}
+	msgs, err := readMessages(opts.messages, files, s.in)
+	if err != nil {
+		return err
+	}
+	outcomes := make([]simulate.Outcome, len(msgs))
+	for i, msg := range msgs {
+		outcomes[i] = pipeline.Replay(msg)
+		if opts.noStep {
+			continue
+		}
+		for j := range outcomes[i].Fired {
+			w := outcomes[i].Fired[j].Workflow
+			if w == nil {
+				continue
+			}
+			if w.Step, err = pipeline.FollowStep(ctx, w, msg.PublishTime); err != nil {
+				return fmt.Errorf("message %s: %w", msg.ID, err)
+			}
+		}
+	}
+	if opts.format == "json" {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(outcomes)
+	}
+	for _, o := range outcomes {
+		writeOutcome(s.out, o)
+	}
+	return nil
+}
+
+// simulationObjects are the pipeline's objects: rendered from the mapping,
+// or read from the manifests.
+func simulationObjects(opts *simulateOptions, stdin io.Reader) ([]runtime.Object, error) {
+	var objs []runtime.Object
+	if opts.mapping != "" {
+		m, err := loadMapping(opts.mapping, stdin)
+		if err != nil {
+			return nil, err
+		}
+		rendered, err := render.Render(m, render.Options{})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range rendered {
+			objs = append(objs, o)
+		}
+		return objs, nil
+	}
+	docs, err := manifest.Read(opts.manifests, stdin)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		objs = append(objs, d.Object)
+	}
+	return objs, nil
+}
+
+// readMessages reads the --message values, then the files (stdin when
+// neither is given).
+func readMessages(inline, files []string, stdin io.Reader) ([]simulate.Message, error) {
+	var msgs []simulate.Message
+	for i, m := range inline {
+		found, err := simulate.ReadMessages(fmt.Sprintf("--message %d", i+1), strings.NewReader(m))
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, found...)
+	}
+	if len(files) == 0 && len(inline) == 0 {
+		files = []string{"-"}
+	}
+	for _, f := range files {
+		r, name := stdin, "<stdin>"
+		if f != "-" {
+			file, err := os.Open(f)
+			if err != nil {
+				return nil, err
+			}
+			defer file.Close()
+			r, name = file, f
+		}
+		found, err := simulate.ReadMessages(name, r)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, found...)
+	}
+	for i := range msgs {
+		if msgs[i].ID == "" {
+			msgs[i].ID = strconv.Itoa(i + 1) // its position in the run
+		}
+	}
+	if len(msgs) == 0 {
+		return nil, errors.New("no messages given")
+	}
+	return msgs, nil
+}
+
+// writeOutcome prints what one message did, for people.
+func writeOutcome(w io.Writer, o simulate.Outcome) {
+	fmt.Fprintf(w, "message %s: %s\n", o.Message, o.Payload)
+	switch {
+	case o.Error != "":
+		fmt.Fprintf(w, "  error: %s\n", o.Error)
+	case len(o.Fired) == 0 && len(o.Rejected) == 0:
+		fmt.Fprintln(w, "  nothing fires: no dependency passes any filter")
+	case len(o.Fired) == 0:
+		fmt.Fprintln(w, "  nothing fires; closest:")
+		for _, v := range o.Rejected {
+			fmt.Fprintf(w, "    %s dependency %s: filter %s says no: %s\n", v.Sensor, v.Dependency, v.Filter, v.Reason)
+		}
+		if o.More > 0 {
+			fmt.Fprintf(w, "    and %d more as close\n", o.More)
+		}
+	}
+	for _, t := range o.Fired {
+		fmt.Fprintf(w, "  fires %s trigger %s: %s\n", t.Sensor, t.Name, t.Operation)
+		wf := t.Workflow
+		if wf == nil {
+			fmt.Fprintf(w, "    resource: %s\n", t.Resource)
+			continue
+		}
+		fmt.Fprintf(w, "    Workflow in %s from WorkflowTemplate %s\n", wf.Namespace, wf.Template)
+		for _, k := range slices.Sorted(func(yield func(string) bool) {
+			for k := range wf.Arguments {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
+			fmt.Fprintf(w, "      %s=%s\n", k, wf.Arguments[k])
+		}
+		if wf.Step == nil {
+			continue
+		}
+		step := wf.Step
+		fmt.Fprintf(w, "    step (cache ConfigMap %s; Deployment assumed to run %s):\n", step.Cache, step.CurrentImage)
+		for _, line := range strings.Split(strings.TrimSpace(step.Entry), "\n") {
+			fmt.Fprintf(w, "      entry %s\n", line)
+		}
+		for _, c := range step.Kubectl {
+			fmt.Fprintf(w, "      $ %s\n", shellQuote(c))
+		}
+		for _, line := range step.Log {
+			fmt.Fprintf(w, "      | %s\n", line)
+		}
+		for _, note := range step.Notes {
+			fmt.Fprintf(w, "      note: %s\n", note)
+		}
+		fmt.Fprintf(w, "      exit %d\n", step.Exit)
+	}
+}
+
+// shellQuote writes args as a POSIX shell command line.
+func shellQuote(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,") == "" {
+			quoted[i] = a
+		} else {
+			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(quoted, " ")
+}

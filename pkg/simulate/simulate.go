@@ -1,0 +1,407 @@
+// Package simulate replays Pub/Sub messages through a pipeline's Sensors
+// with Argo Events' own code (dependency filters, trigger parameters) and
+// follows each Workflow a trigger would create into its rollout step.
+// Nothing here re-implements a filter: Argo Events' code decides.
+package simulate
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/Knetic/govaluate"
+	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"github.com/argoproj/argo-events/pkg/eventsources/events"
+	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
+	"github.com/argoproj/argo-events/pkg/sensors/triggers"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Pipeline is what a replay needs of a pipeline's objects.
+type Pipeline struct {
+	sensors    []*eventsv1alpha1.Sensor
+	sources    map[string]sourceEvent // namespace/eventSource/event → its Pub/Sub source
+	templates  map[string]*wfv1.WorkflowTemplate
+	configMaps map[string]*corev1.ConfigMap
+}
+
+// sourceEvent is one Pub/Sub event of an EventSource.
+type sourceEvent struct {
+	name   string // the EventSource
+	pubSub eventsv1alpha1.PubSubEventSource
+}
+
+// NewPipeline indexes objs, typed or unstructured. Objects of other kinds
+// are ignored; a pipeline without a Sensor is an error.
+func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
+	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}}
+	for _, obj := range objs {
+		obj, err := typed(obj)
+		if err != nil {
+			return nil, err
+		}
+		switch o := obj.(type) {
+		case *eventsv1alpha1.Sensor:
+			p.sensors = append(p.sensors, o)
+		case *eventsv1alpha1.EventSource:
+			for name, src := range o.Spec.PubSub {
+				p.sources[o.Namespace+"/"+o.Name+"/"+name] = sourceEvent{o.Name, src}
+			}
+		case *wfv1.WorkflowTemplate:
+			p.templates[o.Namespace+"/"+o.Name] = o
+		case *corev1.ConfigMap:
+			p.configMaps[o.Namespace+"/"+o.Name] = o
+		}
+	}
+	if len(p.sensors) == 0 {
+		return nil, fmt.Errorf("simulate: no Sensor among the objects")
+	}
+	return p, nil
+}
+
+// typed converts an unstructured object of a kind a replay reads to its Go
+// type, ignoring fields the type lacks (validate reports those).
+func typed(obj runtime.Object) (runtime.Object, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	var out runtime.Object
+	switch u.GroupVersionKind().GroupKind().String() {
+	case "Sensor.argoproj.io":
+		out = &eventsv1alpha1.Sensor{}
+	case "EventSource.argoproj.io":
+		out = &eventsv1alpha1.EventSource{}
+	case "WorkflowTemplate.argoproj.io":
+		out = &wfv1.WorkflowTemplate{}
+	case "ConfigMap":
+		out = &corev1.ConfigMap{}
+	default:
+		return obj, nil
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		return nil, fmt.Errorf("simulate: %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return out, nil
+}
+
+// Outcome is what one message does to the pipeline.
+type Outcome struct {
+	Message  string    `json:"message"`                // the message ID
+	Payload  string    `json:"payload"`                // its data
+	Error    string    `json:"error,omitempty"`        // set when no EventSource can turn it into an event
+	Fired    []Trigger `json:"fired"`                  // the triggers that fire, in Sensor order
+	Rejected []Verdict `json:"rejected,omitempty"`     // when nothing fires: the dependencies that came closest, and the filter that said no
+	More     int       `json:"moreRejected,omitempty"` // as close as Rejected, left out
+}
+
+// Verdict is a dependency's answer to an event.
+type Verdict struct {
+	Sensor     string `json:"sensor"`
+	Dependency string `json:"dependency"`
+	Passed     int    `json:"passed"`           // data filters passed
+	Filter     string `json:"filter,omitempty"` // the first data filter that said no
+	Reason     string `json:"reason"`
+}
+
+// Trigger is a trigger that fires, and the resource it creates.
+type Trigger struct {
+	Sensor    string          `json:"sensor"`
+	Name      string          `json:"trigger"`
+	Resource  json.RawMessage `json:"resource"` // after the Sensor's parameters are applied
+	Workflow  *Workflow       `json:"workflow,omitempty"`
+	Operation string          `json:"operation"`
+}
+
+// Workflow is a triggered Workflow and the rollout it runs.
+type Workflow struct {
+	Namespace string            `json:"namespace"`
+	Template  string            `json:"workflowTemplate"`
+	Arguments map[string]string `json:"arguments"`
+	Step      *Step             `json:"step,omitempty"`
+}
+
+// Replay runs msg through every Sensor whose dependencies listen to a
+// Pub/Sub event: it builds the event as the EventSource would, asks each
+// dependency's filters (dependencies.Filter), evaluates each trigger's
+// conditions over the satisfied dependencies, and applies the parameters
+// of each trigger that fires (triggers.ApplyTemplateParameters,
+// ApplyResourceParameters).
+func (p *Pipeline) Replay(msg Message) Outcome {
+	out := Outcome{Message: msg.ID, Payload: string(msg.Data), Fired: []Trigger{}}
+	events := map[string]*eventsv1alpha1.Event{} // per EventSource event: built once
+	var rejected []rejection
+	for _, s := range p.sensors {
+		satisfied := map[string]*eventsv1alpha1.Event{}
+		for _, dep := range s.Spec.Dependencies {
+			key := s.Namespace + "/" + dep.EventSourceName + "/" + dep.EventName
+			src, ok := p.sources[key]
+			if !ok {
+				continue
+			}
+			event := events[key]
+			if event == nil {
+				var err error
+				if event, err = pubSubEvent(msg, src); err != nil {
+					out.Error = err.Error()
+					return out
+				}
+				events[key] = event
+			}
+			ok, err := dependencies.Filter(event, dep.Filters, dep.FiltersLogicalOperator)
+			if ok && err == nil {
+				satisfied[dep.Name] = event
+				continue
+			}
+			rejected = append(rejected, rejection{s.Namespace + "/" + s.Name, dep, event, err})
+		}
+		if len(satisfied) == 0 {
+			continue
+		}
+		for _, t := range s.Spec.Triggers {
+			fired, err := fires(s, t, satisfied)
+			if err != nil || !fired {
+				continue
+			}
+			out.Fired = append(out.Fired, p.apply(s, t, satisfied))
+		}
+	}
+	if len(out.Fired) == 0 {
+		out.Rejected, out.More = nearest(rejected)
+	}
+	return out
+}
+
+// rejection is a dependency that did not accept an event.
+type rejection struct {
+	sensor string
+	dep    eventsv1alpha1.EventDependency
+	event  *eventsv1alpha1.Event
+	err    error
+}
+
+// pubSubEvent builds the event the Pub/Sub EventSource sends for msg
+// (gcppubsub start.go): PubSubEventData as JSON, the body raw JSON when the
+// source sets jsonBody.
+func pubSubEvent(msg Message, src sourceEvent) (*eventsv1alpha1.Event, error) {
+	data := &events.PubSubEventData{
+		ID: msg.ID, Body: msg.Data, Attributes: msg.Attributes,
+		PublishTime: msg.PublishTime.String(), Metadata: src.pubSub.Metadata,
+	}
+	if src.pubSub.JSONBody {
+		body := json.RawMessage(msg.Data)
+		data.Body = &body
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("the EventSource %s drops this message: its body is not JSON (%v)", src.name, err)
+	}
+	return &eventsv1alpha1.Event{
+		Context: &eventsv1alpha1.EventContext{ID: msg.ID, Source: src.name, Type: "pubsub", DataContentType: "application/json"},
+		Data:    raw,
+	}, nil
+}
+
+// verdict explains a rejection: it asks Argo Events about each data filter
+// alone, to count those that pass and find the first that says no.
+func verdict(r rejection) Verdict {
+	v := Verdict{Sensor: r.sensor, Dependency: r.dep.Name, Reason: "filters reject the event"}
+	if r.err != nil {
+		v.Reason = r.err.Error()
+	}
+	if r.dep.Filters == nil {
+		return v
+	}
+	for _, f := range r.dep.Filters.Data {
+		ok, err := dependencies.Filter(r.event, &eventsv1alpha1.EventDependencyFilter{Data: []eventsv1alpha1.DataFilter{f}}, "")
+		if ok && err == nil {
+			v.Passed++
+			continue
+		}
+		if v.Filter == "" {
+			v.Filter = fmt.Sprintf("%s %s %s", f.Path, f.Type, strings.Join(f.Value, " | "))
+			if value, found := eventValue(r.event, f.Path); found {
+				v.Reason = fmt.Sprintf("%s is %s", f.Path, value)
+			} else {
+				v.Reason = fmt.Sprintf("the event has no %s", f.Path)
+			}
+		}
+	}
+	return v
+}
+
+// eventValue reads path from an event's data, for explanations only.
+func eventValue(event *eventsv1alpha1.Event, path string) (string, bool) {
+	var tree any
+	if json.Unmarshal(event.Data, &tree) != nil {
+		return "", false
+	}
+	for _, key := range strings.Split(path, ".") {
+		m, ok := tree.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		if tree, ok = m[key]; !ok {
+			return "", false
+		}
+	}
+	raw, _ := json.Marshal(tree)
+	return string(raw), true
+}
+
+// maxRejected is how many of the closest dependencies an Outcome lists.
+const maxRejected = 3
+
+// nearest explains the rejections that passed the most data filters (the
+// dependencies the message came closest to): at most maxRejected of them,
+// and how many more were as close.
+func nearest(rejected []rejection) ([]Verdict, int) {
+	var best []Verdict
+	for _, r := range rejected {
+		v := verdict(r)
+		switch {
+		case v.Passed == 0:
+		case len(best) == 0 || v.Passed > best[0].Passed:
+			best = []Verdict{v}
+		case v.Passed == best[0].Passed:
+			best = append(best, v)
+		}
+	}
+	if len(best) > maxRejected {
+		return best[:maxRejected], len(best) - maxRejected
+	}
+	return best, 0
+}
+
+// fires evaluates a trigger's dependency expression as the Sensor does
+// (listener.go getDependencyExpression; the event bus evaluates it with
+// govaluate): its conditions, or all dependencies joined with &&.
+func fires(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, satisfied map[string]*eventsv1alpha1.Event) (bool, error) {
+	expression := t.Template.Conditions
+	if expression == "" {
+		var names []string
+		for _, d := range s.Spec.Dependencies {
+			names = append(names, d.Name)
+		}
+		expression = strings.Join(names, "&&")
+	} else {
+		for _, d := range s.Spec.Dependencies {
+			expression = replaceWord(expression, strings.ReplaceAll(d.Name, "-", "_"), d.Name)
+		}
+	}
+	expr, err := govaluate.NewEvaluableExpression(strings.ReplaceAll(expression, "-", "\\-"))
+	if err != nil {
+		return false, err
+	}
+	params := map[string]any{}
+	for _, name := range expr.Vars() {
+		_, params[name] = satisfied[name]
+	}
+	result, err := expr.Evaluate(params)
+	if err != nil {
+		return false, err
+	}
+	fired, _ := result.(bool)
+	return fired, nil
+}
+
+// replaceWord replaces whole-word occurrences of old (words are made of
+// letters, digits, _ and -).
+func replaceWord(s, old, new string) string {
+	isWord := func(b byte) bool {
+		return b == '_' || b == '-' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], old) && (i == 0 || !isWord(s[i-1])) && (i+len(old) == len(s) || !isWord(s[i+len(old)])) {
+			b.WriteString(new)
+			i += len(old)
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// apply resolves a fired trigger's parameters with the Sensor's code and
+// describes the resource it creates.
+func (p *Pipeline) apply(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, satisfied map[string]*eventsv1alpha1.Event) Trigger {
+	out := Trigger{Sensor: s.Namespace + "/" + s.Name, Name: t.Template.Name}
+	t = *t.DeepCopy()
+	if err := triggers.ApplyTemplateParameters(satisfied, &t); err != nil {
+		out.Operation = "error: " + err.Error()
+		return out
+	}
+	var source *eventsv1alpha1.ArtifactLocation
+	var params []eventsv1alpha1.TriggerParameter
+	switch {
+	case t.Template.K8s != nil:
+		source, params, out.Operation = t.Template.K8s.Source, t.Template.K8s.Parameters, "k8s "+string(t.Template.K8s.Operation)
+	case t.Template.ArgoWorkflow != nil:
+		source, params, out.Operation = t.Template.ArgoWorkflow.Source, t.Template.ArgoWorkflow.Parameters, "argoWorkflow "+string(t.Template.ArgoWorkflow.Operation)
+	default:
+		out.Operation = "not simulated: only k8s and argoWorkflow triggers are"
+		return out
+	}
+	if source == nil || source.Resource == nil {
+		out.Operation += ": not simulated: the resource is not inline"
+		return out
+	}
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(source.Resource.Value); err != nil {
+		out.Operation += ": " + err.Error()
+		return out
+	}
+	if err := triggers.ApplyResourceParameters(satisfied, params, obj); err != nil {
+		out.Operation += ": " + err.Error()
+		return out
+	}
+	out.Resource, _ = obj.MarshalJSON()
+	if obj.GetKind() == "Workflow" {
+		out.Workflow = p.workflow(s.Namespace, obj)
+	}
+	return out
+}
+
+// workflow describes a triggered Workflow: its template and the arguments
+// it runs with (the template's defaults under its own).
+func (p *Pipeline) workflow(namespace string, obj *unstructured.Unstructured) *Workflow {
+	var wf wfv1.Workflow
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &wf); err != nil {
+		return nil
+	}
+	if wf.Namespace != "" {
+		namespace = wf.Namespace
+	}
+	w := &Workflow{Namespace: namespace, Arguments: map[string]string{}}
+	if ref := wf.Spec.WorkflowTemplateRef; ref != nil {
+		w.Template = ref.Name
+		if tmpl := p.templates[namespace+"/"+ref.Name]; tmpl != nil {
+			for _, a := range tmpl.Spec.Arguments.Parameters {
+				if a.Value != nil {
+					w.Arguments[a.Name] = a.Value.String()
+				}
+			}
+		}
+	}
+	for _, a := range wf.Spec.Arguments.Parameters {
+		if a.Value != nil {
+			w.Arguments[a.Name] = a.Value.String()
+		}
+	}
+	return w
+}
+
+// Sensors lists the Sensors' names, for reports.
+func (p *Pipeline) Sensors() []string {
+	var names []string
+	for _, s := range p.sensors {
+		names = append(names, s.Namespace+"/"+s.Name)
+	}
+	return slices.Sorted(slices.Values(names))
+}

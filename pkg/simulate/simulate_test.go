@@ -1,0 +1,124 @@
+package simulate
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/render"
+)
+
+const image = "us-east1-docker.pkg.dev/acme-shop-prod/containers/web"
+
+func pipeline(t testing.TB, file string) *Pipeline {
+	t.Helper()
+	m, err := mapping.Load("../../examples/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := render.Render(m, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtimeObjs := make([]runtime.Object, len(objs))
+	for i, o := range objs {
+		runtimeObjs[i] = o
+	}
+	p, err := NewPipeline(runtimeObjs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func push(tag string) string {
+	return fmt.Sprintf(`{"action":"INSERT","digest":"%s@sha256:%s","tag":"%s:%s"}`, image, strings.Repeat("ab", 32), image, tag)
+}
+
+func TestReadMessagesForms(t *testing.T) {
+	payload := push("1.0.0")
+	envelope := fmt.Sprintf(`{"data":%q,"attributes":{"k":"v"},"messageId":"42","publishTime":"2026-11-29T10:00:00.5Z"}`,
+		base64.StdEncoding.EncodeToString([]byte(payload)))
+	stream := payload + "\n" + envelope + "\n" + `{"message":` + envelope + `,"subscription":"s"}` + "\n"
+	msgs, err := ReadMessages("stream", strings.NewReader(stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 3 {
+		t.Fatalf("got %d messages", len(msgs))
+	}
+	if string(msgs[0].Data) != payload || msgs[0].ID != "" || !msgs[0].PublishTime.Equal(DefaultPublishTime) {
+		t.Errorf("bare notification: %+v", msgs[0])
+	}
+	want := time.Date(2026, 11, 29, 10, 0, 0, 5e8, time.UTC)
+	for _, m := range msgs[1:] {
+		if string(m.Data) != payload || m.ID != "42" || m.Attributes["k"] != "v" || !m.PublishTime.Equal(want) {
+			t.Errorf("Pub/Sub message: %+v", m)
+		}
+	}
+	for _, bad := range []struct{ in, want string }{
+		{`[1]`, "message 1 (byte 0): not a JSON object"},
+		{payload + ` {"data":"!!"}`, "message 2 (byte 224): data is not base64"},
+		{`{"data":"e30=","extra":1}`, `unknown field "extra"`},
+		{`{"data":"e30=","publishTime":"yesterday"}`, "publishTime"},
+		{`{"action":`, "message 1 (byte 0): unexpected EOF"},
+	} {
+		if _, err := ReadMessages("in", strings.NewReader(bad.in)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: got %v, want %q", bad.in, err, bad.want)
+		}
+	}
+}
+
+func TestReplay(t *testing.T) {
+	p := pipeline(t, "single-service.yaml")
+	out := p.Replay(Message{ID: "1", Data: []byte(push("1.4.2")), PublishTime: DefaultPublishTime})
+	if len(out.Fired) != 1 || out.Fired[0].Name != "web" || out.Fired[0].Workflow.Arguments["tag"] != image+":1.4.2" {
+		t.Fatalf("push: %+v", out)
+	}
+	out = p.Replay(Message{ID: "2", Data: []byte(push("1.4.2 ")), PublishTime: DefaultPublishTime})
+	if len(out.Fired) != 0 || len(out.Rejected) != 1 || out.Rejected[0].Passed != 2 || !strings.HasPrefix(out.Rejected[0].Filter, "body.tag string ") {
+		t.Fatalf("bad tag: %+v", out)
+	}
+	out = p.Replay(Message{ID: "3", Data: []byte("not json"), PublishTime: DefaultPublishTime})
+	if !strings.Contains(out.Error, "drops this message: its body is not JSON") {
+		t.Fatalf("non-JSON body: %+v", out)
+	}
+}
+
+func TestFollowStep(t *testing.T) {
+	p := pipeline(t, "single-service.yaml")
+	out := p.Replay(Message{ID: "1", Data: []byte(push("1.4.2")), PublishTime: DefaultPublishTime})
+	step, err := p.FollowStep(context.Background(), out.Fired[0].Workflow, DefaultPublishTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verbs []string
+	for _, c := range step.Kubectl {
+		verbs = append(verbs, c[3])
+	}
+	if step.Exit != 0 || step.Cache != "shop-cache" || strings.Join(verbs, " ") != "get patch rollout" {
+		t.Fatalf("step: %+v", step)
+	}
+	if patch := step.Kubectl[1]; patch[5] != "web" || !strings.Contains(patch[9], `"kubectl.kubernetes.io/restartedAt":"2026-01-01T00:00:00Z"`) {
+		t.Fatalf("patch: %q", patch)
+	}
+}
+
+// BenchmarkReplay measures the Sensor-replay path (filters, conditions,
+// parameters) without the step, on the 5-service example.
+func BenchmarkReplay(b *testing.B) {
+	p := pipeline(b, "multi-namespace.yaml")
+	msg := Message{ID: "1", Data: []byte(`{"action":"INSERT","digest":"europe-west1-docker.pkg.dev/acme-platform/services/api-worker@sha256:` + strings.Repeat("ab", 32) + `","tag":"europe-west1-docker.pkg.dev/acme-platform/services/api-worker:v1.2.3"}`), PublishTime: DefaultPublishTime}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out := p.Replay(msg); len(out.Fired) != 1 {
+			b.Fatal(out)
+		}
+	}
+}
