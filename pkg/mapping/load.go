@@ -49,6 +49,9 @@ func Load(path string) (*ServiceMapping, error) {
 // returns it with Default applied. On failure the error is an ErrorList
 // of every problem found.
 func Parse(file string, data []byte) (*ServiceMapping, error) {
+	if len(data) > MaxFileBytes {
+		return nil, ErrorList{{File: file, Line: 1, Column: 1, Message: fmt.Sprintf("the file is %d bytes, more than the %d a mapping may have", len(data), MaxFileBytes)}}
+	}
 	p := &parser{file: file, reported: map[string]bool{}, suggested: map[string]bool{}}
 	root := p.parseYAML(bytes.TrimPrefix(data, []byte("\uFEFF")))
 	if root != nil {
@@ -70,6 +73,10 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 	m.Default()
 	return m, nil
 }
+
+// MaxFileBytes is the largest mapping file Parse reads: room for some
+// 50,000 services.
+const MaxFileBytes = 8 << 20
 
 // parser collects the errors of one file.
 type parser struct {
@@ -415,6 +422,31 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	p.checkQuantities(res.get("requests").get("cpu"), DefaultCPURequest, res.get("limits").get("cpu"), DefaultCPULimit)
 	p.checkQuantities(res.get("requests").get("memory"), DefaultMemoryRequest, res.get("limits").get("memory"), DefaultMemoryLimit)
 	p.checkServices(spec.get("services"))
+	p.checkUnsafeText(r)
+}
+
+// checkUnsafeText reports template sequences and shell expansion syntax
+// in any value. Argo Workflows and Argo Events substitute
+// "{{...}}" in the objects they read, so such text could change what the
+// pipeline does; metadata values are printed by the rollout step, which
+// must never be tempted to evaluate them.
+func (p *parser) checkUnsafeText(l loc) {
+	switch {
+	case l.n == nil:
+	case l.n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(l.n.Content); i += 2 {
+			p.checkUnsafeText(l.get(l.n.Content[i].Value))
+		}
+	case l.n.Kind == yaml.SequenceNode:
+		for _, item := range l.items() {
+			p.checkUnsafeText(item)
+		}
+	case p.reported[l.path]:
+	case strings.Contains(l.n.Value, "{{"):
+		p.report(l, "%s contains \"{{\": Argo would read it as a template", quote(l.n.Value))
+	case strings.Contains(l.n.Value, "$(") || strings.Contains(l.n.Value, "${") || strings.Contains(l.n.Value, "`"):
+		p.report(l, "%s contains shell expansion syntax ($(, ${ or a backquote), which no field needs", quote(l.n.Value))
+	}
 }
 
 // isTwo reports whether v is the number 2.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -392,4 +393,14 @@ func noDocument(data []byte) bool {
 	var n yaml.Node
 	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&n)
 	return errors.Is(err, io.EOF)
+}
+
+// TestParseRejectsOversizedFile: a file over MaxFileBytes is refused
+// before it is parsed.
+func TestParseRejectsOversizedFile(t *testing.T) {
+	data := append([]byte("apiVersion: argodeploy.dev/v1alpha1\n# "), bytes.Repeat([]byte("x"), MaxFileBytes)...)
+	_, err := Parse("big.yaml", data)
+	if err == nil || err.Error() != fmt.Sprintf("big.yaml:1:1: the file is %d bytes, more than the %d a mapping may have", len(data), MaxFileBytes) {
+		t.Fatalf("got %v", err)
+	}
 }

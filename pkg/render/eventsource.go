@@ -3,6 +3,7 @@ package render
 import (
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
@@ -46,9 +47,9 @@ func (p *pipeline) eventBus() Object {
 		Version:                   js.Version,
 		Replicas:                  ptr.To(js.Replicas),
 		SecurityContext:           restrictedPodSecurity(),
-		ContainerTemplate:         &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
-		ReloaderContainerTemplate: &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
-		MetricsContainerTemplate:  &eventsv1.ContainerTemplate{SecurityContext: restrictedContainerSecurity()},
+		ContainerTemplate:         &eventsv1.ContainerTemplate{Resources: natsResources, SecurityContext: restrictedContainerSecurity()},
+		ReloaderContainerTemplate: &eventsv1.ContainerTemplate{Resources: sidecarResources, SecurityContext: restrictedContainerSecurity()},
+		MetricsContainerTemplate:  &eventsv1.ContainerTemplate{Resources: sidecarResources, SecurityContext: restrictedContainerSecurity()},
 	}
 	if js.Replicas == 1 {
 		bus.StreamConfig = ptr.To("replicas: 1\n")
@@ -66,7 +67,24 @@ func (p *pipeline) argoEventsPod(account string) *eventsv1.Template {
 	return &eventsv1.Template{
 		ServiceAccountName: account,
 		SecurityContext:    restrictedPodSecurity(),
-		Container:          &eventsv1.Container{SecurityContext: restrictedContainerSecurity()},
+		Container:          &eventsv1.Container{Resources: argoEventsResources, SecurityContext: restrictedContainerSecurity()},
+	}
+}
+
+// Requests and limits of the pods Argo Events runs for the pipeline, so
+// that none is unbounded: an EventSource or Sensor pod holds one Pub/Sub
+// subscription or a shard of dependencies; the JetStream server keeps its
+// streams on disk; its reloader and metrics sidecars are small.
+var (
+	argoEventsResources = resources("50m", "64Mi", "500m", "256Mi")
+	natsResources       = resources("100m", "128Mi", "1", "1Gi")
+	sidecarResources    = resources("10m", "16Mi", "100m", "64Mi")
+)
+
+func resources(cpuRequest, memoryRequest, cpuLimit, memoryLimit string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpuRequest), corev1.ResourceMemory: resource.MustParse(memoryRequest)},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpuLimit), corev1.ResourceMemory: resource.MustParse(memoryLimit)},
 	}
 }
 

@@ -142,16 +142,7 @@ func (p *pipeline) rolloutStep(remote bool) wfv1.Template {
 			Command:         []string{"/bin/sh", "-c", templates.RolloutScript},
 			Env:             env,
 			VolumeMounts:    mounts,
-			Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{
-					corev1.ResourceCPU:    resource.MustParse(w.Resources.Requests.CPU),
-					corev1.ResourceMemory: resource.MustParse(w.Resources.Requests.Memory),
-				},
-				Limits: corev1.ResourceList{
-					corev1.ResourceCPU:    resource.MustParse(w.Resources.Limits.CPU),
-					corev1.ResourceMemory: resource.MustParse(w.Resources.Limits.Memory),
-				},
-			},
+			Resources:       resources(w.Resources.Requests.CPU, w.Resources.Requests.Memory, w.Resources.Limits.CPU, w.Resources.Limits.Memory),
 			SecurityContext: security,
 		},
 	}
