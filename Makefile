@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/argodeploy
 EXAMPLE ?= examples/single-service.yaml
 
-.PHONY: all build example test vet fmt-check golden fuzz clean
+.PHONY: all build example test vet fmt-check golden fuzz clean schemas
 
 all: build
 
@@ -33,3 +33,8 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# schemas regenerates schemas/kinds from the upstream schemas of the module
+# versions in go.mod; see schemas/README.md.
+schemas:
+	$(GO) run ./schemas/gen

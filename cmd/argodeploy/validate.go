@@ -17,6 +17,7 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/manifest"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/schema"
 )
 
 // knownKinds are the kinds a pipeline is made of; other kinds are skipped.
@@ -46,8 +47,10 @@ field, an unanchored filter or a trigger whose WorkflowTemplate does not
 exist, and the pipeline then never fires.
 
 Layers, all run on every input:
-  decode        each object strictly into its upstream Go type (unknown
+  json-schema   each object against its kind's JSON Schema, derived from the
+                pinned upstream schemas with their defects fixed (unknown
                 fields are errors unless --allow-unknown-fields)
+  decode        each object strictly into its upstream Go type
   upstream      ValidateSensor, ValidateEventBus, the Pub/Sub source's
                 validation, ValidateWorkflowTemplate and ValidateWorkflow
   local         retry expressions compile, workflow parameters are declared,
@@ -200,7 +203,12 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 	return nil
 }
 
-// validateDocs runs every check over docs and places each finding.
+// schemaValidator names the JSON Schema layer in reports.
+const schemaValidator = "json-schema"
+
+// validateDocs runs the JSON Schema layer and every check over docs and
+// places each finding. A decode error of an object that fails its schema
+// is left out: the schema layer already says the same, at the field.
 func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) report {
 	objs := make([]runtime.Object, len(docs))
 	where := map[string]manifest.Doc{}
@@ -212,8 +220,31 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 	}
 	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}, docs: docs}
 	invalid := map[string]bool{}
+	schemaFailed := map[string]bool{} // objects whose decode errors the schema layer already explains
+	for _, d := range docs {
+		o := d.Object
+		problems, err := schema.Validate(o.Object, schema.Options{Relaxed: opts.AllowUnknownFields})
+		if errors.Is(err, schema.ErrNoSchema) {
+			continue
+		}
+		key := objectKey(o.GetKind(), o.GetNamespace(), o.GetName())
+		if err != nil {
+			problems = []schema.Problem{{Message: err.Error()}}
+		}
+		for _, p := range problems {
+			line, col := d.Position(p.Path)
+			if p.Path == "" {
+				line, col = d.Line, 1
+			}
+			rep.Problems = append(rep.Problems, problem{d.File, line, col, o.GetKind(), o.GetNamespace(), o.GetName(), p.Path, p.Message, schemaValidator, severityError})
+			invalid[key], schemaFailed[key] = true, true
+		}
+	}
 	for _, r := range check.All(ctx, objs, opts) {
 		key := objectKey(r.Kind, r.Namespace, r.Name)
+		if r.Validator == check.DecodeValidator && schemaFailed[key] {
+			continue
+		}
 		d := where[key]
 		add := func(err error, severity string) {
 			for _, f := range findings(err) {

@@ -55,7 +55,8 @@ type Options struct {
 func Access(objs []runtime.Object, opts Options) []Result {
 	decoded, decodeErrs := decodeAll(objs)
 	a := newAccess(decoded, opts)
-	a.partial = errors.Join(decodeErrs...) != nil
+	a.broken = undecoded(decoded, decodeErrs)
+	a.partial = len(a.broken) > 0
 	for i, obj := range decoded {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.Sensor:
@@ -105,6 +106,7 @@ type access struct {
 	roleIndex    map[any]int // Role or ClusterRole → object index
 	templates    map[string]*wfv1.WorkflowTemplate
 
+	broken  map[string]bool   // objects that did not decode, by kind/namespace/name
 	partial bool              // some needs are unknown: an object did not decode or a template is missing
 	needs   map[string][]need // account key → what it needs
 	unknown map[string]bool   // accounts with needs Access cannot derive
@@ -173,7 +175,7 @@ func (a *access) account(obj int, path, namespace, name string) string {
 		name = "default"
 	}
 	k := key(namespace, name)
-	if name != "default" && !a.accounts[k] {
+	if name != "default" && !a.accounts[k] && !a.broken["ServiceAccount/"+k] {
 		if a.opts.External {
 			a.note(obj, path, "ServiceAccount %q is not among the inputs: it must exist in namespace %q (external); its permissions are not checked", name, namespace)
 		} else {
@@ -187,7 +189,7 @@ func (a *access) account(obj int, path, namespace, name string) string {
 // configMap reports a ConfigMap reference that is not among the objects.
 // use says what refers to a ConfigMap or Secret, e.g. `volume "cache": `.
 func (a *access) configMap(obj int, path, use, namespace, name string) {
-	if isTemplated(name) || a.configMaps[key(namespace, name)] != nil {
+	if isTemplated(name) || a.configMaps[key(namespace, name)] != nil || a.broken["ConfigMap/"+key(namespace, name)] {
 		return
 	}
 	if a.opts.External {

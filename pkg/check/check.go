@@ -45,9 +45,11 @@ func (e *FieldError) Error() string { return e.Path + ": " + e.Err.Error() }
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// DecodeValidator names the strict decoding of an object into its Go type.
+const DecodeValidator = "apimachinery FromUnstructuredWithValidation"
+
 // Validator names.
 const (
-	decodeValidator          = "apimachinery FromUnstructuredWithValidation"
 	eventSourceValidator     = "argo-events gcppubsub ValidateEventSource"
 	eventBusValidator        = "argo-events ValidateEventBus"
 	sensorValidator          = "argo-events ValidateSensor"
@@ -56,7 +58,6 @@ const (
 	workflowValidator        = "argo-workflows ValidateWorkflow"
 	referencesValidator      = "argodeploy References"
 	retryValidator           = "argodeploy RetryExpressions"
-	parametersValidator      = "argodeploy WorkflowParameters"
 )
 
 // typedKinds are the kinds checked as their Go types: the Argo kinds that
@@ -111,7 +112,7 @@ func Upstream(ctx context.Context, objs []runtime.Object) []Result {
 		switch o := obj.(type) {
 		case *unstructured.Unstructured:
 			if decodeErrs[i] != nil {
-				results = append(results, result(o.GetKind(), o, decodeValidator, decodeErrs[i]))
+				results = append(results, result(o.GetKind(), o, DecodeValidator, decodeErrs[i]))
 			}
 		case *eventsv1alpha1.EventSource:
 			r := result("EventSource", o, eventSourceValidator, validateEventSource(ctx, o))

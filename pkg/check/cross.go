@@ -39,12 +39,7 @@ func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
 // name fields the event has. It returns one Result per Sensor.
 func CrossResource(objs []runtime.Object) []Result {
 	decoded, decodeErrs := decodeAll(objs)
-	broken := map[string]bool{} // kind/namespace/name of objects that did not decode: not reported missing
-	for i, err := range decodeErrs {
-		if u, ok := decoded[i].(*unstructured.Unstructured); ok && err != nil {
-			broken[u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = true
-		}
-	}
+	broken := undecoded(decoded, decodeErrs)
 	events := map[string]map[string]*eventsv1alpha1.PubSubEventSource{} // namespace/name → event name → Pub/Sub source, nil for other types
 	templates := map[string]*wfv1.WorkflowTemplate{}
 	for _, obj := range decoded {
@@ -94,6 +89,19 @@ func CrossResource(objs []runtime.Object) []Result {
 		results = append(results, result("Sensor", s, crossValidator, errors.Join(errs...)))
 	}
 	return results
+}
+
+// undecoded is the set of "kind/namespace/name" of the objects that did not
+// decode: they exist, so they are not reported missing, but their content
+// is unknown.
+func undecoded(decoded []runtime.Object, errs []error) map[string]bool {
+	broken := map[string]bool{}
+	for i, err := range errs {
+		if u, ok := decoded[i].(*unstructured.Unstructured); ok && err != nil {
+			broken[u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = true
+		}
+	}
+	return broken
 }
 
 // eventSources lists the events an EventSource defines, across its source

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -42,23 +43,37 @@ func (d Doc) Position(path string) (line, column int) {
 	return n.Line, n.Column
 }
 
-// splitPath turns "a.b[2].c" into ["a", "b", "2", "c"].
+// splitPath turns `a.b[2].c["d.e"]` into ["a", "b", "2", "c", "d.e"]: keys
+// are dotted, list indices and keys holding dots or brackets are bracketed,
+// the latter as Go-quoted strings.
 func splitPath(path string) []string {
 	var parts []string
-	for _, p := range strings.Split(path, ".") {
-		for {
-			i, j := strings.IndexByte(p, '['), strings.IndexByte(p, ']')
-			if i < 0 || j < i {
-				break
+	for path != "" {
+		switch {
+		case path[0] == '.':
+			path = path[1:]
+		case strings.HasPrefix(path, `["`):
+			quoted, err := strconv.QuotedPrefix(path[1:])
+			if err != nil {
+				return append(parts, path)
 			}
-			if i > 0 {
-				parts = append(parts, p[:i])
+			key, _ := strconv.Unquote(quoted)
+			parts = append(parts, key)
+			path = strings.TrimPrefix(path[1+len(quoted):], "]")
+		case path[0] == '[':
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				return append(parts, path[1:])
 			}
-			parts = append(parts, p[i+1:j])
-			p = p[j+1:]
-		}
-		if p != "" {
-			parts = append(parts, p)
+			parts = append(parts, path[1:end])
+			path = path[end+1:]
+		default:
+			end := strings.IndexAny(path, ".[")
+			if end < 0 {
+				end = len(path)
+			}
+			parts = append(parts, path[:end])
+			path = path[end:]
 		}
 	}
 	return parts

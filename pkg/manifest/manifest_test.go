@@ -57,3 +57,18 @@ func TestPositionFindsNestedFields(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitPath(t *testing.T) {
+	for path, want := range map[string]string{
+		"spec.triggers[0].template.name":                 "spec|triggers|0|template|name",
+		`metadata.annotations["example.com/wave"]`:       "metadata|annotations|example.com/wave",
+		`data["a\"]b"].x`:                                `data|a"]b|x`,
+		"spec.templates[0].steps[1][2].name":             "spec|templates|0|steps|1|2|name",
+		`spec.pubSub.artifact-registry.credentialSecret`: "spec|pubSub|artifact-registry|credentialSecret",
+		"": "",
+	} {
+		if got := strings.Join(splitPath(path), "|"); got != want {
+			t.Errorf("splitPath(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
