@@ -28,8 +28,12 @@ fmt-check:
 golden:
 	$(GO) test ./cmd/... ./pkg/mapping/ ./pkg/output/ -update
 
+# fuzz runs each fuzz target for FUZZTIME (CI uses a short one); a crasher
+# lands in the package's testdata/fuzz and so becomes a regular test.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./pkg/mapping/
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./pkg/mapping/
+	$(GO) test -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(FUZZTIME) ./pkg/render/
 
 clean:
 	rm -rf bin

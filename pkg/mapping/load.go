@@ -418,6 +418,9 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	}
 	w := spec.get("workflow")
 	p.checkDurations(w)
+	if image, ok := w.get("kubectlImage").str(); ok && strings.Contains(image, ":latest") {
+		p.report(w.get("kubectlImage"), "%s uses the tag latest, which moves: pin a version or a digest", quote(image))
+	}
 	res := w.get("resources")
 	p.checkQuantities(res.get("requests").get("cpu"), DefaultCPURequest, res.get("limits").get("cpu"), DefaultCPULimit)
 	p.checkQuantities(res.get("requests").get("memory"), DefaultMemoryRequest, res.get("limits").get("memory"), DefaultMemoryLimit)
@@ -805,7 +808,7 @@ var patternHelp = map[string]string{
 	`^[A-Za-z0-9][-._A-Za-z0-9]*$`:                                                "must consist of letters, digits, '-', '_' or '.', starting with a letter or digit",
 	`^[^\n\r]*$`:                                                                  "must be a single line",
 	imageRE.String():                                                              "is not a full repository path without tag or digest, e.g. us-east1-docker.pkg.dev/my-project/my-repo/app",
-	`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][-.A-Za-z0-9_]{0,127})?(@sha256:[a-f0-9]{64})?$`: "is not an image reference such as docker.io/alpine/k8s:1.33.4",
+	`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][-.A-Za-z0-9_]{0,127}(@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$`: "is not an image reference pinned by tag or digest, such as docker.io/alpine/k8s:1.33.4",
 }
 
 // locate follows the JSON path segs from root as far as it exists and

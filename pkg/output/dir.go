@@ -39,12 +39,17 @@ type kustomization struct {
 // nothing but files Dir generated (regular *.yaml files starting with that
 // line); otherwise Dir names the foreign entry and leaves dir untouched. On
 // any error dir is left as it was. dir's parent must exist; "" and "-" are
-// errors.
+// errors, and so are a symbolic link as dir (the write would land
+// elsewhere) and a relative dir that climbs out of the current directory
+// with "..".
 func Dir(dir string, objs []Object) (err error) {
 	if dir == "" || dir == "-" {
 		return fmt.Errorf("output: %q is not a directory name", dir)
 	}
 	dir = filepath.Clean(dir)
+	if !filepath.IsAbs(dir) && (dir == ".." || strings.HasPrefix(dir, ".."+string(filepath.Separator))) {
+		return fmt.Errorf("output: %q climbs out of the current directory; give an absolute path to write there", dir)
+	}
 	parent, base := filepath.Dir(dir), filepath.Base(dir)
 	if base == "." || base == ".." || parent == dir {
 		return fmt.Errorf("output: refusing to replace %q; name a subdirectory", dir)
@@ -63,6 +68,8 @@ func Dir(dir string, objs []Object) (err error) {
 		exists = false
 	} else if err != nil {
 		return fmt.Errorf("output: %w", err)
+	} else if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("output: %s is a symbolic link; give the directory it points to", dir)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("output: %s exists and is not a directory", dir)
 	} else if err := checkGenerated(dir); err != nil {

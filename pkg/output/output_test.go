@@ -507,6 +507,7 @@ func TestDirRefusesForeignContent(t *testing.T) {
 		{"hand-written kustomization", "kustomization.yaml", "resources: []\n"},
 		{"marker not on first line", "late.yaml", "\n" + marker + "\n"},
 		{"subdirectory", "base/", ""},
+		{"symlink to a generated-looking file", "link.yaml", "->"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -517,9 +518,16 @@ func TestDirRefusesForeignContent(t *testing.T) {
 			}
 			path := filepath.Join(dir, tt.foreign)
 			var err error
-			if strings.HasSuffix(tt.foreign, "/") {
+			switch {
+			case strings.HasSuffix(tt.foreign, "/"):
 				err = os.Mkdir(path, 0o755)
-			} else {
+			case tt.content == "->":
+				target := filepath.Join(t.TempDir(), "target.yaml")
+				if err := os.WriteFile(target, []byte(marker+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				err = os.Symlink(target, path)
+			default:
 				err = os.WriteFile(path, []byte(tt.content), 0o644)
 			}
 			if err != nil {
@@ -574,6 +582,12 @@ func TestDirRejectsBadPaths(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	elsewhere := t.TempDir()
+	link := filepath.Join(parent, "link")
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(parent)
 	tests := []struct {
 		name, dir, want string
 	}{
@@ -583,6 +597,9 @@ func TestDirRejectsBadPaths(t *testing.T) {
 		{"missing parent", filepath.Join(parent, "missing", "out"), "does not exist"},
 		{"parent is a file", filepath.Join(file, "out"), "not a directory"},
 		{"dir is a file", file, "not a directory"},
+		{"dir is a symlink", link, "is a symbolic link"},
+		{"relative path climbing out", "../" + filepath.Base(parent) + "/out", "climbs out of the current directory"},
+		{"dotdot in the middle", "a/../../out", "climbs out of the current directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -592,8 +609,11 @@ func TestDirRejectsBadPaths(t *testing.T) {
 			}
 		})
 	}
-	if got := names(t, parent); !reflect.DeepEqual(got, []string{"file"}) {
-		t.Errorf("parent holds %v, want only file", got)
+	if got := names(t, parent); !reflect.DeepEqual(got, []string{"file", "link"}) {
+		t.Errorf("parent holds %v, want only file and link", got)
+	}
+	if got := names(t, elsewhere); len(got) != 0 {
+		t.Errorf("the symlink's target holds %v", got)
 	}
 }
 
@@ -608,5 +628,17 @@ func BenchmarkYAML(b *testing.B) {
 		if err := YAML(&buf, objs); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDirUnwritableParent: a parent nobody may write, even root (/proc),
+// fails with the system's reason and leaves nothing behind.
+func TestDirUnwritableParent(t *testing.T) {
+	err := Dir("/proc/argodeploy-out", objects())
+	if err == nil || !strings.Contains(err.Error(), "/proc") {
+		t.Fatalf("got %v, want an error naming /proc", err)
+	}
+	if _, statErr := os.Lstat("/proc/argodeploy-out"); !os.IsNotExist(statErr) {
+		t.Fatalf("/proc/argodeploy-out: %v", statErr)
 	}
 }

@@ -1,0 +1,97 @@
+package simulate
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestCraftedMessagesRestartNothing replays messages crafted to mislead
+// through the generated Sensor with Argo Events' own filter code: none may
+// fire, so no event text ever reaches the Workflow, its template or the
+// step's shell.
+func TestCraftedMessagesRestartNothing(t *testing.T) {
+	p := pipeline(t, "multi-namespace.yaml")
+	const services = "europe-west1-docker.pkg.dev/acme-platform/services/"
+	digest := services + "api@sha256:" + strings.Repeat("ab", 32)
+	tag := func(t string) string { return services + "api:" + t }
+	body := func(fields map[string]any) string {
+		raw, _ := json.Marshal(fields)
+		return string(raw)
+	}
+	cases := map[string]string{
+		"prefix-sharing image, digest of another": body(map[string]any{"action": "INSERT", "digest": services + "api-worker@sha256:" + strings.Repeat("ab", 32), "tag": tag("v1.0.0")}),
+		"image from another project":              body(map[string]any{"action": "INSERT", "digest": "europe-west1-docker.pkg.dev/evil/services/api@sha256:" + strings.Repeat("ab", 32), "tag": "europe-west1-docker.pkg.dev/evil/services/api:v1.0.0"}),
+		"Argo template in the tag":                body(map[string]any{"action": "INSERT", "digest": digest, "tag": tag("v1.0.0{{workflow.name}}")}),
+		"command substitution in the tag":         body(map[string]any{"action": "INSERT", "digest": digest, "tag": tag("v1.0.0$(reboot)")}),
+		"quotes in the tag":                       body(map[string]any{"action": "INSERT", "digest": digest, "tag": tag(`v1.0.0"'`)}),
+		"newline in the tag":                      body(map[string]any{"action": "INSERT", "digest": digest, "tag": tag("v1.0.0\nrm -rf /")}),
+		"huge tag":                                body(map[string]any{"action": "INSERT", "digest": digest, "tag": tag("v1.0.0" + strings.Repeat("9", 200))}),
+		"missing tag":                             body(map[string]any{"action": "INSERT", "digest": digest}),
+		"null tag":                                body(map[string]any{"action": "INSERT", "digest": digest, "tag": nil}),
+		"tag of the wrong type":                   body(map[string]any{"action": "INSERT", "digest": digest, "tag": []string{tag("v1.0.0")}}),
+		"bare digest":                             body(map[string]any{"action": "INSERT", "digest": "sha256:" + strings.Repeat("ab", 32), "tag": tag("v1.0.0")}),
+		"short digest":                            body(map[string]any{"action": "INSERT", "digest": services + "api@sha256:abc", "tag": tag("v1.0.0")}),
+		"uppercase digest":                        body(map[string]any{"action": "INSERT", "digest": services + "api@sha256:" + strings.Repeat("AB", 32), "tag": tag("v1.0.0")}),
+		"digest with a trailing payload":          body(map[string]any{"action": "INSERT", "digest": digest + "\n" + digest, "tag": tag("v1.0.0")}),
+		"action in lowercase":                     body(map[string]any{"action": "insert", "digest": digest, "tag": tag("v1.0.0")}),
+		"fields naming the target":                body(map[string]any{"action": "INSERT", "digest": digest, "tag": tag("latest"), "service": "api", "deployment": "api", "namespace": "prod"}),
+	}
+	for name, payload := range cases {
+		t.Run(name, func(t *testing.T) {
+			out := p.Replay(Message{ID: "1", Data: []byte(payload), PublishTime: DefaultPublishTime})
+			if out.Error != "" || len(out.Fired) != 0 {
+				t.Fatalf("%s fires: %+v", payload, out)
+			}
+		})
+	}
+}
+
+// TestDuplicateKeysAreReadOnce: a body with a key twice is read the same
+// way by the filter and by the trigger parameter (both Argo Events' gjson),
+// so what passed the filter is what reaches the Workflow.
+func TestDuplicateKeysAreReadOnce(t *testing.T) {
+	p := pipeline(t, "single-service.yaml")
+	digest := image + "@sha256:" + strings.Repeat("ab", 32)
+	for _, payload := range []string{
+		`{"action":"INSERT","digest":"` + digest + `","tag":"` + image + `:1.0.0","tag":"` + image + `:$(reboot)"}`,
+		`{"action":"INSERT","digest":"` + digest + `","tag":"` + image + `:$(reboot)","tag":"` + image + `:1.0.0"}`,
+	} {
+		out := p.Replay(Message{ID: "1", Data: []byte(payload), PublishTime: DefaultPublishTime})
+		for _, f := range out.Fired {
+			if tag := f.Workflow.Arguments["tag"]; strings.ContainsAny(tag, "$()") {
+				t.Errorf("%s: filter passed, the Workflow got tag %q", payload, tag)
+			}
+		}
+	}
+}
+
+// TestDuplicateDeliveryIsOneRollout: Pub/Sub delivers at least once; the
+// same message twice creates the same Workflow twice, serialised by the
+// same mutex, and its step patches the Deployment with the same pod
+// template both times (so the second patch changes nothing, and the step's
+// own digest check skips it once the first has landed: see the rollout
+// script test "same digest again only waits").
+func TestDuplicateDeliveryIsOneRollout(t *testing.T) {
+	p := pipeline(t, "single-service.yaml")
+	msg := Message{ID: "7", Data: []byte(push("1.4.2")), PublishTime: DefaultPublishTime}
+	var patches []string
+	for range 2 {
+		out := p.Replay(msg)
+		if len(out.Fired) != 1 {
+			t.Fatalf("fired %d", len(out.Fired))
+		}
+		step, err := p.FollowStep(context.Background(), out.Fired[0].Workflow, msg.PublishTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Fired[0].Workflow.Arguments["lock"] != "local.shop.web" {
+			t.Fatalf("lock %q", out.Fired[0].Workflow.Arguments["lock"])
+		}
+		patches = append(patches, strings.Join(step.Kubectl[1], " "))
+	}
+	if patches[0] != patches[1] {
+		t.Fatalf("two deliveries patch differently:\n%s\n%s", patches[0], patches[1])
+	}
+}
