@@ -140,8 +140,9 @@ func Files(objs []Object) ([]File, error) {
 		Resources:  make([]string, 0, len(objs)),
 	}
 	files := make([]File, 0, len(objs)+1)
+	e := newEmitter()
 	for i, obj := range objs {
-		doc, err := encodeYAML(obj)
+		doc, err := encodeYAML(e, obj)
 		if err != nil {
 			return nil, err
 		}

@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"sort"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -33,8 +31,9 @@ type Object interface {
 // writes nothing. Nothing is written unless every object encodes.
 func YAML(w io.Writer, objs []Object) error {
 	var buf bytes.Buffer
+	e := newEmitter()
 	for i, obj := range objs {
-		doc, err := encodeYAML(obj)
+		doc, err := encodeYAML(e, obj)
 		if err != nil {
 			return err
 		}
@@ -133,23 +132,18 @@ func clean(v any, top bool) {
 // encodeYAML returns one YAML document for obj: keys sorted, two-space
 // indent, lists not indented under their key (as kubectl prints), and
 // multi-line strings (scripts, cache entries) as literal blocks so they read
-// as text.
-func encodeYAML(obj Object) ([]byte, error) {
+// as text. It is what yaml.v3 writes for node(Encode(obj)); e remembers the
+// scalars it rendered for the next documents.
+func encodeYAML(e *emitter, obj Object) ([]byte, error) {
 	m, err := Encode(obj)
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	enc.CompactSeqIndent()
-	if err := enc.Encode(node(m)); err != nil {
+	e.buf.Reset()
+	if err := e.document(m); err != nil {
 		return nil, fmt.Errorf("output: encoding %s as YAML: %w", describe(obj), err)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return bytes.Clone(e.buf.Bytes()), nil
 }
 
 // str is the node of a string. The encoder quotes strings that YAML 1.2
@@ -165,47 +159,6 @@ func str(s string) *yaml.Node {
 }
 
 var yaml11Bools = map[string]bool{"y": true, "yes": true, "n": true, "no": true, "on": true, "off": true}
-
-// node builds the YAML node of a value from Encode, with sorted keys.
-// Strings stay strings (the encoder quotes those that would read as another
-// type); json.Number stays a number.
-func node(v any) *yaml.Node {
-	switch v := v.(type) {
-	case map[string]any:
-		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			n.Content = append(n.Content, str(k), node(v[k]))
-		}
-		return n
-	case []any:
-		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		for _, c := range v {
-			n.Content = append(n.Content, node(c))
-		}
-		return n
-	case string:
-		n := str(v)
-		if strings.Contains(v, "\n") {
-			n.Style = yaml.LiteralStyle
-		}
-		return n
-	case json.Number:
-		tag := "!!int"
-		if strings.ContainsAny(string(v), ".eE") {
-			tag = "!!float"
-		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(v)}
-	case bool:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
-	default: // nil: Encode's JSON has no other types
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
-	}
-}
 
 // describe names obj in error messages, e.g. `ConfigMap "ns/name"`.
 func describe(obj Object) string {

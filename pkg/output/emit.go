@@ -1,0 +1,300 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// emitter writes exactly the YAML that yaml.v3 writes for node(v) with a
+// two-space indent and compact sequences, several times faster: it lays
+// out mappings and sequences itself and writes the scalars that are plain
+// in any case (names, paths, quantities) directly. Every other scalar
+// (quoted, multi-line, number-like) is rendered once by yaml.v3 itself and
+// remembered, so the quoting rules stay yaml.v3's.
+type emitter struct {
+	buf  bytes.Buffer
+	memo map[string]string // string → its yaml.v3 rendering as a mapping value at column 0
+}
+
+func newEmitter() *emitter { return &emitter{memo: map[string]string{}} }
+
+// document writes one document for the map m. A document with a key
+// that YAML cannot write as a simple key (multi-line, or long) is written
+// by yaml.v3 whole: such keys take the "? key" form, which the emitter
+// does not lay out.
+func (e *emitter) document(m map[string]any) error {
+	if len(m) == 0 {
+		e.buf.WriteString("{}\n")
+		return nil
+	}
+	if hasComplexKey(m) {
+		out, err := yamlV3(m)
+		e.buf.Write(out)
+		return err
+	}
+	return e.mapping(m, 0, false)
+}
+
+// hasComplexKey reports whether a map in v has a key with a line break or
+// of more than 100 bytes (yaml.v3 writes keys over 128 as complex keys,
+// counting quotes and escapes).
+func hasComplexKey(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, c := range v {
+			if len(k) > 100 || strings.ContainsAny(k, "\n\r\u0085\u2028\u2029") || hasComplexKey(c) {
+				return true
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if hasComplexKey(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// yamlV3 is yaml.v3's encoding of node(v), two-space indent, compact
+// sequences: the output the emitter reproduces.
+func yamlV3(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(node(v)); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// node builds the YAML node of a value from Encode, with sorted keys.
+// Strings stay strings (the encoder quotes those that would read as another
+// type); json.Number stays a number.
+func node(v any) *yaml.Node {
+	switch v := v.(type) {
+	case map[string]any:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			n.Content = append(n.Content, str(k), node(v[k]))
+		}
+		return n
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, c := range v {
+			n.Content = append(n.Content, node(c))
+		}
+		return n
+	case string:
+		n := str(v)
+		if strings.Contains(v, "\n") {
+			n.Style = yaml.LiteralStyle
+		}
+		return n
+	case json.Number:
+		tag := "!!int"
+		if strings.ContainsAny(string(v), ".eE") {
+			tag = "!!float"
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(v)}
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
+	default: // nil: Encode's JSON has no other types
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+	}
+}
+
+// mapping writes the entries of m at column indent. first says the first
+// entry continues a line already started ("- " of a sequence item).
+func (e *emitter) mapping(m map[string]any, indent int, first bool) error {
+	keys := sortedKeys(m)
+	for i, k := range keys {
+		if i > 0 || !first {
+			e.pad(indent)
+		}
+		if err := e.scalar(k, indent, true); err != nil {
+			return err
+		}
+		e.buf.WriteByte(':')
+		if err := e.value(m[k], indent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// value writes v after "key:" whose key is at column indent.
+func (e *emitter) value(v any, indent int) error {
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 0 {
+			e.buf.WriteString(" {}\n")
+			return nil
+		}
+		e.buf.WriteByte('\n')
+		return e.mapping(v, indent+2, false)
+	case []any:
+		if len(v) == 0 {
+			e.buf.WriteString(" []\n")
+			return nil
+		}
+		e.buf.WriteByte('\n')
+		return e.sequence(v, indent)
+	}
+	e.buf.WriteByte(' ')
+	return e.leaf(v, indent)
+}
+
+// sequence writes the items of s, their dashes at column indent.
+func (e *emitter) sequence(s []any, indent int) error {
+	for _, item := range s {
+		e.pad(indent)
+		if err := e.item(item, indent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// item writes one sequence item after its "- " at column indent.
+func (e *emitter) item(v any, indent int) error {
+	e.buf.WriteString("- ")
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 0 {
+			e.buf.WriteString("{}\n")
+			return nil
+		}
+		return e.mapping(v, indent+2, true)
+	case []any:
+		if len(v) == 0 {
+			e.buf.WriteString("[]\n")
+			return nil
+		}
+		for i, inner := range v {
+			if i > 0 {
+				e.pad(indent + 2)
+			}
+			if err := e.item(inner, indent+2); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return e.leaf(v, indent)
+}
+
+// leaf writes a scalar value and ends its line.
+func (e *emitter) leaf(v any, indent int) error {
+	switch v := v.(type) {
+	case string:
+		if err := e.scalar(v, indent, false); err != nil {
+			return err
+		}
+	case json.Number:
+		e.buf.WriteString(string(v))
+	case bool:
+		e.buf.WriteString(strconv.FormatBool(v))
+	default: // nil: Encode's JSON has no other types
+		e.buf.WriteString("null")
+	}
+	e.buf.WriteByte('\n')
+	return nil
+}
+
+// scalar writes the string s: directly when yaml.v3 writes it plain in any
+// case, else as yaml.v3 renders it, the lines of a block scalar indented
+// below the key or dash at column indent. A key never ends its line here.
+func (e *emitter) scalar(s string, indent int, key bool) error {
+	if alwaysPlain(s) {
+		e.buf.WriteString(s)
+		return nil
+	}
+	rendered, ok := e.memo[s]
+	if !ok {
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		value := str(s)
+		if strings.Contains(s, "\n") {
+			value.Style = yaml.LiteralStyle
+		}
+		doc := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{str("k"), value}}
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+		if err := enc.Close(); err != nil {
+			return err
+		}
+		rendered = strings.TrimSuffix(strings.TrimPrefix(buf.String(), "k: "), "\n")
+		e.memo[s] = rendered
+	}
+	if key || !strings.Contains(rendered, "\n") {
+		e.buf.WriteString(rendered)
+		return nil
+	}
+	// A block scalar: its header, then its lines, indented two more than
+	// the key at column 0 in the rendering, so shifted by indent here.
+	lines := strings.Split(rendered, "\n")
+	e.buf.WriteString(lines[0])
+	for _, line := range lines[1:] {
+		e.buf.WriteByte('\n')
+		if line != "" {
+			e.pad(indent)
+		}
+		e.buf.WriteString(line)
+	}
+	return nil
+}
+
+func (e *emitter) pad(n int) {
+	for range n {
+		e.buf.WriteByte(' ')
+	}
+}
+
+// alwaysPlain reports whether yaml.v3 writes s as a plain scalar whatever
+// its place: a letter, then letters, digits and "-_./", not a word YAML
+// reads as a bool or null (YAML 1.1's included, which str quotes).
+func alwaysPlain(s string) bool {
+	if s == "" || len(s) > 128 || !isLetter(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isLetter(c) && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.' && c != '/' {
+			return false
+		}
+	}
+	switch strings.ToLower(s) {
+	case "true", "false", "null", "y", "yes", "n", "no", "on", "off", ".inf", ".nan":
+		return false
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,74 @@
+package output
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// reference is what the emitter must write: yaml.v3's encoding of node(m)
+// with a two-space indent and compact sequences.
+func reference(t testing.TB, m map[string]any) string {
+	t.Helper()
+	out, err := yamlV3(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func emit(t testing.TB, m map[string]any) string {
+	t.Helper()
+	e := newEmitter()
+	if err := e.document(m); err != nil {
+		t.Fatal(err)
+	}
+	return e.buf.String()
+}
+
+// TestEmitterMatchesYAMLv3 compares the emitter with yaml.v3 on values
+// that exercise every layout and quoting rule.
+func TestEmitterMatchesYAMLv3(t *testing.T) {
+	strs := []string{"", "plain", "a b", "a: b", "a #b", "#x", "-x", "- x", "x-", "?x", ":x", "x:", "{{workflow.parameters.tag}}",
+		"'quoted'", `"double"`, "it's", "3", "3.0", "0x1F", "1e3", "+1", "-1", ".5", "1_000", "2026-01-01", "2026-01-01T00:00:00Z",
+		"true", "True", "yes", "No", "on", "OFF", "y", "n", "null", "Null", "~", ".inf", ".NaN", "<<",
+		"line\n", "two\nlines", "two\nlines\n", "trailing\n\n", "  leading", "trailing ", "\tTab", "back\\slash", "unicode ✓", "\u00e9t\u00e9",
+		"ctrl\x01", "cr\r", "a,b", "[x]", "{x}", "x]", "@x", "`x`", "!x", "&x", "*x", "%x", "|x", ">x", "a|b", "2.10.29", "500m", "256Mi", "v1.2.3",
+		strings.Repeat("long", 40), "  indented\nblock\n", "^[a-z]+$", "us-east1-docker.pkg.dev/acme/app@sha256:" + strings.Repeat("ab", 32)}
+	for _, s := range strs {
+		s, _ = strconv.Unquote(`"` + s + `"`)
+		m := map[string]any{
+			s:       s,
+			"value": s,
+			"list":  []any{s, map[string]any{"k": s, "n": map[string]any{s: []any{s}}}, []any{s, []any{}}},
+			"deep":  map[string]any{"a": map[string]any{"b": []any{map[string]any{"c": s, "d": []any{s, s}}}}},
+		}
+		if got, want := emit(t, m), reference(t, m); got != want {
+			t.Errorf("%q:\ngot:\n%s\nwant:\n%s", s, got, want)
+		}
+	}
+	m := map[string]any{"empty": map[string]any{}, "none": []any{}, "null": nil, "t": true, "n": json.Number("42"), "f": json.Number("1.5"),
+		"items": []any{map[string]any{}, []any{}, nil, json.Number("1"), false}}
+	if got, want := emit(t, m), reference(t, m); got != want {
+		t.Errorf("non-strings:\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// FuzzEmitter: for any string, in any place, the emitter writes what
+// yaml.v3 writes.
+func FuzzEmitter(f *testing.F) {
+	for _, s := range []string{"x", "a: b", "3", "two\nlines\n", " x", "{{x}}", "yes"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return // Encode's JSON never holds invalid UTF-8
+		}
+		m := map[string]any{"k": s, s: []any{s, map[string]any{"v": s}}, "n": map[string]any{"m": []any{[]any{s}}}}
+		if got, want := emit(t, m), reference(t, m); got != want {
+			t.Fatalf("%q:\ngot:\n%s\nwant:\n%s", s, got, want)
+		}
+	})
+}
