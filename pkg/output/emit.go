@@ -269,20 +269,29 @@ func (e *emitter) pad(n int) {
 }
 
 // alwaysPlain reports whether yaml.v3 writes s as a plain scalar whatever
-// its place: a letter, then letters, digits and "-_./", not a word YAML
-// reads as a bool or null (YAML 1.1's included, which str quotes).
+// its place: a letter, '^' or '/' first, no spaces or control characters,
+// ':' only inside and not before a space, and not a word YAML reads as a
+// bool or null (YAML 1.1's included, which str quotes).
+// TestEmitterMatchesYAMLv3 and FuzzEmitter hold it to yaml.v3's choices.
 func alwaysPlain(s string) bool {
-	if s == "" || len(s) > 128 || !isLetter(s[0]) {
+	if s == "" || len(s) > 128 || !isLetter(s[0]) && s[0] != '^' && s[0] != '/' {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
 		c := s[i]
-		if !isLetter(c) && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.' && c != '/' {
+		switch {
+		case isLetter(c) || c >= '0' && c <= '9':
+		case c == ':':
+			if i == len(s)-1 {
+				return false
+			}
+		case strings.IndexByte("-_./^$\\[]{}()*+?|,=~%@!&<>;\"'`#", c) >= 0:
+		default:
 			return false
 		}
 	}
 	switch strings.ToLower(s) {
-	case "true", "false", "null", "y", "yes", "n", "no", "on", "off", ".inf", ".nan":
+	case "true", "false", "null", "y", "yes", "n", "no", "on", "off":
 		return false
 	}
 	return true

@@ -2,7 +2,6 @@ package output
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -36,9 +35,9 @@ func TestEmitterMatchesYAMLv3(t *testing.T) {
 		"true", "True", "yes", "No", "on", "OFF", "y", "n", "null", "Null", "~", ".inf", ".NaN", "<<",
 		"line\n", "two\nlines", "two\nlines\n", "trailing\n\n", "  leading", "trailing ", "\tTab", "back\\slash", "unicode ✓", "\u00e9t\u00e9",
 		"ctrl\x01", "cr\r", "a,b", "[x]", "{x}", "x]", "@x", "`x`", "!x", "&x", "*x", "%x", "|x", ">x", "a|b", "2.10.29", "500m", "256Mi", "v1.2.3",
-		strings.Repeat("long", 40), "  indented\nblock\n", "^[a-z]+$", "us-east1-docker.pkg.dev/acme/app@sha256:" + strings.Repeat("ab", 32)}
+		strings.Repeat("long", 40), "  indented\nblock\n", "a:b", "a::b", "^x$", "^", "/", "/path/x", "x#y", "a{b}", "x|y", "x>y", "x&y", "x!y",
+		"x%y", "x@y", "a'b", `a"b`, "x`y", "^-", "/-", "^:", "x;y", "x,y", "x=y", "x~y", "^(?:v[0-9]+)$", `x\y`, "a[0]", "x*", "x?", "^[a-z]+$", "us-east1-docker.pkg.dev/acme/app@sha256:" + strings.Repeat("ab", 32)}
 	for _, s := range strs {
-		s, _ = strconv.Unquote(`"` + s + `"`)
 		m := map[string]any{
 			s:       s,
 			"value": s,

@@ -617,20 +617,6 @@ func TestDirRejectsBadPaths(t *testing.T) {
 	}
 }
 
-func BenchmarkYAML(b *testing.B) {
-	objs := make([]Object, 1000)
-	for i := range objs {
-		objs[i] = configMap(fmt.Sprintf("cm-%d", i))
-	}
-	var buf bytes.Buffer
-	for b.Loop() {
-		buf.Reset()
-		if err := YAML(&buf, objs); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // TestDirUnwritableParent: a parent nobody may write, even root (/proc),
 // fails with the system's reason and leaves nothing behind.
 func TestDirUnwritableParent(t *testing.T) {

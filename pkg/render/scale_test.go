@@ -9,34 +9,22 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 )
 
-// manyServices maps n services over 10 namespaces, with metadata, so that
-// entries are not trivially small.
-func manyServices(n int) *mapping.ServiceMapping {
-	m := &mapping.ServiceMapping{
-		APIVersion: mapping.APIVersion,
-		Kind:       mapping.Kind,
-		Metadata:   mapping.Metadata{Name: "fleet"},
-		Spec:       mapping.Spec{GCP: mapping.GCP{Project: "acme-fleet"}},
+// manyServices is the synthetic mapping of n services.
+func manyServices(t testing.TB, n int) *mapping.ServiceMapping {
+	t.Helper()
+	m, err := synthetic.Mapping(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := range n {
-		name := fmt.Sprintf("svc-%05d", i)
-		m.Spec.Services = append(m.Spec.Services, mapping.Service{
-			Name:       name,
-			Image:      "us-docker.pkg.dev/acme-fleet/services/" + name,
-			TagPattern: `v[0-9]+\.[0-9]+\.[0-9]+`,
-			Namespace:  fmt.Sprintf("team-%d", i%10),
-			Metadata:   map[string]string{"notify": "#team-" + name},
-		})
-	}
-	m.Default()
 	return m
 }
 
 func TestTenThousandServicesFitInObjects(t *testing.T) {
 	const n = 10000
-	objs, err := Render(manyServices(n), Options{})
+	objs, err := Render(manyServices(t, n), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +67,7 @@ func TestTenThousandServicesFitInObjects(t *testing.T) {
 }
 
 func TestEachTriggerReadsItsOwnCacheShard(t *testing.T) {
-	objs, err := Render(manyServices(3000), Options{})
+	objs, err := Render(manyServices(t, 3000), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,16 +105,18 @@ func TestEachTriggerReadsItsOwnCacheShard(t *testing.T) {
 }
 
 func TestShardTooSmallForOneServiceIsAnError(t *testing.T) {
-	_, err := Render(manyServices(1), Options{ShardBytes: 4200})
+	_, err := Render(manyServices(t, 1), Options{ShardBytes: 4200})
 	if err == nil {
 		t.Fatal("rendering into shards smaller than one service succeeded")
 	}
 }
 
+// BenchmarkRender: mapping → typed objects.
 func BenchmarkRender(b *testing.B) {
-	for _, n := range []int{1, 100, 10000} {
-		m := manyServices(n)
+	for _, n := range synthetic.Sizes {
+		m := manyServices(b, n)
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := Render(m, Options{}); err != nil {
 					b.Fatal(err)

@@ -1,0 +1,40 @@
+package output_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
+	"github.com/argodeploy/argodeploy/pkg/output"
+	"github.com/argodeploy/argodeploy/pkg/render"
+)
+
+// BenchmarkYAML: rendered objects → the YAML stream generate prints.
+func BenchmarkYAML(b *testing.B) {
+	for _, n := range synthetic.Sizes {
+		m, err := synthetic.Mapping(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rendered, err := render.Render(m, render.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		objs := make([]output.Object, len(rendered))
+		for i, o := range rendered {
+			objs[i] = o
+		}
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var buf bytes.Buffer
+			for b.Loop() {
+				buf.Reset()
+				if err := output.YAML(&buf, objs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(buf.Len()), "bytes")
+		})
+	}
+}
