@@ -221,17 +221,12 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}, docs: docs}
 	invalid := map[string]bool{}
 	schemaFailed := map[string]bool{} // objects whose decode errors the schema layer already explains
-	for _, d := range docs {
+	schemaResults := validateSchemas(docs, schema.Options{Relaxed: opts.AllowUnknownFields})
+	results := check.All(ctx, objs, opts)
+	for i, d := range docs {
 		o := d.Object
-		problems, err := schema.Validate(o.Object, schema.Options{Relaxed: opts.AllowUnknownFields})
-		if errors.Is(err, schema.ErrNoSchema) {
-			continue
-		}
 		key := objectKey(o.GetKind(), o.GetNamespace(), o.GetName())
-		if err != nil {
-			problems = []schema.Problem{{Message: err.Error()}}
-		}
-		for _, p := range problems {
+		for _, p := range <-schemaResults[i] {
 			line, col := d.Position(p.Path)
 			if p.Path == "" {
 				line, col = d.Line, 1
@@ -240,7 +235,7 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 			invalid[key], schemaFailed[key] = true, true
 		}
 	}
-	for _, r := range check.All(ctx, objs, opts) {
+	for _, r := range results {
 		key := objectKey(r.Kind, r.Namespace, r.Name)
 		if r.Validator == check.DecodeValidator && schemaFailed[key] {
 			continue
@@ -287,6 +282,35 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 		}
 	}
 	return rep
+}
+
+// validateSchemas starts checking each doc against its kind's schema, one
+// goroutine per kind (compiling a kind's schema is most of the cost of a
+// small run, and independent of the other layers), and returns where each
+// doc's problems will arrive. A doc of a kind without a schema gets none.
+func validateSchemas(docs []manifest.Doc, opts schema.Options) []chan []schema.Problem {
+	results := make([]chan []schema.Problem, len(docs))
+	byKind := map[string][]int{}
+	for i, d := range docs {
+		results[i] = make(chan []schema.Problem, 1)
+		k := d.Object.GetAPIVersion() + "/" + d.Object.GetKind()
+		byKind[k] = append(byKind[k], i)
+	}
+	for _, indexes := range byKind {
+		go func() {
+			for _, i := range indexes {
+				problems, err := schema.Validate(docs[i].Object.Object, opts)
+				switch {
+				case errors.Is(err, schema.ErrNoSchema):
+					problems = nil
+				case err != nil:
+					problems = []schema.Problem{{Message: err.Error()}}
+				}
+				results[i] <- problems
+			}
+		}()
+	}
+	return results
 }
 
 // finding is one leaf of a check's error: a message and the field path it

@@ -536,12 +536,16 @@ func (a *access) compare(decoded []runtime.Object) {
 		if a.unknown[account] && !a.accounts[account] {
 			continue // external account: its bindings may be elsewhere
 		}
-		for _, n := range needs {
-			var owned []rbacv1.PolicyRule
-			for _, g := range grants[account][n.namespace] {
-				owned = append(owned, g.rule)
+		owned := map[string]*ruleSet{}
+		for ns, gs := range grants[account] {
+			rules := make([]rbacv1.PolicyRule, len(gs))
+			for i, g := range gs {
+				rules[i] = g.rule
 			}
-			if ok, missing := validation.Covers(owned, []rbacv1.PolicyRule{n.rule}); !ok {
+			owned[ns] = newRuleSet(rules)
+		}
+		for _, n := range needs {
+			if ok, missing := validation.Covers(owned[n.namespace].about(n.rule.ResourceNames), []rbacv1.PolicyRule{n.rule}); !ok {
 				if a.unknown[account] {
 					a.note(n.obj, n.path, "ServiceAccount %s may not %s in namespace %q (needed by %s), unless a grant outside the inputs allows it", account, describe(missing), n.namespace, n.why)
 				} else {
@@ -557,8 +561,9 @@ func (a *access) compare(decoded []runtime.Object) {
 			byNamespace[n.namespace] = append(byNamespace[n.namespace], n.rule)
 		}
 		for _, ns := range slices.Sorted(maps.Keys(grants[account])) {
+			needed := newRuleSet(byNamespace[ns])
 			for _, g := range grants[account][ns] {
-				if ok, extra := validation.Covers(byNamespace[ns], []rbacv1.PolicyRule{g.rule}); !ok {
+				if extra := uncovered(needed, g.rule); len(extra) > 0 {
 					a.fail(g.obj, g.path, "grants ServiceAccount %s more than its objects need: %s in namespace %q", account, describe(extra), ns)
 				}
 			}
@@ -567,6 +572,75 @@ func (a *access) compare(decoded []runtime.Object) {
 	for obj := range a.errs {
 		a.errs[obj] = dedupe(a.errs[obj])
 	}
+}
+
+// ruleSet holds rules for many coverage questions about single resource
+// names: Kubernetes' Covers compares resource names by scanning, so a Role
+// naming thousands of Deployments would make each question cost thousands.
+type ruleSet struct {
+	rules []rbacv1.PolicyRule
+	names []map[string]bool // per rule, its resource names; nil when it names none (all)
+}
+
+func newRuleSet(rules []rbacv1.PolicyRule) *ruleSet {
+	s := &ruleSet{rules: rules, names: make([]map[string]bool, len(rules))}
+	for i, r := range rules {
+		if len(r.ResourceNames) > 0 {
+			s.names[i] = map[string]bool{}
+			for _, n := range r.ResourceNames {
+				s.names[i][n] = true
+			}
+		}
+	}
+	return s
+}
+
+// about returns the rules as they bear on requests for names (all rules
+// when names is empty): a rule naming resources keeps only those of names
+// it names, and is left out when it names none of them. Whether the rules
+// cover a request for those names is unchanged.
+func (s *ruleSet) about(names []string) []rbacv1.PolicyRule {
+	if s == nil {
+		return nil
+	}
+	if len(names) == 0 {
+		return s.rules
+	}
+	var out []rbacv1.PolicyRule
+	for i, r := range s.rules {
+		if s.names[i] == nil {
+			out = append(out, r)
+			continue
+		}
+		var kept []string
+		for _, n := range names {
+			if s.names[i][n] {
+				kept = append(kept, n)
+			}
+		}
+		if len(kept) > 0 {
+			r.ResourceNames = kept
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// uncovered is the part of rule that the set does not cover, asked one
+// resource name at a time when rule names resources.
+func uncovered(s *ruleSet, rule rbacv1.PolicyRule) []rbacv1.PolicyRule {
+	if len(rule.ResourceNames) == 0 {
+		_, extra := validation.Covers(s.about(nil), []rbacv1.PolicyRule{rule})
+		return extra
+	}
+	var extra []rbacv1.PolicyRule
+	for _, name := range rule.ResourceNames {
+		one := rule
+		one.ResourceNames = []string{name}
+		_, e := validation.Covers(s.about(one.ResourceNames), []rbacv1.PolicyRule{one})
+		extra = append(extra, e...)
+	}
+	return extra
 }
 
 // grant is one rule a bound Role gives, and where it is written.

@@ -41,13 +41,13 @@ func CrossResource(objs []runtime.Object) []Result {
 	decoded, decodeErrs := decodeAll(objs)
 	broken := undecoded(decoded, decodeErrs)
 	events := map[string]map[string]*eventsv1alpha1.PubSubEventSource{} // namespace/name → event name → Pub/Sub source, nil for other types
-	templates := map[string]*wfv1.WorkflowTemplate{}
+	templates := &templateIndex{byName: map[string]*wfv1.WorkflowTemplate{}, usesOf: map[*wfv1.WorkflowTemplate][]parameterUse{}}
 	for _, obj := range decoded {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.EventSource:
 			events[o.Namespace+"/"+o.Name] = eventSources(o)
 		case *wfv1.WorkflowTemplate:
-			templates[o.Namespace+"/"+o.Name] = o
+			templates.byName[o.Namespace+"/"+o.Name] = o
 		}
 	}
 	var results []Result
@@ -102,6 +102,22 @@ func undecoded(decoded []runtime.Object, errs []error) map[string]bool {
 		}
 	}
 	return broken
+}
+
+// templateIndex finds WorkflowTemplates by namespace/name and remembers
+// the parameters each uses, which every trigger of a large Sensor asks for.
+type templateIndex struct {
+	byName map[string]*wfv1.WorkflowTemplate
+	usesOf map[*wfv1.WorkflowTemplate][]parameterUse
+}
+
+func (x *templateIndex) uses(t *wfv1.WorkflowTemplate) ([]parameterUse, error) {
+	if uses, ok := x.usesOf[t]; ok {
+		return uses, nil
+	}
+	uses, err := parameterUses(&t.Spec)
+	x.usesOf[t] = uses
+	return uses, err
 }
 
 // eventSources lists the events an EventSource defines, across its source
@@ -229,7 +245,7 @@ func fieldErrorf(path, format string, args ...any) error {
 }
 
 // triggerWorkflow checks the Workflow a k8s or argoWorkflow trigger creates.
-func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates map[string]*wfv1.WorkflowTemplate, broken map[string]bool) []error {
+func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates *templateIndex, broken map[string]bool) []error {
 	if t.Template == nil {
 		return nil
 	}
@@ -255,7 +271,7 @@ func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates
 	if ns == "" {
 		ns = namespace
 	}
-	tmpl, ok := templates[ns+"/"+ref.Name]
+	tmpl, ok := templates.byName[ns+"/"+ref.Name]
 	if !ok && broken["WorkflowTemplate/"+ns+"/"+ref.Name] {
 		return nil
 	}
@@ -272,11 +288,11 @@ func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates
 			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.arguments.parameters[%d].name", path, i), "parameter %q is not declared by WorkflowTemplate %q", p.Name, ref.Name))
 		}
 	}
-	undeclared, err := UndeclaredParameters(&tmpl.Spec, wf.Spec.Arguments.Parameters)
+	uses, err := templates.uses(tmpl)
 	if err != nil {
 		return append(errs, err)
 	}
-	for _, u := range undeclared {
+	for _, u := range undeclared(&tmpl.Spec, uses, wf.Spec.Arguments.Parameters) {
 		errs = append(errs, fieldErrorf(path+".workflowTemplateRef.name", "WorkflowTemplate %q, %s: %v by this trigger, so every Workflow it creates fails with \"failed to resolve\"", ref.Name, u.Path, u.Err))
 	}
 	return errs

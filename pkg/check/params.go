@@ -20,10 +20,18 @@ var workflowParameterUse = regexp.MustCompile(`\{\{\s*workflow\.parameters\.([A-
 // since a Workflow may pass any argument; the controller fails a Workflow
 // that does not with "failed to resolve {{workflow.parameters.NAME}}".
 func UndeclaredParameters(spec *wfv1.WorkflowSpec, passed []wfv1.Parameter) ([]*FieldError, error) {
-	declared := map[string]bool{}
-	for _, p := range append(append([]wfv1.Parameter(nil), spec.Arguments.Parameters...), passed...) {
-		declared[p.Name] = true
+	uses, err := parameterUses(spec)
+	if err != nil {
+		return nil, err
 	}
+	return undeclared(spec, uses, passed), nil
+}
+
+// parameterUse is one "{{workflow.parameters.NAME}}" in a workflow spec.
+type parameterUse struct{ path, tag, name string }
+
+// parameterUses lists the workflow parameters a spec uses, in path order.
+func parameterUses(spec *wfv1.WorkflowSpec) ([]parameterUse, error) {
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
@@ -32,15 +40,29 @@ func UndeclaredParameters(spec *wfv1.WorkflowSpec, passed []wfv1.Parameter) ([]*
 	if err := json.Unmarshal(raw, &tree); err != nil {
 		return nil, err
 	}
-	var found []*FieldError
+	var uses []parameterUse
 	walkStrings(tree, "spec", func(path, s string) {
 		for _, m := range workflowParameterUse.FindAllStringSubmatch(s, -1) {
-			if !declared[m[1]] {
-				found = append(found, &FieldError{Path: path, Err: fmt.Errorf("%s is neither declared nor passed", m[0])})
-			}
+			uses = append(uses, parameterUse{path, m[0], m[1]})
 		}
 	})
-	return found, nil
+	return uses, nil
+}
+
+// undeclared reports the uses whose parameter neither spec declares nor
+// passed holds.
+func undeclared(spec *wfv1.WorkflowSpec, uses []parameterUse, passed []wfv1.Parameter) []*FieldError {
+	declared := map[string]bool{}
+	for _, p := range append(append([]wfv1.Parameter(nil), spec.Arguments.Parameters...), passed...) {
+		declared[p.Name] = true
+	}
+	var found []*FieldError
+	for _, u := range uses {
+		if !declared[u.name] {
+			found = append(found, &FieldError{Path: u.path, Err: fmt.Errorf("%s is neither declared nor passed", u.tag)})
+		}
+	}
+	return found
 }
 
 // walkStrings calls fn with every string in a JSON tree and its path, in
