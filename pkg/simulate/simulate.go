@@ -24,7 +24,9 @@ import (
 // Pipeline is what a replay needs of a pipeline's objects.
 type Pipeline struct {
 	sensors    []*eventsv1alpha1.Sensor
-	sources    map[string]sourceEvent // namespace/eventSource/event → its Pub/Sub source
+	screens    [][]*screen                        // per Sensor, per dependency; nil where Argo Events alone judges
+	conditions [][]*govaluate.EvaluableExpression // per Sensor, per trigger; nil when it does not compile (never fires)
+	sources    map[string]sourceEvent             // namespace/eventSource/event → its Pub/Sub source
 	templates  map[string]*wfv1.WorkflowTemplate
 	configMaps map[string]*corev1.ConfigMap
 }
@@ -47,6 +49,16 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.Sensor:
 			p.sensors = append(p.sensors, o)
+			screens := make([]*screen, len(o.Spec.Dependencies))
+			for i, d := range o.Spec.Dependencies {
+				screens[i] = newScreen(d)
+			}
+			p.screens = append(p.screens, screens)
+			conditions := make([]*govaluate.EvaluableExpression, len(o.Spec.Triggers))
+			for i, t := range o.Spec.Triggers {
+				conditions[i], _ = dependencyExpression(o, t)
+			}
+			p.conditions = append(p.conditions, conditions)
 		case *eventsv1alpha1.EventSource:
 			for name, src := range o.Spec.PubSub {
 				p.sources[o.Namespace+"/"+o.Name+"/"+name] = sourceEvent{o.Name, src}
@@ -134,10 +146,11 @@ type Workflow struct {
 func (p *Pipeline) Replay(msg Message) Outcome {
 	out := Outcome{Message: msg.ID, Payload: string(msg.Data), Fired: []Trigger{}}
 	events := map[string]*eventsv1alpha1.Event{} // per EventSource event: built once
+	fields := map[*eventsv1alpha1.Event]*eventFields{}
 	var rejected []rejection
-	for _, s := range p.sensors {
+	for si, s := range p.sensors {
 		satisfied := map[string]*eventsv1alpha1.Event{}
-		for _, dep := range s.Spec.Dependencies {
+		for di, dep := range s.Spec.Dependencies {
 			key := s.Namespace + "/" + dep.EventSourceName + "/" + dep.EventName
 			src, ok := p.sources[key]
 			if !ok {
@@ -151,20 +164,26 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 					return out
 				}
 				events[key] = event
+				fields[event] = newEventFields(event.Data)
+			}
+			if sc := p.screens[si][di]; sc != nil {
+				if passed, all := sc.passes(fields[event]); !all {
+					rejected = append(rejected, rejection{s.Namespace + "/" + s.Name, dep, event, nil, passed})
+					continue
+				}
 			}
 			ok, err := dependencies.Filter(event, dep.Filters, dep.FiltersLogicalOperator)
 			if ok && err == nil {
 				satisfied[dep.Name] = event
 				continue
 			}
-			rejected = append(rejected, rejection{s.Namespace + "/" + s.Name, dep, event, err})
+			rejected = append(rejected, rejection{s.Namespace + "/" + s.Name, dep, event, err, -1})
 		}
 		if len(satisfied) == 0 {
 			continue
 		}
-		for _, t := range s.Spec.Triggers {
-			fired, err := fires(s, t, satisfied)
-			if err != nil || !fired {
+		for ti, t := range s.Spec.Triggers {
+			if expr := p.conditions[si][ti]; expr == nil || !fires(expr, satisfied) {
 				continue
 			}
 			out.Fired = append(out.Fired, p.apply(s, t, satisfied))
@@ -182,6 +201,7 @@ type rejection struct {
 	dep    eventsv1alpha1.EventDependency
 	event  *eventsv1alpha1.Event
 	err    error
+	passed int // data filters passed, as its screen counted; -1 when unknown
 }
 
 // pubSubEvent builds the event the Pub/Sub EventSource sends for msg
@@ -258,29 +278,36 @@ const maxRejected = 3
 
 // nearest explains the rejections that passed the most data filters (the
 // dependencies the message came closest to): at most maxRejected of them,
-// and how many more were as close.
+// and how many more were as close. Screened rejections are ranked by their
+// screen's count; only those shown are explained with Argo Events' code.
 func nearest(rejected []rejection) ([]Verdict, int) {
-	var best []Verdict
+	best := -1
+	var closest []rejection
 	for _, r := range rejected {
-		v := verdict(r)
+		if r.passed < 0 {
+			r.passed = verdict(r).Passed
+		}
 		switch {
-		case v.Passed == 0:
-		case len(best) == 0 || v.Passed > best[0].Passed:
-			best = []Verdict{v}
-		case v.Passed == best[0].Passed:
-			best = append(best, v)
+		case r.passed == 0:
+		case r.passed > best:
+			best, closest = r.passed, []rejection{r}
+		case r.passed == best:
+			closest = append(closest, r)
 		}
 	}
-	if len(best) > maxRejected {
-		return best[:maxRejected], len(best) - maxRejected
+	more := max(0, len(closest)-maxRejected)
+	closest = closest[:len(closest)-more]
+	verdicts := make([]Verdict, len(closest))
+	for i, r := range closest {
+		verdicts[i] = verdict(r)
 	}
-	return best, 0
+	return verdicts, more
 }
 
-// fires evaluates a trigger's dependency expression as the Sensor does
-// (listener.go getDependencyExpression; the event bus evaluates it with
-// govaluate): its conditions, or all dependencies joined with &&.
-func fires(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, satisfied map[string]*eventsv1alpha1.Event) (bool, error) {
+// dependencyExpression is a trigger's dependency expression as the Sensor
+// builds it (listener.go getDependencyExpression; the event bus evaluates
+// it with govaluate): its conditions, or all dependencies joined with &&.
+func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger) (*govaluate.EvaluableExpression, error) {
 	expression := t.Template.Conditions
 	if expression == "" {
 		var names []string
@@ -293,20 +320,19 @@ func fires(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, satisfied map[str
 			expression = replaceWord(expression, strings.ReplaceAll(d.Name, "-", "_"), d.Name)
 		}
 	}
-	expr, err := govaluate.NewEvaluableExpression(strings.ReplaceAll(expression, "-", "\\-"))
-	if err != nil {
-		return false, err
-	}
+	return govaluate.NewEvaluableExpression(strings.ReplaceAll(expression, "-", "\\-"))
+}
+
+// fires evaluates a trigger's dependency expression over the satisfied
+// dependencies.
+func fires(expr *govaluate.EvaluableExpression, satisfied map[string]*eventsv1alpha1.Event) bool {
 	params := map[string]any{}
 	for _, name := range expr.Vars() {
 		_, params[name] = satisfied[name]
 	}
 	result, err := expr.Evaluate(params)
-	if err != nil {
-		return false, err
-	}
 	fired, _ := result.(bool)
-	return fired, nil
+	return err == nil && fired
 }
 
 // replaceWord replaces whole-word occurrences of old (words are made of

@@ -109,16 +109,3 @@ func TestFollowStep(t *testing.T) {
 		t.Fatalf("patch: %q", patch)
 	}
 }
-
-// BenchmarkReplay measures the Sensor-replay path (filters, conditions,
-// parameters) without the step, on the 5-service example.
-func BenchmarkReplay(b *testing.B) {
-	p := pipeline(b, "multi-namespace.yaml")
-	msg := Message{ID: "1", Data: []byte(`{"action":"INSERT","digest":"europe-west1-docker.pkg.dev/acme-platform/services/api-worker@sha256:` + strings.Repeat("ab", 32) + `","tag":"europe-west1-docker.pkg.dev/acme-platform/services/api-worker:v1.2.3"}`), PublishTime: DefaultPublishTime}
-	b.ReportAllocs()
-	for b.Loop() {
-		if out := p.Replay(msg); len(out.Fired) != 1 {
-			b.Fatal(out)
-		}
-	}
-}
