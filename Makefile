@@ -1,11 +1,14 @@
-# The two commands the README promises:
+# The commands the README promises:
 #   make example   build argodeploy and generate the pipeline of an example
-#   make test      run every test (what CI runs through .ci/run)
+#   make test      run the default tests (a few minutes)
+#   make ci        everything CI runs through .ci/run: test, a short run of
+#                  every fuzz target, and the end-to-end test on real
+#                  components (cold: about 25 minutes of builds, cached)
 GO ?= go
 BIN := bin/argodeploy
 EXAMPLE ?= examples/single-service.yaml
 
-.PHONY: all build example test vet fmt-check golden fuzz clean schemas
+.PHONY: all build example test ci vet fmt-check golden fuzz clean e2e schemas bench
 
 all: build
 
@@ -17,6 +20,10 @@ example: build
 
 test: fmt-check vet
 	$(GO) test ./...
+
+ci: test
+	$(MAKE) fuzz FUZZTIME=10s
+	$(MAKE) e2e
 
 vet:
 	$(GO) vet ./...
@@ -38,7 +45,23 @@ fuzz:
 clean:
 	rm -rf bin
 
+# e2e builds (once, cached) and starts the real components on loopback and
+# runs the end-to-end tests; see pkg/testenv/README.md.
+e2e:
+	.ci/e2e-install && $(GO) test -tags e2e -count=1 -timeout 30m ./pkg/testenv/
+
 # schemas regenerates schemas/kinds from the upstream schemas of the module
 # versions in go.mod; see schemas/README.md.
 schemas:
 	$(GO) run ./schemas/gen
+
+# bench runs the package benchmarks and times argodeploy beside kubeconform
+# v0.7.0 on the same generated manifests and schemas; it writes
+# BENCHMARKS.md.
+KUBECONFORM_VERSION := v0.7.0
+bench: build
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./pkg/... ./cmd/... > bin/gobench.txt
+	$(GO) test -tags bench -run TestBenchmarks -count=1 -timeout 60m ./cmd/argodeploy/ -args \
+		-argodeploy $(CURDIR)/$(BIN) -kubeconform $(CURDIR)/bin/kubeconform \
+		-gobench $(CURDIR)/bin/gobench.txt -out $(CURDIR)/BENCHMARKS.md

@@ -1,0 +1,202 @@
+//go:build bench
+
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
+)
+
+// The side-by-side benchmarks behind `make bench`: the built binaries,
+// timed as a user runs them, and kubeconform on the same files with the
+// same schemas. They write BENCHMARKS.md.
+var (
+	argodeployBin  = flag.String("argodeploy", "", "the argodeploy binary")
+	kubeconformBin = flag.String("kubeconform", "", "the kubeconform v0.7.0 binary")
+	goBench        = flag.String("gobench", "", "output of the package benchmarks (go test -bench), included as is")
+	reportFile     = flag.String("out", "", "where to write BENCHMARKS.md")
+	runs           = flag.Int("runs", 5, "runs of each command; the median counts")
+)
+
+// measurement is one command's median wall time over its runs.
+type measurement struct {
+	median time.Duration
+	runs   int
+}
+
+// timeCommand runs argv n times (after one unmeasured warm-up that fills
+// the page cache) and returns the median wall time; every run must exit 0.
+func timeCommand(t *testing.T, n int, argv ...string) measurement {
+	t.Helper()
+	run := func() time.Duration {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = nil, &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, stderr.String())
+		}
+		return time.Since(start)
+	}
+	run()
+	times := make([]time.Duration, n)
+	for i := range times {
+		times[i] = run()
+	}
+	slices.Sort(times)
+	return measurement{times[n/2], n}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func TestBenchmarks(t *testing.T) {
+	if *argodeployBin == "" || *kubeconformBin == "" || *reportFile == "" {
+		t.Fatal("run through `make bench`: -argodeploy, -kubeconform and -out are required")
+	}
+	dir := t.TempDir()
+	root := repoPath(".")
+	schemaLocation := filepath.Join(root, "schemas/kinds") + "/{{ .ResourceKind }}-{{ .ResourceAPIVersion }}.json"
+	var rows, commands []string
+	row := func(format string, args ...any) { rows = append(rows, fmt.Sprintf(format, args...)) }
+	command := func(argv ...string) []string {
+		commands = append(commands, "    "+strings.Join(argv, " "))
+		return argv
+	}
+
+	// generate, at every size.
+	mappings := map[int]string{}
+	for _, n := range synthetic.Sizes {
+		mappings[n] = filepath.Join(dir, fmt.Sprintf("mapping-%d.yaml", n))
+		if err := os.WriteFile(mappings[n], synthetic.YAML(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	generate := map[int]measurement{}
+	for _, n := range synthetic.Sizes {
+		generate[n] = timeCommand(t, *runs, command(*argodeployBin, "generate", "-f", mappings[n])...)
+	}
+	target := map[int]time.Duration{1000: 100 * time.Millisecond, 10000: time.Second}
+	for _, n := range synthetic.Sizes {
+		status := ""
+		if limit, ok := target[n]; ok {
+			status = fmt.Sprintf("target ≤ %s: %s", ms(limit), verdict(generate[n].median <= limit))
+		}
+		row("| generate, %d services | %s | | | %s |", n, ms(generate[n].median), status)
+	}
+	perService := float64(generate[10000].median-generate[1000].median) / 9000
+	row("| generate, cost per added service (1,000 → 10,000) | %.1f µs | | | linear if close to (10,000-service time)/10,000 = %.1f µs |",
+		perService/1000, float64(generate[10000].median)/10000/1000)
+
+	// validate vs kubeconform on the same files, same schemas.
+	for _, n := range []int{100, 1000, 10000} {
+		out := filepath.Join(dir, fmt.Sprintf("pipeline-%d", n))
+		if err := exec.Command(*argodeployBin, "generate", "-f", mappings[n], "--output-dir", out).Run(); err != nil {
+			t.Fatal(err)
+		}
+		count := *runs
+		if n == 10000 {
+			count = 3
+		}
+		ours := timeCommand(t, count, command(*argodeployBin, "validate", "--allow-external", out)...)
+		peer := timeCommand(t, count, command(*kubeconformBin, "-strict", "-summary", "-ignore-missing-schemas", "-schema-location", schemaLocation, out)...)
+		status := ""
+		if n == 1000 {
+			status = "target: no slower than kubeconform: " + verdict(ours.median <= peer.median)
+		}
+		row("| validate, %d services (%s files) | %s | %s | %.2f× | %s |", n, fileCount(t, out), ms(ours.median), ms(peer.median),
+			float64(ours.median)/float64(peer.median), status)
+	}
+
+	// A pre-commit hook: one example, process start included.
+	example := filepath.Join(root, "testdata/examples/single-service.yaml")
+	one := timeCommand(t, 3**runs, command(*argodeployBin, "validate", example)...)
+	peerOne := timeCommand(t, 3**runs, command(*kubeconformBin, "-strict", "-summary", "-ignore-missing-schemas", "-schema-location", schemaLocation, example)...)
+	row("| validate one example (14 objects), process start included | %s | %s | %.2f× | target ≤ 50 ms: %s |",
+		ms(one.median), ms(peerOne.median), float64(one.median)/float64(peerOne.median), verdict(one.median <= 50*time.Millisecond))
+	start := timeCommand(t, 3**runs, command(*argodeployBin, "--help")...)
+	row("| process start alone (`argodeploy --help`) | %s | | | package initialisation of the linked upstream modules |", ms(start.median))
+
+	// simulate: many messages through a large pipeline, no step.
+	for _, n := range []int{100, 1000} {
+		msgs := filepath.Join(dir, fmt.Sprintf("messages-%d.jsonl", n))
+		var b strings.Builder
+		const count = 2000
+		for i := range count {
+			b.WriteString(synthetic.Push(i%n, "v1.2.3") + "\n")
+		}
+		if err := os.WriteFile(msgs, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m := timeCommand(t, 3, command(*argodeployBin, "simulate", "-f", mappings[n], "--no-step", "-o", "json", msgs)...)
+		rate := float64(count) / m.median.Seconds()
+		row("| simulate, %d pushes through %d services (all fire), process included | %s (%.0f events/s) | | | target ≥ 10,000 events/s: %s |",
+			count, n, ms(m.median), rate, verdict(rate >= 10000))
+	}
+
+	var md strings.Builder
+	fmt.Fprintf(&md, "# Benchmarks\n\nWritten by `make bench` (%s); numbers are medians of %d runs (after one warm-up run) unless a row says otherwise, wall time of the whole process as a user runs it. kubeconform v0.7.0 validates the same files with the same per-kind schemas (`schemas/kinds`, argodeploy's `make schemas` output) with `-strict -ignore-missing-schemas` (the kustomization.yaml has no schema; argodeploy counts it as skipped); argodeploy runs all its layers (schema, decode, upstream validators, local, cross-resource, access).\n\n", time.Now().UTC().Format("2006-01-02"), *runs)
+	fmt.Fprintf(&md, "## Machine\n\n%s\n\n", machine())
+	md.WriteString("## Side by side\n\n| what | argodeploy | kubeconform | ratio | target and status |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		md.WriteString(r + "\n")
+	}
+	md.WriteString("\n## Commands\n\n`make bench` builds both binaries, writes synthetic mappings (`pkg/mapping/synthetic`: N services over ten namespaces, every tenth in another cluster) into a temporary directory, and times:\n\n")
+	for _, c := range slices.Compact(commands) {
+		md.WriteString(strings.ReplaceAll(c, dir, "$TMP") + "\n")
+	}
+	if *goBench != "" {
+		data, err := os.ReadFile(*goBench)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&md, "\n## Package benchmarks\n\n`go test -run '^$' -bench . -benchmem -benchtime 3x ./pkg/... ./cmd/...`:\n\n```\n%s```\n", data)
+	}
+	if err := os.WriteFile(*reportFile, []byte(md.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
+}
+
+func fileCount(t *testing.T, dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprint(len(entries))
+}
+
+// machine describes where the numbers come from.
+func machine() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if name, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+				break
+			}
+		}
+	}
+	load := ""
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(data))[:3], " ")
+	}
+	return fmt.Sprintf("%s, %d CPUs (GOMAXPROCS %d), %s %s/%s; load average at the end: %s",
+		model, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+}

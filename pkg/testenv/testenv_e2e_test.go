@@ -1,0 +1,314 @@
+//go:build e2e
+
+package testenv_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/output"
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testenv"
+)
+
+// What examples/single-service.yaml maps: pushes to IMAGE restart
+// deployment web in namespace shop.
+const (
+	project   = "acme-shop-prod"
+	image     = "us-east1-docker.pkg.dev/acme-shop-prod/containers/web"
+	pipelineN = "argo-events"
+)
+
+// TestSmoke starts every component, applies the generated pipeline for
+// examples/single-service.yaml, publishes one Artifact Registry message and
+// expects the real eventsource -> JetStream -> sensor chain to create the
+// Workflow; then checks the rollout ServiceAccount's RBAC with a real token.
+func TestSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	e := testenv.New(t)
+	start := time.Now()
+	step := func(what string, f func() error) {
+		t.Helper()
+		s := time.Now()
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%-28s %6.1fs", what, time.Since(s).Seconds())
+	}
+
+	var (
+		ps   *testenv.PubSub
+		etcd *testenv.Etcd
+		api  *testenv.APIServer
+		nats *testenv.NATS
+	)
+	// The emulator (a JVM) starts while etcd and the apiserver do.
+	psErr := make(chan error, 1)
+	go func() {
+		var err error
+		ps, err = e.StartPubSub(ctx)
+		psErr <- err
+	}()
+	step("start etcd", func() (err error) { etcd, err = e.StartEtcd(ctx); return })
+	step("start kube-apiserver", func() (err error) { api, err = e.StartAPIServer(ctx, etcd); return })
+	step("start controller-manager", func() error { _, err := e.StartControllerManager(ctx, api); return err })
+	step("start nats-server", func() (err error) { nats, err = e.StartNATS(ctx); return })
+	step("start pubsub emulator", func() error { return <-psErr })
+	step("apply CRDs (full)", func() error { return api.ApplyCRDs(ctx, true) })
+
+	manifests := generate(t, "../../examples/single-service.yaml")
+	step("create namespaces", func() error {
+		_, err := api.Kubectl(ctx, "", "create", "namespace", pipelineN)
+		if err == nil {
+			_, err = api.Kubectl(ctx, "", "create", "namespace", "shop")
+		}
+		return err
+	})
+	step("apply --dry-run=server", func() error {
+		out, err := api.Kubectl(ctx, manifests, "apply", "--dry-run=server", "-f", "-")
+		t.Logf("dry run:\n%s", out)
+		return err
+	})
+	step("apply", func() error {
+		_, err := api.Kubectl(ctx, manifests, "apply", "-f", "-")
+		return err
+	})
+	step("create target deployments", func() error {
+		for _, name := range []string{"web", "other"} {
+			if _, err := api.Kubectl(ctx, deployment(name, image+":1.0"), "apply", "-f", "-"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	step("create topic gcr", func() error { return ps.CreateTopic(ctx, project, "gcr") })
+
+	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
+	var es, sn *testenv.ArgoProgram
+	step("start eventsource", func() (err error) {
+		es, err = e.StartEventSource(ctx, p, pipelineN, "shop")
+		if err != nil {
+			return err
+		}
+		t.Logf("eventsource env:\n%s", es.DecodedEnv())
+		return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
+	})
+	step("start sensor", func() (err error) {
+		sn, err = e.StartSensor(ctx, p, pipelineN, "shop")
+		if err != nil {
+			return err
+		}
+		t.Logf("sensor env:\n%s", sn.DecodedEnv())
+		if err := testenv.WaitForLog(ctx, sn.Proc, "Subscribing to subject", 90*time.Second); err != nil {
+			return err
+		}
+		return nats.WaitForConsumers(ctx, "default", 1, 30*time.Second)
+	})
+	step("subscription exists", func() error {
+		ok, err := ps.SubscriptionExists(ctx, project, "argodeploy-shop")
+		if err == nil && !ok {
+			err = fmt.Errorf("eventsource did not create subscription argodeploy-shop")
+		}
+		return err
+	})
+	t.Logf("environment ready after %.1fs", time.Since(start).Seconds())
+
+	digest := image + "@sha256:" + strings.Repeat("0123456789abcdef", 4)
+	tag := image + ":v1.2.3"
+	msg := fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest, tag)
+	published := time.Now()
+	id, err := ps.Publish(ctx, project, "gcr", []byte(msg))
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	t.Logf("published message %s: %s", id, msg)
+
+	wf, err := waitForWorkflow(ctx, api, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("publish -> Workflow %s: %.2fs", wf.Metadata.Name, time.Since(published).Seconds())
+	params := map[string]string{}
+	for _, p := range wf.Spec.Arguments.Parameters {
+		params[p.Name] = p.Value
+	}
+	want := map[string]string{"service": "web", "lock": "local.shop.web", "cache": "shop-cache", "digest": digest, "tag": tag}
+	for k, v := range want {
+		if params[k] != v {
+			t.Errorf("workflow parameter %s = %q, want %q", k, params[k], v)
+		}
+	}
+	if ns, err := strconv.ParseInt(params["published-at"], 10, 64); err != nil {
+		t.Errorf("published-at %q is not a number: %v", params["published-at"], err)
+	} else if d := time.Unix(0, ns).Sub(published); d < -time.Minute || d > time.Minute {
+		t.Errorf("published-at %s is %s away from the publish time", params["published-at"], d)
+	}
+	if wf.Spec.WorkflowTemplateRef.Name != "shop-rollout" {
+		t.Errorf("workflowTemplateRef = %q, want shop-rollout", wf.Spec.WorkflowTemplateRef.Name)
+	}
+
+	// Messages the Sensor's filters must drop: a delete, and a push to an
+	// image the mapping does not name.
+	other := "us-east1-docker.pkg.dev/acme-shop-prod/containers/api"
+	for _, m := range []string{
+		fmt.Sprintf(`{"action":"DELETE","digest":%q,"tag":%q}`, digest, tag),
+		fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, other+"@sha256:"+strings.Repeat("ab", 32), other+":v1"),
+	} {
+		if _, err := ps.Publish(ctx, project, "gcr", []byte(m)); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	if err := testenv.WaitForLogCount(ctx, sn.Proc, "didn't pass filter", 2, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := countWorkflows(ctx, api); err != nil || n != 1 {
+		t.Errorf("after two non-matching messages: %d Workflows (%v), want 1", n, err)
+	}
+
+	// The Workflow's ServiceAccount may roll web and nothing else.
+	kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, "shop-rollout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"patch", "deployments/web", "-n", "shop"}, true},
+		{[]string{"get", "deployments/web", "-n", "shop"}, true},
+		{[]string{"patch", "deployments/other", "-n", "shop"}, false},
+		{[]string{"patch", "deployments/web", "-n", pipelineN}, false},
+		{[]string{"get", "secrets", "-n", "shop"}, false},
+		{[]string{"get", "secrets", "-n", pipelineN}, false},
+		{[]string{"list", "secrets", "-A"}, false},
+	} {
+		out, err := api.KubectlAs(ctx, kc, "", append([]string{"auth", "can-i"}, c.args...)...)
+		got := err == nil && strings.TrimSpace(out) == "yes"
+		if got != c.want {
+			t.Errorf("shop-rollout can-i %s = %v (%q, %v), want %v", strings.Join(c.args, " "), got, strings.TrimSpace(out), err, c.want)
+		}
+	}
+
+	// The rollout script's kubectl calls, as the Workflow's ServiceAccount:
+	// read, patch the pod template, wait for the rollout. The deployment and
+	// replicaset controllers run but no kubelet, so web has replicas: 0.
+	if _, err := api.KubectlAs(ctx, kc, "", "-n", "shop", "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); err != nil {
+		t.Errorf("get as shop-rollout: %v", err)
+	}
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"argodeploy.dev/digest":%q,"kubectl.kubernetes.io/restartedAt":%q}}}}}`,
+		digest, time.Now().UTC().Format(time.RFC3339))
+	if _, err := api.KubectlAs(ctx, kc, "", "-n", "shop", "patch", "deployment", "web", "--type", "strategic", "-p", patch); err != nil {
+		t.Errorf("patch as shop-rollout: %v", err)
+	}
+	s := time.Now()
+	out, err := api.KubectlAs(ctx, kc, "", "-n", "shop", "rollout", "status", "deployment", "web", "--timeout", "60s")
+	if err != nil {
+		t.Errorf("rollout status as shop-rollout: %v", err)
+	}
+	t.Logf("rollout status as shop-rollout (%.1fs): %s", time.Since(s).Seconds(), strings.TrimSpace(out))
+}
+
+// workflow is the part of a Workflow the test reads.
+type workflow struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		Arguments struct {
+			Parameters []struct {
+				Name  string `json:"name"`
+				Value string `json:"value"`
+			} `json:"parameters"`
+		} `json:"arguments"`
+		WorkflowTemplateRef struct {
+			Name string `json:"name"`
+		} `json:"workflowTemplateRef"`
+	} `json:"spec"`
+}
+
+// waitForWorkflow polls for the first Workflow of service web.
+func waitForWorkflow(ctx context.Context, api *testenv.APIServer, timeout time.Duration) (*workflow, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", "argodeploy.dev/service=web", "-o", "json")
+		if err != nil {
+			return nil, err
+		}
+		var list struct {
+			Items []workflow `json:"items"`
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			return nil, err
+		}
+		if len(list.Items) > 0 {
+			return &list.Items[0], nil
+		}
+		if time.Now().After(deadline) {
+			cms, _ := api.Kubectl(ctx, "", "get", "configmaps", "-n", pipelineN, "-l", "argodeploy.dev/dead-letter=true", "-o", "yaml")
+			return nil, fmt.Errorf("no Workflow for service web after %s; dead-letter ConfigMaps:\n%s", timeout, cms)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// countWorkflows counts the Workflows in the pipeline namespace.
+func countWorkflows(ctx context.Context, api *testenv.APIServer) (int, error) {
+	out, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-o", "name")
+	if err != nil {
+		return 0, err
+	}
+	return len(strings.Fields(out)), nil
+}
+
+// generate renders a mapping file's pipeline as YAML, as `argodeploy
+// generate -f FILE` does.
+func generate(t *testing.T, file string) string {
+	t.Helper()
+	m, err := mapping.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := render.Render(m, render.Options{ShardBytes: render.DefaultShardBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]output.Object, len(objs))
+	for i, o := range objs {
+		out[i] = o
+	}
+	var buf bytes.Buffer
+	if err := output.YAML(&buf, out); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// deployment is a target Deployment whose container is named web, with no
+// replicas: no kubelet runs.
+func deployment(name, img string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %[1]s
+  namespace: shop
+spec:
+  replicas: 0
+  selector:
+    matchLabels: {app: %[1]s}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+    spec:
+      containers:
+      - name: web
+        image: %[2]s
+`, name, img)
+}
