@@ -140,12 +140,12 @@ func Files(objs []Object) ([]File, error) {
 		Resources:  make([]string, 0, len(objs)),
 	}
 	files := make([]File, 0, len(objs)+1)
-	e := newEmitter()
+	docs, err := encodeAll(objs)
+	if err != nil {
+		return nil, err
+	}
 	for i, obj := range objs {
-		doc, err := encodeYAML(e, obj)
-		if err != nil {
-			return nil, err
-		}
+		doc := docs[i]
 		name := fmt.Sprintf("%0*d-%s", width, i+1, fileSafe(strings.ToLower(obj.GetObjectKind().GroupVersionKind().Kind)))
 		// The namespace tells apart same-named objects, such as one Role per
 		// target namespace.

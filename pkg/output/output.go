@@ -13,7 +13,10 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -30,20 +33,45 @@ type Object interface {
 // before the first document, "---\n" between documents. An empty list
 // writes nothing. Nothing is written unless every object encodes.
 func YAML(w io.Writer, objs []Object) error {
+	docs, err := encodeAll(objs)
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
-	e := newEmitter()
-	for i, obj := range objs {
-		doc, err := encodeYAML(e, obj)
-		if err != nil {
-			return err
-		}
+	for i, doc := range docs {
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
 		buf.Write(doc)
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// encodeAll encodes every object as a YAML document, in order, on as many
+// goroutines as there are CPUs (the documents are independent). The error
+// is that of the first object that fails.
+func encodeAll(objs []Object) ([][]byte, error) {
+	docs := make([][]byte, len(objs))
+	errs := make([]error, len(objs))
+	workers := min(runtime.GOMAXPROCS(0), len(objs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			e := newEmitter()
+			for i := int(next.Add(1) - 1); i < len(objs); i = int(next.Add(1) - 1) {
+				docs[i], errs[i] = encodeYAML(e, objs[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
 }
 
 // JSON writes objs as one kubectl-style List
