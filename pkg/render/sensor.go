@@ -236,16 +236,28 @@ func k8sResource(obj any) (*eventsv1.K8SResource, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fields map[string]any
+	// Only two fields go, so the rest stays raw: decoding it all into maps
+	// would cost most of rendering a large Sensor.
+	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, err
 	}
 	delete(fields, "status")
-	if meta, ok := fields["metadata"].(map[string]any); ok {
-		delete(meta, "creationTimestamp")
+	if meta, ok := fields["metadata"]; ok {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(meta, &m); err != nil {
+			return nil, err
+		}
+		delete(m, "creationTimestamp")
+		if fields["metadata"], err = json.Marshal(m); err != nil {
+			return nil, err
+		}
 	}
-	resource := eventsv1.NewK8SResource(fields)
-	return &resource, nil
+	value, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	return &eventsv1.K8SResource{Value: value}, nil
 }
 
 func jsonSize(values ...any) (int, error) {
