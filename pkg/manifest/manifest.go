@@ -11,9 +11,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -87,34 +90,52 @@ const Stdin = "-"
 // are skipped; a document that is not a Kubernetes object is an error
 // naming its file and line.
 func Read(paths []string, stdin io.Reader) ([]Doc, error) {
-	var docs []Doc
+	var files []string
 	for _, p := range paths {
-		files, err := expand(p)
+		found, err := expand(p)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range files {
-			var data []byte
-			if f == Stdin {
-				data, err = io.ReadAll(stdin)
-			} else {
-				data, err = os.ReadFile(f)
+		files = append(files, found...)
+	}
+	// Files are read and parsed on every CPU; the first error in file order
+	// wins, as if they had been read one by one.
+	found := make([][]Doc, len(files))
+	errs := make([]error, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				found[i], errs[i] = readFile(files[i], stdin)
 			}
-			if err != nil {
-				return nil, err
-			}
-			name := f
-			if f == Stdin {
-				name = "<stdin>"
-			}
-			found, err := Parse(name, data)
-			if err != nil {
-				return nil, err
-			}
-			docs = append(docs, found...)
+		})
+	}
+	wg.Wait()
+	var docs []Doc
+	for i := range files {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
+		docs = append(docs, found[i]...)
 	}
 	return docs, nil
+}
+
+// readFile reads and parses one file, or stdin.
+func readFile(f string, stdin io.Reader) ([]Doc, error) {
+	if f == Stdin {
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, err
+		}
+		return Parse("<stdin>", data)
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(f, data)
 }
 
 // expand lists the manifest files a path stands for.
