@@ -9,6 +9,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"sync"
 
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
@@ -24,10 +25,20 @@ const crossValidator = "argodeploy cross-resource"
 // ignoring unknown fields first.
 func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
 	objs, _ = decodeAllWith(objs, !opts.AllowUnknownFields)
-	results := Upstream(ctx, objs)
-	results = append(results, Local(objs)...)
-	results = append(results, CrossResource(objs)...)
-	return append(results, Access(objs, opts)...)
+	// The layers only read the objects: run them side by side.
+	layers := []func() []Result{
+		func() []Result { return Upstream(ctx, objs) },
+		func() []Result { return Local(objs) },
+		func() []Result { return CrossResource(objs) },
+		func() []Result { return Access(objs, opts) },
+	}
+	found := make([][]Result, len(layers))
+	var wg sync.WaitGroup
+	for i, layer := range layers {
+		wg.Go(func() { found[i] = layer() })
+	}
+	wg.Wait()
+	return slices.Concat(found...)
 }
 
 // CrossResource checks what no single object shows and a cluster accepts
