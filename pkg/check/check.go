@@ -163,6 +163,15 @@ func result(kind string, obj metav1.Object, validator string, err error) Result 
 	return Result{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Validator: validator, Err: err}
 }
 
+// Typed converts the unstructured objects among objs of the kinds this
+// package knows (Argo's, ServiceAccount, ConfigMap, Secret, RBAC) to their
+// Go types, ignoring unknown fields; others, and objects that do not
+// convert, stay as they are.
+func Typed(objs []runtime.Object) []runtime.Object {
+	typed, _ := decodeAllWith(objs, false)
+	return typed
+}
+
 // decodeAll decodes the unstructured objects among objs strictly.
 func decodeAll(objs []runtime.Object) ([]runtime.Object, []error) {
 	return decodeAllWith(objs, true)

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/argodeploy/argodeploy/pkg/check"
+	"github.com/argodeploy/argodeploy/pkg/graph"
+)
+
+func newGraphCommand(s streams) *cobra.Command {
+	opts := &simulateOptions{} // the same two ways to give a pipeline
+	var format string
+	cmd := &cobra.Command{
+		Use:   "graph (-f MAPPING | --manifests PATH)",
+		Short: "Draw the pipeline as a Mermaid flowchart or Graphviz DOT",
+		Long: `Draw the pipeline: registry → Pub/Sub topic → EventSource → EventBus →
+Sensor → (one edge per service, labelled with the image and tags its filter
+accepts) → WorkflowTemplate → each Deployment, with its strategy.
+
+The pipeline is what generate writes for a mapping (-f), or manifests
+already generated (--manifests).`,
+		Example: `  # Mermaid, e.g. for a README or a pull request
+  argodeploy graph -f examples/multi-namespace.yaml
+
+  # Graphviz
+  argodeploy graph -f examples/multi-cluster.yaml -o dot | dot -Tsvg > pipeline.svg`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if format != "mermaid" && format != "dot" {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--output must be mermaid or dot, not %q", format)}
+			}
+			if (opts.mapping == "") == (len(opts.manifests) == 0) {
+				return &exitError{code: exitUsage, err: errors.New("give the pipeline as -f MAPPING or as --manifests PATH, one of them")}
+			}
+			objs, err := simulationObjects(opts, s.in)
+			if err != nil {
+				return err
+			}
+			g, err := graph.Build(check.Typed(objs))
+			if err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if format == "dot" {
+				err = g.DOT(&buf)
+			} else {
+				err = g.Mermaid(&buf)
+			}
+			if err != nil {
+				return err
+			}
+			_, err = buf.WriteTo(s.out)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&opts.mapping, "filename", "f", "", "service-mapping file to draw the pipeline of (- for stdin)")
+	cmd.Flags().StringSliceVar(&opts.manifests, "manifests", nil, "generated manifests to draw: files or directories")
+	cmd.Flags().StringVarP(&format, "output", "o", "mermaid", "mermaid or dot")
+	return cmd
+}

@@ -1,0 +1,251 @@
+// Package graph draws a pipeline from its objects: registry → topic →
+// EventSource → EventBus → Sensor (with each service's filter) →
+// WorkflowTemplate → each Deployment, as a Mermaid flowchart or Graphviz
+// DOT.
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argodeploy/argodeploy/pkg/render"
+)
+
+// Graph is the nodes and edges of a pipeline, in drawing order.
+type Graph struct {
+	nodes []node
+	edges []edge
+	seen  map[string]bool
+}
+
+type node struct{ id, label, shape string }
+
+type edge struct{ from, to, label string }
+
+func (g *Graph) node(id, label, shape string) string {
+	if !g.seen[id] {
+		g.seen[id] = true
+		g.nodes = append(g.nodes, node{id, label, shape})
+	}
+	return id
+}
+
+func (g *Graph) edge(from, to, label string) { g.edges = append(g.edges, edge{from, to, label}) }
+
+// Build draws the pipeline of objs (typed objects, as render returns them):
+// each Pub/Sub event of an EventSource from its project's topic, each
+// Sensor from its EventBus, each trigger to its WorkflowTemplate labelled
+// with the service and its image filter, and each template to the
+// Deployments its triggers' cache entries name.
+func Build(objs []runtime.Object) (*Graph, error) {
+	g := &Graph{seen: map[string]bool{}}
+	caches := map[string]*corev1.ConfigMap{}
+	for _, obj := range objs {
+		if cm, ok := obj.(*corev1.ConfigMap); ok {
+			caches[cm.Namespace+"/"+cm.Name] = cm
+		}
+	}
+	for _, obj := range objs {
+		es, ok := obj.(*eventsv1alpha1.EventSource)
+		if !ok {
+			continue
+		}
+		source := g.node("es_"+id(es.Namespace, es.Name), "EventSource "+es.Name, "box")
+		for _, name := range slices.Sorted(maps.Keys(es.Spec.PubSub)) {
+			ps := es.Spec.PubSub[name]
+			project := ps.TopicProjectID
+			if project == "" {
+				project = ps.ProjectID
+			}
+			registry := g.node("registry_"+id(project), "Artifact Registry\nproject "+project, "cylinder")
+			topic := g.node("topic_"+id(project, ps.Topic), "Pub/Sub topic "+ps.Topic, "queue")
+			g.edge(registry, topic, "push")
+			g.edge(topic, source, "subscription "+ps.SubscriptionID)
+		}
+		bus := g.node("bus_"+id(es.Namespace, busName(es.Spec.EventBusName)), "EventBus "+busName(es.Spec.EventBusName), "box")
+		g.edge(source, bus, "")
+	}
+	for _, obj := range objs {
+		s, ok := obj.(*eventsv1alpha1.Sensor)
+		if !ok {
+			continue
+		}
+		bus := g.node("bus_"+id(s.Namespace, busName(s.Spec.EventBusName)), "EventBus "+busName(s.Spec.EventBusName), "box")
+		sensor := g.node("sensor_"+id(s.Namespace, s.Name), "Sensor "+s.Name, "box")
+		g.edge(bus, sensor, "")
+		filters := map[string]string{}
+		for _, d := range s.Spec.Dependencies {
+			filters[d.Name] = filterLabel(d)
+		}
+		for _, t := range s.Spec.Triggers {
+			if err := g.trigger(s, t, filters, sensor, caches); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return g, nil
+}
+
+// trigger draws a trigger's edge to its WorkflowTemplate and the
+// template's edge to the Deployment the trigger's cache entry names.
+func (g *Graph) trigger(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, filters map[string]string, sensor string, caches map[string]*corev1.ConfigMap) error {
+	if t.Template == nil || t.Template.K8s == nil || t.Template.K8s.Source == nil || t.Template.K8s.Source.Resource == nil {
+		return nil
+	}
+	var wf wfv1.Workflow
+	if err := json.Unmarshal(t.Template.K8s.Source.Resource.Value, &wf); err != nil {
+		return fmt.Errorf("graph: Sensor %s trigger %s: %w", s.Name, t.Template.Name, err)
+	}
+	if wf.Spec.WorkflowTemplateRef == nil {
+		return nil
+	}
+	ns := wf.Namespace
+	if ns == "" {
+		ns = s.Namespace
+	}
+	tmpl := g.node("wt_"+id(ns, wf.Spec.WorkflowTemplateRef.Name), "WorkflowTemplate "+wf.Spec.WorkflowTemplateRef.Name, "box")
+	label := t.Template.Name
+	if f := filters[t.Template.Conditions]; f != "" {
+		label += "\n" + f
+	}
+	g.edge(sensor, tmpl, label)
+	args := map[string]string{}
+	for _, p := range wf.Spec.Arguments.Parameters {
+		if p.Value != nil {
+			args[p.Name] = p.Value.String()
+		}
+	}
+	cm := caches[ns+"/"+args[render.ParamCache]]
+	if cm == nil {
+		return nil
+	}
+	entry := render.ParseCacheEntry(cm.Data[args[render.ParamService]])
+	if entry["deployment"] == "" {
+		return nil
+	}
+	where := entry["namespace"]
+	if c := entry["cluster"]; c != "" {
+		where = c + ": " + where
+	}
+	target := g.node("deploy_"+id(entry["cluster"], entry["namespace"], entry["deployment"]), "Deployment "+where+"/"+entry["deployment"], "box")
+	g.edge(tmpl, target, t.Template.Name+" ("+entry["strategy"]+")")
+	return nil
+}
+
+// filterLabel shows what a dependency accepts: the image of its digest
+// filter and the tags of its last tag filter.
+func filterLabel(d eventsv1alpha1.EventDependency) string {
+	if d.Filters == nil {
+		return ""
+	}
+	var image, tags string
+	for _, f := range d.Filters.Data {
+		if len(f.Value) != 1 {
+			continue
+		}
+		switch f.Path {
+		case "body.digest":
+			if m := digestFilter.FindStringSubmatch(f.Value[0]); m != nil {
+				image = strings.ReplaceAll(m[1], `\`, "")
+			}
+		case "body.tag":
+			if m := tagFilter.FindStringSubmatch(f.Value[0]); m != nil {
+				tags = m[1]
+			}
+		}
+	}
+	switch {
+	case image == "":
+		return ""
+	case tags == "":
+		return image + ":any tag"
+	}
+	return image + ":" + tags
+}
+
+var (
+	digestFilter = regexp.MustCompile(`^\^(.*)@sha256:`)
+	tagFilter    = regexp.MustCompile(`:\(\?:(.*)\)\$$`)
+)
+
+func busName(name string) string {
+	if name == "" {
+		return eventsv1alpha1.DefaultEventBusName
+	}
+	return name
+}
+
+// id makes a node identifier that Mermaid and DOT both accept.
+func id(parts ...string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.Join(parts, "__"))
+}
+
+// Mermaid writes the graph as a Mermaid flowchart, left to right.
+func (g *Graph) Mermaid(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	for _, n := range g.nodes {
+		open, end := "[", "]"
+		switch n.shape {
+		case "cylinder":
+			open, end = "[(", ")]"
+		case "queue":
+			open, end = "[/", "/]"
+		}
+		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", n.id, open, mermaidText(n.label), end)
+	}
+	for _, e := range g.edges {
+		if e.label == "" {
+			fmt.Fprintf(&b, "  %s --> %s\n", e.from, e.to)
+		} else {
+			fmt.Fprintf(&b, "  %s -- \"%s\" --> %s\n", e.from, mermaidText(e.label), e.to)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mermaidText escapes a label for a quoted Mermaid string.
+func mermaidText(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;").Replace(s)
+}
+
+// DOT writes the graph in Graphviz's DOT language, left to right.
+func (g *Graph) DOT(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("digraph pipeline {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n")
+	for _, n := range g.nodes {
+		shape := map[string]string{"box": "box", "cylinder": "cylinder", "queue": "parallelogram"}[n.shape]
+		fmt.Fprintf(&b, "  %s [shape=%s, label=%s];\n", n.id, shape, dotText(n.label))
+	}
+	for _, e := range g.edges {
+		if e.label == "" {
+			fmt.Fprintf(&b, "  %s -> %s;\n", e.from, e.to)
+		} else {
+			fmt.Fprintf(&b, "  %s -> %s [label=%s];\n", e.from, e.to, dotText(e.label))
+		}
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// dotText quotes a label for DOT.
+func dotText(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+}
