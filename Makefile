@@ -8,7 +8,7 @@ GO ?= go
 BIN := bin/argodeploy
 EXAMPLE ?= examples/single-service.yaml
 
-.PHONY: all build example test ci vet fmt-check golden fuzz clean e2e schemas bench
+.PHONY: all build install example test ci lint vet fmt-check golden docs fuzz clean e2e schemas bench
 
 all: build
 
@@ -24,6 +24,17 @@ test: fmt-check vet
 ci: test
 	$(MAKE) fuzz FUZZTIME=10s
 	$(MAKE) e2e
+
+# lint is what make test checks first: gofmt and go vet.
+lint: fmt-check vet
+
+install:
+	$(GO) install ./cmd/argodeploy
+
+# docs rewrites docs/cli (the command reference) and docs/mapping.md (the
+# mapping file's reference) from the code; make test checks they are in sync.
+docs:
+	$(GO) test ./cmd/argodeploy/ -run TestDocsInSync -update
 
 vet:
 	$(GO) vet ./...
