@@ -38,8 +38,8 @@ type kustomization struct {
 // then renamed into place. An existing dir is replaced only if it holds
 // nothing but files Dir generated (regular *.yaml files starting with that
 // line); otherwise Dir names the foreign entry and leaves dir untouched. On
-// any error dir is left as it was. dir's parent must exist; "" and "-" are
-// errors, and so are a symbolic link as dir (the write would land
+// any error dir is left as it was, and missing parents it created are
+// removed again. "" and "-" are errors, and so are a symbolic link as dir (the write would land
 // elsewhere) and a relative dir that climbs out of the current directory
 // with "..".
 func Dir(dir string, objs []Object) (err error) {
@@ -54,11 +54,18 @@ func Dir(dir string, objs []Object) (err error) {
 	if base == "." || base == ".." || parent == dir {
 		return fmt.Errorf("output: refusing to replace %q; name a subdirectory", dir)
 	}
-	if fi, err := os.Stat(parent); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("output: parent directory %s of %s does not exist", parent, dir)
+	if fi, statErr := os.Stat(parent); errors.Is(statErr, fs.ErrNotExist) {
+		created, mkErr := mkdirParents(parent)
+		if mkErr != nil {
+			return mkErr
 		}
-		return fmt.Errorf("output: %w", err)
+		defer func() {
+			if err != nil { // Dir's own result
+				os.RemoveAll(created)
+			}
+		}()
+	} else if statErr != nil {
+		return fmt.Errorf("output: %w", statErr)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("output: parent %s of %s is not a directory", parent, dir)
 	}
@@ -163,6 +170,24 @@ func Files(objs []Object) ([]File, error) {
 		return nil, fmt.Errorf("output: encoding %s: %w", kustomizationFile, err)
 	}
 	return append(files, File{kustomizationFile, append([]byte(marker+"\n"), doc...)}), nil
+}
+
+// mkdirParents creates dir and its missing parents, like mkdir -p, and
+// returns the topmost directory it created, for removal if the write
+// fails.
+func mkdirParents(dir string) (string, error) {
+	top := dir
+	for {
+		up := filepath.Dir(top)
+		if _, err := os.Stat(up); err == nil || up == top {
+			break
+		}
+		top = up
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("output: %w", err)
+	}
+	return top, nil
 }
 
 // checkGenerated returns an error naming the first entry of dir that Dir did

@@ -576,6 +576,26 @@ func TestDirErrorMidwayLeavesDirUnchanged(t *testing.T) {
 	}
 }
 
+// TestDirCreatesParents: like mkdir -p, and a failed write takes the
+// parents it made away again.
+func TestDirCreatesParents(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "deploy", "envs", "pipeline")
+	if err := Dir(dir, objects()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, dir); len(got) != len(objects())+1 {
+		t.Fatalf("wrote %v", got)
+	}
+	other := filepath.Join(parent, "other", "pipeline")
+	if err := Dir(other, []Object{newBroken()}); err == nil {
+		t.Fatal("a broken object was written")
+	}
+	if got := names(t, parent); !reflect.DeepEqual(got, []string{"deploy"}) {
+		t.Fatalf("after a failed write the parent holds %v", got)
+	}
+}
+
 func TestDirRejectsBadPaths(t *testing.T) {
 	parent := t.TempDir()
 	file := filepath.Join(parent, "file")
@@ -594,7 +614,6 @@ func TestDirRejectsBadPaths(t *testing.T) {
 		{"empty", "", "not a directory name"},
 		{"stdout dash", "-", "not a directory name"},
 		{"current directory", ".", "name a subdirectory"},
-		{"missing parent", filepath.Join(parent, "missing", "out"), "does not exist"},
 		{"parent is a file", filepath.Join(file, "out"), "not a directory"},
 		{"dir is a file", file, "not a directory"},
 		{"dir is a symlink", link, "is a symbolic link"},
