@@ -52,6 +52,8 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./pkg/mapping/
 	$(GO) test -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(FUZZTIME) ./pkg/render/
+	$(GO) test -run='^$$' -fuzz=FuzzEmitter -fuzztime=$(FUZZTIME) ./pkg/output/
+	$(GO) test -run='^$$' -fuzz=FuzzScreens -fuzztime=$(FUZZTIME) ./pkg/simulate/
 
 clean:
 	rm -rf bin
