@@ -7,13 +7,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -330,4 +334,72 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// WatchEvent is one event of a kubectl watch, stamped with the time the
+// test process read it.
+type WatchEvent struct {
+	Type   string          `json:"type"`
+	Object json.RawMessage `json:"object"`
+	Seen   time.Time       `json:"-"`
+}
+
+var watchSeq atomic.Int64
+
+// Watch runs `kubectl get ARGS --watch --output-watch-events -o json` with
+// the admin kubeconfig and sends each event on the returned channel as soon
+// as it is read. Existing objects come first, as ADDED. The channel is
+// closed when kubectl ends: when ctx is done, or on an error, which its log
+// (logs/kubectl-watch-N.log, printed when the test fails) holds.
+func (s *APIServer) Watch(ctx context.Context, args ...string) (<-chan WatchEvent, error) {
+	bin, err := lookPath("kubectl")
+	if err != nil {
+		return nil, err
+	}
+	argv := append([]string{"--kubeconfig", s.Kubeconfig, "get"}, args...)
+	argv = append(argv, "--watch", "--output-watch-events", "-o", "json")
+	logPath := s.env.Path("logs", fmt.Sprintf("kubectl-watch-%d.log", watchSeq.Add(1)))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(logFile, "### kubectl %s\n", strings.Join(argv, " "))
+	cmd := exec.CommandContext(ctx, bin, argv...)
+	cmd.Stderr = logFile
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	s.env.mu.Lock()
+	s.env.logs = append(s.env.logs, logPath)
+	s.env.mu.Unlock()
+	ch := make(chan WatchEvent, 1024)
+	go func() {
+		defer close(ch)
+		defer logFile.Close()
+		dec := json.NewDecoder(stdout)
+		for {
+			var ev WatchEvent
+			if err := dec.Decode(&ev); err != nil {
+				if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+					fmt.Fprintf(logFile, "decoding the watch: %v\n", err)
+				}
+				break
+			}
+			ev.Seen = time.Now()
+			select {
+			case ch <- ev:
+			case <-ctx.Done():
+			}
+		}
+		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(logFile, "kubectl ended: %v\n", err)
+		}
+	}()
+	return ch, nil
 }

@@ -112,3 +112,35 @@ func (ps *PubSub) Publish(ctx context.Context, project, topic string, data []byt
 	defer pub.Stop()
 	return pub.Publish(ctx, &pubsub.Message{Data: data}).Get(ctx)
 }
+
+// Publisher publishes to one topic over one connection, each message sent
+// at once (no batching delay), so that publish times can be measured.
+type Publisher struct {
+	client *pubsub.Client
+	pub    *pubsub.Publisher
+}
+
+// NewPublisher returns a Publisher for projects/PROJECT/topics/TOPIC.
+// Close releases it.
+func (ps *PubSub) NewPublisher(ctx context.Context, project, topic string) (*Publisher, error) {
+	c, err := ps.Client(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	pub := c.Publisher(topic)
+	pub.PublishSettings.CountThreshold = 1
+	pub.PublishSettings.DelayThreshold = time.Millisecond
+	return &Publisher{client: c, pub: pub}, nil
+}
+
+// Publish publishes data and returns the server's message ID once the
+// emulator has accepted it.
+func (p *Publisher) Publish(ctx context.Context, data []byte) (string, error) {
+	return p.pub.Publish(ctx, &pubsub.Message{Data: data}).Get(ctx)
+}
+
+// Close stops the publisher and closes its connection.
+func (p *Publisher) Close() error {
+	p.pub.Stop()
+	return p.client.Close()
+}

@@ -173,28 +173,68 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("after two non-matching messages: %d Workflows (%v), want 1", n, err)
 	}
 
-	// The Workflow's ServiceAccount may roll web and nothing else.
+	// Each generated ServiceAccount may do exactly what its pods need: the
+	// Workflow's rolls web and nothing else, the Sensor's creates Workflows
+	// and dead letters in the pipeline namespace and nothing else, the
+	// EventSource's nothing at all.
+	for _, account := range []struct {
+		name   string
+		checks []struct {
+			args []string
+			want bool
+		}
+	}{
+		{"shop-rollout", []struct {
+			args []string
+			want bool
+		}{
+			{[]string{"patch", "deployments/web", "-n", "shop"}, true},
+			{[]string{"get", "deployments/web", "-n", "shop"}, true},
+			{[]string{"patch", "deployments/other", "-n", "shop"}, false},
+			{[]string{"delete", "deployments/web", "-n", "shop"}, false},
+			{[]string{"patch", "deployments/web", "-n", pipelineN}, false},
+			{[]string{"create", "workflows", "-n", pipelineN}, false},
+			{[]string{"get", "secrets", "-n", "shop"}, false},
+			{[]string{"get", "secrets", "-n", pipelineN}, false},
+			{[]string{"list", "secrets", "-A"}, false},
+		}},
+		{"shop-sensor", []struct {
+			args []string
+			want bool
+		}{
+			{[]string{"create", "workflows", "-n", pipelineN}, true},
+			{[]string{"create", "configmaps", "-n", pipelineN}, true},
+			{[]string{"delete", "workflows", "-n", pipelineN}, false},
+			{[]string{"get", "configmaps", "-n", pipelineN}, false},
+			{[]string{"create", "workflows", "-n", "shop"}, false},
+			{[]string{"patch", "deployments/web", "-n", "shop"}, false},
+			{[]string{"get", "secrets", "-n", pipelineN}, false},
+		}},
+		{"shop-eventsource", []struct {
+			args []string
+			want bool
+		}{
+			{[]string{"create", "workflows", "-n", pipelineN}, false},
+			{[]string{"get", "configmaps", "-n", pipelineN}, false},
+			{[]string{"get", "secrets", "-n", pipelineN}, false},
+			{[]string{"list", "pods", "-n", pipelineN}, false},
+		}},
+	} {
+		kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, account.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range account.checks {
+			out, err := api.KubectlAs(ctx, kc, "", append([]string{"auth", "can-i"}, c.args...)...)
+			got := err == nil && strings.TrimSpace(out) == "yes"
+			if got != c.want {
+				t.Errorf("%s can-i %s = %v (%q, %v), want %v", account.name, strings.Join(c.args, " "), got, strings.TrimSpace(out), err, c.want)
+			}
+		}
+	}
 	kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, "shop-rollout")
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		args []string
-		want bool
-	}{
-		{[]string{"patch", "deployments/web", "-n", "shop"}, true},
-		{[]string{"get", "deployments/web", "-n", "shop"}, true},
-		{[]string{"patch", "deployments/other", "-n", "shop"}, false},
-		{[]string{"patch", "deployments/web", "-n", pipelineN}, false},
-		{[]string{"get", "secrets", "-n", "shop"}, false},
-		{[]string{"get", "secrets", "-n", pipelineN}, false},
-		{[]string{"list", "secrets", "-A"}, false},
-	} {
-		out, err := api.KubectlAs(ctx, kc, "", append([]string{"auth", "can-i"}, c.args...)...)
-		got := err == nil && strings.TrimSpace(out) == "yes"
-		if got != c.want {
-			t.Errorf("shop-rollout can-i %s = %v (%q, %v), want %v", strings.Join(c.args, " "), got, strings.TrimSpace(out), err, c.want)
-		}
 	}
 
 	// The rollout script's kubectl calls, as the Workflow's ServiceAccount:

@@ -1,0 +1,1009 @@
+//go:build e2e
+
+package testenv_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/output"
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/simulate"
+	"github.com/argodeploy/argodeploy/pkg/testenv"
+)
+
+// What examples/multi-namespace.yaml names.
+const (
+	mnMapping      = "../../examples/multi-namespace.yaml"
+	mnMessages     = "../../testdata/simulate/multi-namespace.jsonl"
+	mnProject      = "acme-platform"
+	mnSubscription = "argodeploy-platform"
+	mnPipeline     = "platform" // EventSource, Sensor, WorkflowTemplate prefix
+	mnCache        = "platform-cache"
+	mnTemplate     = "platform-rollout"
+	mnRollout      = "platform-rollout" // the workflow ServiceAccount
+	mnRegistry     = "europe-west1-docker.pkg.dev/acme-platform"
+)
+
+// mnService is one service of the mapping, as its cache entry must say.
+type mnService struct {
+	name, image, namespace, deployment, container, strategy string
+}
+
+// lock is the Workflow's mutex: one per target Deployment.
+func (s mnService) lock() string { return "local." + s.namespace + "." + s.deployment }
+
+// mnServices are the mapping's services with their defaults applied: the
+// container defaults to the Deployment's name, the Deployment to the
+// service's, the strategy to restart.
+var mnServices = []mnService{
+	{"api", mnRegistry + "/services/api", "prod", "api", "api", "set-image"},
+	{"api-worker", mnRegistry + "/services/api-worker", "prod", "worker", "worker", "set-image"},
+	{"api-worker-batch", mnRegistry + "/services/api-worker-batch", "prod", "worker", "batch", "set-image"},
+	{"api-staging", mnRegistry + "/staging/api", "staging", "api", "api", "restart"},
+	{"docs", mnRegistry + "/web/docs", "web", "docs", "docs", "restart"},
+}
+
+// mnExtra is a Deployment no service maps, next to mapped ones.
+var mnExtra = mnService{"", mnRegistry + "/services/billing", "prod", "billing", "billing", ""}
+
+func mnLookup(name string) mnService {
+	for _, s := range mnServices {
+		if s.name == name {
+			return s
+		}
+	}
+	panic("no service " + name)
+}
+
+// mnFires is, per line of testdata/simulate/multi-namespace.jsonl, the
+// services whose Workflow it must create (the golden
+// testdata/simulate/multi-namespace.out says the same).
+var mnFires = [][]string{
+	{"api"},              // api:v1.2.3
+	{"api-worker"},       // api-worker:v1.2.3: not api, whose name is a prefix
+	{"api-worker-batch"}, // api-worker-batch:v2.0.0: neither api nor api-worker
+	{"api-staging"},      // staging/api:staging-7
+	nil,                  // services/api:staging-7: outside api's tagPattern
+	{"docs"},             // web/docs:latest
+	nil,                  // services/billing: no service maps it
+}
+
+// sensorDeps is how many trigger subscriptions each message reaches: one
+// per trigger, each with its one dependency.
+var sensorDeps = len(mnServices)
+
+// TestPipeline runs the generated pipeline of examples/multi-namespace.yaml
+// end to end on real components: messages published to the emulator must
+// create exactly the Workflows simulate predicts, with the right arguments;
+// each Workflow's step, run as its pod would with the generated
+// ServiceAccount's token, must roll exactly its Deployment; a rollout that
+// cannot become healthy must be undone; and the publish -> Workflow latency
+// is measured over 20 pushes.
+func TestPipeline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	e := testenv.New(t)
+	start := time.Now()
+	step := func(what string, f func() error) {
+		t.Helper()
+		s := time.Now()
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%-28s %6.1fs", what, time.Since(s).Seconds())
+	}
+
+	var (
+		ps   *testenv.PubSub
+		etcd *testenv.Etcd
+		api  *testenv.APIServer
+		nats *testenv.NATS
+	)
+	psErr := make(chan error, 1)
+	go func() {
+		var err error
+		ps, err = e.StartPubSub(ctx)
+		psErr <- err
+	}()
+	step("start etcd", func() (err error) { etcd, err = e.StartEtcd(ctx); return })
+	step("start kube-apiserver", func() (err error) { api, err = e.StartAPIServer(ctx, etcd); return })
+	step("start controller-manager", func() error { _, err := e.StartControllerManager(ctx, api); return err })
+	step("start nats-server", func() (err error) { nats, err = e.StartNATS(ctx); return })
+	step("start pubsub emulator", func() error { return <-psErr })
+	step("apply CRDs (full)", func() error { return api.ApplyCRDs(ctx, true) })
+
+	objs := renderMapping(t, mnMapping)
+	manifests := yamlOf(t, objs)
+	checkCache(t, objs)
+	step("create namespaces", func() error {
+		for _, ns := range []string{pipelineN, "prod", "staging", "web"} {
+			if _, err := api.Kubectl(ctx, "", "create", "namespace", ns); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	step("apply --dry-run=server", func() error {
+		out, err := api.Kubectl(ctx, manifests, "apply", "--dry-run=server", "-f", "-")
+		t.Logf("dry run:\n%s", out)
+		return err
+	})
+	step("apply", func() error {
+		_, err := api.Kubectl(ctx, manifests, "apply", "-f", "-")
+		return err
+	})
+	step("create target deployments", func() error {
+		for _, d := range mnDeployments() {
+			if _, err := api.Kubectl(ctx, d, "apply", "-f", "-"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	step("create topic gcr", func() error { return ps.CreateTopic(ctx, mnProject, "gcr") })
+
+	r := &pipelineRun{t: t, ctx: ctx, api: api}
+	step("watch workflows", func() error { return r.watchWorkflows() })
+
+	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
+	step("start eventsource", func() error {
+		es, err := e.StartEventSource(ctx, p, pipelineN, mnPipeline)
+		if err != nil {
+			return err
+		}
+		return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
+	})
+	step("start sensor", func() error {
+		sn, err := e.StartSensor(ctx, p, pipelineN, mnPipeline)
+		if err != nil {
+			return err
+		}
+		r.sensor = sn.Proc
+		// One durable consumer per trigger: each must exist before the first
+		// publish, as they deliver only new messages.
+		if err := testenv.WaitForLogCount(ctx, sn.Proc, "Subscribing to subject", sensorDeps, 90*time.Second); err != nil {
+			return err
+		}
+		return nats.WaitForConsumers(ctx, "default", sensorDeps, 30*time.Second)
+	})
+	step("subscription exists", func() error {
+		ok, err := ps.SubscriptionExists(ctx, mnProject, mnSubscription)
+		if err == nil && !ok {
+			err = fmt.Errorf("eventsource did not create subscription %s", mnSubscription)
+		}
+		return err
+	})
+	var err error
+	if r.sim, err = simulate.NewPipeline(runtimeObjects(objs)); err != nil {
+		t.Fatal(err)
+	}
+	if r.pub, err = ps.NewPublisher(ctx, mnProject, "gcr"); err != nil {
+		t.Fatal(err)
+	}
+	defer r.pub.Close()
+	t.Logf("environment ready after %.1fs", time.Since(start).Seconds())
+
+	// 1. The simulate messages, then what GAR also sends and nothing must
+	// act on, then one digest under a second tag.
+	var (
+		phase1 = time.Now()
+		sent   []*sentMessage
+	)
+	f, err := os.Open(mnMessages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := simulate.ReadMessages(mnMessages, f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(golden) != len(mnFires) {
+		t.Fatalf("%s has %d messages, the test knows %d", mnMessages, len(golden), len(mnFires))
+	}
+	for i, m := range golden {
+		sent = append(sent, r.publish(m.Data, mnFires[i]...))
+	}
+	apiDigest := mnLookup("api").image + "@sha256:" + strings.Repeat("1", 64)
+	docsDigest := mnLookup("docs").image + "@sha256:" + strings.Repeat("1", 64)
+	sent = append(sent,
+		// An untagged push: no "tag" field at all.
+		r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q}`, mnLookup("api").image+"@sha256:"+strings.Repeat("2", 64))),
+		// A tag deleted.
+		r.publish(fmt.Appendf(nil, `{"action":"DELETE","digest":%q,"tag":%q}`, apiDigest, mnLookup("api").image+":v1.2.3")),
+		// docs' digest of message 6 under a second tag: a second Workflow with
+		// the same digest, whose step finds the digest rolled and does nothing.
+		r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, docsDigest, mnLookup("docs").image+":stable"), "docs"),
+	)
+	t.Logf("%d messages published and judged in %.1fs", len(sent), time.Since(phase1).Seconds())
+	if a, b := sent[5].workflows, sent[9].workflows; len(a) == 1 && len(b) == 1 && a[0].param("digest") != b[0].param("digest") {
+		t.Errorf("docs under two tags: digests %s and %s differ", a[0].param("digest"), b[0].param("digest"))
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// 2. Each Workflow's step, in publish order, as its pod would run it.
+	r.loadTemplate()
+	phase2 := time.Now()
+	for _, m := range sent {
+		for _, wf := range m.workflows {
+			res := r.runStep(wf, "")
+			if wf.param("tag") == mnLookup("docs").image+":stable" {
+				// The same digest under a second tag: the step's digest check
+				// makes it a no-op, without a new rollout.
+				if !res.noop || !strings.Contains(res.log, "already runs "+docsDigest) {
+					t.Errorf("second tag of %s: want the no-op path, got:\n%s", docsDigest, res.log)
+				}
+			}
+		}
+	}
+	t.Logf("steps of %d Workflows in %.1fs", r.steps, time.Since(phase2).Seconds())
+
+	// The workflow account may not touch the Deployment no service maps.
+	patch := `{"spec":{"template":{"metadata":{"annotations":{"argodeploy.dev/digest":"x"}}}}}`
+	out, err := api.KubectlAs(ctx, r.kubeconfig, "", "-n", mnExtra.namespace, "patch", "deployment", mnExtra.deployment, "--type", "strategic", "-p", patch)
+	if err == nil || !strings.Contains(err.Error(), "Forbidden") && !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("patch deployment %s/%s as %s: want Forbidden, got %q, %v", mnExtra.namespace, mnExtra.deployment, mnRollout, out, err)
+	} else {
+		t.Logf("patch of the unmapped deployment as %s: %v", mnRollout, err)
+	}
+
+	// 3. Latency: 20 pushes with distinct digests and tags over all
+	// services, each published once the previous one's Workflow exists (the
+	// order the steps need: a later push has a later publish time), and
+	// at least pace after the previous one: the sensor's Kubernetes client
+	// has client-go's default rate limit (5 requests/s, burst 10), so
+	// back-to-back pushes measure its throttling (~150ms more per Workflow
+	// once the burst is spent), not a push's latency.
+	const (
+		pushes = 20
+		pace   = 250 * time.Millisecond
+	)
+	var latency []time.Duration
+	first := len(sent)
+	last := time.Now()
+	for i := range pushes {
+		time.Sleep(time.Until(last.Add(pace)))
+		last = time.Now()
+		s := mnServices[i%len(mnServices)]
+		tag := fmt.Sprintf("v3.0.%d", i)
+		switch s.name {
+		case "api-staging":
+			tag = fmt.Sprintf("staging-%d", i)
+		case "docs":
+			tag = fmt.Sprintf("build-%d", i)
+		}
+		digest := s.image + "@sha256:" + strings.Repeat(fmt.Sprintf("%02x", 0x20+i), 32)
+		m := r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, digest, s.image+":"+tag), s.name)
+		sent = append(sent, m)
+		latency = append(latency, m.latency)
+	}
+	sorted := slices.Clone(latency)
+	slices.Sort(sorted)
+	median := (sorted[pushes/2-1] + sorted[pushes/2]) / 2
+	t.Logf("publish -> Workflow over %d pushes: median %.3fs, min %.3fs, max %.3fs; all: %v",
+		pushes, median.Seconds(), sorted[0].Seconds(), sorted[pushes-1].Seconds(), latency)
+	fmt.Printf("BenchmarkE2EPublishToWorkflow/multi-namespace\t%d\t%d ns/op\n", pushes, median.Nanoseconds())
+	for _, m := range sent[first:] {
+		for _, wf := range m.workflows {
+			if res := r.runStep(wf, ""); res.noop {
+				t.Errorf("step of %s did nothing", wf.Metadata.Name)
+			}
+		}
+	}
+
+	// 4. A rollout that cannot become healthy is undone: docs gets one
+	// replica, which no kubelet ever runs, so `rollout status` times out.
+	docs := mnLookup("docs")
+	if _, err := api.Kubectl(ctx, "", "create", "serviceaccount", "default", "-n", docs.namespace); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Kubectl(ctx, "", "scale", "deployment", docs.deployment, "-n", docs.namespace, "--replicas", "1"); err != nil {
+		t.Fatal(err)
+	}
+	broken := docs.image + "@sha256:" + strings.Repeat("ef", 32)
+	m := r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, broken, docs.image+":broken"), docs.name)
+	sent = append(sent, m)
+	if len(m.workflows) != 1 {
+		t.FailNow()
+	}
+	before := r.deployment(docs.namespace, docs.deployment)
+	s := time.Now()
+	res := r.runStep(m.workflows[0], "5s")
+	after := r.deployment(docs.namespace, docs.deployment)
+	t.Logf("failing rollout (%.1fs), exit %d:\n%s", time.Since(s).Seconds(), res.exit, res.log)
+	if res.exit != 3 {
+		t.Errorf("failing rollout: exit %d, want 3", res.exit)
+	}
+	if !strings.Contains(res.log, "did not become healthy within 5s; undoing") {
+		t.Errorf("failing rollout: no undo in the log")
+	}
+	if a, b := jsonOf(before.Spec.Template), jsonOf(after.Spec.Template); a != b {
+		t.Errorf("failing rollout: pod template not restored:\nbefore %s\nafter  %s", a, b)
+	}
+
+	// Nothing else happened: exactly the Workflows the messages made, no
+	// dead letters.
+	want := 0
+	for _, m := range sent {
+		want += len(m.workflows)
+	}
+	if got := len(r.allWorkflows()); got != want {
+		t.Errorf("%d Workflows in the cluster, want %d", got, want)
+	}
+	r.mu.Lock()
+	if len(r.other) > 0 {
+		t.Errorf("Workflow watch events other than ADDED: %v", r.other)
+	}
+	r.mu.Unlock()
+	if out, err := api.Kubectl(ctx, "", "get", "configmaps", "-n", pipelineN, "-l", "argodeploy.dev/dead-letter=true", "-o", "name"); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("dead-letter ConfigMaps: %q, %v", out, err)
+	}
+	t.Logf("test done after %.1fs", time.Since(start).Seconds())
+}
+
+// pipelineRun is the state of TestPipeline: what was published, the
+// Workflows seen, the rollout step's template.
+type pipelineRun struct {
+	t      *testing.T
+	ctx    context.Context
+	api    *testenv.APIServer
+	sensor *testenv.Proc
+	pub    *testenv.Publisher
+	sim    *simulate.Pipeline
+
+	mu        sync.Mutex
+	workflows []clusterWorkflow
+	other     []string // watch events other than ADDED
+
+	published  []*sentMessage
+	fired      int // trigger lines in the sensor log so far
+	lastAt     int64
+	template   *wfv1.WorkflowTemplate
+	kubeconfig string
+	steps      int
+}
+
+// sentMessage is one published message and what it did.
+type sentMessage struct {
+	n         int
+	data      []byte
+	id        string
+	want      []string
+	workflows []clusterWorkflow
+	latency   time.Duration // publish -> first Workflow seen
+}
+
+// clusterWorkflow is the part of a Workflow the test reads, and when the
+// watch saw it.
+type clusterWorkflow struct {
+	Metadata struct {
+		Name      string            `json:"name"`
+		Namespace string            `json:"namespace"`
+		Labels    map[string]string `json:"labels"`
+	} `json:"metadata"`
+	Spec struct {
+		Arguments struct {
+			Parameters []struct {
+				Name  string `json:"name"`
+				Value string `json:"value"`
+			} `json:"parameters"`
+		} `json:"arguments"`
+		WorkflowTemplateRef struct {
+			Name string `json:"name"`
+		} `json:"workflowTemplateRef"`
+	} `json:"spec"`
+	seen time.Time
+}
+
+func (w clusterWorkflow) params() map[string]string {
+	m := map[string]string{}
+	for _, p := range w.Spec.Arguments.Parameters {
+		m[p.Name] = p.Value
+	}
+	return m
+}
+
+func (w clusterWorkflow) param(name string) string { return w.params()[name] }
+
+// watchWorkflows records every Workflow of the pipeline namespace as the
+// apiserver announces it.
+func (r *pipelineRun) watchWorkflows() error {
+	ch, err := r.api.Watch(r.ctx, "workflows", "-n", pipelineN)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for ev := range ch {
+			var wf clusterWorkflow
+			err := json.Unmarshal(ev.Object, &wf)
+			r.mu.Lock()
+			if ev.Type == "ADDED" && err == nil {
+				wf.seen = ev.Seen
+				r.workflows = append(r.workflows, wf)
+			} else {
+				r.other = append(r.other, fmt.Sprintf("%s %s %v", ev.Type, wf.Metadata.Name, err))
+			}
+			r.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+func (r *pipelineRun) allWorkflows() []clusterWorkflow {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.workflows)
+}
+
+var (
+	triggeredLine = regexp.MustCompile(`Triggering actions after receiving dependency ([a-z0-9-]+)`)
+	droppedLine   = regexp.MustCompile(`not interested in dependency ([a-z0-9-]+) \(didn't pass filter\)`)
+)
+
+// sensorLog returns the dependencies the sensor triggered on, in order,
+// and how many times a dependency's filters said no.
+func (r *pipelineRun) sensorLog() (triggered []string, dropped int) {
+	data, err := os.ReadFile(r.sensor.LogPath)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, m := range triggeredLine.FindAllSubmatch(data, -1) {
+		triggered = append(triggered, string(m[1]))
+	}
+	return triggered, len(droppedLine.FindAll(data, -1))
+}
+
+// publish publishes data, waits until every trigger of the sensor has
+// judged it and the Workflows it fired exist, and checks them: the triggers
+// that fired are want; each Workflow has the arguments the mapping and the
+// message give; simulate predicts the same triggers and arguments.
+func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
+	t := r.t
+	t.Helper()
+	m := &sentMessage{n: len(r.published) + 1, data: data, want: want}
+	r.published = append(r.published, m)
+	before, prevFired := len(r.allWorkflows()), r.fired
+	sent := time.Now()
+	id, err := r.pub.Publish(r.ctx, data)
+	if err != nil {
+		t.Fatalf("publish %s: %v", data, err)
+	}
+	acked := time.Now()
+	m.id = id
+
+	// Every trigger subscription judges every message: it either logs that
+	// its dependency's filters said no, or triggers.
+	deadline := time.Now().Add(60 * time.Second)
+	var triggered []string
+	for {
+		all, dropped := r.sensorLog()
+		if len(all)+dropped >= sensorDeps*m.n {
+			triggered = all[prevFired:]
+			if len(r.allWorkflows()) >= before+len(triggered) {
+				r.fired = len(all)
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cms, _ := r.api.Kubectl(r.ctx, "", "get", "configmaps", "-n", pipelineN, "-l", "argodeploy.dev/dead-letter=true", "-o", "yaml")
+			t.Fatalf("message %d %s: after 60s the sensor judged it %d of %d times (triggered %v), %d Workflows, want %d; dead letters:\n%s",
+				m.n, data, len(all)+dropped-sensorDeps*(m.n-1), sensorDeps, all[prevFired:], len(r.allWorkflows())-before, len(want), cms)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.workflows = r.allWorkflows()[before:]
+	if len(m.workflows) > 0 {
+		m.latency = m.workflows[0].seen.Sub(sent)
+	}
+	sort.Slice(m.workflows, func(i, j int) bool { return m.workflows[i].param("service") < m.workflows[j].param("service") })
+	t.Logf("message %d (id %s) -> %d Workflow(s) %v in %.3fs%s: %s", m.n, id, len(m.workflows), names(m.workflows), m.latency.Seconds(), stages(sent, m.workflows), data)
+
+	wantSorted := slices.Sorted(slices.Values(want))
+	if got := slices.Sorted(slices.Values(triggered)); !slices.Equal(got, wantSorted) {
+		t.Errorf("message %d %s: sensor triggered %v, want %v", m.n, data, got, wantSorted)
+	}
+	var got []string
+	for _, wf := range m.workflows {
+		got = append(got, wf.Metadata.Labels[render.LabelService])
+	}
+	if !slices.Equal(got, wantSorted) {
+		t.Errorf("message %d %s: Workflows for %v, want %v", m.n, data, got, wantSorted)
+	}
+
+	// The arguments: constants from the mapping, digest and tag from the
+	// message, published-at from the emulator's publish time.
+	var body struct{ Digest, Tag string }
+	_ = json.Unmarshal(data, &body)
+	for _, wf := range m.workflows {
+		svc := mnLookup(wf.Metadata.Labels[render.LabelService])
+		params := wf.params()
+		wantParams := map[string]string{"service": svc.name, "lock": svc.lock(), "cache": mnCache, "digest": body.Digest, "tag": body.Tag}
+		for k, v := range wantParams {
+			if params[k] != v {
+				t.Errorf("message %d: Workflow %s: %s = %q, want %q", m.n, wf.Metadata.Name, k, params[k], v)
+			}
+		}
+		if len(params) != len(wantParams)+1 {
+			t.Errorf("message %d: Workflow %s has parameters %v", m.n, wf.Metadata.Name, params)
+		}
+		at, err := strconv.ParseInt(params["published-at"], 10, 64)
+		if err != nil {
+			t.Errorf("message %d: published-at %q: %v", m.n, params["published-at"], err)
+		} else if pt := time.Unix(0, at); pt.Before(sent.Add(-time.Second)) || pt.After(acked.Add(time.Second)) {
+			t.Errorf("message %d: published-at %s is not between publish %s and its ack %s", m.n, pt, sent, acked)
+		} else if at <= r.lastAt {
+			t.Errorf("message %d: published-at %d is not after the previous message's %d", m.n, at, r.lastAt)
+		} else {
+			r.lastAt = at
+		}
+		if wf.Spec.WorkflowTemplateRef.Name != mnTemplate || wf.Metadata.Namespace != pipelineN {
+			t.Errorf("message %d: Workflow %s/%s of WorkflowTemplate %q", m.n, wf.Metadata.Namespace, wf.Metadata.Name, wf.Spec.WorkflowTemplateRef.Name)
+		}
+	}
+
+	// What `argodeploy simulate` predicts for the same message.
+	o := r.sim.Replay(simulate.Message{ID: id, Data: data, PublishTime: sent})
+	if o.Error != "" {
+		t.Errorf("message %d: simulate: %s", m.n, o.Error)
+	}
+	if len(o.Fired) != len(m.workflows) {
+		t.Errorf("message %d: simulate fires %d triggers, the cluster got %d Workflows", m.n, len(o.Fired), len(m.workflows))
+		return m
+	}
+	fired := slices.Clone(o.Fired)
+	sort.Slice(fired, func(i, j int) bool { return fired[i].Name < fired[j].Name })
+	for i, f := range fired {
+		wf := m.workflows[i]
+		if f.Sensor != pipelineN+"/"+mnPipeline || f.Name != wf.Metadata.Labels[render.LabelService] || f.Workflow == nil {
+			t.Errorf("message %d: simulate fires %s trigger %s, the cluster made Workflow %s for %s", m.n, f.Sensor, f.Name, wf.Metadata.Name, wf.Metadata.Labels[render.LabelService])
+			continue
+		}
+		simArgs, clusterArgs := cloneMap(f.Workflow.Arguments), wf.params()
+		delete(simArgs, "published-at")
+		delete(clusterArgs, "published-at")
+		if a, b := jsonOf(simArgs), jsonOf(clusterArgs); a != b || f.Workflow.Template != wf.Spec.WorkflowTemplateRef.Name || f.Workflow.Namespace != wf.Metadata.Namespace {
+			t.Errorf("message %d: simulate predicts %s/%s %s, the cluster has %s/%s %s", m.n,
+				f.Workflow.Namespace, f.Workflow.Template, a, wf.Metadata.Namespace, wf.Spec.WorkflowTemplateRef.Name, b)
+		}
+		var res struct {
+			Metadata struct {
+				GenerateName string            `json:"generateName"`
+				Labels       map[string]string `json:"labels"`
+			} `json:"metadata"`
+		}
+		if err := json.Unmarshal(f.Resource, &res); err != nil {
+			t.Errorf("message %d: simulate's resource: %v", m.n, err)
+		} else {
+			// The sensor adds its own labels, naming the trigger that fired.
+			labels := cloneMap(res.Metadata.Labels)
+			labels["events.argoproj.io/sensor"] = mnPipeline
+			labels["events.argoproj.io/trigger"] = f.Name
+			got := cloneMap(wf.Metadata.Labels)
+			delete(got, "events.argoproj.io/action-timestamp")
+			if jsonOf(labels) != jsonOf(got) || !strings.HasPrefix(wf.Metadata.Name, res.Metadata.GenerateName) {
+				t.Errorf("message %d: simulate's Workflow %s* %v, the cluster's %s %v", m.n, res.Metadata.GenerateName, labels, wf.Metadata.Name, wf.Metadata.Labels)
+			}
+		}
+	}
+	if len(o.Fired) == 0 && len(o.Rejected) > 0 {
+		t.Logf("message %d: simulate: %s/%s says no: %s", m.n, o.Rejected[0].Sensor, o.Rejected[0].Dependency, o.Rejected[0].Reason)
+	}
+	return m
+}
+
+// loadTemplate reads the WorkflowTemplate back from the apiserver and
+// makes a kubeconfig with a token of its ServiceAccount.
+func (r *pipelineRun) loadTemplate() {
+	out, err := r.api.Kubectl(r.ctx, "", "get", "workflowtemplate", mnTemplate, "-n", pipelineN, "-o", "json")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.template = &wfv1.WorkflowTemplate{}
+	if err := json.Unmarshal([]byte(out), r.template); err != nil {
+		r.t.Fatal(err)
+	}
+	if sa := r.template.Spec.ServiceAccountName; sa != mnRollout {
+		r.t.Fatalf("WorkflowTemplate %s runs as %q, want %s", mnTemplate, sa, mnRollout)
+	}
+	if r.kubeconfig, err = r.api.ServiceAccountKubeconfig(r.ctx, pipelineN, mnRollout); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// stepResult is what a step did.
+type stepResult struct {
+	exit int
+	log  string
+	noop bool // the Deployment's pod template did not change
+}
+
+var parameterRef = regexp.MustCompile(`\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}`)
+
+// runStep runs the Workflow's step as its pod would: the entrypoint
+// container's command with {{workflow.parameters.X}} substituted, as the
+// template's user and group, each volume a directory (ConfigMaps read from
+// the apiserver and written as files, emptyDirs empty) with the mount paths
+// in the env values rewritten to them, and KUBECONFIG a kubeconfig with a
+// token of the generated ServiceAccount. rolloutTimeout, when set, replaces
+// ROLLOUT_TIMEOUT. Unless the exit is 3 (the caller checks the undo), it
+// checks that the step rolled its Deployment, or did nothing because the
+// Deployment already has the digest.
+func (r *pipelineRun) runStep(wf clusterWorkflow, rolloutTimeout string) stepResult {
+	t := r.t
+	t.Helper()
+	r.steps++
+	tmpl := r.template
+	var entry *wfv1.Template
+	for i := range tmpl.Spec.Templates {
+		if tmpl.Spec.Templates[i].Name == tmpl.Spec.Entrypoint {
+			entry = &tmpl.Spec.Templates[i]
+		}
+	}
+	if entry == nil || entry.Container == nil {
+		t.Fatalf("WorkflowTemplate %s: entrypoint %q is not a container", tmpl.Name, tmpl.Spec.Entrypoint)
+	}
+	params := wf.params()
+	resolve := func(s string) string {
+		return parameterRef.ReplaceAllStringFunc(s, func(m string) string {
+			v, ok := params[parameterRef.FindStringSubmatch(m)[1]]
+			if !ok {
+				t.Errorf("Workflow %s has no parameter for %s", wf.Metadata.Name, m)
+			}
+			return v
+		})
+	}
+	uid, gid := int64(65534), int64(65534)
+	if sc := tmpl.Spec.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			uid = *sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			gid = *sc.RunAsGroup
+		}
+	}
+
+	root, err := os.MkdirTemp("", "argodeploy-step-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(root)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Chmod(root, 0o755))
+	mounts := map[string]string{}
+	for i, vm := range entry.Container.VolumeMounts {
+		var vol *corev1.Volume
+		for j := range tmpl.Spec.Volumes {
+			if tmpl.Spec.Volumes[j].Name == vm.Name {
+				vol = &tmpl.Spec.Volumes[j]
+			}
+		}
+		if vol == nil {
+			t.Fatalf("volume %s is not in WorkflowTemplate %s", vm.Name, tmpl.Name)
+		}
+		dir := filepath.Join(root, fmt.Sprintf("%d-%s", i, vm.Name))
+		must(os.Mkdir(dir, 0o755))
+		switch {
+		case vol.ConfigMap != nil:
+			name := resolve(vol.ConfigMap.Name)
+			out, err := r.api.Kubectl(r.ctx, "", "get", "configmap", name, "-n", wf.Metadata.Namespace, "-o", "json")
+			must(err)
+			var cm corev1.ConfigMap
+			must(json.Unmarshal([]byte(out), &cm))
+			for k, v := range cm.Data {
+				must(os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644))
+			}
+		case vol.EmptyDir != nil:
+			must(os.Chown(dir, int(uid), int(gid)))
+		default:
+			t.Fatalf("volume %s of WorkflowTemplate %s is neither a ConfigMap nor an emptyDir", vm.Name, tmpl.Name)
+		}
+		mounts[vm.MountPath] = dir
+	}
+	rewrite := func(v string) string {
+		best := ""
+		for p := range mounts {
+			if (v == p || strings.HasPrefix(v, p+"/")) && len(p) > len(best) {
+				best = p
+			}
+		}
+		if best == "" {
+			return v
+		}
+		return mounts[best] + strings.TrimPrefix(v, best)
+	}
+	kc, err := os.ReadFile(r.kubeconfig)
+	must(err)
+	kubeconfig := filepath.Join(root, "kubeconfig")
+	must(os.WriteFile(kubeconfig, kc, 0o600))
+	must(os.Chown(kubeconfig, int(uid), int(gid)))
+
+	env := []string{"PATH=" + os.Getenv("PATH"), "KUBECONFIG=" + kubeconfig}
+	timeoutSet := false
+	for _, ev := range entry.Container.Env {
+		v := rewrite(resolve(ev.Value))
+		if ev.Name == "ROLLOUT_TIMEOUT" && rolloutTimeout != "" {
+			v, timeoutSet = rolloutTimeout, true
+		}
+		env = append(env, ev.Name+"="+v)
+	}
+	if rolloutTimeout != "" && !timeoutSet {
+		t.Fatalf("WorkflowTemplate %s sets no ROLLOUT_TIMEOUT", tmpl.Name)
+	}
+	argv := append(slices.Clone(entry.Container.Command), entry.Container.Args...)
+	for i := range argv {
+		argv[i] = resolve(argv[i])
+	}
+
+	svc := mnLookup(params["service"])
+	before := r.deployment(svc.namespace, svc.deployment)
+	ctx, cancel := context.WithTimeout(r.ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	started := time.Now()
+	err = cmd.Run()
+	res := stepResult{log: output.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res.exit = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("step of %s: %v", wf.Metadata.Name, err)
+	}
+	after := r.deployment(svc.namespace, svc.deployment)
+	res.noop = jsonOf(before.Spec.Template) == jsonOf(after.Spec.Template)
+	t.Logf("step of %s (%s, %s): exit %d in %.2fs", wf.Metadata.Name, svc.name, params["tag"], res.exit, time.Since(started).Seconds())
+	if res.exit == 3 {
+		return res
+	}
+	if res.exit != 0 {
+		t.Errorf("step of %s: exit %d:\n%s", wf.Metadata.Name, res.exit, res.log)
+		return res
+	}
+	r.checkRolled(svc, params, before, after, started, res)
+	return res
+}
+
+// checkRolled checks what a successful step did to its Deployment: the
+// pod template annotations and, for set-image, the container's image
+// pinned to the digest; or nothing, when the Deployment already had the
+// digest.
+func (r *pipelineRun) checkRolled(svc mnService, params map[string]string, before, after *appsv1.Deployment, started time.Time, res stepResult) {
+	t := r.t
+	t.Helper()
+	digest := params["digest"]
+	what := fmt.Sprintf("step of %s (%s)", svc.name, digest)
+	if before.Spec.Template.Annotations["argodeploy.dev/digest"] == digest {
+		if !res.noop {
+			t.Errorf("%s: the Deployment already had the digest, yet its pod template changed:\nbefore %s\nafter  %s", what, jsonOf(before.Spec.Template), jsonOf(after.Spec.Template))
+		}
+		return
+	}
+	if res.noop {
+		t.Errorf("%s: the pod template did not change:\n%s", what, res.log)
+		return
+	}
+	a := after.Spec.Template.Annotations
+	if a["argodeploy.dev/digest"] != digest || a["argodeploy.dev/published-at"] != params["published-at"] {
+		t.Errorf("%s: annotations %v", what, a)
+	}
+	images := func(d *appsv1.Deployment) map[string]string {
+		m := map[string]string{}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			m[c.Name] = c.Image
+		}
+		return m
+	}
+	wantImages := images(before)
+	restarted := a["kubectl.kubernetes.io/restartedAt"]
+	switch svc.strategy {
+	case "set-image":
+		wantImages[svc.container] = digest
+		if was := before.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]; restarted != was {
+			t.Errorf("%s: set-image changed restartedAt from %q to %q", what, was, restarted)
+		}
+	case "restart":
+		at, err := time.Parse(time.RFC3339, restarted)
+		if err != nil || at.Before(started.Truncate(time.Second)) || at.After(time.Now()) {
+			t.Errorf("%s: restartedAt %q is not the time of the step (%s): %v", what, restarted, started.UTC().Format(time.RFC3339), err)
+		}
+	}
+	if got := images(after); jsonOf(got) != jsonOf(wantImages) {
+		t.Errorf("%s: images %v, want %v", what, got, wantImages)
+	}
+	if after.Generation <= before.Generation || after.Status.ObservedGeneration < after.Generation {
+		t.Errorf("%s: generation %d -> %d, observed %d", what, before.Generation, after.Generation, after.Status.ObservedGeneration)
+	}
+	if !strings.Contains(res.log, "rolled out "+digest) {
+		t.Errorf("%s: log does not say it rolled out:\n%s", what, res.log)
+	}
+}
+
+// deployment reads a Deployment as admin.
+func (r *pipelineRun) deployment(namespace, name string) *appsv1.Deployment {
+	out, err := r.api.Kubectl(r.ctx, "", "get", "deployment", name, "-n", namespace, "-o", "json")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		r.t.Fatal(err)
+	}
+	return &d
+}
+
+// renderMapping renders a mapping file as `argodeploy generate` does.
+func renderMapping(t *testing.T, file string) []render.Object {
+	t.Helper()
+	m, err := mapping.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := render.Render(m, render.Options{ShardBytes: render.DefaultShardBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// yamlOf prints objects as `argodeploy generate` does.
+func yamlOf(t *testing.T, objs []render.Object) string {
+	t.Helper()
+	out := make([]output.Object, len(objs))
+	for i, o := range objs {
+		out[i] = o
+	}
+	var buf bytes.Buffer
+	if err := output.YAML(&buf, out); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func runtimeObjects(objs []render.Object) []runtime.Object {
+	out := make([]runtime.Object, len(objs))
+	for i, o := range objs {
+		out[i] = o
+	}
+	return out
+}
+
+// checkCache checks that the generated cache ConfigMap says of each
+// service what mnServices does, so that the Deployments the test creates
+// are the ones the pipeline rolls.
+func checkCache(t *testing.T, objs []render.Object) {
+	t.Helper()
+	for _, o := range objs {
+		cm, ok := o.(*corev1.ConfigMap)
+		if !ok || cm.Name != mnCache {
+			continue
+		}
+		if len(cm.Data) != len(mnServices) {
+			t.Fatalf("cache ConfigMap has %d entries, want %d", len(cm.Data), len(mnServices))
+		}
+		for _, s := range mnServices {
+			got := render.ParseCacheEntry(cm.Data[s.name])
+			want := map[string]string{"image": s.image, "deployment": s.deployment, "namespace": s.namespace, "container": s.container, "strategy": s.strategy}
+			if jsonOf(got) != jsonOf(want) {
+				t.Fatalf("cache entry of %s = %v, want %v", s.name, got, want)
+			}
+		}
+		return
+	}
+	t.Fatalf("no ConfigMap %s among the generated objects", mnCache)
+}
+
+// mnDeployments are the target Deployments, one per mapped Deployment with
+// a container per service that rolls it, plus mnExtra. replicas: 0, as no
+// kubelet runs.
+func mnDeployments() []string {
+	type target struct{ namespace, name string }
+	containers := map[target][]mnService{}
+	var order []target
+	for _, s := range append(slices.Clone(mnServices), mnExtra) {
+		k := target{s.namespace, s.deployment}
+		if containers[k] == nil {
+			order = append(order, k)
+		}
+		containers[k] = append(containers[k], s)
+	}
+	var out []string
+	for _, k := range order {
+		var b strings.Builder
+		fmt.Fprintf(&b, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %[1]s
+  namespace: %[2]s
+spec:
+  replicas: 0
+  selector:
+    matchLabels: {app: %[1]s}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+    spec:
+      containers:
+`, k.name, k.namespace)
+		for _, s := range containers[k] {
+			fmt.Fprintf(&b, "      - name: %s\n        image: %s:1.0\n", s.container, s.image)
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// stages splits the latency of a message's first Workflow at the
+// emulator's publish time (published-at) and the sensor's trigger time (the
+// events.argoproj.io/action-timestamp label, in milliseconds).
+func stages(sent time.Time, wfs []clusterWorkflow) string {
+	if len(wfs) == 0 {
+		return ""
+	}
+	at, err1 := strconv.ParseInt(wfs[0].param("published-at"), 10, 64)
+	action, err2 := strconv.ParseInt(wfs[0].Metadata.Labels["events.argoproj.io/action-timestamp"], 10, 64)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	published, triggered := time.Unix(0, at), time.UnixMilli(action)
+	return fmt.Sprintf(" (publish %dms, emulator -> sensor trigger %dms, -> seen %dms)",
+		published.Sub(sent).Milliseconds(), triggered.Sub(published).Milliseconds(), wfs[0].seen.Sub(triggered).Milliseconds())
+}
+
+func names(wfs []clusterWorkflow) []string {
+	var out []string
+	for _, w := range wfs {
+		out = append(out, w.Metadata.Name)
+	}
+	return out
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// jsonOf is v as JSON, for comparisons (map keys sorted).
+func jsonOf(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
