@@ -146,7 +146,7 @@ func TestBenchmarks(t *testing.T) {
 
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Benchmarks\n\nWritten by `make bench` (%s); numbers are medians of %d runs (after one warm-up run) unless a row says otherwise, wall time of the whole process as a user runs it. kubeconform v0.7.0 validates the same files with the same per-kind schemas (`schemas/kinds`, argodeploy's `make schemas` output) with `-strict -ignore-missing-schemas` (the kustomization.yaml has no schema; argodeploy counts it as skipped); argodeploy runs all its layers (schema, decode, upstream validators, local, cross-resource, access).\n\n", time.Now().UTC().Format("2006-01-02"), *runs)
-	fmt.Fprintf(&md, "## Machine\n\n%s\n\n", machine())
+	fmt.Fprintf(&md, "## Machine\n\n%s\n\nWhat profiles showed and what changed, before and after: [docs/performance.md](docs/performance.md).\n\n", machine())
 	md.WriteString("## Side by side\n\n| what | argodeploy | kubeconform | ratio | target and status |\n|---|---|---|---|---|\n")
 	for _, r := range rows {
 		md.WriteString(r + "\n")
