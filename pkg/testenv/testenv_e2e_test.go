@@ -155,22 +155,29 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("workflowTemplateRef = %q, want shop-rollout", wf.Spec.WorkflowTemplateRef.Name)
 	}
 
-	// Messages the Sensor's filters must drop: a delete, and a push to an
-	// image the mapping does not name.
+	// Messages the Sensor's filters must drop: a delete, a push to an image
+	// the mapping does not name, and pushes of web whose text is crafted to
+	// reach an Argo template or a shell (pkg/simulate's injection test
+	// replays the same and more offline).
 	other := "us-east1-docker.pkg.dev/acme-shop-prod/containers/api"
-	for _, m := range []string{
+	dropped := []string{
 		fmt.Sprintf(`{"action":"DELETE","digest":%q,"tag":%q}`, digest, tag),
 		fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, other+"@sha256:"+strings.Repeat("ab", 32), other+":v1"),
-	} {
+		fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest, image+":v1{{workflow.name}}"),
+		fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest, image+":v1$(reboot)"),
+		fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest, image+":v1\nrm -rf /"),
+		fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest+"\n"+digest, tag),
+	}
+	for _, m := range dropped {
 		if _, err := ps.Publish(ctx, project, "gcr", []byte(m)); err != nil {
 			t.Fatalf("publish: %v", err)
 		}
 	}
-	if err := testenv.WaitForLogCount(ctx, sn.Proc, "didn't pass filter", 2, 60*time.Second); err != nil {
+	if err := testenv.WaitForLogCount(ctx, sn.Proc, "didn't pass filter", len(dropped), 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := countWorkflows(ctx, api); err != nil || n != 1 {
-		t.Errorf("after two non-matching messages: %d Workflows (%v), want 1", n, err)
+		t.Errorf("after %d non-matching messages: %d Workflows (%v), want 1", len(dropped), n, err)
 	}
 
 	// Each generated ServiceAccount may do exactly what its pods need: the
