@@ -60,7 +60,8 @@ func definedPods(objs []render.Object) []podOf {
 // TestPodsMeetRestrictedStandard runs Kubernetes' own Pod Security
 // Admission checks, level "restricted", on every pod spec the examples
 // define, and asks of every container requests and limits for CPU and
-// memory and an image pinned by tag or digest (never latest).
+// memory and an image pinned by tag or digest (never latest); and of the
+// output that it holds no Secret (credentials are only referenced).
 func TestPodsMeetRestrictedStandard(t *testing.T) {
 	evaluator, err := policy.NewEvaluator(policy.DefaultChecks())
 	if err != nil {
@@ -76,6 +77,11 @@ func TestPodsMeetRestrictedStandard(t *testing.T) {
 		objs, err := render.Render(m, render.Options{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if kind := o.GetObjectKind().GroupVersionKind().Kind; kind == "Secret" {
+				t.Errorf("%s: the output holds a Secret %s; credentials must only be referenced", filepath.Base(example), o.GetName())
+			}
 		}
 		pods := definedPods(objs)
 		if len(pods) < 4 {
