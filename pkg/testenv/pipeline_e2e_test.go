@@ -106,33 +106,8 @@ func TestPipeline(t *testing.T) {
 	defer cancel()
 	e := testenv.New(t)
 	start := time.Now()
-	step := func(what string, f func() error) {
-		t.Helper()
-		s := time.Now()
-		if err := f(); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		t.Logf("%-28s %6.1fs", what, time.Since(s).Seconds())
-	}
-
-	var (
-		ps   *testenv.PubSub
-		etcd *testenv.Etcd
-		api  *testenv.APIServer
-		nats *testenv.NATS
-	)
-	psErr := make(chan error, 1)
-	go func() {
-		var err error
-		ps, err = e.StartPubSub(ctx)
-		psErr <- err
-	}()
-	step("start etcd", func() (err error) { etcd, err = e.StartEtcd(ctx); return })
-	step("start kube-apiserver", func() (err error) { api, err = e.StartAPIServer(ctx, etcd); return })
-	step("start controller-manager", func() error { _, err := e.StartControllerManager(ctx, api); return err })
-	step("start nats-server", func() (err error) { nats, err = e.StartNATS(ctx); return })
-	step("start pubsub emulator", func() error { return <-psErr })
-	step("apply CRDs (full)", func() error { return api.ApplyCRDs(ctx, true) })
+	step := stepper(t)
+	ps, api, nats := startCluster(ctx, e, step)
 
 	objs := renderMapping(t, mnMapping)
 	manifests := yamlOf(t, objs)

@@ -1,0 +1,49 @@
+//go:build e2e
+
+package testenv_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/argodeploy/argodeploy/pkg/testenv"
+)
+
+// stepper returns a function that runs one named step of a test, fails the
+// test if it fails and logs how long it took.
+func stepper(t *testing.T) func(what string, f func() error) {
+	return func(what string, f func() error) {
+		t.Helper()
+		s := time.Now()
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%-28s %6.1fs", what, time.Since(s).Seconds())
+	}
+}
+
+// startCluster starts what every end-to-end test needs: etcd, the
+// kube-apiserver and controller-manager with the full CRDs applied, NATS
+// and the Pub/Sub emulator, which (a JVM) starts while the others do.
+func startCluster(ctx context.Context, e *testenv.Env, step func(string, func() error)) (*testenv.PubSub, *testenv.APIServer, *testenv.NATS) {
+	var (
+		ps   *testenv.PubSub
+		etcd *testenv.Etcd
+		api  *testenv.APIServer
+		nats *testenv.NATS
+	)
+	psErr := make(chan error, 1)
+	go func() {
+		var err error
+		ps, err = e.StartPubSub(ctx)
+		psErr <- err
+	}()
+	step("start etcd", func() (err error) { etcd, err = e.StartEtcd(ctx); return })
+	step("start kube-apiserver", func() (err error) { api, err = e.StartAPIServer(ctx, etcd); return })
+	step("start controller-manager", func() error { _, err := e.StartControllerManager(ctx, api); return err })
+	step("start nats-server", func() (err error) { nats, err = e.StartNATS(ctx); return })
+	step("start pubsub emulator", func() error { return <-psErr })
+	step("apply CRDs (full)", func() error { return api.ApplyCRDs(ctx, true) })
+	return ps, api, nats
+}
