@@ -40,7 +40,11 @@ already generated (--manifests).`,
 			if err != nil {
 				return err
 			}
-			g, err := graph.Build(check.Typed(objs))
+			typed, err := check.Typed(objs)
+			if err != nil {
+				return err
+			}
+			g, err := graph.Build(typed)
 			if err != nil {
 				return err
 			}

@@ -165,11 +165,17 @@ func result(kind string, obj metav1.Object, validator string, err error) Result 
 
 // Typed converts the unstructured objects among objs of the kinds this
 // package knows (Argo's, ServiceAccount, ConfigMap, Secret, RBAC) to their
-// Go types, ignoring unknown fields; others, and objects that do not
-// convert, stay as they are.
-func Typed(objs []runtime.Object) []runtime.Object {
-	typed, _ := decodeAllWith(objs, false)
-	return typed
+// Go types, ignoring unknown fields; others stay as they are. An object
+// of a known kind that does not convert is an error naming it.
+func Typed(objs []runtime.Object) ([]runtime.Object, error) {
+	typed, errs := decodeAllWith(objs, false)
+	for i, err := range errs {
+		if err != nil {
+			u := objs[i].(*unstructured.Unstructured)
+			return nil, fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		}
+	}
+	return typed, nil
 }
 
 // decodeAll decodes the unstructured objects among objs strictly.

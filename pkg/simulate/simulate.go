@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/Knetic/govaluate"
+	"github.com/argodeploy/argodeploy/pkg/check"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
@@ -41,11 +42,11 @@ type sourceEvent struct {
 // are ignored; a pipeline without a Sensor is an error.
 func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}}
+	objs, err := check.Typed(objs)
+	if err != nil {
+		return nil, fmt.Errorf("simulate: %w", err)
+	}
 	for _, obj := range objs {
-		obj, err := typed(obj)
-		if err != nil {
-			return nil, err
-		}
 		switch o := obj.(type) {
 		case *eventsv1alpha1.Sensor:
 			p.sensors = append(p.sensors, o)
@@ -73,32 +74,6 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 		return nil, fmt.Errorf("simulate: no Sensor among the objects")
 	}
 	return p, nil
-}
-
-// typed converts an unstructured object of a kind a replay reads to its Go
-// type, ignoring fields the type lacks (validate reports those).
-func typed(obj runtime.Object) (runtime.Object, error) {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return obj, nil
-	}
-	var out runtime.Object
-	switch u.GroupVersionKind().GroupKind().String() {
-	case "Sensor.argoproj.io":
-		out = &eventsv1alpha1.Sensor{}
-	case "EventSource.argoproj.io":
-		out = &eventsv1alpha1.EventSource{}
-	case "WorkflowTemplate.argoproj.io":
-		out = &wfv1.WorkflowTemplate{}
-	case "ConfigMap":
-		out = &corev1.ConfigMap{}
-	default:
-		return obj, nil
-	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
-		return nil, fmt.Errorf("simulate: %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
-	}
-	return out, nil
 }
 
 // Outcome is what one message does to the pipeline.
