@@ -22,11 +22,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// Pipeline is what a replay needs of a pipeline's objects.
+// Pipeline is what a replay needs of a pipeline's objects. It is not safe
+// for concurrent use.
 type Pipeline struct {
 	sensors    []*eventsv1alpha1.Sensor
 	screens    [][]*screen                        // per Sensor, per dependency; nil where Argo Events alone judges
 	conditions [][]*govaluate.EvaluableExpression // per Sensor, per trigger; nil when it does not compile (never fires)
+	verdicts   map[string]verdictOf               // remembered Filter results, see filter
 	sources    map[string]sourceEvent             // namespace/eventSource/event → its Pub/Sub source
 	templates  map[string]*wfv1.WorkflowTemplate
 	configMaps map[string]*corev1.ConfigMap
@@ -41,7 +43,7 @@ type sourceEvent struct {
 // NewPipeline indexes objs, typed or unstructured. Objects of other kinds
 // are ignored; a pipeline without a Sensor is an error.
 func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
-	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}}
+	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: map[string]verdictOf{}}
 	objs, err := check.Typed(objs)
 	if err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
@@ -147,7 +149,7 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 					continue
 				}
 			}
-			ok, err := dependencies.Filter(event, dep.Filters, dep.FiltersLogicalOperator)
+			ok, err := p.filter(si, di, event, fields[event])
 			if ok && err == nil {
 				satisfied[dep.Name] = event
 				continue
@@ -168,6 +170,36 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 		out.Rejected, out.More = nearest(rejected)
 	}
 	return out
+}
+
+// filter is Argo Events' verdict of dependency di of Sensor si on event.
+// A dependency whose filters are data filters only gets the same verdict
+// for the same values at its filters' paths (filterData reads nothing
+// else), so such verdicts are remembered by those values.
+func (p *Pipeline) filter(si, di int, event *eventsv1alpha1.Event, fields *eventFields) (bool, error) {
+	dep := p.sensors[si].Spec.Dependencies[di]
+	f := dep.Filters
+	if f == nil || f.Time != nil || f.Context != nil || len(f.Exprs) > 0 || f.Script != "" {
+		return dependencies.Filter(event, f, dep.FiltersLogicalOperator)
+	}
+	var key strings.Builder
+	fmt.Fprintf(&key, "%d/%d", si, di)
+	for _, d := range f.Data {
+		v := fields.get(d.Path)
+		fmt.Fprintf(&key, "\x00%t\x00%s", v.Exists(), v.Raw)
+	}
+	if v, ok := p.verdicts[key.String()]; ok {
+		return v.ok, v.err
+	}
+	ok, err := dependencies.Filter(event, f, dep.FiltersLogicalOperator)
+	p.verdicts[key.String()] = verdictOf{ok, err}
+	return ok, err
+}
+
+// verdictOf is a remembered Filter result.
+type verdictOf struct {
+	ok  bool
+	err error
 }
 
 // rejection is a dependency that did not accept an event.
