@@ -730,15 +730,11 @@ func plural(kind string) string {
 	return k + "s"
 }
 
-var workflowParameter = regexp.MustCompile(`\{\{\s*workflow\.parameters\.([A-Za-z0-9_.-]+)\s*\}\}`)
-
-// resolve substitutes workflow parameters with known values.
+// resolve substitutes the workflow parameters with known values.
 func resolve(s string, values map[string]string) string {
-	return workflowParameter.ReplaceAllStringFunc(s, func(m string) string {
-		if v, ok := values[workflowParameter.FindStringSubmatch(m)[1]]; ok {
-			return v
-		}
-		return m
+	return ResolveParameters(s, func(name string) (string, bool) {
+		v, ok := values[name]
+		return v, ok
 	})
 }
 

@@ -13,6 +13,18 @@ import (
 // workflowParameterUse finds "{{workflow.parameters.NAME}}" in a string.
 var workflowParameterUse = regexp.MustCompile(`\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}`)
 
+// ResolveParameters substitutes each "{{workflow.parameters.NAME}}" in s
+// for which value has a value, as the workflow controller does, and leaves
+// the others.
+func ResolveParameters(s string, value func(name string) (string, bool)) string {
+	return workflowParameterUse.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := value(workflowParameterUse.FindStringSubmatch(m)[1]); ok {
+			return v
+		}
+		return m
+	})
+}
+
 // UndeclaredParameters lists each "{{workflow.parameters.NAME}}" in a
 // workflow spec whose NAME is neither declared under spec.arguments.parameters
 // nor in passed (the arguments a Workflow made from it passes), as a

@@ -8,11 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -62,8 +62,6 @@ const fakeDate = `#!/bin/sh
 printf '%s\n' "$SIMULATE_NOW"
 `
 
-var parameterTag = regexp.MustCompile(`\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}`)
-
 // FollowStep runs the entrypoint of w's WorkflowTemplate as its pod would:
 // its container's command with the Workflow's arguments substituted, the
 // ConfigMaps it mounts written to temporary directories, and fake kubectl
@@ -84,9 +82,8 @@ func (p *Pipeline) FollowStep(ctx context.Context, w *Workflow, now time.Time) (
 		return nil, fmt.Errorf("WorkflowTemplate %s: entrypoint %q is not a container with a command", w.Template, tmpl.Spec.Entrypoint)
 	}
 	resolve := func(s string) string {
-		return parameterTag.ReplaceAllStringFunc(s, func(m string) string {
-			return w.Arguments[parameterTag.FindStringSubmatch(m)[1]]
-		})
+		// An argument the Workflow lacks is empty, as the pod would see it.
+		return check.ResolveParameters(s, func(name string) (string, bool) { return w.Arguments[name], true })
 	}
 
 	root, err := os.MkdirTemp("", "argodeploy-simulate-")
