@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -12,7 +11,7 @@ import (
 )
 
 func newGraphCommand(s streams) *cobra.Command {
-	opts := &simulateOptions{} // the same two ways to give a pipeline
+	source := &pipelineSource{}
 	var format string
 	cmd := &cobra.Command{
 		Use:   "graph (-f MAPPING | --manifests PATH)",
@@ -33,10 +32,7 @@ already generated (--manifests).`,
 			if format != "mermaid" && format != "dot" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--output must be mermaid or dot, not %q", format)}
 			}
-			if (opts.mapping == "") == (len(opts.manifests) == 0) {
-				return &exitError{code: exitUsage, err: errors.New("give the pipeline as -f MAPPING or as --manifests PATH, one of them")}
-			}
-			objs, err := simulationObjects(opts, s.in)
+			objs, err := source.objects(s.in)
 			if err != nil {
 				return err
 			}
@@ -61,8 +57,7 @@ already generated (--manifests).`,
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&opts.mapping, "filename", "f", "", "service-mapping file to draw the pipeline of (- for stdin)")
-	cmd.Flags().StringSliceVar(&opts.manifests, "manifests", nil, "generated manifests to draw: files or directories")
+	source.addFlags(cmd, "draw")
 	cmd.Flags().StringVarP(&format, "output", "o", "mermaid", "mermaid or dot")
 	return cmd
 }

@@ -21,11 +21,10 @@ import (
 
 // simulateOptions are the flags of simulate.
 type simulateOptions struct {
-	mapping   string
-	manifests []string
-	messages  []string
-	noStep    bool
-	format    string
+	pipelineSource
+	messages []string
+	noStep   bool
+	format   string
 }
 
 func newSimulateCommand(s streams) *cobra.Command {
@@ -67,8 +66,7 @@ Exit status: 0 replayed (whatever fired), 1 an error, 2 bad usage.`,
 			return runSimulate(cmd.Context(), opts, args, s)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.mapping, "filename", "f", "", "service-mapping file to generate the pipeline from (- for stdin)")
-	cmd.Flags().StringSliceVar(&opts.manifests, "manifests", nil, "generated manifests to replay against: files or directories")
+	opts.addFlags(cmd, "replay against")
 	cmd.Flags().StringArrayVar(&opts.messages, "message", nil, "a message as JSON (repeatable)")
 	cmd.Flags().BoolVar(&opts.noStep, "no-step", false, "do not run the triggered Workflows' steps")
 	cmd.Flags().StringVarP(&opts.format, "output", "o", "text", "report format: text or json")
@@ -79,12 +77,10 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	switch {
 	case opts.format != "text" && opts.format != "json":
 		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", opts.format)}
-	case (opts.mapping == "") == (len(opts.manifests) == 0):
-		return &exitError{code: exitUsage, err: errors.New("give the pipeline as -f MAPPING or as --manifests PATH, one of them")}
 	case opts.mapping == "-" && (len(files) == 0 && len(opts.messages) == 0 || slices.Contains(files, "-")):
 		return &exitError{code: exitUsage, err: errors.New("stdin cannot hold both the mapping and the messages")}
 	}
-	objs, err := simulationObjects(opts, s.in)
+	objs, err := opts.objects(s.in)
 	if err != nil {
 		return err
 	}
@@ -123,12 +119,26 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	return nil
 }
 
-// simulationObjects are the pipeline's objects: rendered from the mapping,
-// or read from the manifests.
-func simulationObjects(opts *simulateOptions, stdin io.Reader) ([]runtime.Object, error) {
-	var objs []runtime.Object
-	if opts.mapping != "" {
-		m, err := loadMapping(opts.mapping, stdin)
+// pipelineSource is how simulate and graph are given a pipeline: a
+// mapping to render, or manifests already generated.
+type pipelineSource struct {
+	mapping   string
+	manifests []string
+}
+
+func (p *pipelineSource) addFlags(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVarP(&p.mapping, "filename", "f", "", "service-mapping file to render the pipeline from (- for stdin)")
+	cmd.Flags().StringSliceVar(&p.manifests, "manifests", nil, "generated manifests to "+what+": files or directories")
+}
+
+// objects are the pipeline's objects: rendered from the mapping, or read
+// from the manifests. Giving both or neither is a usage error.
+func (p *pipelineSource) objects(stdin io.Reader) ([]runtime.Object, error) {
+	if (p.mapping == "") == (len(p.manifests) == 0) {
+		return nil, &exitError{code: exitUsage, err: errors.New("give the pipeline as -f MAPPING or as --manifests PATH, one of them")}
+	}
+	if p.mapping != "" {
+		m, err := loadMapping(p.mapping, stdin)
 		if err != nil {
 			return nil, err
 		}
@@ -136,17 +146,15 @@ func simulationObjects(opts *simulateOptions, stdin io.Reader) ([]runtime.Object
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range rendered {
-			objs = append(objs, o)
-		}
-		return objs, nil
+		return render.Convert[runtime.Object](rendered), nil
 	}
-	docs, err := manifest.Read(opts.manifests, stdin)
+	docs, err := manifest.Read(p.manifests, stdin)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range docs {
-		objs = append(objs, d.Object)
+	objs := make([]runtime.Object, len(docs))
+	for i, d := range docs {
+		objs[i] = d.Object
 	}
 	return objs, nil
 }
