@@ -17,20 +17,12 @@ import (
 // report validate prints (parsing, every layer, placing each finding).
 func BenchmarkValidate(b *testing.B) {
 	for _, n := range synthetic.Sizes {
-		m, err := synthetic.Mapping(n)
+		rendered, err := synthetic.Objects(n)
 		if err != nil {
 			b.Fatal(err)
-		}
-		rendered, err := render.Render(m, render.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		objs := make([]output.Object, len(rendered))
-		for i, o := range rendered {
-			objs[i] = o
 		}
 		var manifests bytes.Buffer
-		if err := output.YAML(&manifests, objs); err != nil {
+		if err := output.YAML(&manifests, render.Convert[output.Object](rendered)); err != nil {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {

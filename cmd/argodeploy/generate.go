@@ -106,11 +106,7 @@ func renderMapping(file string, maxBytes int, stdin io.Reader) ([]output.Object,
 	if err != nil {
 		return nil, err
 	}
-	outObjs := make([]output.Object, len(objs))
-	for i, o := range objs {
-		outObjs[i] = o
-	}
-	return outObjs, nil
+	return render.Convert[output.Object](objs), nil
 }
 
 // loadMapping reads a mapping from a file, or from stdin when the name is -.

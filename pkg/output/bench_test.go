@@ -13,18 +13,11 @@ import (
 // BenchmarkYAML: rendered objects → the YAML stream generate prints.
 func BenchmarkYAML(b *testing.B) {
 	for _, n := range synthetic.Sizes {
-		m, err := synthetic.Mapping(n)
+		rendered, err := synthetic.Objects(n)
 		if err != nil {
 			b.Fatal(err)
 		}
-		rendered, err := render.Render(m, render.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		objs := make([]output.Object, len(rendered))
-		for i, o := range rendered {
-			objs[i] = o
-		}
+		objs := render.Convert[output.Object](rendered)
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			var buf bytes.Buffer

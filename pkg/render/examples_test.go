@@ -39,10 +39,7 @@ func TestExamplesPassUpstreamValidators(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runtimeObjs := make([]runtime.Object, len(objs))
-			for i, o := range objs {
-				runtimeObjs[i] = o
-			}
+			runtimeObjs := render.Convert[runtime.Object](objs)
 			validated := map[string]int{}
 			for _, r := range check.All(context.Background(), runtimeObjs, check.Options{}) {
 				if r.Err != nil {

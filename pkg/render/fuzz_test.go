@@ -64,11 +64,7 @@ func generate(m *mapping.ServiceMapping) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]output.Object, len(objs))
-	for i, o := range objs {
-		out[i] = o
-	}
 	var buf bytes.Buffer
-	err = output.YAML(&buf, out)
+	err = output.YAML(&buf, render.Convert[output.Object](objs))
 	return buf.Bytes(), err
 }

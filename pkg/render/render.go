@@ -16,6 +16,16 @@ type Object interface {
 	metav1.Object
 }
 
+// Convert returns objs as a slice of an interface every Object satisfies,
+// such as runtime.Object for the checks or output.Object for the writers.
+func Convert[T any](objs []Object) []T {
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		out[i] = any(o).(T)
+	}
+	return out
+}
+
 // Labels and annotations that generated objects carry.
 const (
 	LabelManagedBy  = "app.kubernetes.io/managed-by"

@@ -1,4 +1,4 @@
-package render
+package render_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
+	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
 // manyServices is the synthetic mapping of n services.
@@ -24,7 +25,7 @@ func manyServices(t testing.TB, n int) *mapping.ServiceMapping {
 
 func TestTenThousandServicesFitInObjects(t *testing.T) {
 	const n = 10000
-	objs, err := Render(manyServices(t, n), Options{})
+	objs, err := render.Render(manyServices(t, n), render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +36,8 @@ func TestTenThousandServicesFitInObjects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(raw) > DefaultShardBytes {
-			t.Errorf("%s %s is %d bytes, over the %d limit", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), len(raw), DefaultShardBytes)
+		if len(raw) > render.DefaultShardBytes {
+			t.Errorf("%s %s is %d bytes, over the %d limit", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), len(raw), render.DefaultShardBytes)
 		}
 		switch o := o.(type) {
 		case *eventsv1.Sensor:
@@ -67,7 +68,7 @@ func TestTenThousandServicesFitInObjects(t *testing.T) {
 }
 
 func TestEachTriggerReadsItsOwnCacheShard(t *testing.T) {
-	objs, err := Render(manyServices(t, 3000), Options{})
+	objs, err := render.Render(manyServices(t, 3000), render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestEachTriggerReadsItsOwnCacheShard(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range wf.Spec.Arguments.Parameters {
-				if p.Name == ParamCache && p.Value != holder[tr.Template.Name] {
+				if p.Name == render.ParamCache && p.Value != holder[tr.Template.Name] {
 					t.Fatalf("trigger %s reads cache %q, its entry is in %q", tr.Template.Name, p.Value, holder[tr.Template.Name])
 				}
 			}
@@ -105,7 +106,7 @@ func TestEachTriggerReadsItsOwnCacheShard(t *testing.T) {
 }
 
 func TestShardTooSmallForOneServiceIsAnError(t *testing.T) {
-	_, err := Render(manyServices(t, 1), Options{ShardBytes: 4200})
+	_, err := render.Render(manyServices(t, 1), render.Options{ShardBytes: 4200})
 	if err == nil {
 		t.Fatal("rendering into shards smaller than one service succeeded")
 	}
@@ -118,7 +119,7 @@ func BenchmarkRender(b *testing.B) {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Render(m, Options{}); err != nil {
+				if _, err := render.Render(m, render.Options{}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -68,19 +68,11 @@ func FuzzScreens(f *testing.F) {
 // pipeline of n services, without the step.
 func BenchmarkReplay(b *testing.B) {
 	for _, n := range synthetic.Sizes {
-		m, err := synthetic.Mapping(n)
+		rendered, err := synthetic.Objects(n)
 		if err != nil {
 			b.Fatal(err)
 		}
-		rendered, err := render.Render(m, render.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		objs := make([]runtime.Object, len(rendered))
-		for i, o := range rendered {
-			objs[i] = o
-		}
-		p, err := NewPipeline(objs)
+		p, err := NewPipeline(render.Convert[runtime.Object](rendered))
 		if err != nil {
 			b.Fatal(err)
 		}

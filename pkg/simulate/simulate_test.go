@@ -26,11 +26,7 @@ func pipeline(t testing.TB, file string) *Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runtimeObjs := make([]runtime.Object, len(objs))
-	for i, o := range objs {
-		runtimeObjs[i] = o
-	}
-	p, err := NewPipeline(runtimeObjs)
+	p, err := NewPipeline(render.Convert[runtime.Object](objs))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,3 +47,25 @@ func startCluster(ctx context.Context, e *testenv.Env, step func(string, func() 
 	step("apply CRDs (full)", func() error { return api.ApplyCRDs(ctx, true) })
 	return ps, api, nats
 }
+
+// applyPipeline creates the namespaces and applies the generated manifests
+// as a user would: a server-side dry run first, then for real.
+func applyPipeline(ctx context.Context, t *testing.T, step func(string, func() error), api *testenv.APIServer, manifests string, namespaces ...string) {
+	step("create namespaces", func() error {
+		for _, ns := range namespaces {
+			if _, err := api.Kubectl(ctx, "", "create", "namespace", ns); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	step("apply --dry-run=server", func() error {
+		out, err := api.Kubectl(ctx, manifests, "apply", "--dry-run=server", "-f", "-")
+		t.Logf("dry run:\n%s", out)
+		return err
+	})
+	step("apply", func() error {
+		_, err := api.Kubectl(ctx, manifests, "apply", "-f", "-")
+		return err
+	})
+}

@@ -112,23 +112,7 @@ func TestPipeline(t *testing.T) {
 	objs := renderMapping(t, mnMapping)
 	manifests := yamlOf(t, objs)
 	checkCache(t, objs)
-	step("create namespaces", func() error {
-		for _, ns := range []string{pipelineN, "prod", "staging", "web"} {
-			if _, err := api.Kubectl(ctx, "", "create", "namespace", ns); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	step("apply --dry-run=server", func() error {
-		out, err := api.Kubectl(ctx, manifests, "apply", "--dry-run=server", "-f", "-")
-		t.Logf("dry run:\n%s", out)
-		return err
-	})
-	step("apply", func() error {
-		_, err := api.Kubectl(ctx, manifests, "apply", "-f", "-")
-		return err
-	})
+	applyPipeline(ctx, t, step, api, manifests, pipelineN, "prod", "staging", "web")
 	step("create target deployments", func() error {
 		for _, d := range mnDeployments() {
 			if _, err := api.Kubectl(ctx, d, "apply", "-f", "-"); err != nil {
@@ -171,7 +155,7 @@ func TestPipeline(t *testing.T) {
 		return err
 	})
 	var err error
-	if r.sim, err = simulate.NewPipeline(runtimeObjects(objs)); err != nil {
+	if r.sim, err = simulate.NewPipeline(render.Convert[runtime.Object](objs)); err != nil {
 		t.Fatal(err)
 	}
 	if r.pub, err = ps.NewPublisher(ctx, mnProject, "gcr"); err != nil {
@@ -857,23 +841,11 @@ func renderMapping(t *testing.T, file string) []render.Object {
 // yamlOf prints objects as `argodeploy generate` does.
 func yamlOf(t *testing.T, objs []render.Object) string {
 	t.Helper()
-	out := make([]output.Object, len(objs))
-	for i, o := range objs {
-		out[i] = o
-	}
 	var buf bytes.Buffer
-	if err := output.YAML(&buf, out); err != nil {
+	if err := output.YAML(&buf, render.Convert[output.Object](objs)); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
-}
-
-func runtimeObjects(objs []render.Object) []runtime.Object {
-	out := make([]runtime.Object, len(objs))
-	for i, o := range objs {
-		out[i] = o
-	}
-	return out
 }
 
 // checkCache checks that the generated cache ConfigMap says of each

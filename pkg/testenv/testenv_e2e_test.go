@@ -3,7 +3,6 @@
 package testenv_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/output"
-	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
@@ -39,22 +35,7 @@ func TestSmoke(t *testing.T) {
 	ps, api, nats := startCluster(ctx, e, step)
 
 	manifests := generate(t, "../../examples/single-service.yaml")
-	step("create namespaces", func() error {
-		_, err := api.Kubectl(ctx, "", "create", "namespace", pipelineN)
-		if err == nil {
-			_, err = api.Kubectl(ctx, "", "create", "namespace", "shop")
-		}
-		return err
-	})
-	step("apply --dry-run=server", func() error {
-		out, err := api.Kubectl(ctx, manifests, "apply", "--dry-run=server", "-f", "-")
-		t.Logf("dry run:\n%s", out)
-		return err
-	})
-	step("apply", func() error {
-		_, err := api.Kubectl(ctx, manifests, "apply", "-f", "-")
-		return err
-	})
+	applyPipeline(ctx, t, step, api, manifests, pipelineN, "shop")
 	step("create target deployments", func() error {
 		for _, name := range []string{"web", "other"} {
 			if _, err := api.Kubectl(ctx, deployment(name, image+":1.0"), "apply", "-f", "-"); err != nil {
@@ -293,23 +274,7 @@ func countWorkflows(ctx context.Context, api *testenv.APIServer) (int, error) {
 // generate -f FILE` does.
 func generate(t *testing.T, file string) string {
 	t.Helper()
-	m, err := mapping.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := render.Render(m, render.Options{ShardBytes: render.DefaultShardBytes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]output.Object, len(objs))
-	for i, o := range objs {
-		out[i] = o
-	}
-	var buf bytes.Buffer
-	if err := output.YAML(&buf, out); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
+	return yamlOf(t, renderMapping(t, file))
 }
 
 // deployment is a target Deployment whose container is named web, with no

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
 // Image is the image of service i.
@@ -44,6 +45,15 @@ spec:
 // Mapping is YAML(n) loaded, with defaults applied.
 func Mapping(n int) (*mapping.ServiceMapping, error) {
 	return mapping.Parse(fmt.Sprintf("synthetic-%d.yaml", n), YAML(n))
+}
+
+// Objects are the rendered objects of Mapping(n), as generate writes them.
+func Objects(n int) ([]render.Object, error) {
+	m, err := Mapping(n)
+	if err != nil {
+		return nil, err
+	}
+	return render.Render(m, render.Options{})
 }
 
 // Push is the Artifact Registry message of a release of service i.
