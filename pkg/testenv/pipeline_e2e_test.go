@@ -26,6 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -269,7 +270,7 @@ func TestPipeline(t *testing.T) {
 	for _, m := range sent[first:] {
 		for _, wf := range m.workflows {
 			if res := r.runStep(wf, ""); res.noop {
-				t.Errorf("step of %s did nothing", wf.Metadata.Name)
+				t.Errorf("step of %s did nothing", wf.Name)
 			}
 		}
 	}
@@ -359,29 +360,16 @@ type sentMessage struct {
 // clusterWorkflow is the part of a Workflow the test reads, and when the
 // watch saw it.
 type clusterWorkflow struct {
-	Metadata struct {
-		Name      string            `json:"name"`
-		Namespace string            `json:"namespace"`
-		Labels    map[string]string `json:"labels"`
-	} `json:"metadata"`
-	Spec struct {
-		Arguments struct {
-			Parameters []struct {
-				Name  string `json:"name"`
-				Value string `json:"value"`
-			} `json:"parameters"`
-		} `json:"arguments"`
-		WorkflowTemplateRef struct {
-			Name string `json:"name"`
-		} `json:"workflowTemplateRef"`
-	} `json:"spec"`
+	wfv1.Workflow
 	seen time.Time
 }
 
 func (w clusterWorkflow) params() map[string]string {
 	m := map[string]string{}
 	for _, p := range w.Spec.Arguments.Parameters {
-		m[p.Name] = p.Value
+		if p.Value != nil {
+			m[p.Name] = p.Value.String()
+		}
 	}
 	return m
 }
@@ -404,7 +392,7 @@ func (r *pipelineRun) watchWorkflows() error {
 				wf.seen = ev.Seen
 				r.workflows = append(r.workflows, wf)
 			} else {
-				r.other = append(r.other, fmt.Sprintf("%s %s %v", ev.Type, wf.Metadata.Name, err))
+				r.other = append(r.other, fmt.Sprintf("%s %s %v", ev.Type, wf.Name, err))
 			}
 			r.mu.Unlock()
 		}
@@ -487,7 +475,7 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 	}
 	var got []string
 	for _, wf := range m.workflows {
-		got = append(got, wf.Metadata.Labels[render.LabelService])
+		got = append(got, wf.Labels[render.LabelService])
 	}
 	if !slices.Equal(got, wantSorted) {
 		t.Errorf("message %d %s: Workflows for %v, want %v", m.n, data, got, wantSorted)
@@ -498,16 +486,16 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 	var body struct{ Digest, Tag string }
 	_ = json.Unmarshal(data, &body)
 	for _, wf := range m.workflows {
-		svc := mnLookup(wf.Metadata.Labels[render.LabelService])
+		svc := mnLookup(wf.Labels[render.LabelService])
 		params := wf.params()
 		wantParams := map[string]string{"service": svc.name, "lock": svc.lock(), "cache": mnCache, "digest": body.Digest, "tag": body.Tag}
 		for k, v := range wantParams {
 			if params[k] != v {
-				t.Errorf("message %d: Workflow %s: %s = %q, want %q", m.n, wf.Metadata.Name, k, params[k], v)
+				t.Errorf("message %d: Workflow %s: %s = %q, want %q", m.n, wf.Name, k, params[k], v)
 			}
 		}
 		if len(params) != len(wantParams)+1 {
-			t.Errorf("message %d: Workflow %s has parameters %v", m.n, wf.Metadata.Name, params)
+			t.Errorf("message %d: Workflow %s has parameters %v", m.n, wf.Name, params)
 		}
 		at, err := strconv.ParseInt(params["published-at"], 10, 64)
 		if err != nil {
@@ -519,8 +507,8 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 		} else {
 			r.lastAt = at
 		}
-		if wf.Spec.WorkflowTemplateRef.Name != mnTemplate || wf.Metadata.Namespace != pipelineN {
-			t.Errorf("message %d: Workflow %s/%s of WorkflowTemplate %q", m.n, wf.Metadata.Namespace, wf.Metadata.Name, wf.Spec.WorkflowTemplateRef.Name)
+		if wf.Spec.WorkflowTemplateRef.Name != mnTemplate || wf.Namespace != pipelineN {
+			t.Errorf("message %d: Workflow %s/%s of WorkflowTemplate %q", m.n, wf.Namespace, wf.Name, wf.Spec.WorkflowTemplateRef.Name)
 		}
 	}
 
@@ -537,34 +525,29 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 	sort.Slice(fired, func(i, j int) bool { return fired[i].Name < fired[j].Name })
 	for i, f := range fired {
 		wf := m.workflows[i]
-		if f.Sensor != pipelineN+"/"+mnPipeline || f.Name != wf.Metadata.Labels[render.LabelService] || f.Workflow == nil {
-			t.Errorf("message %d: simulate fires %s trigger %s, the cluster made Workflow %s for %s", m.n, f.Sensor, f.Name, wf.Metadata.Name, wf.Metadata.Labels[render.LabelService])
+		if f.Sensor != pipelineN+"/"+mnPipeline || f.Name != wf.Labels[render.LabelService] || f.Workflow == nil {
+			t.Errorf("message %d: simulate fires %s trigger %s, the cluster made Workflow %s for %s", m.n, f.Sensor, f.Name, wf.Name, wf.Labels[render.LabelService])
 			continue
 		}
 		simArgs, clusterArgs := cloneMap(f.Workflow.Arguments), wf.params()
 		delete(simArgs, "published-at")
 		delete(clusterArgs, "published-at")
-		if a, b := jsonOf(simArgs), jsonOf(clusterArgs); a != b || f.Workflow.Template != wf.Spec.WorkflowTemplateRef.Name || f.Workflow.Namespace != wf.Metadata.Namespace {
+		if a, b := jsonOf(simArgs), jsonOf(clusterArgs); a != b || f.Workflow.Template != wf.Spec.WorkflowTemplateRef.Name || f.Workflow.Namespace != wf.Namespace {
 			t.Errorf("message %d: simulate predicts %s/%s %s, the cluster has %s/%s %s", m.n,
-				f.Workflow.Namespace, f.Workflow.Template, a, wf.Metadata.Namespace, wf.Spec.WorkflowTemplateRef.Name, b)
+				f.Workflow.Namespace, f.Workflow.Template, a, wf.Namespace, wf.Spec.WorkflowTemplateRef.Name, b)
 		}
-		var res struct {
-			Metadata struct {
-				GenerateName string            `json:"generateName"`
-				Labels       map[string]string `json:"labels"`
-			} `json:"metadata"`
-		}
+		var res wfv1.Workflow
 		if err := json.Unmarshal(f.Resource, &res); err != nil {
 			t.Errorf("message %d: simulate's resource: %v", m.n, err)
 		} else {
 			// The sensor adds its own labels, naming the trigger that fired.
-			labels := cloneMap(res.Metadata.Labels)
+			labels := cloneMap(res.Labels)
 			labels["events.argoproj.io/sensor"] = mnPipeline
 			labels["events.argoproj.io/trigger"] = f.Name
-			got := cloneMap(wf.Metadata.Labels)
+			got := cloneMap(wf.Labels)
 			delete(got, "events.argoproj.io/action-timestamp")
-			if jsonOf(labels) != jsonOf(got) || !strings.HasPrefix(wf.Metadata.Name, res.Metadata.GenerateName) {
-				t.Errorf("message %d: simulate's Workflow %s* %v, the cluster's %s %v", m.n, res.Metadata.GenerateName, labels, wf.Metadata.Name, wf.Metadata.Labels)
+			if jsonOf(labels) != jsonOf(got) || !strings.HasPrefix(wf.Name, res.GenerateName) {
+				t.Errorf("message %d: simulate's Workflow %s* %v, the cluster's %s %v", m.n, res.GenerateName, labels, wf.Name, wf.Labels)
 			}
 		}
 	}
@@ -600,8 +583,6 @@ type stepResult struct {
 	noop bool // the Deployment's pod template did not change
 }
 
-var parameterRef = regexp.MustCompile(`\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}`)
-
 // runStep runs the Workflow's step as its pod would: the entrypoint
 // container's command with {{workflow.parameters.X}} substituted, as the
 // template's user and group, each volume a directory (ConfigMaps read from
@@ -627,12 +608,12 @@ func (r *pipelineRun) runStep(wf clusterWorkflow, rolloutTimeout string) stepRes
 	}
 	params := wf.params()
 	resolve := func(s string) string {
-		return parameterRef.ReplaceAllStringFunc(s, func(m string) string {
-			v, ok := params[parameterRef.FindStringSubmatch(m)[1]]
+		return check.ResolveParameters(s, func(name string) (string, bool) {
+			v, ok := params[name]
 			if !ok {
-				t.Errorf("Workflow %s has no parameter for %s", wf.Metadata.Name, m)
+				t.Errorf("Workflow %s has no parameter %s", wf.Name, name)
 			}
-			return v
+			return v, true
 		})
 	}
 	uid, gid := int64(65534), int64(65534)
@@ -673,7 +654,7 @@ func (r *pipelineRun) runStep(wf clusterWorkflow, rolloutTimeout string) stepRes
 		switch {
 		case vol.ConfigMap != nil:
 			name := resolve(vol.ConfigMap.Name)
-			out, err := r.api.Kubectl(r.ctx, "", "get", "configmap", name, "-n", wf.Metadata.Namespace, "-o", "json")
+			out, err := r.api.Kubectl(r.ctx, "", "get", "configmap", name, "-n", wf.Namespace, "-o", "json")
 			must(err)
 			var cm corev1.ConfigMap
 			must(json.Unmarshal([]byte(out), &cm))
@@ -740,16 +721,16 @@ func (r *pipelineRun) runStep(wf clusterWorkflow, rolloutTimeout string) stepRes
 	case errors.As(err, &exit):
 		res.exit = exit.ExitCode()
 	case err != nil:
-		t.Fatalf("step of %s: %v", wf.Metadata.Name, err)
+		t.Fatalf("step of %s: %v", wf.Name, err)
 	}
 	after := r.deployment(svc.namespace, svc.deployment)
 	res.noop = jsonOf(before.Spec.Template) == jsonOf(after.Spec.Template)
-	t.Logf("step of %s (%s, %s): exit %d in %.2fs", wf.Metadata.Name, svc.name, params["tag"], res.exit, time.Since(started).Seconds())
+	t.Logf("step of %s (%s, %s): exit %d in %.2fs", wf.Name, svc.name, params["tag"], res.exit, time.Since(started).Seconds())
 	if res.exit == 3 {
 		return res
 	}
 	if res.exit != 0 {
-		t.Errorf("step of %s: exit %d:\n%s", wf.Metadata.Name, res.exit, res.log)
+		t.Errorf("step of %s: exit %d:\n%s", wf.Name, res.exit, res.log)
 		return res
 	}
 	r.checkRolled(svc, params, before, after, started, res)
@@ -921,7 +902,7 @@ func stages(sent time.Time, wfs []clusterWorkflow) string {
 		return ""
 	}
 	at, err1 := strconv.ParseInt(wfs[0].param("published-at"), 10, 64)
-	action, err2 := strconv.ParseInt(wfs[0].Metadata.Labels["events.argoproj.io/action-timestamp"], 10, 64)
+	action, err2 := strconv.ParseInt(wfs[0].Labels["events.argoproj.io/action-timestamp"], 10, 64)
 	if err1 != nil || err2 != nil {
 		return ""
 	}
@@ -933,7 +914,7 @@ func stages(sent time.Time, wfs []clusterWorkflow) string {
 func names(wfs []clusterWorkflow) []string {
 	var out []string
 	for _, w := range wfs {
-		out = append(out, w.Metadata.Name)
+		out = append(out, w.Name)
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/argodeploy/argodeploy/pkg/testenv"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 )
 
 // What examples/single-service.yaml maps: pushes to IMAGE restart
@@ -90,10 +91,12 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("publish -> Workflow %s: %.2fs", wf.Metadata.Name, time.Since(published).Seconds())
+	t.Logf("publish -> Workflow %s: %.2fs", wf.Name, time.Since(published).Seconds())
 	params := map[string]string{}
 	for _, p := range wf.Spec.Arguments.Parameters {
-		params[p.Name] = p.Value
+		if p.Value != nil {
+			params[p.Name] = p.Value.String()
+		}
 	}
 	want := map[string]string{"service": "web", "lock": "local.shop.web", "cache": "shop-cache", "digest": digest, "tag": tag}
 	for k, v := range want {
@@ -218,26 +221,8 @@ func TestSmoke(t *testing.T) {
 	t.Logf("rollout status as shop-rollout (%.1fs): %s", time.Since(s).Seconds(), strings.TrimSpace(out))
 }
 
-// workflow is the part of a Workflow the test reads.
-type workflow struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		Arguments struct {
-			Parameters []struct {
-				Name  string `json:"name"`
-				Value string `json:"value"`
-			} `json:"parameters"`
-		} `json:"arguments"`
-		WorkflowTemplateRef struct {
-			Name string `json:"name"`
-		} `json:"workflowTemplateRef"`
-	} `json:"spec"`
-}
-
 // waitForWorkflow polls for the first Workflow of service web.
-func waitForWorkflow(ctx context.Context, api *testenv.APIServer, timeout time.Duration) (*workflow, error) {
+func waitForWorkflow(ctx context.Context, api *testenv.APIServer, timeout time.Duration) (*wfv1.Workflow, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		out, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", "argodeploy.dev/service=web", "-o", "json")
@@ -245,7 +230,7 @@ func waitForWorkflow(ctx context.Context, api *testenv.APIServer, timeout time.D
 			return nil, err
 		}
 		var list struct {
-			Items []workflow `json:"items"`
+			Items []wfv1.Workflow `json:"items"`
 		}
 		if err := json.Unmarshal([]byte(out), &list); err != nil {
 			return nil, err
