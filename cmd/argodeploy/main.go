@@ -5,15 +5,11 @@ package main
 
 import (
 	"os"
-	"runtime/debug"
+
+	// First, so that it sets GOGC before the upstream modules initialise.
+	_ "github.com/argodeploy/argodeploy/cmd/argodeploy/internal/gcpercent"
 )
 
 func main() {
-	// A run is short and allocates its output at once: collect garbage a
-	// quarter as often as Go's default (measured in BENCHMARKS.md), unless
-	// GOGC says otherwise.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 	os.Exit(execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
