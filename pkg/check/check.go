@@ -178,44 +178,6 @@ func Typed(objs []runtime.Object) ([]runtime.Object, error) {
 	return typed, nil
 }
 
-// decodeAll decodes the unstructured objects among objs strictly.
-func decodeAll(objs []runtime.Object) ([]runtime.Object, []error) {
-	return decodeAllWith(objs, true)
-}
-
-// decodeAllWith decodes the unstructured objects among objs; strict
-// reports unknown fields.
-func decodeAllWith(objs []runtime.Object, strict bool) ([]runtime.Object, []error) {
-	decoded := make([]runtime.Object, len(objs))
-	errs := make([]error, len(objs))
-	for i, obj := range objs {
-		decoded[i] = obj
-		if u, ok := obj.(*unstructured.Unstructured); ok {
-			decoded[i], errs[i] = decode(u, strict)
-		}
-	}
-	return decoded, errs
-}
-
-// decode converts an unstructured object of a kind in typedKinds to its
-// type, reporting unknown fields if strict. It returns other objects, and
-// objects it cannot convert, as they are.
-func decode(u *unstructured.Unstructured, strict bool) (runtime.Object, error) {
-	gvk := u.GroupVersionKind()
-	typed, ok := typedKinds[gvk.GroupKind()]
-	if !ok {
-		return u, nil
-	}
-	if gvk.Version != typed.version {
-		return u, fmt.Errorf("apiVersion %q: want %q", gvk.GroupVersion(), gvk.GroupKind().WithVersion(typed.version).GroupVersion())
-	}
-	obj := typed.newObj()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, strict); err != nil {
-		return u, err
-	}
-	return obj, nil
-}
-
 // validateEventSource runs the Pub/Sub source's own validation on each
 // spec.pubSub entry, as eventsource.ValidateEventSource does.
 //
