@@ -4,10 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -16,46 +13,17 @@ import (
 
 	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/manifest"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/upstream-examples.txt")
 
-// moduleDir is where the go command keeps module path at the version go.mod
-// requires.
-func moduleDir(t *testing.T, path string) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", path).Output()
-	if err != nil {
-		t.Fatalf("go list -m %s: %v", path, err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// exampleFiles parses every YAML file under the examples directory of a
-// module, keyed by its path from the module root, e.g.
-// "argo-events/examples/sensors/url-sensor.yaml".
+// exampleFiles is testcorpus.ExampleFiles, failing t on an error.
 func exampleFiles(t *testing.T, module string) map[string][]manifest.Doc {
 	t.Helper()
-	dir := moduleDir(t, module)
-	files := map[string][]manifest.Doc{}
-	err := filepath.WalkDir(filepath.Join(dir, "examples"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(module, "github.com/argoproj/") + filepath.ToSlash(strings.TrimPrefix(path, dir))
-		docs, err := manifest.Parse(rel, data)
-		if err != nil {
-			t.Errorf("%s: %v", rel, err)
-		}
-		files[rel] = docs
-		return nil
-	})
+	files, err := testcorpus.ExampleFiles(module)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
 	return files
 }
@@ -76,7 +44,7 @@ func isTemplate(kind string) bool {
 func TestUpstreamExamples(t *testing.T) {
 	var findings []string
 	files := 0
-	for _, module := range []string{"github.com/argoproj/argo-events", "github.com/argoproj/argo-workflows/v3"} {
+	for _, module := range testcorpus.ArgoModules {
 		examples := exampleFiles(t, module)
 		for _, name := range sortedNames(examples) {
 			files++

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/argodeploy/argodeploy/pkg/schema"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus"
 )
 
 // readObjects decodes every document of a multi-document YAML file.
@@ -86,21 +86,6 @@ func TestGeneratedExamples(t *testing.T) {
 	}
 }
 
-// moduleDir is where the go command keeps a module at the version go.mod
-// requires.
-func moduleDir(t *testing.T, module string) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
-	if err != nil {
-		t.Fatalf("go list -m %s: %v", module, err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		t.Fatalf("%s is not in the module cache; run go mod download", module)
-	}
-	return dir
-}
-
 // TestUpstreamExamples validates, strictly, every object of a kind with a
 // schema in the example manifests of the pinned argo-events and
 // argo-workflows modules. The problems found must be exactly those in
@@ -110,9 +95,12 @@ func moduleDir(t *testing.T, module string) string {
 func TestUpstreamExamples(t *testing.T) {
 	var findings []string
 	validated := 0
-	for _, module := range []string{"github.com/argoproj/argo-events", "github.com/argoproj/argo-workflows/v3"} {
-		dir := moduleDir(t, module)
-		err := filepath.WalkDir(filepath.Join(dir, "examples"), func(path string, d fs.DirEntry, err error) error {
+	for _, module := range testcorpus.ArgoModules {
+		dir, err := testcorpus.ModuleDir(module)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = filepath.WalkDir(filepath.Join(dir, "examples"), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
 				return err
 			}

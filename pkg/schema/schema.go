@@ -1,13 +1,17 @@
 // Package schema checks Kubernetes objects against the strict JSON Schemas
 // embedded from schemas/kinds (see schemas/README.md). A kind's schema is
-// compiled the first time an object of that kind is validated, once.
+// read the first time an object of that kind is validated, and compiled
+// pruned to the fields objects have, once per shape (prune.go).
 package schema
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,13 +57,22 @@ func (p Problem) String() string {
 func Validate(obj map[string]any, opts Options) ([]Problem, error) {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
-	s, err := lookup(apiVersion, kind)
+	c, err := lookup(apiVersion, kind)
 	if err != nil {
 		return nil, err
 	}
+	s, err := c.forObject(obj, false)
+	if err != nil {
+		return nil, err
+	}
+	return problems(s, obj, opts)
+}
+
+// problems validates obj against s.
+func problems(s *gojsonschema.Schema, obj map[string]any, opts Options) ([]Problem, error) {
 	result, err := s.Validate(gojsonschema.NewGoLoader(obj))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", apiVersion, kind, err)
+		return nil, fmt.Errorf("%v %v: %w", obj["apiVersion"], obj["kind"], err)
 	}
 	var problems []Problem
 	seen := map[Problem]bool{}
@@ -94,13 +107,41 @@ func FileName(apiVersion, kind string) string {
 	return strings.ToLower(kind) + "-" + version + ".json"
 }
 
-// compiled is one kind's schema, compiled on first use.
+// compiled is one kind's schema, read on first use and compiled pruned
+// to the shape of each object (see prune.go).
 type compiled struct {
 	once       sync.Once
 	apiVersion string
 	kind       string
-	schema     *gojsonschema.Schema
+	root       map[string]any             // the schema file without definitions, numbers as json.Number
+	rawDefs    map[string]json.RawMessage // its definitions
 	err        error
+
+	mu      sync.Mutex
+	defs    map[string]any                     // the definitions decoded so far
+	byShape map[[sha256.Size]byte]*compilation // by pruned schema
+	whole   compilation                        // for objects prune cannot see into
+}
+
+// compilation is one schema, compiled once.
+type compilation struct {
+	once   sync.Once
+	schema *gojsonschema.Schema
+	err    error
+}
+
+// compile compiles the schema data of kind name, once.
+func (c *compilation) compile(name string, data func() ([]byte, error)) (*gojsonschema.Schema, error) {
+	c.once.Do(func() {
+		var doc []byte
+		if doc, c.err = data(); c.err == nil {
+			c.schema, c.err = gojsonschema.NewSchema(gojsonschema.NewBytesLoader(doc))
+		}
+		if c.err != nil {
+			c.err = fmt.Errorf("schema %s: %w", name, c.err)
+		}
+	})
+	return c.schema, c.err
 }
 
 var (
@@ -108,8 +149,8 @@ var (
 	cache   = map[string]*compiled{}
 )
 
-// lookup returns the compiled schema for apiVersion and kind.
-func lookup(apiVersion, kind string) (*gojsonschema.Schema, error) {
+// lookup returns the schema for apiVersion and kind.
+func lookup(apiVersion, kind string) (*compiled, error) {
 	noSchema := func() error {
 		return fmt.Errorf("%w for apiVersion %q, kind %q", ErrNoSchema, apiVersion, kind)
 	}
@@ -120,7 +161,7 @@ func lookup(apiVersion, kind string) (*gojsonschema.Schema, error) {
 	cacheMu.Lock()
 	c, ok := cache[name]
 	if !ok {
-		c = &compiled{}
+		c = &compiled{defs: map[string]any{}, byShape: map[[sha256.Size]byte]*compilation{}}
 		cache[name] = c
 	}
 	cacheMu.Unlock()
@@ -131,32 +172,107 @@ func lookup(apiVersion, kind string) (*gojsonschema.Schema, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	return c.schema, nil
+	return c, nil
 }
 
-// load reads and compiles the schema file name.
+// load reads the schema file name. Its definitions are decoded when
+// first used: most objects use few of them.
 func (c *compiled) load(name string) {
 	data, err := schemas.Kinds.ReadFile("kinds/" + name)
 	if err != nil {
 		c.err = err
 		return
 	}
-	// The file names only the version and the lower-cased kind; the exact
-	// apiVersion and kind are the values the schema fixes them to.
-	var fixed struct {
-		Properties struct {
-			APIVersion, Kind struct{ Const string }
-		}
-	}
-	if err := json.Unmarshal(data, &fixed); err != nil {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
 		c.err = fmt.Errorf("schema %s: %w", name, err)
 		return
 	}
-	c.apiVersion, c.kind = fixed.Properties.APIVersion.Const, fixed.Properties.Kind.Const
-	c.schema, err = gojsonschema.NewSchema(gojsonschema.NewBytesLoader(data))
-	if err != nil {
-		c.err = fmt.Errorf("schema %s: %w", name, err)
+	if defs, ok := top["definitions"]; ok {
+		if err := json.Unmarshal(defs, &c.rawDefs); err != nil {
+			c.err = fmt.Errorf("schema %s: definitions: %w", name, err)
+			return
+		}
+		delete(top, "definitions")
 	}
+	c.root = map[string]any{}
+	for key, raw := range top {
+		if c.root[key], err = decodeJSON(raw); err != nil {
+			c.err = fmt.Errorf("schema %s: %s: %w", name, key, err)
+			return
+		}
+	}
+	// The file names only the version and the lower-cased kind; the exact
+	// apiVersion and kind are the values the schema fixes them to.
+	props, _ := c.root["properties"].(map[string]any)
+	constOf := func(field string) string {
+		p, _ := props[field].(map[string]any)
+		s, _ := p["const"].(string)
+		return s
+	}
+	c.apiVersion, c.kind = constOf("apiVersion"), constOf("kind")
+}
+
+// definition returns the definition name, decoded, and whether there is
+// one.
+func (c *compiled) definition(name string) (any, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if def, ok := c.defs[name]; ok {
+		return def, true, nil
+	}
+	raw, ok := c.rawDefs[name]
+	if !ok {
+		return nil, false, nil
+	}
+	def, err := decodeJSON(raw)
+	if err != nil {
+		return nil, false, fmt.Errorf("definition %s: %w", name, err)
+	}
+	c.defs[name] = def
+	return def, true, nil
+}
+
+// wholeSchema is the schema file with every definition, as JSON.
+func (c *compiled) wholeSchema() ([]byte, error) {
+	doc := maps.Clone(c.root)
+	if len(c.rawDefs) > 0 {
+		doc["definitions"] = c.rawDefs
+	}
+	return json.Marshal(doc)
+}
+
+// decodeJSON decodes data keeping numbers as json.Number, as gojsonschema
+// does.
+func decodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+// forObject returns the schema compiled pruned to obj, or whole if asked
+// or if obj has values prune cannot see into.
+func (c *compiled) forObject(obj map[string]any, whole bool) (*gojsonschema.Schema, error) {
+	name := FileName(c.apiVersion, c.kind)
+	var data []byte
+	var err error
+	if !whole {
+		data, err = pruneSchema(c.root, c.definition, obj)
+	}
+	if whole || err != nil {
+		return c.whole.compile(name, c.wholeSchema)
+	}
+	key := sha256.Sum256(data)
+	c.mu.Lock()
+	comp, ok := c.byShape[key]
+	if !ok {
+		comp = &compilation{}
+		c.byShape[key] = comp
+	}
+	c.mu.Unlock()
+	return comp.compile(name, func() ([]byte, error) { return data, nil })
 }
 
 // fieldPath is the path of the field an error is about, in Problem.Path's

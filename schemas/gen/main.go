@@ -11,11 +11,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -332,7 +332,7 @@ func withRequired(required any, names ...string) []any {
 		set[n] = true
 	}
 	out := make([]any, 0, len(set))
-	for _, n := range sortedKeys(set) {
+	for _, n := range slices.Sorted(maps.Keys(set)) {
 		out = append(out, n)
 	}
 	return out
@@ -440,15 +440,6 @@ func deepCopy(v any) any {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // Definitions the defect fixes touch.
 const (
 	intOrStringDef = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
@@ -553,7 +544,7 @@ func fixDefects(module string, defs map[string]any) error {
 	// types read null as unset, and the upstream Go types write it for
 	// fields without omitempty (kubectl's creationTimestamp: null, a
 	// Sensor's loggingFields: null).
-	for _, name := range sortedKeys(defs) {
+	for _, name := range slices.Sorted(maps.Keys(defs)) {
 		if def, ok := defs[name].(map[string]any); ok {
 			acceptNullWhenOptional(def)
 		}
