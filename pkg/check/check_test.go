@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -445,10 +446,21 @@ func TestReferences(t *testing.T) {
 				s.Spec.Triggers[0].DlqTrigger.Template.K8s.Parameters[0].Src.DependencyName = "api"
 			}),
 			wantErr: `spec.triggers[0].template.k8s.parameters[0].src.dependencyName: parameter reads dependency "web", which the trigger's conditions do not require`},
+		{name: "names in the resources a trigger creates are not the Sensor's",
+			sensor: withSensor(func(s *eventsv1alpha1.Sensor) {
+				created := map[string]any{"kind": "Workflow", "spec": map[string]any{"dependencyName": "nope", "conditions": "nope"}}
+				s.Spec.Triggers[0].Template.K8s.Source = resource(created)
+				s.Spec.Triggers[0].DlqTrigger.Template.K8s.Source = resource(created)
+				s.Spec.Triggers[0].DlqTrigger.Template.ArgoWorkflow = &eventsv1alpha1.ArgoWorkflowTrigger{Source: resource(created)}
+			})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := tt.sensor.DeepCopy()
 			checkErr(t, References(tt.sensor), tt.wantErr)
+			if !reflect.DeepEqual(tt.sensor, before) {
+				t.Error("References changed the Sensor")
+			}
 		})
 	}
 }

@@ -24,7 +24,7 @@ func References(s *eventsv1alpha1.Sensor) error {
 	}
 	var errs []error
 	for i, t := range s.Spec.Triggers {
-		raw, err := json.Marshal(t)
+		raw, err := json.Marshal(withoutSources(t))
 		if err != nil {
 			return err
 		}
@@ -60,6 +60,27 @@ func References(s *eventsv1alpha1.Sensor) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// withoutSources is t without the resources it creates, which collect
+// skips: they are most of a trigger's JSON.
+func withoutSources(t eventsv1alpha1.Trigger) eventsv1alpha1.Trigger {
+	if t.Template == nil {
+		return t
+	}
+	template := *t.Template
+	if template.ArgoWorkflow != nil {
+		argo := *template.ArgoWorkflow
+		argo.Source = nil
+		template.ArgoWorkflow = &argo
+	}
+	if template.K8s != nil {
+		k8s := *template.K8s
+		k8s.Source = nil
+		template.K8s = &k8s
+	}
+	t.Template = &template
+	return t
 }
 
 func conditionName(dep string) string { return strings.ReplaceAll(dep, "-", "_") }

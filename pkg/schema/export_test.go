@@ -1,6 +1,9 @@
 package schema
 
-// ValidateWhole is Validate against the kind's whole schema, never pruned:
+import "github.com/xeipuuv/gojsonschema"
+
+// ValidateWhole is Validate as it was before pruning and documentLoader:
+// against the kind's whole schema, with gojsonschema's own loader. It is
 // what Validate must agree with.
 func ValidateWhole(obj map[string]any, opts Options) ([]Problem, error) {
 	c, err := lookup(obj["apiVersion"].(string), obj["kind"].(string))
@@ -11,7 +14,7 @@ func ValidateWhole(obj map[string]any, opts Options) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	return problems(s, obj, opts)
+	return problems(s, gojsonschema.NewGoLoader(obj), obj, opts)
 }
 
 // Prune returns the schema Validate compiles for obj, as JSON, or why it
@@ -22,4 +25,14 @@ func Prune(obj map[string]any) ([]byte, error) {
 		return nil, err
 	}
 	return pruneSchema(c.root, c.definition, obj)
+}
+
+// Loaded returns obj as loader loads it and as gojsonschema's NewGoLoader
+// does.
+func Loaded(obj map[string]any) (mine, theirs any, err error) {
+	if mine, err = loader(obj).LoadJSON(); err != nil {
+		return nil, nil, err
+	}
+	theirs, err = gojsonschema.NewGoLoader(obj).LoadJSON()
+	return mine, theirs, err
 }

@@ -95,6 +95,9 @@ func (p *pruner) prune(s any, values []any) (any, error) {
 			return nil, errNotPrunable{fmt.Sprintf("(a value of type %T)", value)}
 		}
 	}
+	if elseOnly, ok := nullOrElse(m, values); ok {
+		return p.prune(elseOnly, values)
+	}
 	if p.depth++; p.depth > maxPruneDepth {
 		return nil, fmt.Errorf("objects nested deeper than %d levels", maxPruneDepth)
 	}
@@ -132,6 +135,32 @@ func (p *pruner) prune(s any, values []any) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// nullOrElse returns X for a schema {"if": {"type": "null"}, "else": X},
+// the schemas' way of saying "null or X", when no value is null, and {}
+// when all are. For a value that is not null gojsonschema reports X's
+// errors plus a condition_else error, which Validate drops; for null,
+// nothing.
+func nullOrElse(m map[string]any, values []any) (any, bool) {
+	ifSchema, _ := m["if"].(map[string]any)
+	elseSchema, hasElse := m["else"]
+	if len(m) != 2 || !hasElse || len(ifSchema) != 1 || ifSchema["type"] != "null" {
+		return nil, false
+	}
+	nulls := 0
+	for _, v := range values {
+		if v == nil {
+			nulls++
+		}
+	}
+	switch nulls {
+	case 0:
+		return elseSchema, true
+	case len(values):
+		return map[string]any{}, true
+	}
+	return nil, false
 }
 
 // properties prunes each property's subschema to its values, dropping

@@ -65,12 +65,12 @@ func Validate(obj map[string]any, opts Options) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	return problems(s, obj, opts)
+	return problems(s, loader(obj), obj, opts)
 }
 
-// problems validates obj against s.
-func problems(s *gojsonschema.Schema, obj map[string]any, opts Options) ([]Problem, error) {
-	result, err := s.Validate(gojsonschema.NewGoLoader(obj))
+// problems validates obj, loaded by l, against s.
+func problems(s *gojsonschema.Schema, l gojsonschema.JSONLoader, obj map[string]any, opts Options) ([]Problem, error) {
+	result, err := s.Validate(l)
 	if err != nil {
 		return nil, fmt.Errorf("%v %v: %w", obj["apiVersion"], obj["kind"], err)
 	}

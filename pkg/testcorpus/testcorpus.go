@@ -129,7 +129,8 @@ const maxVariantPlaces = 24
 // Variants returns copies of u with one change each, at the first few
 // places a change fits (apiVersion and kind excepted): an unknown field
 // in a map, a number where a string is, a string where a bool is, a whole
-// number written as a float, a fraction where a float is.
+// number written as a float, a fraction where a float is; and at every
+// third place, null.
 func Variants(u *unstructured.Unstructured) []*unstructured.Unstructured {
 	var places [][]string
 	var walk func(v any, path []string)
@@ -154,13 +155,21 @@ func Variants(u *unstructured.Unstructured) []*unstructured.Unstructured {
 	}
 	walk(u.Object, nil)
 	var out []*unstructured.Unstructured
-	for _, path := range places {
+	at := func(path []string) (*unstructured.Unstructured, map[string]any, string) {
 		c := u.DeepCopy()
 		parent := c.Object
 		for _, k := range path[:len(path)-1] {
 			parent, _ = parent[k].(map[string]any)
 		}
-		key := path[len(path)-1]
+		return c, parent, path[len(path)-1]
+	}
+	for i, path := range places {
+		if i%3 == 0 {
+			c, parent, key := at(path)
+			parent[key] = nil
+			out = append(out, c)
+		}
+		c, parent, key := at(path)
 		switch v := parent[key].(type) {
 		case map[string]any:
 			v["notAField"] = "x"
