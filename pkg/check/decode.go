@@ -3,9 +3,8 @@ package check
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
-	"sync"
 
+	"github.com/argodeploy/argodeploy/pkg/parallel"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	sigsjson "sigs.k8s.io/json"
@@ -21,23 +20,13 @@ func decodeAll(objs []kruntime.Object) ([]kruntime.Object, []error) {
 func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []error) {
 	decoded := make([]kruntime.Object, len(objs))
 	errs := make([]error, len(objs))
-	next := make(chan int, len(objs))
-	for i := range objs {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(objs)) {
-		wg.Go(func() {
-			for i := range next {
-				decoded[i] = objs[i]
-				if u, ok := objs[i].(*unstructured.Unstructured); ok {
-					decoded[i], errs[i] = decode(u, strict)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	_ = parallel.ForEach(len(objs), func(i int) error {
+		decoded[i] = objs[i]
+		if u, ok := objs[i].(*unstructured.Unstructured); ok {
+			decoded[i], errs[i] = decode(u, strict)
+		}
+		return nil // each object's error is its own
+	})
 	return decoded, errs
 }
 

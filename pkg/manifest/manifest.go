@@ -11,16 +11,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/argodeploy/argodeploy/pkg/parallel"
 	"github.com/argodeploy/argodeploy/pkg/yamlnode"
 )
 
@@ -101,23 +99,17 @@ func Read(paths []string, stdin io.Reader) ([]Doc, error) {
 	// Files are read and parsed on every CPU; the first error in file order
 	// wins, as if they had been read one by one.
 	found := make([][]Doc, len(files))
-	errs := make([]error, len(files))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(files)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
-				found[i], errs[i] = readFile(files[i], stdin)
-			}
-		})
+	err := parallel.ForEach(len(files), func(i int) error {
+		var err error
+		found[i], err = readFile(files[i], stdin)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
 	var docs []Doc
-	for i := range files {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		docs = append(docs, found[i]...)
+	for _, d := range found {
+		docs = append(docs, d...)
 	}
 	return docs, nil
 }

@@ -13,11 +13,10 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 
+	"github.com/argodeploy/argodeploy/pkg/parallel"
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -53,23 +52,16 @@ func YAML(w io.Writer, objs []Object) error {
 // is that of the first object that fails.
 func encodeAll(objs []Object) ([][]byte, error) {
 	docs := make([][]byte, len(objs))
-	errs := make([]error, len(objs))
-	workers := min(runtime.GOMAXPROCS(0), len(objs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			e := newEmitter()
-			for i := int(next.Add(1) - 1); i < len(objs); i = int(next.Add(1) - 1) {
-				docs[i], errs[i] = encodeYAML(e, objs[i])
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	emitters := sync.Pool{New: func() any { return newEmitter() }}
+	err := parallel.ForEach(len(objs), func(i int) error {
+		e := emitters.Get().(*emitter)
+		defer emitters.Put(e)
+		var err error
+		docs[i], err = encodeYAML(e, objs[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return docs, nil
 }

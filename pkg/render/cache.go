@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/parallel"
 )
 
 var configMapType = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
@@ -55,12 +56,13 @@ func (p *pipeline) cacheConfigMaps(limit int) ([]Object, map[string]string, erro
 	const overhead = 1024 // metadata and JSON framing of one ConfigMap
 	services := p.m.Spec.Services
 	sizes := make([]int, len(services))
-	for i, s := range services {
-		size, err := jsonSize(s.Name, CacheEntry(s))
-		if err != nil {
-			return nil, nil, err
-		}
+	err := parallel.ForEach(len(services), func(i int) error {
+		size, err := jsonSize(services[i].Name, CacheEntry(services[i]))
 		sizes[i] = size + 2 // the colon and the comma
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	groups, err := pack(sizes, limit-overhead)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/parallel"
 )
 
 var sensorType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Sensor"}
@@ -55,18 +56,19 @@ func (p *pipeline) sensors(cacheOf map[string]string, limit int) ([]Object, erro
 	deps := make([]eventsv1.EventDependency, len(services))
 	triggers := make([]eventsv1.Trigger, len(services))
 	sizes := make([]int, len(services))
-	for i, s := range services {
+	err := parallel.ForEach(len(services), func(i int) error {
+		s := services[i]
 		deps[i] = p.dependency(s)
 		t, err := p.trigger(s, cacheOf[s.Name])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		triggers[i] = t
-		size, err := jsonSize(deps[i], triggers[i])
-		if err != nil {
-			return nil, err
-		}
-		sizes[i] = size
+		sizes[i], err = jsonSize(deps[i], triggers[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	groups, err := pack(sizes, limit-overhead)
 	if err != nil {
