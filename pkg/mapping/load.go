@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/argodeploy/argodeploy/pkg/yamlnode"
+	"github.com/argodeploy/argodeploy/pkg/schema"
 	"github.com/argodeploy/argodeploy/schemas"
 )
 
@@ -52,7 +53,7 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 	if len(data) > MaxFileBytes {
 		return nil, ErrorList{{File: file, Line: 1, Column: 1, Message: fmt.Sprintf("the file is %d bytes, more than the %d a mapping may have", len(data), MaxFileBytes)}}
 	}
-	p := &parser{file: file, reported: map[string]bool{}, suggested: map[string]bool{}}
+	p := &parser{file: file, reported: map[string]bool{}, suggested: map[string]bool{}, patterns: map[string]error{}}
 	root := p.parseYAML(bytes.TrimPrefix(data, []byte("\uFEFF")))
 	if root != nil {
 		p.checkStructure(root, "")
@@ -88,6 +89,8 @@ type parser struct {
 	// suggested holds the fields proposed for a misspelled key; their
 	// "required" errors are dropped as cascades.
 	suggested map[string]bool
+	// patterns holds the verdict on each tag pattern parsed.
+	patterns map[string]error
 }
 
 // add records an error at node n.
@@ -376,12 +379,25 @@ func (l loc) items() []loc {
 	return items
 }
 
-var identifier = regexp.MustCompile(`^[A-Za-z_][-A-Za-z0-9_]*$`)
+// isIdentifier reports whether key matches ^[A-Za-z_][-A-Za-z0-9_]*$,
+// so a path can name it after a dot.
+func isIdentifier(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return key != ""
+}
 
 // child is the path of key under path.
 func child(path, key string) string {
 	switch {
-	case !identifier.MatchString(key):
+	case !isIdentifier(key):
 		return path + "[" + strconv.Quote(key) + "]"
 	case path == "":
 		return key
@@ -658,15 +674,21 @@ func (p *parser) checkImage(l loc) {
 }
 
 // checkTagPattern checks that l compiles as a Go regexp, alone and
-// anchored the way the renderer uses it.
+// anchored the way the renderer uses it. Parsing with regexp.Compile's
+// flags finds every error it would, without building a matcher; each
+// distinct pattern is parsed once.
 func (p *parser) checkTagPattern(l loc) {
 	v, ok := l.str()
 	if !ok {
 		return
 	}
-	_, err := regexp.Compile(v)
-	if err == nil {
-		_, err = regexp.Compile("^(?:" + v + ")$")
+	err, seen := p.patterns[v]
+	if !seen {
+		_, err = syntax.Parse(v, syntax.Perl)
+		if err == nil {
+			_, err = syntax.Parse("^(?:"+v+")$", syntax.Perl)
+		}
+		p.patterns[v] = err
 	}
 	if err == nil {
 		return
@@ -679,16 +701,16 @@ func (p *parser) checkTagPattern(l loc) {
 	p.report(l, "invalid regular expression: %v", err)
 }
 
-var schema = sync.OnceValues(func() (*gojsonschema.Schema, error) {
+var mappingSchema = sync.OnceValues(func() (*gojsonschema.Schema, error) {
 	return gojsonschema.NewSchema(gojsonschema.NewBytesLoader(schemas.ServiceMapping))
 })
 
 // validate validates value, converted from root, against the schema.
 func (p *parser) validate(root *yaml.Node, value any) {
-	s, err := schema()
+	s, err := mappingSchema()
 	if err == nil {
 		var res *gojsonschema.Result
-		res, err = s.Validate(gojsonschema.NewGoLoader(value))
+		res, err = s.Validate(schema.Loader(value))
 		if err == nil {
 			errs := res.Errors()
 			// Unknown fields first: their suggestions silence the

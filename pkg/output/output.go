@@ -36,14 +36,18 @@ func YAML(w io.Writer, objs []Object) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
+	size := 0
+	for _, doc := range docs {
+		size += len(doc) + len("---\n")
+	}
+	buf := make([]byte, 0, size)
 	for i, doc := range docs {
 		if i > 0 {
-			buf.WriteString("---\n")
+			buf = append(buf, "---\n"...)
 		}
-		buf.Write(doc)
+		buf = append(buf, doc...)
 	}
-	_, err = w.Write(buf.Bytes())
+	_, err = w.Write(buf)
 	return err
 }
 
@@ -109,11 +113,13 @@ func Encode(obj Object) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("output: encoding %s: %w", describe(obj), err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, fmt.Errorf("output: encoding %s: not a JSON object", describe(obj))
+	m, err := jsonTree(data)
+	if err != nil {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil || m == nil {
+			return nil, fmt.Errorf("output: encoding %s: not a JSON object", describe(obj))
+		}
 	}
 	if s, _ := m["apiVersion"].(string); s == "" {
 		return nil, fmt.Errorf("output: %s has no apiVersion (TypeMeta not set)", describe(obj))

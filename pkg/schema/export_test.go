@@ -30,7 +30,7 @@ func Prune(obj map[string]any) ([]byte, error) {
 // Loaded returns obj as loader loads it and as gojsonschema's NewGoLoader
 // does.
 func Loaded(obj map[string]any) (mine, theirs any, err error) {
-	if mine, err = loader(obj).LoadJSON(); err != nil {
+	if mine, err = Loader(obj).LoadJSON(); err != nil {
 		return nil, nil, err
 	}
 	theirs, err = gojsonschema.NewGoLoader(obj).LoadJSON()

@@ -24,10 +24,11 @@ func (l documentLoader) JsonReference() (gojsonreference.JsonReference, error) {
 	return gojsonreference.NewJsonReference("#")
 }
 
-// loader returns a loader of obj: a documentLoader of what NewGoLoader's
-// round trip through JSON would give, or NewGoLoader itself when obj holds
-// a value asJSON does not convert.
-func loader(obj map[string]any) gojsonschema.JSONLoader {
+// Loader returns a gojsonschema loader of obj that gives what
+// gojsonschema.NewGoLoader gives, faster: a documentLoader of what
+// NewGoLoader's round trip through JSON would give, or NewGoLoader itself
+// when obj holds a value asJSON does not convert.
+func Loader(obj any) gojsonschema.JSONLoader {
 	if doc, ok := asJSON(obj); ok {
 		return documentLoader{doc}
 	}
@@ -46,7 +47,9 @@ func asJSON(v any) (any, bool) {
 		return v, utf8.ValidString(v)
 	case int64:
 		return json.Number(strconv.FormatInt(v, 10)), true
-	case int, int32, float64, float32:
+	case int:
+		return json.Number(strconv.Itoa(v)), true
+	case int32, float64, float32:
 		text, err := json.Marshal(v) // the number as JSON writes it
 		return json.Number(text), err == nil
 	case map[string]any:
