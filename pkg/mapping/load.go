@@ -24,8 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/argodeploy/argodeploy/pkg/yamlnode"
 	"github.com/argodeploy/argodeploy/pkg/schema"
+	"github.com/argodeploy/argodeploy/pkg/yamlnode"
 	"github.com/argodeploy/argodeploy/schemas"
 )
 

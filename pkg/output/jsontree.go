@@ -112,18 +112,8 @@ func (d *treeDecoder) object() (any, error) {
 			return nil, err
 		}
 		m[key.(string)] = v
-		d.space()
-		if d.pos >= len(d.data) {
-			return nil, errUnexpected
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return m, nil
-		default:
-			return nil, errUnexpected
+		if done, err := d.separator('}'); done || err != nil {
+			return m, err
 		}
 	}
 }
@@ -143,20 +133,27 @@ func (d *treeDecoder) array() (any, error) {
 			return nil, err
 		}
 		list = append(list, v)
-		d.space()
-		if d.pos >= len(d.data) {
-			return nil, errUnexpected
-		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return list, nil
-		default:
-			return nil, errUnexpected
+		if done, err := d.separator(']'); done || err != nil {
+			return list, err
 		}
 	}
+}
+
+// separator reads the comma after a member or item, or the closing
+// bracket, and reports whether it was the latter.
+func (d *treeDecoder) separator(closing byte) (done bool, err error) {
+	d.space()
+	switch {
+	case d.pos >= len(d.data):
+		return false, errUnexpected
+	case d.data[d.pos] == ',':
+		d.pos++
+		return false, nil
+	case d.data[d.pos] == closing:
+		d.pos++
+		return true, nil
+	}
+	return false, errUnexpected
 }
 
 // string decodes a string; one with an escape is decoded by encoding/json.
