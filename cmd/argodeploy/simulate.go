@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/manifest"
+	"github.com/argodeploy/argodeploy/pkg/parallel"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/simulate"
 )
@@ -92,9 +93,14 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	if err != nil {
 		return err
 	}
+	// Messages are independent: replay them on every CPU, then follow the
+	// steps in message order.
 	outcomes := make([]simulate.Outcome, len(msgs))
+	_ = parallel.ForEach(len(msgs), func(i int) error {
+		outcomes[i] = pipeline.Replay(msgs[i])
+		return nil
+	})
 	for i, msg := range msgs {
-		outcomes[i] = pipeline.Replay(msg)
 		if opts.noStep {
 			continue
 		}

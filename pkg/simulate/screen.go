@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"regexp"
+	"strings"
 
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/tidwall/gjson"
@@ -14,17 +15,37 @@ import (
 // matches it, every filter must pass) to set aside the dependencies Argo
 // Events would reject. Those it lets through are judged by Argo Events'
 // own Filter, so a screen never decides that a trigger fires.
-type screen struct{ filters []screenFilter }
+type screen struct{ filters []*screenFilter }
 
+// screenFilter is one string data filter: the value at path must match
+// one of values. Dependencies with the same filter share it, and an
+// event's verdict on it is worked out once (eventFields.accepts).
 type screenFilter struct {
+	id     int // index among the pipeline's filters
 	path   string
-	values []*regexp.Regexp
+	values []screenValue
+}
+
+// screenFilters interns the filters of a pipeline's screens.
+type screenFilters map[string]*screenFilter
+
+// screenValue is one regular expression of a filter. A value that does
+// not start with prefix cannot match: the expression is anchored with ^
+// and then reads prefix literally. Checking that first spares running the
+// matcher against every other dependency's expression.
+type screenValue struct {
+	re     *regexp.Regexp
+	prefix string
+}
+
+func (v screenValue) matches(s string) bool {
+	return strings.HasPrefix(s, v.prefix) && v.re.MatchString(s)
 }
 
 // newScreen returns the screen of dep, or nil when dep's filters are not
 // all string filters joined with "and" that a screen can read exactly as
 // Argo Events does: then Argo Events alone judges it.
-func newScreen(dep eventsv1alpha1.EventDependency) *screen {
+func newScreen(dep eventsv1alpha1.EventDependency, known screenFilters) *screen {
 	f := dep.Filters
 	if f == nil || len(f.Data) == 0 || !isAnd(dep.FiltersLogicalOperator) || !isAnd(f.DataLogicalOperator) {
 		return nil
@@ -35,13 +56,22 @@ func newScreen(dep eventsv1alpha1.EventDependency) *screen {
 			d.Comparator != eventsv1alpha1.EmptyComparator && d.Comparator != eventsv1alpha1.EqualTo {
 			return nil
 		}
-		sf := screenFilter{path: d.Path}
-		for _, v := range d.Value {
-			re, err := regexp.Compile(v)
-			if err != nil {
-				return nil // Argo Events reports the error
+		key := d.Path + "\x00" + strings.Join(d.Value, "\x00")
+		sf, seen := known[key]
+		if !seen {
+			sf = &screenFilter{id: len(known), path: d.Path}
+			for _, v := range d.Value {
+				re, err := regexp.Compile(v)
+				if err != nil {
+					return nil // Argo Events reports the error
+				}
+				sv := screenValue{re: re}
+				if strings.HasPrefix(v, "^") {
+					sv.prefix, _ = re.LiteralPrefix()
+				}
+				sf.values = append(sf.values, sv)
 			}
-			sf.values = append(sf.values, re)
+			known[key] = sf
 		}
 		s.filters = append(s.filters, sf)
 	}
@@ -56,30 +86,25 @@ func isAnd(op eventsv1alpha1.LogicalOperator) bool {
 // do; fields reads the event's data.
 func (s *screen) passes(fields *eventFields) (passed int, all bool) {
 	for _, f := range s.filters {
-		value := fields.get(f.path)
-		if !value.Exists() {
-			continue
-		}
-		for _, re := range f.values {
-			if re.MatchString(value.String()) {
-				passed++
-				break
-			}
+		if fields.accepts(f) {
+			passed++
 		}
 	}
 	return passed, passed == len(s.filters)
 }
 
 // eventFields reads paths from one event's data (JSON) with gjson, as
-// filterData does, each path once: the dependencies of a Sensor mostly
-// filter on the same few paths.
+// filterData does, each path once, and remembers the event's verdict on
+// each screen filter: the dependencies of a Sensor mostly filter on the
+// same few paths, often with the same expressions.
 type eventFields struct {
-	data   []byte
-	values map[string]gjson.Result
+	data     []byte
+	values   map[string]gjson.Result
+	verdicts []int8 // by screenFilter.id: 0 not asked yet, 1 accepts, -1 rejects
 }
 
-func newEventFields(data []byte) *eventFields {
-	return &eventFields{data: data, values: map[string]gjson.Result{}}
+func newEventFields(data []byte, filters int) *eventFields {
+	return &eventFields{data: data, values: map[string]gjson.Result{}, verdicts: make([]int8, filters)}
 }
 
 func (e *eventFields) get(path string) gjson.Result {
@@ -89,4 +114,26 @@ func (e *eventFields) get(path string) gjson.Result {
 		e.values[path] = v
 	}
 	return v
+}
+
+// accepts reports whether the value at f's path exists and matches one
+// of f's expressions.
+func (e *eventFields) accepts(f *screenFilter) bool {
+	if v := e.verdicts[f.id]; v != 0 {
+		return v > 0
+	}
+	ok := false
+	if value := e.get(f.path); value.Exists() {
+		for _, v := range f.values {
+			if v.matches(value.String()) {
+				ok = true
+				break
+			}
+		}
+	}
+	e.verdicts[f.id] = -1
+	if ok {
+		e.verdicts[f.id] = 1
+	}
+	return ok
 }

@@ -5,20 +5,24 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/Knetic/govaluate"
 	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 )
 
 // unscreened is p with every dependency judged by Argo Events alone, every
 // time: no screens, nothing remembered.
 func unscreened(p *Pipeline) *Pipeline {
 	q := *p
-	q.verdicts = map[string]verdictOf{}
+	q.verdicts = newVerdicts()
 	q.screens = make([][]*screen, len(p.screens))
 	for i := range p.screens {
 		q.screens[i] = make([]*screen, len(p.screens[i]))
@@ -45,6 +49,37 @@ func TestScreensChangeNothing(t *testing.T) {
 			if got, want := p.Replay(msg), unscreened(p).Replay(msg); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s message %s:\nscreened   %+v\nunscreened %+v", example, msg.ID, got, want)
 			}
+		}
+	}
+}
+
+// TestReplayConcurrently: messages replayed on several goroutines at once,
+// sharing the remembered verdicts, give the outcomes they give one by one
+// (go test -race also checks the sharing).
+func TestReplayConcurrently(t *testing.T) {
+	p := pipeline(t, "multi-namespace.yaml")
+	f, err := os.Open("../../testdata/simulate/multi-namespace.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := ReadMessages("multi-namespace", f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // the same messages again: remembered verdicts get used
+		msgs = append(msgs, msgs[:7]...)
+	}
+	got := make([]Outcome, len(msgs))
+	var wg sync.WaitGroup
+	for i := range msgs {
+		wg.Go(func() { got[i] = p.Replay(msgs[i]) })
+	}
+	wg.Wait()
+	fresh := unscreened(p)
+	for i, msg := range msgs {
+		if want := fresh.Replay(msg); !reflect.DeepEqual(got[i], want) {
+			t.Errorf("message %s (#%d):\nconcurrently %+v\none by one   %+v", msg.ID, i, got[i], want)
 		}
 	}
 }
@@ -85,5 +120,58 @@ func BenchmarkReplay(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestScreenValueMatchesRegexp: the prefix check never changes what the
+// regular expression says, for tricky patterns and many values.
+func TestScreenValueMatchesRegexp(t *testing.T) {
+	patterns := []string{`^INSERT$`, `^abc*`, `^(?i)abc`, `^a|b`, `^\Qa.b\E:x`, `^ab(c|d)`, `^$`, `^`, `^\x{e9}t`,
+		`^a+b`, `^(?m)a`, `(?m)^a`, `abc`, `^a\nb`, `^é+`, `^europe\.pkg\.dev/a@sha256:[a-f0-9]{2}$`}
+	values := []string{"", "a", "ab", "abc", "abd", "ABC", "b", "ba", "a.b:x", "axb:x", "ét", "éét", "a\nb", "x\na",
+		"INSERT", "INSERTED", "europe.pkg.dev/a@sha256:0f", "europe.pkg.dev/a@sha256:0g", "aab", "zabc"}
+	for _, p := range patterns {
+		dep := eventsv1alpha1.EventDependency{Filters: &eventsv1alpha1.EventDependencyFilter{Data: []eventsv1alpha1.DataFilter{
+			{Path: "x", Type: eventsv1alpha1.JSONTypeString, Value: []string{p}}}}}
+		sc := newScreen(dep, screenFilters{})
+		if sc == nil {
+			t.Fatalf("%q: no screen", p)
+		}
+		v := sc.filters[0].values[0]
+		for _, s := range values {
+			if got, want := v.matches(s), regexp.MustCompile(p).MatchString(s); got != want {
+				t.Errorf("%q on %q: screen says %v, regexp %v (prefix %q)", p, s, got, want, v.prefix)
+			}
+		}
+	}
+}
+
+// TestConditionTable: a tabled condition gives what evaluating its
+// expression gives, for every combination of satisfied dependencies.
+func TestConditionTable(t *testing.T) {
+	for _, src := range []string{"a", "a && b", "a || (b && !c)", "!a", "(a || b) && (c || d) && !(e && f)"} {
+		expr, err := govaluate.NewEvaluableExpression(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newCondition(expr)
+		if c.table == nil {
+			t.Fatalf("%s: not tabled", src)
+		}
+		for mask := range 1 << len(c.vars) {
+			satisfied := map[string]*eventsv1alpha1.Event{}
+			params := map[string]any{}
+			for i, name := range c.vars {
+				params[name] = mask&(1<<i) != 0
+				if mask&(1<<i) != 0 {
+					satisfied[name] = &eventsv1alpha1.Event{}
+				}
+			}
+			result, err := expr.Evaluate(params)
+			want, _ := result.(bool)
+			if got := c.fires(satisfied); got != (want && err == nil) {
+				t.Errorf("%s with %v: fires %v, expression says %v", src, params, got, want)
+			}
+		}
 	}
 }

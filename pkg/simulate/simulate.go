@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Knetic/govaluate"
 	"github.com/argodeploy/argodeploy/pkg/check"
@@ -22,14 +23,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// Pipeline is what a replay needs of a pipeline's objects. It is not safe
-// for concurrent use.
+// Pipeline is what a replay needs of a pipeline's objects. Replay may be
+// called from several goroutines at once.
 type Pipeline struct {
 	sensors    []*eventsv1alpha1.Sensor
-	screens    [][]*screen                        // per Sensor, per dependency; nil where Argo Events alone judges
-	conditions [][]*govaluate.EvaluableExpression // per Sensor, per trigger; nil when it does not compile (never fires)
-	verdicts   map[string]verdictOf               // remembered Filter results, see filter
-	sources    map[string]sourceEvent             // namespace/eventSource/event → its Pub/Sub source
+	screens    [][]*screen            // per Sensor, per dependency; nil where Argo Events alone judges
+	filters    screenFilters          // the screens' filters, shared
+	conditions [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
+	verdicts   *verdicts              // remembered Filter results, see filter
+	sources    map[string]sourceEvent // namespace/eventSource/event → its Pub/Sub source
 	templates  map[string]*wfv1.WorkflowTemplate
 	configMaps map[string]*corev1.ConfigMap
 }
@@ -43,7 +45,7 @@ type sourceEvent struct {
 // NewPipeline indexes objs, typed or unstructured. Objects of other kinds
 // are ignored; a pipeline without a Sensor is an error.
 func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
-	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: map[string]verdictOf{}}
+	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: screenFilters{}}
 	objs, err := check.Typed(objs)
 	if err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
@@ -54,12 +56,14 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 			p.sensors = append(p.sensors, o)
 			screens := make([]*screen, len(o.Spec.Dependencies))
 			for i, d := range o.Spec.Dependencies {
-				screens[i] = newScreen(d)
+				screens[i] = newScreen(d, p.filters)
 			}
 			p.screens = append(p.screens, screens)
-			conditions := make([]*govaluate.EvaluableExpression, len(o.Spec.Triggers))
+			conditions := make([]*condition, len(o.Spec.Triggers))
 			for i, t := range o.Spec.Triggers {
-				conditions[i], _ = dependencyExpression(o, t)
+				if expr, err := dependencyExpression(o, t); err == nil {
+					conditions[i] = newCondition(expr)
+				}
 			}
 			p.conditions = append(p.conditions, conditions)
 		case *eventsv1alpha1.EventSource:
@@ -141,7 +145,7 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 					return out
 				}
 				events[key] = event
-				fields[event] = newEventFields(event.Data)
+				fields[event] = newEventFields(event.Data, len(p.filters))
 			}
 			if sc := p.screens[si][di]; sc != nil {
 				if passed, all := sc.passes(fields[event]); !all {
@@ -160,7 +164,7 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 			continue
 		}
 		for ti, t := range s.Spec.Triggers {
-			if expr := p.conditions[si][ti]; expr == nil || !fires(expr, satisfied) {
+			if c := p.conditions[si][ti]; c == nil || !c.fires(satisfied) {
 				continue
 			}
 			out.Fired = append(out.Fired, p.apply(s, t, satisfied))
@@ -188,11 +192,11 @@ func (p *Pipeline) filter(si, di int, event *eventsv1alpha1.Event, fields *event
 		v := fields.get(d.Path)
 		fmt.Fprintf(&key, "\x00%t\x00%s", v.Exists(), v.Raw)
 	}
-	if v, ok := p.verdicts[key.String()]; ok {
+	if v, seen := p.verdicts.get(key.String()); seen {
 		return v.ok, v.err
 	}
 	ok, err := dependencies.Filter(event, f, dep.FiltersLogicalOperator)
-	p.verdicts[key.String()] = verdictOf{ok, err}
+	p.verdicts.put(key.String(), verdictOf{ok, err})
 	return ok, err
 }
 
@@ -200,6 +204,27 @@ func (p *Pipeline) filter(si, di int, event *eventsv1alpha1.Event, fields *event
 type verdictOf struct {
 	ok  bool
 	err error
+}
+
+// verdicts remembers Filter results, for any number of goroutines.
+type verdicts struct {
+	mu sync.Mutex
+	m  map[string]verdictOf
+}
+
+func newVerdicts() *verdicts { return &verdicts{m: map[string]verdictOf{}} }
+
+func (v *verdicts) get(key string) (verdictOf, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r, ok := v.m[key]
+	return r, ok
+}
+
+func (v *verdicts) put(key string, r verdictOf) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.m[key] = r
 }
 
 // rejection is a dependency that did not accept an event.
@@ -330,14 +355,50 @@ func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger) (*
 	return govaluate.NewEvaluableExpression(strings.ReplaceAll(expression, "-", "\\-"))
 }
 
-// fires evaluates a trigger's dependency expression over the satisfied
-// dependencies.
-func fires(expr *govaluate.EvaluableExpression, satisfied map[string]*eventsv1alpha1.Event) bool {
-	params := map[string]any{}
-	for _, name := range expr.Vars() {
-		_, params[name] = satisfied[name]
+// condition is a trigger's dependency expression. Its value depends only
+// on which of its dependencies are satisfied, so for up to maxTabled of
+// them it is worked out once for each combination.
+type condition struct {
+	expr  *govaluate.EvaluableExpression
+	vars  []string
+	table []bool // by bit mask of satisfied vars; nil when not tabled
+}
+
+const maxTabled = 8
+
+func newCondition(expr *govaluate.EvaluableExpression) *condition {
+	c := &condition{expr: expr, vars: expr.Vars()}
+	if len(c.vars) <= maxTabled {
+		c.table = make([]bool, 1<<len(c.vars))
+		for mask := range c.table {
+			c.table[mask] = c.evaluate(func(i int) bool { return mask&(1<<i) != 0 })
+		}
 	}
-	result, err := expr.Evaluate(params)
+	return c
+}
+
+// fires evaluates the condition over the satisfied dependencies.
+func (c *condition) fires(satisfied map[string]*eventsv1alpha1.Event) bool {
+	has := func(i int) bool { _, ok := satisfied[c.vars[i]]; return ok }
+	if c.table == nil {
+		return c.evaluate(has)
+	}
+	mask := 0
+	for i := range c.vars {
+		if has(i) {
+			mask |= 1 << i
+		}
+	}
+	return c.table[mask]
+}
+
+// evaluate evaluates the expression with var i satisfied if has(i).
+func (c *condition) evaluate(has func(i int) bool) bool {
+	params := make(map[string]any, len(c.vars))
+	for i, name := range c.vars {
+		params[name] = has(i)
+	}
+	result, err := c.expr.Evaluate(params)
 	fired, _ := result.(bool)
 	return err == nil && fired
 }
