@@ -115,9 +115,7 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 		}
 	}
 	if opts.format == "json" {
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(outcomes)
+		return writeIndentedList(s.out, outcomes)
 	}
 	for _, o := range outcomes {
 		writeOutcome(s.out, o)
@@ -272,4 +270,37 @@ func shellQuote(args []string) string {
 		}
 	}
 	return strings.Join(quoted, " ")
+}
+
+// writeIndentedList writes items as a JSON array indented two spaces,
+// byte for byte what a json.Encoder with SetIndent("", "  ") writes for
+// the slice, with the items encoded on every CPU.
+func writeIndentedList[T any](w io.Writer, items []T) error {
+	switch {
+	case items == nil:
+		_, err := io.WriteString(w, "null\n")
+		return err
+	case len(items) == 0:
+		_, err := io.WriteString(w, "[]\n")
+		return err
+	}
+	encoded := make([][]byte, len(items))
+	err := parallel.ForEach(len(items), func(i int) error {
+		var err error
+		encoded[i], err = json.MarshalIndent(items[i], "  ", "  ")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := []byte("[\n  ")
+	for i, item := range encoded {
+		if i > 0 {
+			out = append(out, ",\n  "...)
+		}
+		out = append(out, item...)
+	}
+	out = append(out, "\n]\n"...)
+	_, err = w.Write(out)
+	return err
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +49,37 @@ func TestSimulateExamples(t *testing.T) {
 				t.Errorf("json reports %d fired triggers, text %d", fired, want)
 			}
 		})
+	}
+}
+
+// TestWriteIndentedListMatchesEncoder: the parallel JSON writer writes
+// what json.Encoder writes, for outcomes and for odd lists.
+func TestWriteIndentedListMatchesEncoder(t *testing.T) {
+	check := func(name string, items any, write func(*bytes.Buffer) error) {
+		var want, got bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(items); err != nil {
+			t.Fatal(err)
+		}
+		if err := write(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%s:\n got %q\nwant %q", name, got.String(), want.String())
+		}
+	}
+	stdout, stderr, code := run(t, "", "simulate", "-f", "examples/multi-namespace.yaml", "-o", "json", "--no-step", "testdata/simulate/multi-namespace.jsonl")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var outcomes []simulate.Outcome
+	if err := json.Unmarshal([]byte(stdout), &outcomes); err != nil {
+		t.Fatal(err)
+	}
+	check("outcomes", outcomes, func(b *bytes.Buffer) error { return writeIndentedList(b, outcomes) })
+	for _, list := range [][]any{nil, {}, {1}, {"<&>", nil, map[string]any{}, []any{}}, {map[string]any{"a": []any{1, map[string]any{"b": "\u2028"}}}}} {
+		check(fmt.Sprint(list), list, func(b *bytes.Buffer) error { return writeIndentedList(b, list) })
 	}
 }
 

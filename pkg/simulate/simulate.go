@@ -26,14 +26,16 @@ import (
 // Pipeline is what a replay needs of a pipeline's objects. Replay may be
 // called from several goroutines at once.
 type Pipeline struct {
-	sensors    []*eventsv1alpha1.Sensor
-	screens    [][]*screen            // per Sensor, per dependency; nil where Argo Events alone judges
-	filters    screenFilters          // the screens' filters, shared
-	conditions [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
-	verdicts   *verdicts              // remembered Filter results, see filter
-	sources    map[string]sourceEvent // namespace/eventSource/event → its Pub/Sub source
-	templates  map[string]*wfv1.WorkflowTemplate
-	configMaps map[string]*corev1.ConfigMap
+	sensors     []*eventsv1alpha1.Sensor
+	sensorNames []string               // per Sensor, namespace/name
+	sourceKeys  [][]string             // per Sensor, per dependency: the key in sources of the event it reads
+	screens     [][]*screen            // per Sensor, per dependency; nil where Argo Events alone judges
+	filters     screenFilters          // the screens' filters, shared
+	conditions  [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
+	verdicts    *verdicts              // remembered Filter results, see filter
+	sources     map[string]sourceEvent // namespace/eventSource/event → its Pub/Sub source
+	templates   map[string]*wfv1.WorkflowTemplate
+	configMaps  map[string]*corev1.ConfigMap
 }
 
 // sourceEvent is one Pub/Sub event of an EventSource.
@@ -54,6 +56,12 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.Sensor:
 			p.sensors = append(p.sensors, o)
+			p.sensorNames = append(p.sensorNames, o.Namespace+"/"+o.Name)
+			keys := make([]string, len(o.Spec.Dependencies))
+			for i, d := range o.Spec.Dependencies {
+				keys[i] = o.Namespace + "/" + d.EventSourceName + "/" + d.EventName
+			}
+			p.sourceKeys = append(p.sourceKeys, keys)
 			screens := make([]*screen, len(o.Spec.Dependencies))
 			for i, d := range o.Spec.Dependencies {
 				screens[i] = newScreen(d, p.filters)
@@ -131,8 +139,9 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 	var rejected []rejection
 	for si, s := range p.sensors {
 		satisfied := map[string]*eventsv1alpha1.Event{}
-		for di, dep := range s.Spec.Dependencies {
-			key := s.Namespace + "/" + dep.EventSourceName + "/" + dep.EventName
+		for di := range s.Spec.Dependencies {
+			dep := &s.Spec.Dependencies[di]
+			key := p.sourceKeys[si][di]
 			src, ok := p.sources[key]
 			if !ok {
 				continue
@@ -149,7 +158,7 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 			}
 			if sc := p.screens[si][di]; sc != nil {
 				if passed, all := sc.passes(fields[event]); !all {
-					rejected = append(rejected, rejection{s.Namespace + "/" + s.Name, dep, event, nil, passed})
+					rejected = append(rejected, rejection{p.sensorNames[si], dep, event, nil, passed})
 					continue
 				}
 			}
@@ -158,7 +167,7 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 				satisfied[dep.Name] = event
 				continue
 			}
-			rejected = append(rejected, rejection{s.Namespace + "/" + s.Name, dep, event, err, -1})
+			rejected = append(rejected, rejection{p.sensorNames[si], dep, event, err, -1})
 		}
 		if len(satisfied) == 0 {
 			continue
@@ -230,7 +239,7 @@ func (v *verdicts) put(key string, r verdictOf) {
 // rejection is a dependency that did not accept an event.
 type rejection struct {
 	sensor string
-	dep    eventsv1alpha1.EventDependency
+	dep    *eventsv1alpha1.EventDependency
 	event  *eventsv1alpha1.Event
 	err    error
 	passed int // data filters passed, as its screen counted; -1 when unknown
