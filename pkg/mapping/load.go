@@ -62,12 +62,21 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 		return nil, p.errs.normalize()
 	}
 	value := yamlnode.Plain(root)
+	// The schema validation and the decoding only read value: run them
+	// beside the semantic checks. The decoded mapping is used only if no
+	// check found an error.
+	var validation schemaResult
+	var m *ServiceMapping
+	var err error
+	var wg sync.WaitGroup
+	wg.Go(func() { validation = validateSchema(value) })
+	wg.Go(func() { m, err = decode(value) })
 	p.checkSemantics(root)
-	p.validate(root, value)
+	wg.Wait()
+	p.schemaErrors(root, validation)
 	if len(p.errs) > 0 {
 		return nil, p.errs.normalize()
 	}
-	m, err := decode(value)
 	if err != nil {
 		return nil, ErrorList{{File: file, Line: root.Line, Column: root.Column, Message: err.Error()}}
 	}
@@ -705,26 +714,39 @@ var mappingSchema = sync.OnceValues(func() (*gojsonschema.Schema, error) {
 	return gojsonschema.NewSchema(gojsonschema.NewBytesLoader(schemas.ServiceMapping))
 })
 
-// validate validates value, converted from root, against the schema.
-func (p *parser) validate(root *yaml.Node, value any) {
-	s, err := mappingSchema()
-	if err == nil {
-		var res *gojsonschema.Result
-		res, err = s.Validate(schema.Loader(value))
-		if err == nil {
-			errs := res.Errors()
-			// Unknown fields first: their suggestions silence the
-			// "required" errors they cause.
-			sort.SliceStable(errs, func(i, j int) bool {
-				return errs[i].Type() == "additional_property_not_allowed" && errs[j].Type() != "additional_property_not_allowed"
-			})
-			for _, e := range errs {
-				p.schemaError(root, e)
-			}
-			return
-		}
+// schemaErrors records the errors of the schema validation r of the
+// mapping whose root node is root.
+func (p *parser) schemaErrors(root *yaml.Node, r schemaResult) {
+	if r.err != nil {
+		p.add(root, "", "internal error: schema validation: %v", r.err)
+		return
 	}
-	p.add(root, "", "internal error: schema validation: %v", err)
+	errs := r.result.Errors()
+	// Unknown fields first: their suggestions silence the "required"
+	// errors they cause.
+	sort.SliceStable(errs, func(i, j int) bool {
+		return errs[i].Type() == "additional_property_not_allowed" && errs[j].Type() != "additional_property_not_allowed"
+	})
+	for _, e := range errs {
+		p.schemaError(root, e)
+	}
+}
+
+// schemaResult is the verdict of the mapping's JSON Schema.
+type schemaResult struct {
+	result *gojsonschema.Result
+	err    error
+}
+
+// validateSchema validates value, a mapping decoded from YAML, against the
+// mapping's JSON Schema.
+func validateSchema(value any) schemaResult {
+	s, err := mappingSchema()
+	if err != nil {
+		return schemaResult{err: err}
+	}
+	res, err := s.Validate(schema.Loader(value))
+	return schemaResult{res, err}
 }
 
 // schemaError records e, located in root, in words a person understands.
