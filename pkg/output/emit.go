@@ -263,10 +263,14 @@ func (e *emitter) scalar(s string, indent int, key bool) error {
 }
 
 func (e *emitter) pad(n int) {
-	for range n {
-		e.buf.WriteByte(' ')
+	for n > len(spaces) {
+		e.buf.WriteString(spaces)
+		n -= len(spaces)
 	}
+	e.buf.WriteString(spaces[:n])
 }
+
+const spaces = "                                                                "
 
 // alwaysPlain reports whether yaml.v3 writes s as a plain scalar whatever
 // its place: a letter, '^' or '/' first, no spaces or control characters,
@@ -285,17 +289,28 @@ func alwaysPlain(s string) bool {
 			if i == len(s)-1 {
 				return false
 			}
-		case strings.IndexByte("-_./^$\\[]{}()*+?|,=~%@!&<>;\"'`#", c) >= 0:
+		case plainPunctuation[c]:
 		default:
 			return false
 		}
 	}
-	switch strings.ToLower(s) {
-	case "true", "false", "null", "y", "yes", "n", "no", "on", "off":
-		return false
+	if len(s) <= len("false") { // the longest of the words below
+		switch strings.ToLower(s) {
+		case "true", "false", "null", "y", "yes", "n", "no", "on", "off":
+			return false
+		}
 	}
 	return true
 }
+
+// plainPunctuation marks the punctuation alwaysPlain allows after the
+// first character.
+var plainPunctuation = func() (set [256]bool) {
+	for _, c := range []byte("-_./^$\\[]{}()*+?|,=~%@!&<>;\"'`#") {
+		set[c] = true
+	}
+	return set
+}()
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 

@@ -36,19 +36,17 @@ func YAML(w io.Writer, objs []Object) error {
 	if err != nil {
 		return err
 	}
-	size := 0
-	for _, doc := range docs {
-		size += len(doc) + len("---\n")
-	}
-	buf := make([]byte, 0, size)
 	for i, doc := range docs {
 		if i > 0 {
-			buf = append(buf, "---\n"...)
+			if _, err := io.WriteString(w, "---\n"); err != nil {
+				return err
+			}
 		}
-		buf = append(buf, doc...)
+		if _, err := w.Write(doc); err != nil {
+			return err
+		}
 	}
-	_, err = w.Write(buf)
-	return err
+	return nil
 }
 
 // encodeAll encodes every object as a YAML document, in order, on as many
