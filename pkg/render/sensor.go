@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/argodeploy/argodeploy/pkg/jsonscan"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/parallel"
 )
@@ -237,126 +238,42 @@ func triggerBackoff() *eventsv1.Backoff {
 // creation timestamp that its type would serialise: its JSON with the
 // top-level members sorted by key, "status" left out and "metadata"
 // rewritten without "creationTimestamp". Only the members are found in
-// the JSON (topLevelMembers); the rest stays as json.Marshal wrote it.
+// the JSON (jsonscan); the rest stays as json.Marshal wrote it.
 func k8sResource(obj any) (*eventsv1.K8SResource, error) {
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
-	members, err := topLevelMembers(raw)
+	members, err := jsonscan.Members(raw)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	slices.SortStableFunc(members, func(a, b jsonscan.Member) int { return strings.Compare(a.Key, b.Key) })
 	value := make([]byte, 0, len(raw))
 	value = append(value, '{')
 	for _, m := range members {
-		switch m.key {
+		switch m.Key {
 		case "status":
 			continue
 		case "metadata":
 			var meta map[string]json.RawMessage
-			if err := json.Unmarshal(m.value, &meta); err != nil {
+			if err := json.Unmarshal(m.Value, &meta); err != nil {
 				return nil, err
 			}
 			delete(meta, "creationTimestamp")
-			if m.value, err = json.Marshal(meta); err != nil {
+			if m.Value, err = json.Marshal(meta); err != nil {
 				return nil, err
 			}
 		}
 		if len(value) > 1 {
 			value = append(value, ',')
 		}
-		value = append(value, m.rawKey...)
+		value = append(value, m.RawKey...)
 		value = append(value, ':')
-		value = append(value, m.value...)
+		value = append(value, m.Value...)
 	}
 	value = append(value, '}')
 	return &eventsv1.K8SResource{Value: value}, nil
-}
-
-// member is one member of a JSON object: its key decoded and as written,
-// and its value as written.
-type member struct {
-	key           string
-	rawKey, value []byte
-}
-
-// topLevelMembers splits data, a compact JSON object as json.Marshal
-// writes it, into its members. A later member with the same key replaces
-// an earlier one, as decoding would.
-func topLevelMembers(data []byte) ([]member, error) {
-	bad := fmt.Errorf("render: not a compact JSON object: %.40q", data)
-	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' {
-		return nil, bad
-	}
-	var members []member
-	index := map[string]int{}
-	for pos := 1; pos < len(data)-1; {
-		keyEnd := skipJSON(data, pos)
-		if keyEnd < 0 || data[pos] != '"' || keyEnd >= len(data) || data[keyEnd] != ':' {
-			return nil, bad
-		}
-		var key string
-		if err := json.Unmarshal(data[pos:keyEnd], &key); err != nil {
-			return nil, bad
-		}
-		valueEnd := skipJSON(data, keyEnd+1)
-		if valueEnd < 0 {
-			return nil, bad
-		}
-		m := member{key: key, rawKey: data[pos:keyEnd], value: data[keyEnd+1 : valueEnd]}
-		if i, seen := index[key]; seen {
-			members[i] = m
-		} else {
-			index[key] = len(members)
-			members = append(members, m)
-		}
-		pos = valueEnd
-		if pos < len(data)-1 {
-			if data[pos] != ',' {
-				return nil, bad
-			}
-			pos++
-		}
-	}
-	return members, nil
-}
-
-// skipJSON returns the end of the compact JSON value that starts at
-// data[pos] inside an object or list, or -1.
-func skipJSON(data []byte, pos int) int {
-	depth := 0
-	for i := pos; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(data) {
-				return -1
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i // a number or literal ends at its container's end
-			}
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		case ',', ':':
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return -1
 }
 
 func jsonSize(values ...any) (int, error) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/xeipuuv/gojsonschema"
 
+	"github.com/argodeploy/argodeploy/pkg/jsonscan"
 	"github.com/argodeploy/argodeploy/schemas"
 )
 
@@ -113,8 +114,8 @@ type compiled struct {
 	once       sync.Once
 	apiVersion string
 	kind       string
-	root       map[string]any             // the schema file without definitions, numbers as json.Number
-	rawDefs    map[string]json.RawMessage // its definitions
+	root       map[string]any    // the schema file without definitions, numbers as json.Number
+	rawDefs    map[string][]byte // its definitions, as JSON
 	err        error
 
 	mu      sync.Mutex
@@ -183,22 +184,27 @@ func (c *compiled) load(name string) {
 		c.err = err
 		return
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
+	top, err := jsonscan.Members(data)
+	if err != nil {
 		c.err = fmt.Errorf("schema %s: %w", name, err)
 		return
 	}
-	if defs, ok := top["definitions"]; ok {
-		if err := json.Unmarshal(defs, &c.rawDefs); err != nil {
-			c.err = fmt.Errorf("schema %s: definitions: %w", name, err)
-			return
-		}
-		delete(top, "definitions")
-	}
 	c.root = map[string]any{}
-	for key, raw := range top {
-		if c.root[key], err = decodeJSON(raw); err != nil {
-			c.err = fmt.Errorf("schema %s: %s: %w", name, key, err)
+	c.rawDefs = map[string][]byte{}
+	for _, m := range top {
+		if m.Key == "definitions" {
+			defs, err := jsonscan.Members(m.Value)
+			if err != nil {
+				c.err = fmt.Errorf("schema %s: definitions: %w", name, err)
+				return
+			}
+			for _, d := range defs {
+				c.rawDefs[d.Key] = d.Value
+			}
+			continue
+		}
+		if c.root[m.Key], err = decodeJSON(m.Value); err != nil {
+			c.err = fmt.Errorf("schema %s: %s: %w", name, m.Key, err)
 			return
 		}
 	}
@@ -237,7 +243,11 @@ func (c *compiled) definition(name string) (any, bool, error) {
 func (c *compiled) wholeSchema() ([]byte, error) {
 	doc := maps.Clone(c.root)
 	if len(c.rawDefs) > 0 {
-		doc["definitions"] = c.rawDefs
+		defs := make(map[string]json.RawMessage, len(c.rawDefs))
+		for name, raw := range c.rawDefs {
+			defs[name] = raw
+		}
+		doc["definitions"] = defs
 	}
 	return json.Marshal(doc)
 }

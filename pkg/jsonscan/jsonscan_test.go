@@ -1,0 +1,97 @@
+package jsonscan
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// decodeMembers is what Members must agree with: encoding/json decoding
+// the object into raw members.
+func decodeMembers(data []byte) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	err := json.Unmarshal(data, &m)
+	return m, err
+}
+
+// TestMembersMatchDecoding: on odd objects, and on 3,000 random ones
+// written compact and indented, Members finds the members encoding/json
+// decodes, with their values as written.
+func TestMembersMatchDecoding(t *testing.T) {
+	inputs := []string{
+		`{}`, ` { } `, `{"a":1}`, `{"a" : 1 , "b":[1,{"c":"}"}],"d":"x\"y\\"}`, `{"a":1,"a":true}`,
+		`{"\u00e9":null,"q\"":-1.5e3}`, "{\n  \"a\": {\n    \"b\": [\n      1\n    ]\n  },\n  \"c\": false\n}\n",
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 3000 {
+		obj := randomObject(rng, 4)
+		compact, err := json.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var indented bytes.Buffer
+		if err := json.Indent(&indented, compact, "", strings.Repeat(" ", rng.IntN(3))); err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, string(compact), indented.String())
+	}
+	for _, in := range inputs {
+		members, err := Members([]byte(in))
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		want, err := decodeMembers([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]json.RawMessage{}
+		for _, m := range members {
+			got[m.Key] = m.Value
+			var key string
+			if err := json.Unmarshal(m.RawKey, &key); err != nil || key != m.Key {
+				t.Errorf("%s: raw key %s is not %q", in, m.RawKey, m.Key)
+			}
+		}
+		if len(got) != len(members) {
+			t.Errorf("%s: a key repeats among %d members", in, len(members))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %q\nwant %q", in, got, want)
+		}
+	}
+	for _, bad := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,,"b":2}`, `{"a":1 "b":2}`, `{1:2}`, `{"a":"x}`} {
+		if _, err := Members([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func randomObject(rng *rand.Rand, depth int) map[string]any {
+	m := map[string]any{}
+	keys := []string{"a", "b", `"`, `\`, "é", "{", ":", ","}
+	for range rng.IntN(6) {
+		m[keys[rng.IntN(len(keys))]+keys[rng.IntN(len(keys))]] = randomValue(rng, depth-1)
+	}
+	return m
+}
+
+func randomValue(rng *rand.Rand, depth int) any {
+	switch n := rng.IntN(7); {
+	case n == 0 && depth > 0:
+		return randomObject(rng, depth)
+	case n == 1 && depth > 0:
+		return []any{randomValue(rng, depth-1), randomValue(rng, depth-1)}
+	case n == 2:
+		return rng.NormFloat64() * 1e6
+	case n == 3:
+		return rng.IntN(2) == 0
+	case n == 4:
+		return nil
+	default:
+		return strings.Repeat(`{"\,:] `[rng.IntN(7):], rng.IntN(3))
+	}
+}
