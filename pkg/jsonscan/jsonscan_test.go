@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/randjson"
 )
 
 // decodeMembers is what Members must agree with: encoding/json decoding
@@ -27,7 +29,7 @@ func TestMembersMatchDecoding(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for range 3000 {
-		obj := randomObject(rng, 4)
+		obj := randjson.Object(rng, 4)
 		compact, err := json.Marshal(obj)
 		if err != nil {
 			t.Fatal(err)
@@ -67,31 +69,5 @@ func TestMembersMatchDecoding(t *testing.T) {
 		if _, err := Members([]byte(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
-	}
-}
-
-func randomObject(rng *rand.Rand, depth int) map[string]any {
-	m := map[string]any{}
-	keys := []string{"a", "b", `"`, `\`, "é", "{", ":", ","}
-	for range rng.IntN(6) {
-		m[keys[rng.IntN(len(keys))]+keys[rng.IntN(len(keys))]] = randomValue(rng, depth-1)
-	}
-	return m
-}
-
-func randomValue(rng *rand.Rand, depth int) any {
-	switch n := rng.IntN(7); {
-	case n == 0 && depth > 0:
-		return randomObject(rng, depth)
-	case n == 1 && depth > 0:
-		return []any{randomValue(rng, depth-1), randomValue(rng, depth-1)}
-	case n == 2:
-		return rng.NormFloat64() * 1e6
-	case n == 3:
-		return rng.IntN(2) == 0
-	case n == 4:
-		return nil
-	default:
-		return strings.Repeat(`{"\,:] `[rng.IntN(7):], rng.IntN(3))
 	}
 }

@@ -3,14 +3,13 @@ package output
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"math/rand/v2"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/randjson"
 )
 
 // decodeReference is what jsonTree must return: encoding/json's Decoder
@@ -63,7 +62,7 @@ func TestJSONTreeMatchesEncodingJSON(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 3000 {
-		data, err := json.Marshal(randomObject(rng, 4))
+		data, err := json.Marshal(randjson.Object(rng, 4))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,45 +82,4 @@ func TestJSONTreeMatchesEncodingJSON(t *testing.T) {
 	} {
 		checkTree(t, []byte(odd))
 	}
-}
-
-// randomObject returns a random JSON-able map of depth at most depth.
-func randomObject(rng *rand.Rand, depth int) map[string]any {
-	m := map[string]any{}
-	for range rng.IntN(5) {
-		m[randomString(rng)] = randomValue(rng, depth-1)
-	}
-	return m
-}
-
-func randomValue(rng *rand.Rand, depth int) any {
-	switch n := rng.IntN(9); {
-	case n == 0 && depth > 0:
-		return randomObject(rng, depth)
-	case n == 1 && depth > 0:
-		list := []any{}
-		for range rng.IntN(4) {
-			list = append(list, randomValue(rng, depth-1))
-		}
-		return list
-	case n == 2:
-		return rng.Int64() - math.MaxInt64/2
-	case n == 3:
-		return rng.NormFloat64() * math.Pow(10, float64(rng.IntN(60)-30))
-	case n == 4:
-		return rng.IntN(2) == 0
-	case n == 5:
-		return nil
-	default:
-		return randomString(rng)
-	}
-}
-
-func randomString(rng *rand.Rand) string {
-	pieces := []string{"a", "Z", "9", " ", "-", ".", "é", "😀", "\n", "\t", "\"", "\\", "<", "&", "\u2028", "\x00", "\xff", "{{", "$("}
-	var b strings.Builder
-	for range rng.IntN(8) {
-		b.WriteString(pieces[rng.IntN(len(pieces))])
-	}
-	return b.String()
 }

@@ -3,9 +3,9 @@ package render
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/randjson"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -62,7 +62,11 @@ func TestK8sResourceMatchesMaps(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for range 2000 {
-		objs = append(objs, randomJSON(rng, 4))
+		obj := randjson.Object(rng, 4)
+		if rng.IntN(2) == 0 {
+			obj["metadata"] = map[string]any{"creationTimestamp": nil, "name": randjson.Value(rng, 1)}
+		}
+		objs = append(objs, obj)
 	}
 	for _, obj := range objs {
 		want, wantErr := k8sResourceByMaps(obj)
@@ -80,35 +84,5 @@ func TestK8sResourceMatchesMaps(t *testing.T) {
 		if string(got.Value) != string(want) {
 			t.Errorf("%#v:\n got %s\nwant %s", obj, got.Value, want)
 		}
-	}
-}
-
-// randomJSON returns a random object with a metadata member now and then.
-func randomJSON(rng *rand.Rand, depth int) map[string]any {
-	m := map[string]any{}
-	keys := []string{"a", "b", "status", "metadata", "creationTimestamp", `"`, `\`, "é", "z"}
-	for range rng.IntN(6) {
-		m[keys[rng.IntN(len(keys))]] = randomMember(rng, depth-1)
-	}
-	if rng.IntN(2) == 0 {
-		m["metadata"] = map[string]any{"creationTimestamp": nil, "name": randomMember(rng, 0)}
-	}
-	return m
-}
-
-func randomMember(rng *rand.Rand, depth int) any {
-	switch n := rng.IntN(7); {
-	case n == 0 && depth > 0:
-		return randomJSON(rng, depth)
-	case n == 1 && depth > 0:
-		return []any{randomMember(rng, depth-1), randomMember(rng, depth-1)}
-	case n == 2:
-		return rng.NormFloat64() * 1e6
-	case n == 3:
-		return rng.IntN(2) == 0
-	case n == 4:
-		return nil
-	default:
-		return strings.Repeat(`{"\,:]`[rng.IntN(6):], rng.IntN(3))
 	}
 }

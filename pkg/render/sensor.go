@@ -265,10 +265,14 @@ func k8sResource(obj any) (*eventsv1.K8SResource, error) {
 				return nil, err
 			}
 		}
+		key, err := json.Marshal(m.Key) // as a map key is written
+		if err != nil {
+			return nil, err
+		}
 		if len(value) > 1 {
 			value = append(value, ',')
 		}
-		value = append(value, m.RawKey...)
+		value = append(value, key...)
 		value = append(value, ':')
 		value = append(value, m.Value...)
 	}
