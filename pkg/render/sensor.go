@@ -67,7 +67,7 @@ func (p *pipeline) sensors(cacheOf map[string]string, limit int) ([]Object, erro
 			return err
 		}
 		triggers[i] = t
-		sizes[i], err = jsonSize(deps[i], triggers[i])
+		sizes[i], err = triggerSize(deps[i], triggers[i])
 		return err
 	})
 	if err != nil {
@@ -278,6 +278,38 @@ func k8sResource(obj any) (*eventsv1.K8SResource, error) {
 	}
 	value = append(value, '}')
 	return &eventsv1.K8SResource{Value: value}, nil
+}
+
+// triggerSize is jsonSize(dep, t) without marshalling the objects t
+// creates once more: t is measured with their resources left out, and each
+// resource adds its member, `"resource":` and its JSON, which encoding/json
+// writes as it is (k8sResource wrote it compact). TestTriggerSize holds it
+// to jsonSize.
+func triggerSize(dep eventsv1.EventDependency, t eventsv1.Trigger) (int, error) {
+	var resources []*eventsv1.K8SResource
+	bare := withoutResources(t, &resources)
+	size, err := jsonSize(dep, bare)
+	for _, r := range resources {
+		size += len(`"resource":`) + len(r.Value)
+	}
+	return size, err
+}
+
+// withoutResources returns t with the resources of its k8s triggers, its
+// dead-letter trigger's included, left out and added to resources; t
+// itself is not changed.
+func withoutResources(t eventsv1.Trigger, resources *[]*eventsv1.K8SResource) eventsv1.Trigger {
+	if t.Template != nil && t.Template.K8s != nil && t.Template.K8s.Source != nil && t.Template.K8s.Source.Resource != nil {
+		template, k8s, source := *t.Template, *t.Template.K8s, *t.Template.K8s.Source
+		*resources = append(*resources, source.Resource)
+		source.Resource = nil
+		k8s.Source, template.K8s, t.Template = &source, &k8s, &template
+	}
+	if t.DlqTrigger != nil {
+		dlq := withoutResources(*t.DlqTrigger, resources)
+		t.DlqTrigger = &dlq
+	}
+	return t
 }
 
 func jsonSize(values ...any) (int, error) {
