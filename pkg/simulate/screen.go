@@ -23,11 +23,20 @@ type screen struct{ filters []*screenFilter }
 type screenFilter struct {
 	id     int // index among the pipeline's filters
 	path   string
+	pathID int // index among the paths the pipeline's filters read
 	values []screenValue
 }
 
-// screenFilters interns the filters of a pipeline's screens.
-type screenFilters map[string]*screenFilter
+// screenFilters interns the filters of a pipeline's screens and the paths
+// they read.
+type screenFilters struct {
+	byKey map[string]*screenFilter
+	paths map[string]int
+}
+
+func newScreenFilters() *screenFilters {
+	return &screenFilters{byKey: map[string]*screenFilter{}, paths: map[string]int{}}
+}
 
 // screenValue is one regular expression of a filter. A value that does
 // not start with prefix cannot match: the expression is anchored with ^
@@ -45,7 +54,7 @@ func (v screenValue) matches(s string) bool {
 // newScreen returns the screen of dep, or nil when dep's filters are not
 // all string filters joined with "and" that a screen can read exactly as
 // Argo Events does: then Argo Events alone judges it.
-func newScreen(dep eventsv1alpha1.EventDependency, known screenFilters) *screen {
+func newScreen(dep eventsv1alpha1.EventDependency, known *screenFilters) *screen {
 	f := dep.Filters
 	if f == nil || len(f.Data) == 0 || !isAnd(dep.FiltersLogicalOperator) || !isAnd(f.DataLogicalOperator) {
 		return nil
@@ -57,9 +66,14 @@ func newScreen(dep eventsv1alpha1.EventDependency, known screenFilters) *screen 
 			return nil
 		}
 		key := d.Path + "\x00" + strings.Join(d.Value, "\x00")
-		sf, seen := known[key]
+		sf, seen := known.byKey[key]
 		if !seen {
-			sf = &screenFilter{id: len(known), path: d.Path}
+			pathID, ok := known.paths[d.Path]
+			if !ok {
+				pathID = len(known.paths)
+				known.paths[d.Path] = pathID
+			}
+			sf = &screenFilter{id: len(known.byKey), path: d.Path, pathID: pathID}
 			for _, v := range d.Value {
 				re, err := regexp.Compile(v)
 				if err != nil {
@@ -71,7 +85,7 @@ func newScreen(dep eventsv1alpha1.EventDependency, known screenFilters) *screen 
 				}
 				sf.values = append(sf.values, sv)
 			}
-			known[key] = sf
+			known.byKey[key] = sf
 		}
 		s.filters = append(s.filters, sf)
 	}
@@ -82,15 +96,26 @@ func isAnd(op eventsv1alpha1.LogicalOperator) bool {
 	return op == eventsv1alpha1.EmptyLogicalOperator || op == eventsv1alpha1.AndLogicalOperator
 }
 
-// passes counts the filters that accept the event and says whether all
-// do; fields reads the event's data.
-func (s *screen) passes(fields *eventFields) (passed int, all bool) {
+// passes reports whether every filter accepts the event; fields reads the
+// event's data. It stops at the first filter that does not.
+func (s *screen) passes(fields *eventFields) bool {
+	for _, f := range s.filters {
+		if !fields.accepts(f) {
+			return false
+		}
+	}
+	return true
+}
+
+// count counts the filters that accept the event.
+func (s *screen) count(fields *eventFields) int {
+	passed := 0
 	for _, f := range s.filters {
 		if fields.accepts(f) {
 			passed++
 		}
 	}
-	return passed, passed == len(s.filters)
+	return passed
 }
 
 // eventFields reads paths from one event's data (JSON) with gjson, as
@@ -100,11 +125,17 @@ func (s *screen) passes(fields *eventFields) (passed int, all bool) {
 type eventFields struct {
 	data     []byte
 	values   map[string]gjson.Result
-	verdicts []int8 // by screenFilter.id: 0 not asked yet, 1 accepts, -1 rejects
+	byID     []gjson.Result // the screen filters' paths, by pathID
+	read     []bool         // which of byID are read
+	verdicts []int8         // by screenFilter.id: 0 not asked yet, 1 accepts, -1 rejects
 }
 
-func newEventFields(data []byte, filters int) *eventFields {
-	return &eventFields{data: data, values: map[string]gjson.Result{}, verdicts: make([]int8, filters)}
+func newEventFields(data []byte, filters *screenFilters) *eventFields {
+	return &eventFields{
+		data: data, values: map[string]gjson.Result{},
+		byID: make([]gjson.Result, len(filters.paths)), read: make([]bool, len(filters.paths)),
+		verdicts: make([]int8, len(filters.byKey)),
+	}
 }
 
 func (e *eventFields) get(path string) gjson.Result {
@@ -122,10 +153,14 @@ func (e *eventFields) accepts(f *screenFilter) bool {
 	if v := e.verdicts[f.id]; v != 0 {
 		return v > 0
 	}
+	if !e.read[f.pathID] {
+		e.byID[f.pathID], e.read[f.pathID] = e.get(f.path), true
+	}
 	ok := false
-	if value := e.get(f.path); value.Exists() {
+	if value := e.byID[f.pathID]; value.Exists() {
+		text := value.String()
 		for _, v := range f.values {
-			if v.matches(value.String()) {
+			if v.matches(text) {
 				ok = true
 				break
 			}

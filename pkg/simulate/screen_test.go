@@ -133,7 +133,7 @@ func TestScreenValueMatchesRegexp(t *testing.T) {
 	for _, p := range patterns {
 		dep := eventsv1alpha1.EventDependency{Filters: &eventsv1alpha1.EventDependencyFilter{Data: []eventsv1alpha1.DataFilter{
 			{Path: "x", Type: eventsv1alpha1.JSONTypeString, Value: []string{p}}}}}
-		sc := newScreen(dep, screenFilters{})
+		sc := newScreen(dep, newScreenFilters())
 		if sc == nil {
 			t.Fatalf("%q: no screen", p)
 		}

@@ -30,7 +30,7 @@ type Pipeline struct {
 	sensorNames []string               // per Sensor, namespace/name
 	sourceKeys  [][]string             // per Sensor, per dependency: the key in sources of the event it reads
 	screens     [][]*screen            // per Sensor, per dependency; nil where Argo Events alone judges
-	filters     screenFilters          // the screens' filters, shared
+	filters     *screenFilters         // the screens' filters, shared
 	conditions  [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
 	verdicts    *verdicts              // remembered Filter results, see filter
 	sources     map[string]sourceEvent // namespace/eventSource/event → its Pub/Sub source
@@ -47,7 +47,7 @@ type sourceEvent struct {
 // NewPipeline indexes objs, typed or unstructured. Objects of other kinds
 // are ignored; a pipeline without a Sensor is an error.
 func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
-	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: screenFilters{}}
+	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: newScreenFilters()}
 	objs, err := check.Typed(objs)
 	if err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
@@ -136,7 +136,15 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 	out := Outcome{Message: msg.ID, Payload: string(msg.Data), Fired: []Trigger{}}
 	events := map[string]*eventsv1alpha1.Event{} // per EventSource event: built once
 	fields := map[*eventsv1alpha1.Event]*eventFields{}
-	var rejected []rejection
+	// A message rejected by thousands of dependencies is common; the list
+	// is reused from message to message rather than allocated each time.
+	scratch := rejections.Get().(*[]rejection)
+	rejected := (*scratch)[:0]
+	defer func() {
+		clear(rejected) // drop the pointers into this message's events
+		*scratch = rejected[:0]
+		rejections.Put(scratch)
+	}()
 	for si, s := range p.sensors {
 		satisfied := map[string]*eventsv1alpha1.Event{}
 		for di := range s.Spec.Dependencies {
@@ -154,20 +162,18 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 					return out
 				}
 				events[key] = event
-				fields[event] = newEventFields(event.Data, len(p.filters))
+				fields[event] = newEventFields(event.Data, p.filters)
 			}
-			if sc := p.screens[si][di]; sc != nil {
-				if passed, all := sc.passes(fields[event]); !all {
-					rejected = append(rejected, rejection{p.sensorNames[si], dep, event, nil, passed})
-					continue
-				}
+			if sc := p.screens[si][di]; sc != nil && !sc.passes(fields[event]) {
+				rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, screen: sc, fields: fields[event], passed: -1})
+				continue
 			}
 			ok, err := p.filter(si, di, event, fields[event])
 			if ok && err == nil {
 				satisfied[dep.Name] = event
 				continue
 			}
-			rejected = append(rejected, rejection{p.sensorNames[si], dep, event, err, -1})
+			rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, err: err, passed: -1})
 		}
 		if len(satisfied) == 0 {
 			continue
@@ -236,13 +242,18 @@ func (v *verdicts) put(key string, r verdictOf) {
 	v.m[key] = r
 }
 
+// rejections holds the reusable rejection lists of Replay.
+var rejections = sync.Pool{New: func() any { return new([]rejection) }}
+
 // rejection is a dependency that did not accept an event.
 type rejection struct {
 	sensor string
 	dep    *eventsv1alpha1.EventDependency
 	event  *eventsv1alpha1.Event
 	err    error
-	passed int // data filters passed, as its screen counted; -1 when unknown
+	screen *screen      // the screen that set it aside, if one did
+	fields *eventFields // the event's data, for screen
+	passed int          // data filters passed; -1 until counted
 }
 
 // pubSubEvent builds the event the Pub/Sub EventSource sends for msg
@@ -325,7 +336,11 @@ func nearest(rejected []rejection) ([]Verdict, int) {
 	best := -1
 	var closest []rejection
 	for _, r := range rejected {
-		if r.passed < 0 {
+		switch {
+		case r.passed >= 0:
+		case r.screen != nil:
+			r.passed = r.screen.count(r.fields)
+		default:
 			r.passed = verdict(r).Passed
 		}
 		switch {
