@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sort"
 	"strconv"
@@ -33,33 +34,25 @@ func (e *emitter) document(m map[string]any) error {
 		e.buf.WriteString("{}\n")
 		return nil
 	}
-	if hasComplexKey(m) {
-		out, err := yamlV3(m)
-		e.buf.Write(out)
+	start := e.buf.Len()
+	err := e.mapping(m, 0, false)
+	if err != errComplexKey {
 		return err
 	}
-	return e.mapping(m, 0, false)
+	e.buf.Truncate(start)
+	out, err := yamlV3(m)
+	e.buf.Write(out)
+	return err
 }
 
-// hasComplexKey reports whether a map in v has a key with a line break or
-// of more than 100 bytes (yaml.v3 writes keys over 128 as complex keys,
-// counting quotes and escapes).
-func hasComplexKey(v any) bool {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, c := range v {
-			if len(k) > 100 || strings.ContainsAny(k, "\n\r\u0085\u2028\u2029") || hasComplexKey(c) {
-				return true
-			}
-		}
-	case []any:
-		for _, c := range v {
-			if hasComplexKey(c) {
-				return true
-			}
-		}
-	}
-	return false
+// errComplexKey stops the emitter at a key it does not lay out.
+var errComplexKey = errors.New("emitter: complex key")
+
+// isComplexKey reports whether yaml.v3 writes k as a complex key: it has a
+// line break or more than 100 bytes (yaml.v3 writes keys over 128 as
+// complex keys, counting quotes and escapes).
+func isComplexKey(k string) bool {
+	return len(k) > 100 || strings.ContainsAny(k, "\n\r\u0085\u2028\u2029")
 }
 
 // yamlV3 is yaml.v3's encoding of node(v), two-space indent, compact
@@ -124,6 +117,9 @@ func node(v any) *yaml.Node {
 func (e *emitter) mapping(m map[string]any, indent int, first bool) error {
 	keys := sortedKeys(m)
 	for i, k := range keys {
+		if isComplexKey(k) {
+			return errComplexKey
+		}
 		if i > 0 || !first {
 			e.pad(indent)
 		}
