@@ -28,7 +28,8 @@ import (
 type Pipeline struct {
 	sensors     []*eventsv1alpha1.Sensor
 	sensorNames []string               // per Sensor, namespace/name
-	sourceKeys  [][]string             // per Sensor, per dependency: the key in sources of the event it reads
+	sourceList  []sourceEvent          // the sources the dependencies read
+	sourceOf    [][]int                // per Sensor, per dependency: its source in sourceList, or -1
 	screens     [][]*screen            // per Sensor, per dependency; nil where Argo Events alone judges
 	filters     *screenFilters         // the screens' filters, shared
 	conditions  [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
@@ -57,11 +58,6 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 		case *eventsv1alpha1.Sensor:
 			p.sensors = append(p.sensors, o)
 			p.sensorNames = append(p.sensorNames, o.Namespace+"/"+o.Name)
-			keys := make([]string, len(o.Spec.Dependencies))
-			for i, d := range o.Spec.Dependencies {
-				keys[i] = o.Namespace + "/" + d.EventSourceName + "/" + d.EventName
-			}
-			p.sourceKeys = append(p.sourceKeys, keys)
 			screens := make([]*screen, len(o.Spec.Dependencies))
 			for i, d := range o.Spec.Dependencies {
 				screens[i] = newScreen(d, p.filters)
@@ -86,6 +82,27 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 	}
 	if len(p.sensors) == 0 {
 		return nil, fmt.Errorf("simulate: no Sensor among the objects")
+	}
+	// Each dependency's source, by index: Replay looks them up per
+	// dependency per message.
+	index := map[string]int{}
+	for _, s := range p.sensors {
+		ids := make([]int, len(s.Spec.Dependencies))
+		for i, d := range s.Spec.Dependencies {
+			key := s.Namespace + "/" + d.EventSourceName + "/" + d.EventName
+			src, ok := p.sources[key]
+			id, seen := index[key]
+			switch {
+			case !ok:
+				id = -1
+			case !seen:
+				id = len(p.sourceList)
+				index[key] = id
+				p.sourceList = append(p.sourceList, src)
+			}
+			ids[i] = id
+		}
+		p.sourceOf = append(p.sourceOf, ids)
 	}
 	return p, nil
 }
@@ -134,8 +151,8 @@ type Workflow struct {
 // ApplyResourceParameters).
 func (p *Pipeline) Replay(msg Message) Outcome {
 	out := Outcome{Message: msg.ID, Payload: string(msg.Data), Fired: []Trigger{}}
-	events := map[string]*eventsv1alpha1.Event{} // per EventSource event: built once
-	fields := map[*eventsv1alpha1.Event]*eventFields{}
+	events := make([]*eventsv1alpha1.Event, len(p.sourceList)) // per source: built once
+	fields := make([]*eventFields, len(p.sourceList))
 	// A message rejected by thousands of dependencies is common; the list
 	// is reused from message to message rather than allocated each time.
 	scratch := rejections.Get().(*[]rejection)
@@ -149,26 +166,25 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 		satisfied := map[string]*eventsv1alpha1.Event{}
 		for di := range s.Spec.Dependencies {
 			dep := &s.Spec.Dependencies[di]
-			key := p.sourceKeys[si][di]
-			src, ok := p.sources[key]
-			if !ok {
+			src := p.sourceOf[si][di]
+			if src < 0 {
 				continue
 			}
-			event := events[key]
+			event := events[src]
 			if event == nil {
 				var err error
-				if event, err = pubSubEvent(msg, src); err != nil {
+				if event, err = pubSubEvent(msg, p.sourceList[src]); err != nil {
 					out.Error = err.Error()
 					return out
 				}
-				events[key] = event
-				fields[event] = newEventFields(event.Data, p.filters)
+				events[src] = event
+				fields[src] = newEventFields(event.Data, p.filters)
 			}
-			if sc := p.screens[si][di]; sc != nil && !sc.passes(fields[event]) {
-				rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, screen: sc, fields: fields[event], passed: -1})
+			if sc := p.screens[si][di]; sc != nil && !sc.passes(fields[src]) {
+				rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, screen: sc, fields: fields[src], passed: -1})
 				continue
 			}
-			ok, err := p.filter(si, di, event, fields[event])
+			ok, err := p.filter(si, di, event, fields[src])
 			if ok && err == nil {
 				satisfied[dep.Name] = event
 				continue
