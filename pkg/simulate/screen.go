@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
@@ -25,17 +26,44 @@ type screenFilter struct {
 	path   string
 	pathID int // index among the paths the pipeline's filters read
 	values []screenValue
+	// indexed is set when the filter has one expression, with a literal
+	// prefix: it can accept only a value that starts with that prefix,
+	// and screenFilters.prefixes finds such filters for a value at once.
+	indexed bool
 }
 
 // screenFilters interns the filters of a pipeline's screens and the paths
 // they read.
 type screenFilters struct {
-	byKey map[string]*screenFilter
-	paths map[string]int
+	byKey    map[string]*screenFilter
+	paths    map[string]int
+	prefixes []prefixIndex // by pathID
+}
+
+// prefixIndex finds the indexed filters of one path whose prefix a value
+// starts with: it looks up the value's first n bytes for each prefix
+// length n, instead of comparing every filter's prefix.
+type prefixIndex struct {
+	lengths  []int            // the distinct prefix lengths
+	byPrefix map[string][]int // prefix → filter ids
 }
 
 func newScreenFilters() *screenFilters {
 	return &screenFilters{byKey: map[string]*screenFilter{}, paths: map[string]int{}}
+}
+
+// index indexes f by the prefix of its one expression.
+func (fs *screenFilters) index(f *screenFilter) {
+	idx := &fs.prefixes[f.pathID]
+	prefix := f.values[0].prefix
+	if idx.byPrefix == nil {
+		idx.byPrefix = map[string][]int{}
+	}
+	if !slices.Contains(idx.lengths, len(prefix)) {
+		idx.lengths = append(idx.lengths, len(prefix))
+	}
+	idx.byPrefix[prefix] = append(idx.byPrefix[prefix], f.id)
+	f.indexed = true
 }
 
 // screenValue is one regular expression of a filter. A value that does
@@ -72,6 +100,7 @@ func newScreen(dep eventsv1alpha1.EventDependency, known *screenFilters) *screen
 			if !ok {
 				pathID = len(known.paths)
 				known.paths[d.Path] = pathID
+				known.prefixes = append(known.prefixes, prefixIndex{})
 			}
 			sf = &screenFilter{id: len(known.byKey), path: d.Path, pathID: pathID}
 			for _, v := range d.Value {
@@ -86,6 +115,9 @@ func newScreen(dep eventsv1alpha1.EventDependency, known *screenFilters) *screen
 				sf.values = append(sf.values, sv)
 			}
 			known.byKey[key] = sf
+			if len(sf.values) == 1 && sf.values[0].prefix != "" {
+				known.index(sf)
+			}
 		}
 		s.filters = append(s.filters, sf)
 	}
@@ -124,17 +156,27 @@ func (s *screen) count(fields *eventFields) int {
 // same few paths, often with the same expressions.
 type eventFields struct {
 	data     []byte
+	filters  *screenFilters
 	values   map[string]gjson.Result
 	byID     []gjson.Result // the screen filters' paths, by pathID
 	read     []bool         // which of byID are read
-	verdicts []int8         // by screenFilter.id: 0 not asked yet, 1 accepts, -1 rejects
+	indexed  []bool         // by pathID: the path's prefix index has been asked
+	verdicts []int8         // by screenFilter.id: see the verdict constants
 }
+
+// An event's verdicts on screen filters.
+const (
+	unknown   int8 = 0  // not asked yet
+	accepts   int8 = 1  // the filter accepts the event
+	rejects   int8 = -1 // the filter rejects it
+	candidate int8 = 2  // an indexed filter whose prefix the value has: ask its expression
+)
 
 func newEventFields(data []byte, filters *screenFilters) *eventFields {
 	return &eventFields{
-		data: data, values: map[string]gjson.Result{},
+		data: data, filters: filters, values: map[string]gjson.Result{},
 		byID: make([]gjson.Result, len(filters.paths)), read: make([]bool, len(filters.paths)),
-		verdicts: make([]int8, len(filters.byKey)),
+		indexed: make([]bool, len(filters.paths)), verdicts: make([]int8, len(filters.byKey)),
 	}
 }
 
@@ -147,17 +189,33 @@ func (e *eventFields) get(path string) gjson.Result {
 	return v
 }
 
-// accepts reports whether the value at f's path exists and matches one
-// of f's expressions.
-func (e *eventFields) accepts(f *screenFilter) bool {
-	if v := e.verdicts[f.id]; v != 0 {
-		return v > 0
-	}
+// value is the value at the path of f.
+func (e *eventFields) value(f *screenFilter) gjson.Result {
 	if !e.read[f.pathID] {
 		e.byID[f.pathID], e.read[f.pathID] = e.get(f.path), true
 	}
+	return e.byID[f.pathID]
+}
+
+// accepts reports whether the value at f's path exists and matches one
+// of f's expressions.
+func (e *eventFields) accepts(f *screenFilter) bool {
+	if f.indexed && !e.indexed[f.pathID] {
+		e.markCandidates(f)
+	}
+	switch e.verdicts[f.id] {
+	case accepts:
+		return true
+	case rejects:
+		return false
+	case unknown:
+		if f.indexed { // not a candidate: the value lacks its prefix
+			e.verdicts[f.id] = rejects
+			return false
+		}
+	}
 	ok := false
-	if value := e.byID[f.pathID]; value.Exists() {
+	if value := e.value(f); value.Exists() {
 		text := value.String()
 		for _, v := range f.values {
 			if v.matches(text) {
@@ -166,9 +224,31 @@ func (e *eventFields) accepts(f *screenFilter) bool {
 			}
 		}
 	}
-	e.verdicts[f.id] = -1
+	e.verdicts[f.id] = rejects
 	if ok {
-		e.verdicts[f.id] = 1
+		e.verdicts[f.id] = accepts
 	}
 	return ok
+}
+
+// markCandidates marks the indexed filters of f's path whose prefix the
+// event's value there starts with.
+func (e *eventFields) markCandidates(f *screenFilter) {
+	e.indexed[f.pathID] = true
+	value := e.value(f)
+	if !value.Exists() {
+		return
+	}
+	text := value.String()
+	idx := e.filters.prefixes[f.pathID]
+	for _, n := range idx.lengths {
+		if n > len(text) {
+			continue
+		}
+		for _, id := range idx.byPrefix[text[:n]] {
+			if e.verdicts[id] == unknown {
+				e.verdicts[id] = candidate
+			}
+		}
+	}
 }

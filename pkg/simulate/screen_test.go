@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -172,6 +173,48 @@ func TestConditionTable(t *testing.T) {
 			if got := c.fires(satisfied); got != (want && err == nil) {
 				t.Errorf("%s with %v: fires %v, expression says %v", src, params, got, want)
 			}
+		}
+	}
+}
+
+// TestPrefixIndexChangesNothing: with filters whose prefixes overlap or
+// nest, and filters the index leaves out, every filter's verdict on every
+// value is what matching its expressions gives.
+func TestPrefixIndexChangesNothing(t *testing.T) {
+	patterns := [][]string{{`^a`}, {`^ab`}, {`^abc$`}, {`^ab[0-9]+$`}, {`^b.*`}, {`(?i)^x`}, {`^a`, `^q`}, {`x`}, {`^`}, {`^\Qa.b\E`}}
+	known := newScreenFilters()
+	var filters []*screenFilter
+	for _, values := range patterns {
+		dep := eventsv1alpha1.EventDependency{Filters: &eventsv1alpha1.EventDependencyFilter{Data: []eventsv1alpha1.DataFilter{
+			{Path: "v", Type: eventsv1alpha1.JSONTypeString, Value: values}}}}
+		filters = append(filters, newScreen(dep, known).filters[0])
+	}
+	indexed := 0
+	for _, f := range filters {
+		if f.indexed {
+			indexed++
+		}
+	}
+	if indexed != 5 { // ^a, ^ab, ^abc$, ^ab[0-9]+$ and ^\Qa.b\E; regexp finds no prefix in ^b.*
+		t.Errorf("%d filters indexed, want 5", indexed)
+	}
+	for _, v := range []string{"", "a", "ab", "abc", "abcd", "ab12", "ab1x", "b", "ba", "x", "X1", "q", "a.b", "a.bc", "zab"} {
+		body, _ := json.Marshal(map[string]any{"v": v})
+		e := newEventFields(body, known)
+		for _, f := range filters {
+			want := false
+			for _, sv := range f.values {
+				want = want || sv.re.MatchString(v)
+			}
+			if got := e.accepts(f); got != want {
+				t.Errorf("%v on %q: screen says %v, expressions %v", f.values[0].re, v, got, want)
+			}
+		}
+	}
+	e := newEventFields([]byte(`{"w":"a"}`), known) // no value at the path
+	for _, f := range filters {
+		if e.accepts(f) {
+			t.Errorf("%v accepts a missing value", f.values[0].re)
 		}
 	}
 }
