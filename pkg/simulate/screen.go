@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/argodeploy/argodeploy/pkg/parallel"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/tidwall/gjson"
 )
@@ -37,7 +38,50 @@ type screenFilter struct {
 type screenFilters struct {
 	byKey    map[string]*screenFilter
 	paths    map[string]int
-	prefixes []prefixIndex // by pathID
+	prefixes []prefixIndex       // by pathID
+	compiled map[string]compiled // expressions compiled ahead (precompile)
+}
+
+// compiled is regexp.Compile's result for one expression.
+type compiled struct {
+	re  *regexp.Regexp
+	err error
+}
+
+// precompile compiles the expressions of the string data filters of deps
+// on every CPU, for newScreen: a pipeline of thousands of services has
+// thousands of expressions.
+func (fs *screenFilters) precompile(deps []eventsv1alpha1.EventDependency) {
+	var patterns []string
+	for _, d := range deps {
+		if d.Filters == nil {
+			continue
+		}
+		for _, f := range d.Filters.Data {
+			for _, v := range f.Value {
+				if _, seen := fs.compiled[v]; !seen && f.Type == eventsv1alpha1.JSONTypeString {
+					fs.compiled[v] = compiled{}
+					patterns = append(patterns, v)
+				}
+			}
+		}
+	}
+	results := make([]compiled, len(patterns))
+	_ = parallel.ForEach(len(patterns), func(i int) error {
+		results[i].re, results[i].err = regexp.Compile(patterns[i])
+		return nil // a pattern's error is its own
+	})
+	for i, p := range patterns {
+		fs.compiled[p] = results[i]
+	}
+}
+
+// compile is regexp.Compile, answered from precompile when it can be.
+func (fs *screenFilters) compile(pattern string) (*regexp.Regexp, error) {
+	if c, ok := fs.compiled[pattern]; ok && (c.re != nil || c.err != nil) {
+		return c.re, c.err
+	}
+	return regexp.Compile(pattern)
 }
 
 // prefixIndex finds the indexed filters of one path whose prefix a value
@@ -49,7 +93,7 @@ type prefixIndex struct {
 }
 
 func newScreenFilters() *screenFilters {
-	return &screenFilters{byKey: map[string]*screenFilter{}, paths: map[string]int{}}
+	return &screenFilters{byKey: map[string]*screenFilter{}, paths: map[string]int{}, compiled: map[string]compiled{}}
 }
 
 // index indexes f by the prefix of its one expression.
@@ -104,7 +148,7 @@ func newScreen(dep eventsv1alpha1.EventDependency, known *screenFilters) *screen
 			}
 			sf = &screenFilter{id: len(known.byKey), path: d.Path, pathID: pathID}
 			for _, v := range d.Value {
-				re, err := regexp.Compile(v)
+				re, err := known.compile(v)
 				if err != nil {
 					return nil // Argo Events reports the error
 				}

@@ -53,6 +53,13 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
 	}
+	var deps []eventsv1alpha1.EventDependency
+	for _, obj := range objs {
+		if s, ok := obj.(*eventsv1alpha1.Sensor); ok {
+			deps = append(deps, s.Spec.Dependencies...)
+		}
+	}
+	p.filters.precompile(deps)
 	for _, obj := range objs {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.Sensor:
