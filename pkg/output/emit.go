@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -25,11 +24,98 @@ type emitter struct {
 
 func newEmitter() *emitter { return &emitter{memo: map[string]string{}} }
 
+// object is a JSON object as the emitter writes it: its members sorted by
+// key, each key once. The writers build one per document rather than maps,
+// which cost more to fill and must be sorted each time they are written.
+type object []member
+
+type member struct {
+	key   string
+	value any // object, []any, string, json.Number, bool or nil
+}
+
+// sorted sorts o's members by key; of members with the same key, the
+// last one stays, as when decoding into a map.
+func (o object) sorted() object {
+	if slices.IsSortedFunc(o, compareMembers) && !hasDuplicateKeys(o) {
+		return o
+	}
+	slices.SortStableFunc(o, compareMembers)
+	out := o[:0]
+	for i, m := range o {
+		if i+1 < len(o) && o[i+1].key == m.key {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func compareMembers(a, b member) int { return strings.Compare(a.key, b.key) }
+
+// hasDuplicateKeys reports whether sorted members repeat a key.
+func hasDuplicateKeys(o object) bool {
+	for i := 1; i < len(o); i++ {
+		if o[i].key == o[i-1].key {
+			return true
+		}
+	}
+	return false
+}
+
+// get returns the value of key in o.
+func (o object) get(key string) (any, bool) {
+	i, found := slices.BinarySearchFunc(o, key, func(m member, k string) int { return strings.Compare(m.key, k) })
+	if !found {
+		return nil, false
+	}
+	return o[i].value, true
+}
+
+// fromMap converts a decoded JSON value, maps at any depth, to objects.
+func fromMap(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		o := make(object, 0, len(v))
+		for k, c := range v {
+			o = append(o, member{k, fromMap(c)})
+		}
+		slices.SortFunc(o, compareMembers)
+		return o
+	case []any:
+		out := make([]any, len(v))
+		for i, c := range v {
+			out[i] = fromMap(c)
+		}
+		return out
+	}
+	return v
+}
+
+// toMap converts objects at any depth back to maps.
+func toMap(v any) any {
+	switch v := v.(type) {
+	case object:
+		m := make(map[string]any, len(v))
+		for _, c := range v {
+			m[c.key] = toMap(c.value)
+		}
+		return m
+	case []any:
+		out := make([]any, len(v))
+		for i, c := range v {
+			out[i] = toMap(c)
+		}
+		return out
+	}
+	return v
+}
+
 // document writes one document for the map m. A document with a key
 // that YAML cannot write as a simple key (multi-line, or long) is written
 // by yaml.v3 whole: such keys take the "? key" form, which the emitter
 // does not lay out.
-func (e *emitter) document(m map[string]any) error {
+func (e *emitter) document(m object) error {
 	if len(m) == 0 {
 		e.buf.WriteString("{}\n")
 		return nil
@@ -77,14 +163,11 @@ func yamlV3(v any) ([]byte, error) {
 func node(v any) *yaml.Node {
 	switch v := v.(type) {
 	case map[string]any:
+		return node(fromMap(v))
+	case object:
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			n.Content = append(n.Content, str(k), node(v[k]))
+		for _, m := range v {
+			n.Content = append(n.Content, str(m.key), node(m.value))
 		}
 		return n
 	case []any:
@@ -114,9 +197,9 @@ func node(v any) *yaml.Node {
 
 // mapping writes the entries of m at column indent. first says the first
 // entry continues a line already started ("- " of a sequence item).
-func (e *emitter) mapping(m map[string]any, indent int, first bool) error {
-	keys := sortedKeys(m)
-	for i, k := range keys {
+func (e *emitter) mapping(m object, indent int, first bool) error {
+	for i, entry := range m {
+		k := entry.key
 		if isComplexKey(k) {
 			return errComplexKey
 		}
@@ -127,7 +210,7 @@ func (e *emitter) mapping(m map[string]any, indent int, first bool) error {
 			return err
 		}
 		e.buf.WriteByte(':')
-		if err := e.value(m[k], indent); err != nil {
+		if err := e.value(entry.value, indent); err != nil {
 			return err
 		}
 	}
@@ -137,7 +220,7 @@ func (e *emitter) mapping(m map[string]any, indent int, first bool) error {
 // value writes v after "key:" whose key is at column indent.
 func (e *emitter) value(v any, indent int) error {
 	switch v := v.(type) {
-	case map[string]any:
+	case object:
 		if len(v) == 0 {
 			e.buf.WriteString(" {}\n")
 			return nil
@@ -171,7 +254,7 @@ func (e *emitter) sequence(s []any, indent int) error {
 func (e *emitter) item(v any, indent int) error {
 	e.buf.WriteString("- ")
 	switch v := v.(type) {
-	case map[string]any:
+	case object:
 		if len(v) == 0 {
 			e.buf.WriteString("{}\n")
 			return nil
@@ -309,12 +392,3 @@ var plainPunctuation = func() (set [256]bool) {
 }()
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

@@ -21,7 +21,7 @@ func reference(t testing.TB, m map[string]any) string {
 func emit(t testing.TB, m map[string]any) string {
 	t.Helper()
 	e := newEmitter()
-	if err := e.document(m); err != nil {
+	if err := e.document(fromMap(m).(object)); err != nil {
 		t.Fatal(err)
 	}
 	return e.buf.String()

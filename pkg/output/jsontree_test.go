@@ -35,8 +35,31 @@ func checkTree(t *testing.T, data []byte) bool {
 		return false
 	}
 	want, wantErr := decodeReference(data)
-	if wantErr != nil || !reflect.DeepEqual(got, want) {
+	if wantErr != nil || !reflect.DeepEqual(toMap(got), want) {
 		t.Errorf("%s:\n got %#v\nwant %#v (%v)", data, got, want, wantErr)
+	}
+	if !sortedOnce(got) {
+		t.Errorf("%s: members not sorted, or a key repeats: %#v", data, got)
+	}
+	return true
+}
+
+// sortedOnce reports whether every object in v has its members sorted
+// by key, each key once.
+func sortedOnce(v any) bool {
+	switch v := v.(type) {
+	case object:
+		for i, m := range v {
+			if i > 0 && v[i-1].key >= m.key || !sortedOnce(m.value) {
+				return false
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if !sortedOnce(c) {
+				return false
+			}
+		}
 	}
 	return true
 }

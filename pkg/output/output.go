@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -101,6 +102,15 @@ func JSON(w io.Writer, objs []Object) error {
 // and without nested "metadata" maps left empty. The top-level metadata is
 // kept. It is an error if obj has no apiVersion or kind.
 func Encode(obj Object) (map[string]any, error) {
+	o, err := encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	return toMap(o).(map[string]any), nil
+}
+
+// encode is Encode with the objects the emitter writes instead of maps.
+func encode(obj Object) (object, error) {
 	if obj == nil {
 		return nil, errors.New("output: nil object")
 	}
@@ -111,46 +121,56 @@ func Encode(obj Object) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("output: encoding %s: %w", describe(obj), err)
 	}
-	m, err := jsonTree(data)
+	o, err := jsonTree(data)
 	if err != nil {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
+		var m map[string]any
 		if err := dec.Decode(&m); err != nil || m == nil {
 			return nil, fmt.Errorf("output: encoding %s: not a JSON object", describe(obj))
 		}
+		o = fromMap(m).(object)
 	}
-	if s, _ := m["apiVersion"].(string); s == "" {
+	if s, _ := value(o, "apiVersion").(string); s == "" {
 		return nil, fmt.Errorf("output: %s has no apiVersion (TypeMeta not set)", describe(obj))
 	}
-	if s, _ := m["kind"].(string); s == "" {
+	if s, _ := value(o, "kind").(string); s == "" {
 		return nil, fmt.Errorf("output: %s has no kind (TypeMeta not set)", describe(obj))
 	}
-	delete(m, "status")
-	clean(m, true)
-	return m, nil
+	o = slices.DeleteFunc(o, func(m member) bool { return m.key == "status" })
+	return clean(o, true).(object), nil
+}
+
+// value is the value of key in o, nil when there is none.
+func value(o object, key string) any {
+	v, _ := o.get(key)
+	return v
 }
 
 // clean removes every "creationTimestamp": null below v and every nested
-// "metadata" map that is empty afterwards; top marks the object's root,
+// "metadata" object that is empty afterwards; top marks the object's root,
 // whose metadata is kept even when empty.
-func clean(v any, top bool) {
+func clean(v any, top bool) any {
 	switch v := v.(type) {
-	case map[string]any:
-		for k, c := range v {
-			if k == "creationTimestamp" && c == nil {
-				delete(v, k)
+	case object:
+		out := v[:0]
+		for _, m := range v {
+			if m.key == "creationTimestamp" && m.value == nil {
 				continue
 			}
-			clean(c, false)
-			if m, ok := c.(map[string]any); ok && k == "metadata" && !top && len(m) == 0 {
-				delete(v, k)
+			m.value = clean(m.value, false)
+			if o, ok := m.value.(object); ok && m.key == "metadata" && !top && len(o) == 0 {
+				continue
 			}
+			out = append(out, m)
 		}
+		return out
 	case []any:
-		for _, c := range v {
-			clean(c, false)
+		for i, c := range v {
+			v[i] = clean(c, false)
 		}
 	}
+	return v
 }
 
 // encodeYAML returns one YAML document for obj: keys sorted, two-space
@@ -159,7 +179,7 @@ func clean(v any, top bool) {
 // as text. It is what yaml.v3 writes for node(Encode(obj)); e remembers the
 // scalars it rendered for the next documents.
 func encodeYAML(e *emitter, obj Object) ([]byte, error) {
-	m, err := Encode(obj)
+	m, err := encode(obj)
 	if err != nil {
 		return nil, err
 	}
