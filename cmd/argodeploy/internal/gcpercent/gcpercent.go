@@ -39,14 +39,17 @@ func init() {
 	}
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(limit)
-	go watch(time.Millisecond)
+	go watch()
 }
 
 // watch switches to GOGC=Percent, without a memory limit, once the heap
-// has passed Threshold, checking every interval.
-func watch(interval time.Duration) {
+// has passed Threshold. It looks every millisecond at first, when a run
+// allocates fastest, and less often as the process lives on (a simulate
+// waiting for its steps), at most every maxInterval.
+func watch() {
+	const maxInterval = 64 * time.Millisecond
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	for {
+	for interval := time.Millisecond; ; interval = min(2*interval, maxInterval) {
 		metrics.Read(sample)
 		if sample[0].Value.Uint64() >= Threshold {
 			debug.SetGCPercent(Percent)
