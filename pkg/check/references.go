@@ -62,9 +62,14 @@ func References(s *eventsv1alpha1.Sensor) error {
 	return errors.Join(errs...)
 }
 
-// withoutSources is t without the resources it creates, which collect
-// skips: they are most of a trigger's JSON.
+// withoutSources is t without the resources it and its dead-letter
+// trigger create, which collect skips: they are most of a trigger's JSON.
+// t itself is not changed.
 func withoutSources(t eventsv1alpha1.Trigger) eventsv1alpha1.Trigger {
+	if t.DlqTrigger != nil {
+		dlq := withoutSources(*t.DlqTrigger)
+		t.DlqTrigger = &dlq
+	}
 	if t.Template == nil {
 		return t
 	}

@@ -114,8 +114,8 @@ type compiled struct {
 	once       sync.Once
 	apiVersion string
 	kind       string
-	root       map[string]any    // the schema file without definitions, numbers as json.Number
-	rawDefs    map[string][]byte // its definitions, as JSON
+	root       map[string]any             // the schema file without definitions, numbers as json.Number
+	rawDefs    map[string]json.RawMessage // its definitions
 	err        error
 
 	mu      sync.Mutex
@@ -190,7 +190,7 @@ func (c *compiled) load(name string) {
 		return
 	}
 	c.root = map[string]any{}
-	c.rawDefs = map[string][]byte{}
+	c.rawDefs = map[string]json.RawMessage{}
 	for _, m := range top {
 		if m.Key == "definitions" {
 			defs, err := jsonscan.Members(m.Value)
@@ -243,11 +243,7 @@ func (c *compiled) definition(name string) (any, bool, error) {
 func (c *compiled) wholeSchema() ([]byte, error) {
 	doc := maps.Clone(c.root)
 	if len(c.rawDefs) > 0 {
-		defs := make(map[string]json.RawMessage, len(c.rawDefs))
-		for name, raw := range c.rawDefs {
-			defs[name] = raw
-		}
-		doc["definitions"] = defs
+		doc["definitions"] = c.rawDefs
 	}
 	return json.Marshal(doc)
 }

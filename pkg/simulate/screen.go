@@ -53,14 +53,15 @@ type compiled struct {
 // thousands of expressions.
 func (fs *screenFilters) precompile(deps []eventsv1alpha1.EventDependency) {
 	var patterns []string
+	seen := map[string]bool{}
 	for _, d := range deps {
 		if d.Filters == nil {
 			continue
 		}
 		for _, f := range d.Filters.Data {
 			for _, v := range f.Value {
-				if _, seen := fs.compiled[v]; !seen && f.Type == eventsv1alpha1.JSONTypeString {
-					fs.compiled[v] = compiled{}
+				if _, done := fs.compiled[v]; !done && !seen[v] && f.Type == eventsv1alpha1.JSONTypeString {
+					seen[v] = true
 					patterns = append(patterns, v)
 				}
 			}
@@ -78,7 +79,7 @@ func (fs *screenFilters) precompile(deps []eventsv1alpha1.EventDependency) {
 
 // compile is regexp.Compile, answered from precompile when it can be.
 func (fs *screenFilters) compile(pattern string) (*regexp.Regexp, error) {
-	if c, ok := fs.compiled[pattern]; ok && (c.re != nil || c.err != nil) {
+	if c, ok := fs.compiled[pattern]; ok {
 		return c.re, c.err
 	}
 	return regexp.Compile(pattern)

@@ -510,11 +510,17 @@ func (p *Pipeline) apply(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, sat
 }
 
 // workflow describes a triggered Workflow: its template and the arguments
-// it runs with (the template's defaults under its own).
+// it runs with (the template's defaults under its own). It decodes obj as
+// check.Typed does, and is nil unless obj is an argoproj.io/v1alpha1
+// Workflow.
 func (p *Pipeline) workflow(namespace string, obj *unstructured.Unstructured) *Workflow {
-	var wf wfv1.Workflow
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &wf); err != nil {
+	typed, err := check.Typed([]runtime.Object{obj})
+	if err != nil {
 		return nil
+	}
+	wf, ok := typed[0].(*wfv1.Workflow)
+	if !ok {
+		return nil // not an argoproj.io/v1alpha1 Workflow
 	}
 	if wf.Namespace != "" {
 		namespace = wf.Namespace

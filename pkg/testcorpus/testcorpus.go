@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -75,8 +76,32 @@ func ExampleFiles(module string) (map[string][]manifest.Doc, error) {
 
 // Objects returns every object of the YAML files under the repository's
 // testdata (root is the repository's root), of the Argo modules' examples
-// and of the pipeline generated for 30 synthetic services.
+// and of the pipeline generated for 30 synthetic services. It reads them
+// once per process: callers share the objects and must not change them
+// (Variants copies).
 func Objects(root string) ([]*unstructured.Unstructured, error) {
+	objectsMu.Lock()
+	defer objectsMu.Unlock()
+	if c, ok := objectsOf[root]; ok {
+		return c.objs, c.err
+	}
+	objs, err := readObjects(root)
+	objectsOf[root] = corpus{objs, err}
+	return objs, err
+}
+
+var (
+	objectsMu sync.Mutex
+	objectsOf = map[string]corpus{}
+)
+
+type corpus struct {
+	objs []*unstructured.Unstructured
+	err  error
+}
+
+// readObjects reads what Objects returns.
+func readObjects(root string) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	add := func(docs []manifest.Doc) {
 		for _, d := range docs {
