@@ -870,26 +870,11 @@ func mnDeployments() []string {
 	}
 	var out []string
 	for _, k := range order {
-		var b strings.Builder
-		fmt.Fprintf(&b, `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: %[1]s
-  namespace: %[2]s
-spec:
-  replicas: 0
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      containers:
-`, k.name, k.namespace)
+		var cs []corev1.Container
 		for _, s := range containers[k] {
-			fmt.Fprintf(&b, "      - name: %s\n        image: %s:1.0\n", s.container, s.image)
+			cs = append(cs, corev1.Container{Name: s.container, Image: s.image + ":1.0"})
 		}
-		out = append(out, b.String())
+		out = append(out, targetDeployment(k.namespace, k.name, cs...))
 	}
 	return out
 }

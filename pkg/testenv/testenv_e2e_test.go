@@ -3,6 +3,7 @@
 package testenv_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,8 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // What examples/single-service.yaml maps: pushes to IMAGE restart
@@ -262,24 +268,31 @@ func generate(t *testing.T, file string) string {
 	return yamlOf(t, renderMapping(t, file))
 }
 
-// deployment is a target Deployment whose container is named web, with no
-// replicas: no kubelet runs.
+// deployment is a target Deployment in namespace shop whose container is
+// named web.
 func deployment(name, img string) string {
-	return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: %[1]s
-  namespace: shop
-spec:
-  replicas: 0
-  selector:
-    matchLabels: {app: %[1]s}
-  template:
-    metadata:
-      labels: {app: %[1]s}
-    spec:
-      containers:
-      - name: web
-        image: %[2]s
-`, name, img)
+	return targetDeployment("shop", name, corev1.Container{Name: "web", Image: img})
+}
+
+// targetDeployment is a Deployment to roll, with no replicas (no kubelet
+// runs), as YAML for kubectl apply, written by argodeploy's own writer.
+func targetDeployment(namespace, name string, containers ...corev1.Container) string {
+	labels := map[string]string{"app": name}
+	d := appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](0),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: containers},
+			},
+		},
+	}
+	var out bytes.Buffer
+	if err := output.YAML(&out, []output.Object{&d}); err != nil {
+		panic(err) // a Deployment with TypeMeta always encodes
+	}
+	return out.String()
 }
