@@ -8,6 +8,8 @@ import (
 
 	// First, so that it sets GOGC before the upstream modules initialise.
 	_ "github.com/argodeploy/argodeploy/cmd/argodeploy/internal/gcpercent"
+	// Fills the command's caches on the CPU initialisation leaves idle.
+	_ "github.com/argodeploy/argodeploy/cmd/argodeploy/internal/prewarm"
 )
 
 func main() {

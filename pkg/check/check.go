@@ -17,13 +17,10 @@ import (
 	sensorreconciler "github.com/argoproj/argo-events/pkg/reconciler/sensor"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/workflow/validate"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Result is the verdict of one validator on one object.
@@ -59,27 +56,6 @@ const (
 	referencesValidator      = "argodeploy References"
 	retryValidator           = "argodeploy RetryExpressions"
 )
-
-// typedKinds are the kinds checked as their Go types: the Argo kinds that
-// Upstream validates and the core kinds that Access reads.
-var typedKinds = map[schema.GroupKind]struct {
-	version string
-	newObj  func() runtime.Object
-}{
-	{Group: "argoproj.io", Kind: "EventSource"}:                      {"v1alpha1", func() runtime.Object { return &eventsv1alpha1.EventSource{} }},
-	{Group: "argoproj.io", Kind: "EventBus"}:                         {"v1alpha1", func() runtime.Object { return &eventsv1alpha1.EventBus{} }},
-	{Group: "argoproj.io", Kind: "Sensor"}:                           {"v1alpha1", func() runtime.Object { return &eventsv1alpha1.Sensor{} }},
-	{Group: "argoproj.io", Kind: "WorkflowTemplate"}:                 {"v1alpha1", func() runtime.Object { return &wfv1.WorkflowTemplate{} }},
-	{Group: "argoproj.io", Kind: "Workflow"}:                         {"v1alpha1", func() runtime.Object { return &wfv1.Workflow{} }},
-	{Group: "argoproj.io", Kind: "ClusterWorkflowTemplate"}:          {"v1alpha1", func() runtime.Object { return &wfv1.ClusterWorkflowTemplate{} }},
-	{Kind: "ServiceAccount"}:                                         {"v1", func() runtime.Object { return &corev1.ServiceAccount{} }},
-	{Kind: "ConfigMap"}:                                              {"v1", func() runtime.Object { return &corev1.ConfigMap{} }},
-	{Kind: "Secret"}:                                                 {"v1", func() runtime.Object { return &corev1.Secret{} }},
-	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:               {"v1", func() runtime.Object { return &rbacv1.Role{} }},
-	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        {"v1", func() runtime.Object { return &rbacv1.RoleBinding{} }},
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        {"v1", func() runtime.Object { return &rbacv1.ClusterRole{} }},
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: {"v1", func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }},
-}
 
 // Upstream runs every upstream validator that applies to the objects and
 // returns one Result per (object, validator), in input order.

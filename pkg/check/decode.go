@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/argodeploy/argodeploy/pkg/kinds"
 	"github.com/argodeploy/argodeploy/pkg/parallel"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
@@ -30,7 +31,7 @@ func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []er
 	return decoded, errs
 }
 
-// decode converts an unstructured object of a kind in typedKinds to its
+// decode converts an unstructured object of a kind in kinds.ByGroupKind to its
 // type, reporting unknown fields if strict. It returns other objects, and
 // objects it cannot convert, as they are.
 //
@@ -44,17 +45,17 @@ func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []er
 // so errors are the converter's own.
 func decode(u *unstructured.Unstructured, strict bool) (kruntime.Object, error) {
 	gvk := u.GroupVersionKind()
-	typed, ok := typedKinds[gvk.GroupKind()]
+	typed, ok := kinds.ByGroupKind[gvk.GroupKind()]
 	if !ok {
 		return u, nil
 	}
-	if gvk.Version != typed.version {
-		return u, fmt.Errorf("apiVersion %q: want %q", gvk.GroupVersion(), gvk.GroupKind().WithVersion(typed.version).GroupVersion())
+	if gvk.Version != typed.Version {
+		return u, fmt.Errorf("apiVersion %q: want %q", gvk.GroupVersion(), gvk.GroupKind().WithVersion(typed.Version).GroupVersion())
 	}
-	if obj := typed.newObj(); decodeJSON(u.Object, obj, strict) == nil {
+	if obj := typed.New(); decodeJSON(u.Object, obj, strict) == nil {
 		return obj, nil
 	}
-	obj := typed.newObj()
+	obj := typed.New()
 	if err := kruntime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, strict); err != nil {
 		return u, err
 	}

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"github.com/argodeploy/argodeploy/pkg/kinds"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -8,27 +9,27 @@ import (
 // Decode is decode, for the tests of package check_test.
 var Decode = decode
 
-// ConvertSlow decodes u, of a kind in typedKinds, with apimachinery's
+// ConvertSlow decodes u, of a kind in kinds.ByGroupKind, with apimachinery's
 // converter alone: the verdict and object Decode must reproduce.
 func ConvertSlow(u *unstructured.Unstructured, strict bool) (runtime.Object, error) {
-	obj := typedKinds[u.GroupVersionKind().GroupKind()].newObj()
+	obj := kinds.ByGroupKind[u.GroupVersionKind().GroupKind()].New()
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, strict); err != nil {
 		return u, err
 	}
 	return obj, nil
 }
 
-// TypedObjects returns a new object of each kind in typedKinds.
+// TypedObjects returns a new object of each kind in kinds.ByGroupKind.
 func TypedObjects() []runtime.Object {
 	var objs []runtime.Object
-	for _, k := range typedKinds {
-		objs = append(objs, k.newObj())
+	for _, k := range kinds.ByGroupKind {
+		objs = append(objs, k.New())
 	}
 	return objs
 }
 
-// IsTyped reports whether u is of a kind in typedKinds at its version.
+// IsTyped reports whether u is of a kind in kinds.ByGroupKind at its version.
 func IsTyped(u *unstructured.Unstructured) bool {
-	k, ok := typedKinds[u.GroupVersionKind().GroupKind()]
-	return ok && k.version == u.GroupVersionKind().Version
+	k, ok := kinds.ByGroupKind[u.GroupVersionKind().GroupKind()]
+	return ok && k.Version == u.GroupVersionKind().Version
 }

@@ -228,3 +228,40 @@ func TestEveryKind(t *testing.T) {
 		t.Logf("%-30s first validation %v", kind, time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// TestPreload: Preload may run while objects of its kind are validated,
+// which then say the same as without it; a kind without a schema is
+// ErrNoSchema.
+func TestPreload(t *testing.T) {
+	const apiVersion, kind = "argoproj.io/v1alpha1", "EventBus"
+	obj := object(t, `apiVersion: argoproj.io/v1alpha1
+kind: EventBus
+metadata: {name: default}
+spec:
+  jetstream:
+    version: latest
+    replicas: "three"
+    unknown: true
+`)
+	want, err := schema.ValidateWhole(obj, schema.Options{})
+	if err != nil || len(want) != 2 {
+		t.Fatalf("whole schema: %v, %v; want two problems", want, err)
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- schema.Preload(apiVersion, kind) }()
+	}
+	for range 20 {
+		if got, err := schema.Validate(obj, schema.Options{}); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("during Preload: %v, %v; want %v", got, err, want)
+		}
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := schema.Preload("apps/v1", "Deployment"); !errors.Is(err, schema.ErrNoSchema) {
+		t.Errorf("Preload of a kind without a schema: %v, want ErrNoSchema", err)
+	}
+}
