@@ -19,6 +19,8 @@ import (
 // remembered, so the quoting rules stay yaml.v3's.
 type emitter struct {
 	buf  bytes.Buffer
+	json bytes.Buffer      // the JSON of the object being written
+	tree treeDecoder       // decodes it
 	memo map[string]string // string → its yaml.v3 rendering as a mapping value at column 0
 }
 
@@ -304,6 +306,10 @@ func (e *emitter) scalar(s string, indent int, key bool) error {
 		e.buf.WriteString(s)
 		return nil
 	}
+	if !key && simpleLiteral(s) {
+		e.literal(s, indent)
+		return nil
+	}
 	rendered, ok := e.memo[s]
 	if !ok {
 		var buf bytes.Buffer
@@ -339,6 +345,49 @@ func (e *emitter) scalar(s string, indent int, key bool) error {
 		e.buf.WriteString(line)
 	}
 	return nil
+}
+
+// simpleLiteral reports whether yaml.v3 writes the multi-line string s
+// as a plain literal block: "|" or "|-", then its lines. That is so when
+// s is printable ASCII and line breaks, does not start with a space or a
+// break (which need an indentation hint), has no space before a break or
+// at its end (which yaml.v3 double-quotes), and does not end with two
+// breaks (which need the "|+" hint). Most multi-line values are such
+// (scripts, cache entries); the others go through yaml.v3.
+// TestEmitterMatchesYAMLv3 and FuzzEmitter hold it to yaml.v3's choices.
+func simpleLiteral(s string) bool {
+	if !strings.Contains(s, "\n") || s[0] == ' ' || s[0] == '\n' || s[len(s)-1] == ' ' || strings.HasSuffix(s, "\n\n") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\n':
+			if s[i-1] == ' ' {
+				return false
+			}
+		case c < 0x20 || c > 0x7e:
+			return false
+		}
+	}
+	return true
+}
+
+// literal writes s, for which simpleLiteral holds, as a literal block
+// whose lines are indented two more than the key or dash at column indent.
+func (e *emitter) literal(s string, indent int) {
+	if s[len(s)-1] == '\n' {
+		e.buf.WriteString("|")
+		s = s[:len(s)-1]
+	} else {
+		e.buf.WriteString("|-")
+	}
+	for line := range strings.SplitSeq(s, "\n") {
+		e.buf.WriteByte('\n')
+		if line != "" {
+			e.pad(indent + 2)
+			e.buf.WriteString(line)
+		}
+	}
 }
 
 func (e *emitter) pad(n int) {

@@ -36,7 +36,11 @@ func TestEmitterMatchesYAMLv3(t *testing.T) {
 		"line\n", "two\nlines", "two\nlines\n", "trailing\n\n", "  leading", "trailing ", "\tTab", "back\\slash", "unicode ✓", "\u00e9t\u00e9",
 		"ctrl\x01", "cr\r", "a,b", "[x]", "{x}", "x]", "@x", "`x`", "!x", "&x", "*x", "%x", "|x", ">x", "a|b", "2.10.29", "500m", "256Mi", "v1.2.3",
 		strings.Repeat("long", 40), "  indented\nblock\n", "a:b", "a::b", "^x$", "^", "/", "/path/x", "x#y", "a{b}", "x|y", "x>y", "x&y", "x!y",
-		"x%y", "x@y", "a'b", `a"b`, "x`y", "^-", "/-", "^:", "x;y", "x,y", "x=y", "x~y", "^(?:v[0-9]+)$", `x\y`, "a[0]", "x*", "x?", "^[a-z]+$", "us-east1-docker.pkg.dev/acme/app@sha256:" + strings.Repeat("ab", 32)}
+		"x%y", "x@y", "a'b", `a"b`, "x`y", "^-", "/-", "^:", "x;y", "x,y", "x=y", "x~y", "^(?:v[0-9]+)$", `x\y`, "a[0]", "x*", "x?", "^[a-z]+$", "us-east1-docker.pkg.dev/acme/app@sha256:" + strings.Repeat("ab", 32),
+		// multi-line: the literal blocks the emitter writes itself, and their edges
+		"a\nb", "a\n\nb\n", "a \nb", "a\n b\n", "a\nb ", "x\n\n", "script\n  indented\n", "#!/bin/sh\nset -eu\n", "a\n\tb\n",
+		"\u00fc\nx\n", "a\r\nb", "- x\n- y\n", "key: v\nk2: v\n", "---\nx\n", "...\n", "a\n---\nb\n", "\n", "\nx", "x\n\n\n", "'q'\n\"d\"\n",
+		"{{x}}\n", "a\n\n\nb", "x\u0085y\n", "  \n", "a\n \n"}
 	for _, s := range strs {
 		m := map[string]any{
 			s:       s,
@@ -58,7 +62,7 @@ func TestEmitterMatchesYAMLv3(t *testing.T) {
 // FuzzEmitter: for any string, in any place, the emitter writes what
 // yaml.v3 writes.
 func FuzzEmitter(f *testing.F) {
-	for _, s := range []string{"x", "a: b", "3", "two\nlines\n", " x", "{{x}}", "yes"} {
+	for _, s := range []string{"x", "a: b", "3", "two\nlines\n", " x", "{{x}}", "yes", "set -eu\nexit 0", "a\n\n b \n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

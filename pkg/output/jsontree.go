@@ -3,6 +3,8 @@ package output
 import (
 	"encoding/json"
 	"errors"
+	"slices"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -19,7 +21,15 @@ var errUnexpected = errors.New("jsontree: unexpected input")
 // Input it does not expect, bytes that are not UTF-8 included, is
 // errUnexpected.
 func jsonTree(data []byte) (object, error) {
-	d := treeDecoder{data: data, short: map[string]string{}}
+	return new(treeDecoder).tree(data)
+}
+
+// tree is jsonTree, reusing what d allocated for the previous trees.
+func (d *treeDecoder) tree(data []byte) (object, error) {
+	if d.short == nil {
+		d.short = map[string]string{}
+	}
+	d.data, d.pos = data, 0
 	d.space()
 	v, err := d.value()
 	if err != nil {
@@ -39,6 +49,13 @@ type treeDecoder struct {
 	// short holds the short strings decoded so far: keys and names repeat
 	// in every item of a list, and need not be allocated again.
 	short map[string]string
+	// members and items hold the members of the objects and the items of
+	// the arrays being decoded, each allocated once at its own size when
+	// complete.
+	members []member
+	items   []any
+	// unescaped holds the last string unescape decoded.
+	unescaped []byte
 }
 
 // maxShared is the length up to which strings are shared.
@@ -88,12 +105,13 @@ func (d *treeDecoder) literal(word string) bool {
 
 func (d *treeDecoder) object() (any, error) {
 	d.pos++ // {
-	m := object{}
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
-		return m, nil
+		return object{}, nil
 	}
+	base := len(d.members)
+	defer func() { d.members = d.members[:base] }()
 	for {
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
@@ -113,30 +131,31 @@ func (d *treeDecoder) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		m = append(m, member{key.(string), v})
+		d.members = append(d.members, member{key.(string), v})
 		if done, err := d.separator('}'); done || err != nil {
-			return m.sorted(), err
+			return slices.Clone(object(d.members[base:])).sorted(), err
 		}
 	}
 }
 
 func (d *treeDecoder) array() (any, error) {
 	d.pos++ // [
-	list := []any{}
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
-		return list, nil
+		return []any{}, nil
 	}
+	base := len(d.items)
+	defer func() { d.items = d.items[:base] }()
 	for {
 		d.space()
 		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}
-		list = append(list, v)
+		d.items = append(d.items, v)
 		if done, err := d.separator(']'); done || err != nil {
-			return list, err
+			return slices.Clone(d.items[base:]), err
 		}
 	}
 }
@@ -158,7 +177,7 @@ func (d *treeDecoder) separator(closing byte) (done bool, err error) {
 	return false, errUnexpected
 }
 
-// string decodes a string; one with an escape is decoded by encoding/json.
+// string decodes a string.
 func (d *treeDecoder) string() (any, error) {
 	start := d.pos
 	d.pos++ // "
@@ -182,11 +201,7 @@ func (d *treeDecoder) string() (any, error) {
 				d.short[str] = str
 				return str, nil
 			}
-			var s string
-			if err := json.Unmarshal(d.data[start:d.pos], &s); err != nil {
-				return nil, errUnexpected
-			}
-			return s, nil
+			return d.unescape(d.data[start+1 : d.pos-1])
 		case c == '\\':
 			escaped = true
 			d.pos += 2
@@ -214,4 +229,73 @@ func (d *treeDecoder) number() (any, error) {
 		return nil, errUnexpected
 	}
 	return json.Number(d.data[start:d.pos]), nil
+}
+
+// unescape decodes s, the body of a JSON string with escapes, as
+// encoding/json does. Escaped UTF-16 surrogates, which encoding/json never
+// writes, are errUnexpected.
+func (d *treeDecoder) unescape(s []byte) (string, error) {
+	if !utf8.Valid(s) {
+		return "", errUnexpected
+	}
+	b := d.unescaped[:0]
+	for i := 0; i < len(s); {
+		if s[i] != '\\' {
+			b = append(b, s[i])
+			i++
+			continue
+		}
+		if i+1 == len(s) {
+			return "", errUnexpected
+		}
+		switch c := s[i+1]; c {
+		case '"', '\\', '/':
+			b = append(b, c)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := hex4(s[i+2:])
+			if !ok || utf16.IsSurrogate(r) {
+				return "", errUnexpected
+			}
+			b = utf8.AppendRune(b, r)
+			i += 6
+			continue
+		default:
+			return "", errUnexpected
+		}
+		i += 2
+	}
+	d.unescaped = b
+	return string(b), nil
+}
+
+// hex4 decodes the four hexadecimal digits s starts with.
+func hex4(s []byte) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

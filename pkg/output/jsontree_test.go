@@ -22,12 +22,20 @@ func decodeReference(data []byte) (map[string]any, error) {
 	return m, err
 }
 
+// reused decodes every tree of the tests in turn, as an emitter's
+// decoder does the documents of a run, refusals included.
+var reused treeDecoder
+
 // checkTree fails t if jsonTree decodes data to anything but what
 // encoding/json does; it may refuse (errUnexpected) and leave it to
-// encoding/json. It reports whether jsonTree decoded data.
+// encoding/json. A decoder that decoded other trees before must say the
+// same as a new one. It reports whether jsonTree decoded data.
 func checkTree(t *testing.T, data []byte) bool {
 	t.Helper()
 	got, err := jsonTree(data)
+	if again, againErr := reused.tree(data); againErr != err || !reflect.DeepEqual(again, got) {
+		t.Errorf("%s: a reused decoder gives %#v (%v), a new one %#v (%v)", data, again, againErr, got, err)
+	}
 	if err != nil {
 		if err != errUnexpected {
 			t.Errorf("%s: error %v", data, err)
@@ -104,5 +112,12 @@ func TestJSONTreeMatchesEncodingJSON(t *testing.T) {
 		`{"a":1e}`, `{"a":+1}`,
 	} {
 		checkTree(t, []byte(odd))
+	}
+	for _, escaped := range []string{
+		`{"\u00e9\u003c\u0026":"\/\b\f\n\r\t\"\\"}`, `{"a":"x\u00E9\u2028y"}`, `{"a":["\n","\u0000",{"\t":"\u001f"}]}`,
+	} {
+		if !checkTree(t, []byte(escaped)) {
+			t.Errorf("%s not decoded by jsonTree", escaped)
+		}
 	}
 }

@@ -102,7 +102,7 @@ func JSON(w io.Writer, objs []Object) error {
 // and without nested "metadata" maps left empty. The top-level metadata is
 // kept. It is an error if obj has no apiVersion or kind.
 func Encode(obj Object) (map[string]any, error) {
-	o, err := encode(obj)
+	o, err := encode(obj, nil, new(treeDecoder))
 	if err != nil {
 		return nil, err
 	}
@@ -110,18 +110,20 @@ func Encode(obj Object) (map[string]any, error) {
 }
 
 // encode is Encode with the objects the emitter writes instead of maps.
-func encode(obj Object) (object, error) {
+// It marshals obj into scratch when there is one, which saves allocating
+// the JSON of every object, and decodes it with tree.
+func encode(obj Object, scratch *bytes.Buffer, tree *treeDecoder) (object, error) {
 	if obj == nil {
 		return nil, errors.New("output: nil object")
 	}
 	if v := reflect.ValueOf(obj); v.Kind() == reflect.Pointer && v.IsNil() {
 		return nil, fmt.Errorf("output: nil %T", obj)
 	}
-	data, err := json.Marshal(obj)
+	data, err := marshal(obj, scratch)
 	if err != nil {
 		return nil, fmt.Errorf("output: encoding %s: %w", describe(obj), err)
 	}
-	o, err := jsonTree(data)
+	o, err := tree.tree(data)
 	if err != nil {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
@@ -139,6 +141,19 @@ func encode(obj Object) (object, error) {
 	}
 	o = slices.DeleteFunc(o, func(m member) bool { return m.key == "status" })
 	return clean(o, true).(object), nil
+}
+
+// marshal is json.Marshal(obj), written into scratch unless it is nil;
+// then the bytes are scratch's, and valid until its next use.
+func marshal(obj Object, scratch *bytes.Buffer) ([]byte, error) {
+	if scratch == nil {
+		return json.Marshal(obj)
+	}
+	scratch.Reset()
+	if err := json.NewEncoder(scratch).Encode(obj); err != nil { // as Marshal, with a newline
+		return nil, err
+	}
+	return scratch.Bytes(), nil
 }
 
 // value is the value of key in o, nil when there is none.
@@ -179,7 +194,7 @@ func clean(v any, top bool) any {
 // as text. It is what yaml.v3 writes for node(Encode(obj)); e remembers the
 // scalars it rendered for the next documents.
 func encodeYAML(e *emitter, obj Object) ([]byte, error) {
-	m, err := encode(obj)
+	m, err := encode(obj, &e.json, &e.tree)
 	if err != nil {
 		return nil, err
 	}
