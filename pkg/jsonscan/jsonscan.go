@@ -30,8 +30,8 @@ func Members(data []byte) ([]Member, error) {
 	if end-pos < 2 || data[pos] != '{' || data[end-1] != '}' {
 		return nil, ErrNotObject
 	}
-	var members []Member
-	index := map[string]int{}
+	members := make([]Member, 0, 8) // enough for most objects' top level
+	var index map[string]int        // of the members by key, once there are many
 	for pos = space(data, pos+1); pos < end-1; {
 		keyEnd := skip(data, pos)
 		if keyEnd < 0 || data[pos] != '"' {
@@ -52,11 +52,13 @@ func Members(data []byte) ([]Member, error) {
 			return nil, err
 		}
 		m := Member{Key: key, RawKey: rawKey, Value: data[start:valueEnd]}
-		if i, seen := index[key]; seen {
+		if i := find(members, index, key); i >= 0 {
 			members[i] = m
 		} else {
-			index[key] = len(members)
 			members = append(members, m)
+			if index != nil || len(members) > linearSearchMax {
+				index = indexOf(members, index)
+			}
 		}
 		pos = space(data, valueEnd)
 		switch {
@@ -129,4 +131,39 @@ func skip(data []byte, pos int) int {
 		return len(data)
 	}
 	return -1
+}
+
+// linearSearchMax is the number of members up to which Members looks for
+// a repeated key among them rather than in an index.
+const linearSearchMax = 16
+
+// find returns the position of key among members, using index if there
+// is one, or -1.
+func find(members []Member, index map[string]int, key string) int {
+	if index != nil {
+		if i, ok := index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range members {
+		if members[i].Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// indexOf adds the last of members to index, making it from all of them
+// if it is nil.
+func indexOf(members []Member, index map[string]int) map[string]int {
+	if index == nil {
+		index = make(map[string]int, 2*len(members))
+		for i, m := range members {
+			index[m.Key] = i
+		}
+		return index
+	}
+	index[members[len(members)-1].Key] = len(members) - 1
+	return index
 }

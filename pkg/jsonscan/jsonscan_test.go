@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -68,6 +69,45 @@ func TestMembersMatchDecoding(t *testing.T) {
 	for _, bad := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,,"b":2}`, `{"a":1 "b":2}`, `{1:2}`, `{"a":"x}`} {
 		if _, err := Members([]byte(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestMembersRepeatedKeys: in objects small and large (past
+// linearSearchMax), a repeated key keeps its first place and takes its
+// last value.
+func TestMembersRepeatedKeys(t *testing.T) {
+	for _, n := range []int{3, linearSearchMax, linearSearchMax + 1, 50} {
+		var b strings.Builder
+		var wantKeys []string
+		b.WriteString("{")
+		for i := range n {
+			key := string(rune('a'+i%26)) + strings.Repeat("x", i/26)
+			wantKeys = append(wantKeys, key)
+			fmt.Fprintf(&b, "%q:%d,", key, i)
+		}
+		for i := 0; i < n; i += 2 { // every other key again, last value wins
+			fmt.Fprintf(&b, "%q:%d,", wantKeys[i], -i)
+		}
+		fmt.Fprintf(&b, "%q:true}", wantKeys[n-1])
+		members, err := Members([]byte(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(members) != n {
+			t.Fatalf("%d keys: %d members", n, len(members))
+		}
+		for i, m := range members {
+			want := fmt.Sprint(i)
+			switch {
+			case i == n-1:
+				want = "true"
+			case i%2 == 0:
+				want = fmt.Sprint(-i)
+			}
+			if m.Key != wantKeys[i] || string(m.Value) != want {
+				t.Errorf("%d keys: member %d is %s:%s, want %s:%s", n, i, m.Key, m.Value, wantKeys[i], want)
+			}
 		}
 	}
 }

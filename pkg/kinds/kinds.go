@@ -44,13 +44,14 @@ var ByGroupKind = map[schema.GroupKind]Typed{
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: {"v1", func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }},
 }
 
-// WarmCodecs makes encoding/json and sigs.k8s.io/json learn the fields of
-// every typed kind. Each learns a type's whole graph of struct types the
-// first time it meets it, which costs milliseconds for the Argo kinds in
-// every fresh process; done ahead on an idle CPU, the first real encode or
-// decode finds it done. Both caches are safe for concurrent use, and what
-// they learn does not depend on the data.
-func WarmCodecs() {
+// WarmCodecs makes encoding/json and, when decoders is set,
+// sigs.k8s.io/json learn the fields of every typed kind. Each learns a
+// type's whole graph of struct types the first time it meets it, which
+// costs milliseconds for the Argo kinds in every fresh process; done ahead
+// on an idle CPU, the first real encode or decode finds it done. Both
+// caches are safe for concurrent use, and what they learn does not depend
+// on the data. Only decoding the kinds' objects needs sigs.k8s.io/json.
+func WarmCodecs(decoders bool) {
 	// The Argo kinds first: theirs are the large graphs.
 	gks := slices.SortedFunc(maps.Keys(ByGroupKind), func(a, b schema.GroupKind) int {
 		return cmp.Or(-cmp.Compare(boolInt(a.Group == "argoproj.io"), boolInt(b.Group == "argoproj.io")),
@@ -58,8 +59,10 @@ func WarmCodecs() {
 	})
 	for _, gk := range gks {
 		obj := ByGroupKind[gk].New()
-		_ = sigsjson.UnmarshalCaseSensitivePreserveInts([]byte("{}"), obj)
 		_, _ = json.Marshal(obj)
+		if decoders {
+			_ = sigsjson.UnmarshalCaseSensitivePreserveInts([]byte("{}"), obj)
+		}
 	}
 }
 

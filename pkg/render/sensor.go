@@ -1,12 +1,14 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -161,8 +163,10 @@ func (p *pipeline) workflow(s mapping.Service, cache string) (*eventsv1.K8SResou
 		},
 		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: p.templateName(remote)}},
 	}
-	var params []eventsv1.TriggerParameter
-	for i, name := range WorkflowParams(remote) {
+	names := WorkflowParams(remote)
+	wf.Spec.Arguments.Parameters = make([]wfv1.Parameter, 0, len(names))
+	params := make([]eventsv1.TriggerParameter, 0, len(fromEvent))
+	for i, name := range names {
 		value := constants[name]
 		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(value)})
 		if src, ok := fromEvent[name]; ok {
@@ -237,47 +241,91 @@ func triggerBackoff() *eventsv1.Backoff {
 // k8sResource embeds an object in a trigger, without the empty status and
 // creation timestamp that its type would serialise: its JSON with the
 // top-level members sorted by key, "status" left out and "metadata"
-// rewritten without "creationTimestamp". Only the members are found in
-// the JSON (jsonscan); the rest stays as json.Marshal wrote it.
+// rewritten without "creationTimestamp", its members sorted too, as maps
+// are written. Only the members are found in the JSON (jsonscan); the rest
+// stays as json.Marshal wrote it.
 func k8sResource(obj any) (*eventsv1.K8SResource, error) {
-	raw, err := json.Marshal(obj)
+	buf := marshalBuffers.Get().(*bytes.Buffer)
+	defer marshalBuffers.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(obj); err != nil { // as json.Marshal, with a newline
+		return nil, err
+	}
+	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	value, err := rewriteMembers(make([]byte, 0, len(raw)), raw, func(m *jsonscan.Member) (bool, error) {
+		switch m.Key {
+		case "status":
+			return false, nil
+		case "metadata":
+			if string(m.Value) == "null" {
+				return true, nil
+			}
+			var err error
+			m.Value, err = rewriteMembers(make([]byte, 0, len(m.Value)), m.Value, func(m *jsonscan.Member) (bool, error) {
+				return m.Key != "creationTimestamp", nil
+			})
+			return true, err
+		}
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	members, err := jsonscan.Members(raw)
+	return &eventsv1.K8SResource{Value: value}, nil
+}
+
+// marshalBuffers hold the JSON k8sResource rewrites.
+var marshalBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// rewriteMembers appends to dst the JSON object obj with its members
+// sorted by key, each key written as encoding/json writes a map's key,
+// and each member passed to keep first, which may change its value or
+// leave the member out.
+func rewriteMembers(dst, obj []byte, keep func(*jsonscan.Member) (bool, error)) ([]byte, error) {
+	members, err := jsonscan.Members(obj)
 	if err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(members, func(a, b jsonscan.Member) int { return strings.Compare(a.Key, b.Key) })
-	value := make([]byte, 0, len(raw))
-	value = append(value, '{')
+	dst = append(dst, '{')
+	first := true
 	for _, m := range members {
-		switch m.Key {
-		case "status":
+		if ok, err := keep(&m); !ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
 			continue
-		case "metadata":
-			var meta map[string]json.RawMessage
-			if err := json.Unmarshal(m.Value, &meta); err != nil {
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		if plainKey(m.Key) {
+			dst = append(dst, m.RawKey...) // "key", as encoding/json writes it
+		} else {
+			key, err := json.Marshal(m.Key)
+			if err != nil {
 				return nil, err
 			}
-			delete(meta, "creationTimestamp")
-			if m.Value, err = json.Marshal(meta); err != nil {
-				return nil, err
-			}
+			dst = append(dst, key...)
 		}
-		key, err := json.Marshal(m.Key) // as a map key is written
-		if err != nil {
-			return nil, err
-		}
-		if len(value) > 1 {
-			value = append(value, ',')
-		}
-		value = append(value, key...)
-		value = append(value, ':')
-		value = append(value, m.Value...)
+		dst = append(dst, ':')
+		dst = append(dst, m.Value...)
 	}
-	value = append(value, '}')
-	return &eventsv1.K8SResource{Value: value}, nil
+	return append(dst, '}'), nil
+}
+
+// plainKey reports whether encoding/json writes key between quotes as it
+// is: ASCII letters, digits and punctuation that it neither escapes nor
+// HTML-escapes.
+func plainKey(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // triggerSize is jsonSize(dep, t) without marshalling the objects t

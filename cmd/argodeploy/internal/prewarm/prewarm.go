@@ -26,11 +26,11 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/schema"
 )
 
-// work is what one command uses: the JSON codecs of the typed kinds, and
-// the schemas of some kinds as apiVersion and kind.
+// work is what one command uses: the JSON encoders of the typed kinds,
+// their decoders, and the schemas of some kinds as apiVersion and kind.
 type work struct {
-	codecs  bool
-	schemas [][2]string
+	encoders, decoders bool
+	schemas            [][2]string
 }
 
 // pipelineSchemas are the Argo kinds of a generated pipeline, the largest
@@ -50,9 +50,11 @@ func plan(args []string) work {
 		}
 		switch arg {
 		case "validate":
-			return work{codecs: true, schemas: pipelineSchemas}
-		case "generate", "simulate":
-			return work{codecs: true}
+			return work{encoders: true, decoders: true, schemas: pipelineSchemas}
+		case "simulate":
+			return work{encoders: true, decoders: true}
+		case "generate":
+			return work{encoders: true}
 		}
 		return work{}
 	}
@@ -64,8 +66,8 @@ func init() {
 		return
 	}
 	w := plan(os.Args[1:])
-	if w.codecs {
-		go kinds.WarmCodecs()
+	if w.encoders {
+		go kinds.WarmCodecs(w.decoders)
 	}
 	if len(w.schemas) > 0 {
 		go func() {

@@ -12,10 +12,10 @@ func TestPlan(t *testing.T) {
 		args []string
 		want work
 	}{
-		{[]string{"validate", "pipeline.yaml"}, work{codecs: true, schemas: pipelineSchemas}},
-		{[]string{"--allow-external", "validate", "-"}, work{codecs: true, schemas: pipelineSchemas}},
-		{[]string{"generate", "-f", "validate"}, work{codecs: true}},
-		{[]string{"simulate", "-f", "m.yaml", "push.json"}, work{codecs: true}},
+		{[]string{"validate", "pipeline.yaml"}, work{encoders: true, decoders: true, schemas: pipelineSchemas}},
+		{[]string{"--allow-external", "validate", "-"}, work{encoders: true, decoders: true, schemas: pipelineSchemas}},
+		{[]string{"generate", "-f", "validate"}, work{encoders: true}},
+		{[]string{"simulate", "-f", "m.yaml", "push.json"}, work{encoders: true, decoders: true}},
 		{[]string{"help", "validate"}, work{}},
 		{[]string{"--help"}, work{}},
 		{[]string{"version"}, work{}},
