@@ -154,6 +154,16 @@ func Typed(objs []runtime.Object) ([]runtime.Object, error) {
 	return typed, nil
 }
 
+// TypedJSON is Typed for the one object u, whose JSON (as u.MarshalJSON
+// writes it) is data: it decodes data rather than marshalling u again.
+func TypedJSON(u *unstructured.Unstructured, data []byte) (runtime.Object, error) {
+	typed, err := decodeData(u, data, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return typed, nil
+}
+
 // validateEventSource runs the Pub/Sub source's own validation on each
 // spec.pubSub entry, as eventsource.ValidateEventSource does.
 //

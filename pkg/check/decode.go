@@ -44,6 +44,11 @@ func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []er
 // the Argo types. Anything the JSON decoder rejects goes to the converter,
 // so errors are the converter's own.
 func decode(u *unstructured.Unstructured, strict bool) (kruntime.Object, error) {
+	return decodeData(u, nil, strict)
+}
+
+// decodeData is decode for u whose JSON is data, or nil to marshal u.
+func decodeData(u *unstructured.Unstructured, data []byte, strict bool) (kruntime.Object, error) {
 	gvk := u.GroupVersionKind()
 	typed, ok := kinds.ByGroupKind[gvk.GroupKind()]
 	if !ok {
@@ -52,7 +57,7 @@ func decode(u *unstructured.Unstructured, strict bool) (kruntime.Object, error) 
 	if gvk.Version != typed.Version {
 		return u, fmt.Errorf("apiVersion %q: want %q", gvk.GroupVersion(), gvk.GroupKind().WithVersion(typed.Version).GroupVersion())
 	}
-	if obj := typed.New(); decodeJSON(u.Object, obj, strict) == nil {
+	if obj := typed.New(); decodeJSON(u.Object, data, obj, strict) == nil {
 		return obj, nil
 	}
 	obj := typed.New()
@@ -62,12 +67,15 @@ func decode(u *unstructured.Unstructured, strict bool) (kruntime.Object, error) 
 	return obj, nil
 }
 
-// decodeJSON decodes from into obj through JSON, case-sensitively and
-// keeping integers as int64; strict fails on unknown fields.
-func decodeJSON(from map[string]any, obj any, strict bool) error {
-	data, err := json.Marshal(from)
-	if err != nil {
-		return err
+// decodeJSON decodes from into obj through JSON, data if it is not nil,
+// case-sensitively and keeping integers as int64; strict fails on unknown
+// fields.
+func decodeJSON(from map[string]any, data []byte, obj any, strict bool) error {
+	if data == nil {
+		var err error
+		if data, err = json.Marshal(from); err != nil {
+			return err
+		}
 	}
 	if !strict {
 		return sigsjson.UnmarshalCaseSensitivePreserveInts(data, obj)

@@ -128,9 +128,15 @@ func BenchmarkReplay(b *testing.B) {
 // regular expression says, for tricky patterns and many values.
 func TestScreenValueMatchesRegexp(t *testing.T) {
 	patterns := []string{`^INSERT$`, `^abc*`, `^(?i)abc`, `^a|b`, `^\Qa.b\E:x`, `^ab(c|d)`, `^$`, `^`, `^\x{e9}t`,
-		`^a+b`, `^(?m)a`, `(?m)^a`, `abc`, `^a\nb`, `^é+`, `^europe\.pkg\.dev/a@sha256:[a-f0-9]{2}$`}
+		`^a+b`, `^(?m)a`, `(?m)^a`, `abc`, `^a\nb`, `^é+`, `^europe\.pkg\.dev/a@sha256:[a-f0-9]{2}$`,
+		// the rest after the prefix: what it must not see (before it) and what it must keep (flags, ends)
+		`^ab\bc`, `^ab\b`, `^ab\B`, `^ab\Bc`, `^a(?m:^)b`, `^ab\Ac`, `^ab(?i)c`, `^ab(?i:C)d`, `^ab(?s:.)c`, `^ab.c`, `^ab$`,
+		`^ab(?m)$`, `^ab(?m:$)\n?`, `^ab\z`, `^ab{0,3}$`, `^a\x00b`, `^ab(c|)$`, `^ab\pL`, `^ab[[:alpha:]]$`, `^ab(?U)c+?$`,
+		`^abc{2}`, `^ab[^c]`, `^\x{1F600}x`, `^ab(?:)`, `^ab()$`, `^ab\$`, `^a[b]c`, `^ab(x)?$`}
 	values := []string{"", "a", "ab", "abc", "abd", "ABC", "b", "ba", "a.b:x", "axb:x", "ét", "éét", "a\nb", "x\na",
-		"INSERT", "INSERTED", "europe.pkg.dev/a@sha256:0f", "europe.pkg.dev/a@sha256:0g", "aab", "zabc"}
+		"INSERT", "INSERTED", "europe.pkg.dev/a@sha256:0f", "europe.pkg.dev/a@sha256:0g", "aab", "zabc",
+		"ab c", "ab_c", "abC", "abCd", "abcd", "ab\nc", "ab\n", "abc\n", "abcc", "abccc", "ab\x00", "a\x00b", "abé", "ab1",
+		"ab$", "abx", "\U0001F600x", "ab\nab", "abb", "abbb", "abbbb"}
 	for _, p := range patterns {
 		dep := eventsv1alpha1.EventDependency{Filters: &eventsv1alpha1.EventDependencyFilter{Data: []eventsv1alpha1.DataFilter{
 			{Path: "x", Type: eventsv1alpha1.JSONTypeString, Value: []string{p}}}}}
@@ -195,26 +201,55 @@ func TestPrefixIndexChangesNothing(t *testing.T) {
 			indexed++
 		}
 	}
-	if indexed != 5 { // ^a, ^ab, ^abc$, ^ab[0-9]+$ and ^\Qa.b\E; regexp finds no prefix in ^b.*
-		t.Errorf("%d filters indexed, want 5", indexed)
+	if indexed != 6 { // ^a, ^ab, ^abc$, ^ab[0-9]+$, ^b.* and ^\Qa.b\E
+		t.Errorf("%d filters indexed, want 6", indexed)
 	}
 	for _, v := range []string{"", "a", "ab", "abc", "abcd", "ab12", "ab1x", "b", "ba", "x", "X1", "q", "a.b", "a.bc", "zab"} {
 		body, _ := json.Marshal(map[string]any{"v": v})
 		e := newEventFields(body, known)
-		for _, f := range filters {
+		for i, f := range filters {
 			want := false
-			for _, sv := range f.values {
-				want = want || sv.re.MatchString(v)
+			for _, p := range patterns[i] {
+				want = want || regexp.MustCompile(p).MatchString(v)
 			}
 			if got := e.accepts(f); got != want {
-				t.Errorf("%v on %q: screen says %v, expressions %v", f.values[0].re, v, got, want)
+				t.Errorf("%q on %q: screen says %v, expressions %v", patterns[i], v, got, want)
 			}
 		}
 	}
 	e := newEventFields([]byte(`{"w":"a"}`), known) // no value at the path
-	for _, f := range filters {
+	for i, f := range filters {
 		if e.accepts(f) {
-			t.Errorf("%v accepts a missing value", f.values[0].re)
+			t.Errorf("%q accepts a missing value", patterns[i])
+		}
+	}
+}
+
+// TestSplitSharesTheRest: the expressions that filter each service's
+// images split into the service's literal prefix and a rest they share,
+// so a pipeline of 100 services compiles a handful of expressions; those
+// whose rest could look behind the prefix do not split.
+func TestSplitSharesTheRest(t *testing.T) {
+	rendered, err := synthetic.Objects(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPipeline(render.Convert[runtime.Object](rendered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	splits := 0
+	for _, cut := range p.filters.splits {
+		if cut.ok {
+			splits++
+		}
+	}
+	if splits < 300 || len(p.filters.compiled) > 10 {
+		t.Errorf("100 services: %d expressions split, %d compiled", splits, len(p.filters.compiled))
+	}
+	for _, pattern := range []string{`^(?i)abc`, `^ab\bc`, `^ab\B`, `^a(?m:^)b`, `^ab\Ac`, `abc`, `^a|b`, `^$`, `^`, `^(a)b`, `^a(`} {
+		if prefix, rest, ok := newScreenFilters().split(pattern); ok {
+			t.Errorf("%q splits into %q and %q", pattern, prefix, rest)
 		}
 	}
 }

@@ -473,7 +473,9 @@ func replaceWord(s, old, new string) string {
 // describes the resource it creates.
 func (p *Pipeline) apply(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, satisfied map[string]*eventsv1alpha1.Event) Trigger {
 	out := Trigger{Sensor: s.Namespace + "/" + s.Name, Name: t.Template.Name}
-	t = *t.DeepCopy()
+	// t is a copy, but shares its template with the Sensor; nothing here
+	// writes to it (ApplyTemplateParameters replaces t.Template with a new
+	// one), so Replay may run on many goroutines (TestReplayConcurrently).
 	if err := triggers.ApplyTemplateParameters(satisfied, &t); err != nil {
 		out.Operation = "error: " + err.Error()
 		return out
@@ -504,21 +506,21 @@ func (p *Pipeline) apply(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, sat
 	}
 	out.Resource, _ = obj.MarshalJSON()
 	if obj.GetKind() == "Workflow" {
-		out.Workflow = p.workflow(s.Namespace, obj)
+		out.Workflow = p.workflow(s.Namespace, obj, out.Resource)
 	}
 	return out
 }
 
 // workflow describes a triggered Workflow: its template and the arguments
-// it runs with (the template's defaults under its own). It decodes obj as
-// check.Typed does, and is nil unless obj is an argoproj.io/v1alpha1
-// Workflow.
-func (p *Pipeline) workflow(namespace string, obj *unstructured.Unstructured) *Workflow {
-	typed, err := check.Typed([]runtime.Object{obj})
+// it runs with (the template's defaults under its own). It decodes obj,
+// whose JSON is data, as check.Typed does, and is nil unless obj is an
+// argoproj.io/v1alpha1 Workflow.
+func (p *Pipeline) workflow(namespace string, obj *unstructured.Unstructured, data []byte) *Workflow {
+	typed, err := check.TypedJSON(obj, data)
 	if err != nil {
 		return nil
 	}
-	wf, ok := typed[0].(*wfv1.Workflow)
+	wf, ok := typed.(*wfv1.Workflow)
 	if !ok {
 		return nil // not an argoproj.io/v1alpha1 Workflow
 	}

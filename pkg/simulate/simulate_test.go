@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -103,5 +107,41 @@ func TestFollowStep(t *testing.T) {
 	}
 	if patch := step.Kubectl[1]; patch[5] != "web" || !strings.Contains(patch[9], `"kubectl.kubernetes.io/restartedAt":"2026-01-01T00:00:00Z"`) {
 		t.Fatalf("patch: %q", patch)
+	}
+}
+
+// TestReplayLeavesTheSensorsAlone: replaying messages on several
+// goroutines, through a trigger with parameters of its own (which
+// ApplyTemplateParameters applies to the trigger's template), changes no
+// Sensor of the pipeline, and each outcome has the parameter applied.
+func TestReplayLeavesTheSensorsAlone(t *testing.T) {
+	p := pipeline(t, "single-service.yaml")
+	trigger := &p.sensors[0].Spec.Triggers[0]
+	trigger.Parameters = []eventsv1alpha1.TriggerParameter{{
+		Src:       &eventsv1alpha1.TriggerParameterSource{DependencyName: trigger.Template.Name, DataKey: "body.action"},
+		Dest:      "k8s.source.resource.metadata.generateName",
+		Operation: eventsv1alpha1.TriggerParameterOpAppend,
+	}}
+	before := make([]*eventsv1alpha1.Sensor, len(p.sensors))
+	for i, s := range p.sensors {
+		before[i] = s.DeepCopy()
+	}
+	outcomes := make([]Outcome, 40)
+	var wg sync.WaitGroup
+	for i := range outcomes {
+		wg.Go(func() {
+			outcomes[i] = p.Replay(Message{ID: fmt.Sprint(i), Data: []byte(push(fmt.Sprintf("1.%d.0", i))), PublishTime: DefaultPublishTime})
+		})
+	}
+	wg.Wait()
+	for i, out := range outcomes {
+		if len(out.Fired) != 1 || out.Fired[0].Name != "web" || out.Fired[0].Workflow == nil ||
+			out.Fired[0].Workflow.Arguments["tag"] != fmt.Sprintf("%s:1.%d.0", image, i) ||
+			!strings.Contains(string(out.Fired[0].Resource), `"generateName":"web-INSERT"`) {
+			t.Fatalf("message %d: %+v", i, out)
+		}
+	}
+	if !reflect.DeepEqual(p.sensors, before) {
+		t.Error("replaying changed the pipeline's Sensors")
 	}
 }
