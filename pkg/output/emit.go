@@ -20,11 +20,13 @@ import (
 type emitter struct {
 	buf  bytes.Buffer
 	json bytes.Buffer      // the JSON of the object being written
-	tree treeDecoder       // decodes it
+	tree treeDecoder       // decodes it, its strings pointing into it
 	memo map[string]string // string → its yaml.v3 rendering as a mapping value at column 0
 }
 
-func newEmitter() *emitter { return &emitter{memo: map[string]string{}} }
+func newEmitter() *emitter {
+	return &emitter{memo: map[string]string{}, tree: treeDecoder{alias: true}}
+}
 
 // object is a JSON object as the emitter writes it: its members sorted by
 // key, each key once. The writers build one per document rather than maps,
@@ -327,7 +329,7 @@ func (e *emitter) scalar(s string, indent int, key bool) error {
 			return err
 		}
 		rendered = strings.TrimSuffix(strings.TrimPrefix(buf.String(), "k: "), "\n")
-		e.memo[s] = rendered
+		e.memo[strings.Clone(s)] = rendered // s may point into the JSON being written
 	}
 	if key || !strings.Contains(rendered, "\n") {
 		e.buf.WriteString(rendered)

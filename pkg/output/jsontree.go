@@ -6,6 +6,7 @@ import (
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // errUnexpected is what jsonTree returns for input it does not handle;
@@ -56,6 +57,10 @@ type treeDecoder struct {
 	items   []any
 	// unescaped holds the last string unescape decoded.
 	unescaped []byte
+	// alias makes strings without escapes point into the data instead of
+	// copying them: for a tree that is used up before its data changes
+	// (encodeYAML), and whose strings nothing keeps.
+	alias bool
 }
 
 // maxShared is the length up to which strings are shared.
@@ -190,6 +195,9 @@ func (d *treeDecoder) string() (any, error) {
 				s := d.data[start+1 : d.pos-1]
 				if !utf8.Valid(s) {
 					return nil, errUnexpected
+				}
+				if d.alias {
+					return unsafe.String(unsafe.SliceData(s), len(s)), nil
 				}
 				if len(s) > maxShared {
 					return string(s), nil

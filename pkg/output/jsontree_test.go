@@ -36,6 +36,9 @@ func checkTree(t *testing.T, data []byte) bool {
 	if again, againErr := reused.tree(data); againErr != err || !reflect.DeepEqual(again, got) {
 		t.Errorf("%s: a reused decoder gives %#v (%v), a new one %#v (%v)", data, again, againErr, got, err)
 	}
+	if aliased, aliasedErr := (&treeDecoder{alias: true}).tree(data); aliasedErr != err || !reflect.DeepEqual(aliased, got) {
+		t.Errorf("%s: an aliasing decoder gives %#v (%v), a copying one %#v (%v)", data, aliased, aliasedErr, got, err)
+	}
 	if err != nil {
 		if err != errUnexpected {
 			t.Errorf("%s: error %v", data, err)
