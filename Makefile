@@ -8,7 +8,7 @@ GO ?= go
 BIN := bin/argodeploy
 EXAMPLE ?= examples/single-service.yaml
 
-.PHONY: all build install example test ci lint vet fmt-check golden docs fuzz clean e2e schemas bench
+.PHONY: all build install example test race ci lint vet fmt-check golden docs fuzz clean e2e schemas bench
 
 all: build
 
@@ -21,9 +21,16 @@ example: build
 test: fmt-check vet
 	$(GO) test ./...
 
-ci: test
+ci: test race
 	$(MAKE) fuzz FUZZTIME=3000x
 	$(MAKE) e2e
+
+# race runs the tests of the packages that work on several goroutines
+# (parallel rendering, decoding, replay, cache warming) under the race
+# detector: about two minutes.
+RACE_PKGS := ./pkg/parallel/ ./pkg/kinds/ ./pkg/simulate/ ./pkg/output/ ./pkg/render/ ./pkg/check/ ./pkg/schema/ ./pkg/jsonscan/ ./pkg/mapping/ ./cmd/argodeploy/internal/...
+race:
+	$(GO) test -race -count=1 $(RACE_PKGS)
 
 # lint is what make test checks first: gofmt and go vet.
 lint: fmt-check vet
