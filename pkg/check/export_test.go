@@ -33,3 +33,8 @@ func IsTyped(u *unstructured.Unstructured) bool {
 	k, ok := kinds.ByGroupKind[u.GroupVersionKind().GroupKind()]
 	return ok && k.Version == u.GroupVersionKind().Version
 }
+
+// NewTyped returns a new object of u's kind.
+func NewTyped(u *unstructured.Unstructured) runtime.Object {
+	return kinds.ByGroupKind[u.GroupVersionKind().GroupKind()].New()
+}

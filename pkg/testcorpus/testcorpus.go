@@ -151,18 +151,16 @@ func readObjects(root string) ([]*unstructured.Unstructured, error) {
 // maxVariantPlaces bounds the places of one object that Variants changes.
 const maxVariantPlaces = 24
 
-// Variants returns copies of u with one change each, at the first few
-// places a change fits (apiVersion and kind excepted): an unknown field
-// in a map, a number where a string is, a string where a bool is, a whole
-// number written as a float, a fraction where a float is; and at every
-// third place, null.
+// Variants returns copies of u with one change each, at up to
+// maxVariantPlaces places spread over the whole object, list items
+// included (apiVersion and kind excepted): an unknown field in a map, a
+// number where a string is, a string where a bool is, a whole number
+// written as a float, a fraction where a float is; and at every third
+// place, null.
 func Variants(u *unstructured.Unstructured) []*unstructured.Unstructured {
-	var places [][]string
-	var walk func(v any, path []string)
-	walk = func(v any, path []string) {
-		if len(places) >= maxVariantPlaces {
-			return
-		}
+	var places [][]any // of map keys and list indices
+	var walk func(v any, path []any)
+	walk = func(v any, path []any) {
 		switch v := v.(type) {
 		case map[string]any:
 			if len(path) > 0 {
@@ -174,40 +172,72 @@ func Variants(u *unstructured.Unstructured) []*unstructured.Unstructured {
 				}
 				walk(v[k], append(path[:len(path):len(path)], k))
 			}
+		case []any:
+			for i, item := range v {
+				walk(item, append(path[:len(path):len(path)], i))
+			}
 		case string, bool, int64, float64:
 			places = append(places, path)
 		}
 	}
 	walk(u.Object, nil)
-	var out []*unstructured.Unstructured
-	at := func(path []string) (*unstructured.Unstructured, map[string]any, string) {
-		c := u.DeepCopy()
-		parent := c.Object
-		for _, k := range path[:len(path)-1] {
-			parent, _ = parent[k].(map[string]any)
+	if len(places) > maxVariantPlaces {
+		spread := make([][]any, maxVariantPlaces)
+		for i := range spread {
+			spread[i] = places[i*len(places)/maxVariantPlaces]
 		}
-		return c, parent, path[len(path)-1]
+		places = spread
+	}
+	var out []*unstructured.Unstructured
+	// at returns a copy of u and the value at path in it, with its setter.
+	at := func(path []any) (*unstructured.Unstructured, any, func(any)) {
+		c := u.DeepCopy()
+		var parent any = c.Object
+		for _, k := range path[:len(path)-1] {
+			parent = child(parent, k)
+		}
+		last := path[len(path)-1]
+		set := func(v any) {
+			switch p := parent.(type) {
+			case map[string]any:
+				p[last.(string)] = v
+			case []any:
+				p[last.(int)] = v
+			}
+		}
+		return c, child(parent, last), set
 	}
 	for i, path := range places {
 		if i%3 == 0 {
-			c, parent, key := at(path)
-			parent[key] = nil
+			c, _, set := at(path)
+			set(nil)
 			out = append(out, c)
 		}
-		c, parent, key := at(path)
-		switch v := parent[key].(type) {
+		c, value, set := at(path)
+		switch v := value.(type) {
 		case map[string]any:
 			v["notAField"] = "x"
 		case string:
-			parent[key] = int64(7)
+			set(int64(7))
 		case int64:
-			parent[key] = float64(v)
+			set(float64(v))
 		case float64:
-			parent[key] = v + 0.5
+			set(v + 0.5)
 		case bool:
-			parent[key] = "yes"
+			set("yes")
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// child is the value at key k (a map key or a list index) of v.
+func child(v any, k any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return v[k.(string)]
+	case []any:
+		return v[k.(int)]
+	}
+	return nil
 }
