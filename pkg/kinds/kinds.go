@@ -5,11 +5,7 @@
 package kinds
 
 import (
-	"cmp"
 	"encoding/json"
-	"maps"
-	"slices"
-	"strings"
 
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -44,31 +40,26 @@ var ByGroupKind = map[schema.GroupKind]Typed{
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: {"v1", func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }},
 }
 
-// WarmCodecs makes encoding/json and, when decoders is set,
-// sigs.k8s.io/json learn the fields of every typed kind. Each learns a
-// type's whole graph of struct types the first time it meets it, which
-// costs milliseconds for the Argo kinds in every fresh process; done ahead
-// on an idle CPU, the first real encode or decode finds it done. Both
-// caches are safe for concurrent use, and what they learn does not depend
-// on the data. Only decoding the kinds' objects needs sigs.k8s.io/json.
-func WarmCodecs(decoders bool) {
-	// The Argo kinds first: theirs are the large graphs.
-	gks := slices.SortedFunc(maps.Keys(ByGroupKind), func(a, b schema.GroupKind) int {
-		return cmp.Or(-cmp.Compare(boolInt(a.Group == "argoproj.io"), boolInt(b.Group == "argoproj.io")),
-			strings.Compare(a.Group, b.Group), strings.Compare(a.Kind, b.Kind))
-	})
+// WarmCodecs makes encoding/json (when encode is set) and
+// sigs.k8s.io/json (when decode is set) learn the fields of the kinds gks,
+// in that order. Each learns a type's whole graph of struct types the
+// first time it meets it, which costs milliseconds for the Argo kinds in
+// every fresh process; done ahead on an idle CPU, the first real encode or
+// decode finds it done. Both caches are safe for concurrent use, and what
+// they learn does not depend on the data. Kinds without a Go type are
+// skipped.
+func WarmCodecs(gks []schema.GroupKind, encode, decode bool) {
 	for _, gk := range gks {
-		obj := ByGroupKind[gk].New()
-		_, _ = json.Marshal(obj)
-		if decoders {
+		typed, ok := ByGroupKind[gk]
+		if !ok {
+			continue
+		}
+		obj := typed.New()
+		if decode {
 			_ = sigsjson.UnmarshalCaseSensitivePreserveInts([]byte("{}"), obj)
 		}
+		if encode {
+			_, _ = json.Marshal(obj)
+		}
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -1,7 +1,9 @@
 package kinds_test
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,7 +30,7 @@ func TestWarmCodecsConcurrently(t *testing.T) {
 		"spec":{"dependencies":[{"name":"d","eventSourceName":"e","eventName":"n","filters":{"data":[{"path":"body.tag","type":"string","value":["^v1$"]}]}}],
 		"triggers":[{"template":{"name":"t","k8s":{"operation":"create","source":{"resource":{"kind":"Workflow"}}}}}]}}`
 	done := make(chan struct{})
-	go func() { kinds.WarmCodecs(true); close(done) }()
+	go func() { kinds.WarmCodecs(slices.Collect(maps.Keys(kinds.ByGroupKind)), true, true); close(done) }()
 	var first any
 	for i := 0; ; i++ {
 		obj := kinds.ByGroupKind[schema.GroupKind{Group: "argoproj.io", Kind: "Sensor"}].New()

@@ -24,25 +24,37 @@ import (
 
 	"github.com/argodeploy/argodeploy/pkg/kinds"
 	"github.com/argodeploy/argodeploy/pkg/schema"
+	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// work is what one command uses: the JSON encoders of the typed kinds,
-// their decoders, and the schemas of some kinds as apiVersion and kind.
+// work is what one command uses: the JSON encoders and decoders of some
+// typed kinds, and the schemas of some kinds.
 type work struct {
-	encoders, decoders bool
-	schemas            [][2]string
+	encode, decode []k8sschema.GroupKind
+	schemas        []k8sschema.GroupKind // at version v1alpha1 of argoproj.io
 }
 
-// pipelineSchemas are the Argo kinds of a generated pipeline, the largest
-// schema first.
-var pipelineSchemas = [][2]string{
-	{"argoproj.io/v1alpha1", "WorkflowTemplate"},
-	{"argoproj.io/v1alpha1", "Sensor"},
-	{"argoproj.io/v1alpha1", "EventSource"},
-	{"argoproj.io/v1alpha1", "EventBus"},
-}
+var (
+	workflowTemplate = k8sschema.GroupKind{Group: "argoproj.io", Kind: "WorkflowTemplate"}
+	sensor           = k8sschema.GroupKind{Group: "argoproj.io", Kind: "Sensor"}
+	eventSource      = k8sschema.GroupKind{Group: "argoproj.io", Kind: "EventSource"}
+	eventBus         = k8sschema.GroupKind{Group: "argoproj.io", Kind: "EventBus"}
+	workflow         = k8sschema.GroupKind{Group: "argoproj.io", Kind: "Workflow"}
+	configMap        = k8sschema.GroupKind{Kind: "ConfigMap"}
+	serviceAccount   = k8sschema.GroupKind{Kind: "ServiceAccount"}
+	role             = k8sschema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "Role"}
+	roleBinding      = k8sschema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}
 
-// plan says what the command in args (os.Args without the program) uses.
+	// pipeline holds the kinds of a generated pipeline, the largest first.
+	pipeline = []k8sschema.GroupKind{workflowTemplate, sensor, eventSource, eventBus, configMap, serviceAccount, role, roleBinding}
+)
+
+// plan says what the command in args (os.Args without the program) uses:
+// validate decodes a pipeline's objects, checks them against their schemas
+// and encodes WorkflowTemplates and Sensors (the upstream validators and
+// References marshal parts of them); simulate decodes the Sensors, the
+// templates and the Workflows that fire; generate encodes a pipeline and
+// the Workflows its triggers create.
 func plan(args []string) work {
 	for _, arg := range args {
 		if strings.HasPrefix(arg, "-") {
@@ -50,11 +62,11 @@ func plan(args []string) work {
 		}
 		switch arg {
 		case "validate":
-			return work{encoders: true, decoders: true, schemas: pipelineSchemas}
+			return work{decode: pipeline, encode: []k8sschema.GroupKind{workflowTemplate, sensor}, schemas: pipeline[:4]}
 		case "simulate":
-			return work{encoders: true, decoders: true}
+			return work{decode: []k8sschema.GroupKind{sensor, workflowTemplate, workflow}}
 		case "generate":
-			return work{encoders: true}
+			return work{encode: append([]k8sschema.GroupKind{workflow}, pipeline...)}
 		}
 		return work{}
 	}
@@ -66,13 +78,16 @@ func init() {
 		return
 	}
 	w := plan(os.Args[1:])
-	if w.encoders {
-		go kinds.WarmCodecs(w.decoders)
+	if len(w.decode) > 0 {
+		go kinds.WarmCodecs(w.decode, false, true)
+	}
+	if len(w.encode) > 0 {
+		go kinds.WarmCodecs(w.encode, true, false)
 	}
 	if len(w.schemas) > 0 {
 		go func() {
-			for _, s := range w.schemas {
-				_ = schema.Preload(s[0], s[1]) // validate reports any error itself
+			for _, gk := range w.schemas {
+				_ = schema.Preload(gk.Group+"/v1alpha1", gk.Kind) // validate reports any error itself
 			}
 		}()
 	}

@@ -4,18 +4,23 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/argodeploy/argodeploy/pkg/kinds"
 	"github.com/argodeploy/argodeploy/pkg/schema"
+	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestPlan(t *testing.T) {
+	validate := plan([]string{"validate", "pipeline.yaml"})
+	if len(validate.decode) == 0 || len(validate.encode) == 0 || len(validate.schemas) == 0 {
+		t.Errorf("validate warms %+v", validate)
+	}
 	for _, tc := range []struct {
 		args []string
 		want work
 	}{
-		{[]string{"validate", "pipeline.yaml"}, work{encoders: true, decoders: true, schemas: pipelineSchemas}},
-		{[]string{"--allow-external", "validate", "-"}, work{encoders: true, decoders: true, schemas: pipelineSchemas}},
-		{[]string{"generate", "-f", "validate"}, work{encoders: true}},
-		{[]string{"simulate", "-f", "m.yaml", "push.json"}, work{encoders: true, decoders: true}},
+		{[]string{"--allow-external", "validate", "-"}, validate},
+		{[]string{"generate", "-f", "validate"}, work{encode: append([]k8sschema.GroupKind{workflow}, pipeline...)}},
+		{[]string{"simulate", "-f", "m.yaml", "push.json"}, work{decode: []k8sschema.GroupKind{sensor, workflowTemplate, workflow}}},
 		{[]string{"help", "validate"}, work{}},
 		{[]string{"--help"}, work{}},
 		{[]string{"version"}, work{}},
@@ -27,10 +32,16 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-// TestPipelineSchemas: every kind prewarm preloads has a schema.
-func TestPipelineSchemas(t *testing.T) {
-	for _, s := range pipelineSchemas {
-		if err := schema.Preload(s[0], s[1]); err != nil {
+// TestPipelineKinds: every kind prewarm warms has a Go type, and every
+// schema it preloads exists.
+func TestPipelineKinds(t *testing.T) {
+	for _, gk := range append([]k8sschema.GroupKind{workflow}, pipeline...) {
+		if _, ok := kinds.ByGroupKind[gk]; !ok {
+			t.Errorf("%v has no Go type", gk)
+		}
+	}
+	for _, gk := range plan([]string{"validate"}).schemas {
+		if err := schema.Preload(gk.Group+"/v1alpha1", gk.Kind); err != nil {
 			t.Error(err)
 		}
 	}
