@@ -5,6 +5,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -101,12 +102,7 @@ func skip(data []byte, pos int) int {
 	for i := pos; i < len(data); i++ {
 		switch c := data[i]; c {
 		case '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(data) {
+			if i = stringEnd(data, i+1); i < 0 {
 				return -1
 			}
 			if depth == 0 {
@@ -131,6 +127,28 @@ func skip(data []byte, pos int) int {
 		return len(data)
 	}
 	return -1
+}
+
+// stringEnd returns the position of the quote that ends the string whose
+// contents start at data[pos], or -1. It finds quotes with
+// bytes.IndexByte, and a quote ends the string unless an odd number of
+// backslashes comes before it.
+func stringEnd(data []byte, pos int) int {
+	for from := pos; ; {
+		q := bytes.IndexByte(data[from:], '"')
+		if q < 0 {
+			return -1
+		}
+		q += from
+		backslashes := 0
+		for b := q - 1; b >= pos && data[b] == '\\'; b-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return q
+		}
+		from = q + 1
+	}
 }
 
 // linearSearchMax is the number of members up to which Members looks for

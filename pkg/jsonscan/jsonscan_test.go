@@ -26,7 +26,7 @@ func decodeMembers(data []byte) (map[string]json.RawMessage, error) {
 func TestMembersMatchDecoding(t *testing.T) {
 	inputs := []string{
 		`{}`, ` { } `, `{"a":1}`, `{"a" : 1 , "b":[1,{"c":"}"}],"d":"x\"y\\"}`, `{"a":1,"a":true}`,
-		`{"\u00e9":null,"q\"":-1.5e3}`, "{\n  \"a\": {\n    \"b\": [\n      1\n    ]\n  },\n  \"c\": false\n}\n",
+		`{"\u00e9":null,"q\"":-1.5e3}`, `{"a":"x\\","b":"\\\"","c":"\\\\\"\\"}`, `{"\\":"\"\"","\"\\":["\\",{"\\\\":"}"}]}`, "{\n  \"a\": {\n    \"b\": [\n      1\n    ]\n  },\n  \"c\": false\n}\n",
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for range 3000 {
