@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(FUZZTIME) ./pkg/render/
 	$(GO) test -run='^$$' -fuzz=FuzzEmitter -fuzztime=$(FUZZTIME) ./pkg/output/
 	$(GO) test -run='^$$' -fuzz=FuzzScreens -fuzztime=$(FUZZTIME) ./pkg/simulate/
+	$(GO) test -run='^$$' -fuzz=FuzzObject -fuzztime=$(FUZZTIME) ./pkg/manifest/
 
 clean:
 	rm -rf bin
