@@ -186,7 +186,7 @@ func Parse(file string, data []byte) ([]Doc, error) {
 }
 
 // object is the Kubernetes object of document n: what unstructured's
-// UnmarshalJSON makes of the JSON of yamlnode.Plain(n). It builds that
+// UnmarshalJSON makes of the JSON of yamlnode.Value(n). It builds that
 // directly when the document holds only what converts without doubt (an
 // object with a kind, strings in UTF-8, integers, booleans, nulls, no
 // aliases); anything else goes through JSON, for the same value or error
@@ -204,7 +204,11 @@ func object(n *yaml.Node) (*unstructured.Unstructured, error) {
 
 // viaJSON is object through JSON.
 func viaJSON(n *yaml.Node) (*unstructured.Unstructured, error) {
-	jsonData, err := json.Marshal(yamlnode.Plain(n))
+	value, err := yamlnode.Value(n)
+	if err != nil {
+		return nil, err
+	}
+	jsonData, err := json.Marshal(value)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +222,7 @@ func viaJSON(n *yaml.Node) (*unstructured.Unstructured, error) {
 // notDirect marks a value direct leaves to JSON.
 type notDirect struct{}
 
-// direct converts n as yamlnode.Plain then JSON would, or returns
+// direct converts n as yamlnode.Value then JSON would, or returns
 // notDirect{} somewhere inside for what it leaves to JSON: floats (which
 // JSON may turn into integers), integers outside int64, strings that are
 // not UTF-8, aliases and merge keys.

@@ -24,9 +24,11 @@ func TestParseSplitsDocumentsAndKeepsTheirLines(t *testing.T) {
 
 func TestParseRejectsWhatIsNotAnObject(t *testing.T) {
 	for name, data := range map[string]string{
-		"list":   "- a\n- b\n",
-		"syntax": "kind: [\n",
-		"scalar": "just text\n",
+		"list":       "- a\n- b\n",
+		"syntax":     "kind: [\n",
+		"scalar":     "just text\n",
+		"alias loop": "kind: K\nmetadata: &m {x: [*m]}\n",
+		"bad merge":  "kind: K\nmetadata: {<<: [1]}\n",
 	} {
 		if _, err := Parse("in.yaml", []byte(data)); err == nil || !strings.HasPrefix(err.Error(), "in.yaml") {
 			t.Errorf("%s: error %v, want one naming in.yaml", name, err)
@@ -70,5 +72,19 @@ func TestSplitPath(t *testing.T) {
 		if got := strings.Join(splitPath(path), "|"); got != want {
 			t.Errorf("splitPath(%q) = %q, want %q", path, got, want)
 		}
+	}
+}
+
+// TestParseFollowsAliases: anchors, aliases and merge keys read as kubectl
+// reads them.
+func TestParseFollowsAliases(t *testing.T) {
+	data := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: &l {app: x}\n  annotations:\n    <<: *l\n    note: n1\ndata: {k: v}\n"
+	docs, err := Parse("in.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := docs[0].Object
+	if meta.GetLabels()["app"] != "x" || meta.GetAnnotations()["app"] != "x" || meta.GetAnnotations()["note"] != "n1" {
+		t.Errorf("labels %v, annotations %v", meta.GetLabels(), meta.GetAnnotations())
 	}
 }
