@@ -13,10 +13,11 @@ import (
 
 // emitter writes exactly the YAML that yaml.v3 writes for node(v) with a
 // two-space indent and compact sequences, several times faster: it lays
-// out mappings and sequences itself and writes the scalars that are plain
-// in any case (names, paths, quantities) directly. Every other scalar
-// (quoted, multi-line, number-like) is rendered once by yaml.v3 itself and
-// remembered, so the quoting rules stay yaml.v3's.
+// out mappings and sequences itself and writes directly the scalars that
+// are plain in any case (names, paths, quantities) and the multi-line ones
+// that are plain literal blocks (scripts, cache entries). Every other
+// scalar (quoted, number-like, odd multi-line) is rendered once by yaml.v3
+// itself and remembered, so the quoting rules stay yaml.v3's.
 type emitter struct {
 	buf  bytes.Buffer
 	json bytes.Buffer      // the JSON of the object being written
