@@ -9,23 +9,18 @@ import (
 	"unsafe"
 )
 
-// errUnexpected is what jsonTree returns for input it does not handle;
-// its caller then uses encoding/json.
+// errUnexpected is what tree returns for input it does not handle; its
+// caller then uses encoding/json.
 var errUnexpected = errors.New("jsontree: unexpected input")
 
-// jsonTree decodes data, the JSON that encoding/json wrote for one object,
+// tree decodes data, the JSON that encoding/json wrote for one object,
 // into what encoding/json's Decoder with UseNumber decodes it to, with
 // each JSON object as an object (members sorted by key) instead of a map:
 // []any, string, json.Number, bool and nil otherwise. It takes a fraction
 // of the time: it neither reflects nor hashes, nor checks the grammar
-// beyond what it needs. Strings with escapes are left to encoding/json.
-// Input it does not expect, bytes that are not UTF-8 included, is
-// errUnexpected.
-func jsonTree(data []byte) (object, error) {
-	return new(treeDecoder).tree(data)
-}
-
-// tree is jsonTree, reusing what d allocated for the previous trees.
+// beyond what it needs, and it reuses what d allocated for the previous
+// trees. Input it does not expect (bytes that are not UTF-8, escaped UTF-16
+// surrogates, which encoding/json never writes) is errUnexpected.
 func (d *treeDecoder) tree(data []byte) (object, error) {
 	if d.short == nil {
 		d.short = map[string]string{}

@@ -22,6 +22,11 @@ func decodeReference(data []byte) (map[string]any, error) {
 	return m, err
 }
 
+// jsonTree is tree on a new decoder.
+func jsonTree(data []byte) (object, error) {
+	return new(treeDecoder).tree(data)
+}
+
 // reused decodes every tree of the tests in turn, as an emitter's
 // decoder does the documents of a run, refusals included.
 var reused treeDecoder

@@ -45,8 +45,10 @@ var (
 	role             = k8sschema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "Role"}
 	roleBinding      = k8sschema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}
 
-	// pipeline holds the kinds of a generated pipeline, the largest first.
-	pipeline = []k8sschema.GroupKind{workflowTemplate, sensor, eventSource, eventBus, configMap, serviceAccount, role, roleBinding}
+	// argoKinds are the Argo kinds of a generated pipeline, the largest
+	// first, and pipeline all its kinds.
+	argoKinds = []k8sschema.GroupKind{workflowTemplate, sensor, eventSource, eventBus}
+	pipeline  = append(argoKinds[:len(argoKinds):len(argoKinds)], configMap, serviceAccount, role, roleBinding)
 )
 
 // plan says what the command in args (os.Args without the program) uses:
@@ -62,7 +64,7 @@ func plan(args []string) work {
 		}
 		switch arg {
 		case "validate":
-			return work{decode: pipeline, encode: []k8sschema.GroupKind{workflowTemplate, sensor}, schemas: pipeline[:4]}
+			return work{decode: pipeline, encode: []k8sschema.GroupKind{workflowTemplate, sensor}, schemas: argoKinds}
 		case "simulate":
 			return work{decode: []k8sschema.GroupKind{sensor, workflowTemplate, workflow}}
 		case "generate":
