@@ -158,14 +158,14 @@ func TestBenchmarks(t *testing.T) {
 		var b strings.Builder
 		const count = 2000
 		for i := range count {
-			b.WriteString(synthetic.Push(i%n, "v1.2.3") + "\n")
+			b.WriteString(synthetic.ReleaseMessage(i, n) + "\n")
 		}
 		if err := os.WriteFile(msgs, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		m := timeCommand(t, 3, command(*argodeployBin, "simulate", "-f", mappings[n], "--no-step", "-o", "json", msgs)...)
 		rate := float64(count) / m.median.Seconds()
-		row("| simulate, %d pushes through %d services (all fire), process included, %d runs | %s: %.0f events/s (%.0f) | | | target ≥ 10,000 events/s: %s |",
+		row("| simulate, %d distinct releases through %d services (each fires once), process included, %d runs | %s: %.0f events/s (%.0f) | | | target ≥ 10,000 events/s: %s |",
 			count, n, m.runs, m, rate, float64(count)/m.fastest.Seconds(), against(rate, 10000, true))
 	}
 

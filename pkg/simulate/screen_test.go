@@ -100,8 +100,9 @@ func FuzzScreens(f *testing.F) {
 	})
 }
 
-// BenchmarkReplay: one message (a push of a mapped image) through the
-// pipeline of n services, without the step.
+// BenchmarkReplay: one message (a release of one of the services, each
+// with its own digest, tag, ID and publish time, as real pushes are)
+// through the pipeline of n services, without the step.
 func BenchmarkReplay(b *testing.B) {
 	for _, n := range synthetic.Sizes {
 		rendered, err := synthetic.Objects(n)
@@ -112,13 +113,18 @@ func BenchmarkReplay(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		msg := Message{ID: "1", Data: []byte(synthetic.Push(n/2, "v1.2.3")), PublishTime: DefaultPublishTime}
+		k := 0 // across runs too: no release is replayed twice
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
+				msg, err := parseMessage([]byte(synthetic.ReleaseMessage(k, n)))
+				if err != nil {
+					b.Fatal(err)
+				}
 				if out := p.Replay(msg); len(out.Fired) != 1 {
 					b.Fatalf("fired %d", len(out.Fired))
 				}
+				k++
 			}
 		})
 	}
@@ -251,5 +257,38 @@ func TestSplitSharesTheRest(t *testing.T) {
 		if prefix, rest, ok := newScreenFilters().split(pattern); ok {
 			t.Errorf("%q splits into %q and %q", pattern, prefix, rest)
 		}
+	}
+}
+
+// TestVerdictsStayBounded: a long replay of distinct releases keeps at
+// most maxVerdicts Filter results, and the outcomes stay those of Argo
+// Events' Filter alone.
+func TestVerdictsStayBounded(t *testing.T) {
+	const n = 10
+	rendered, err := synthetic.Objects(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPipeline(render.Convert[runtime.Object](rendered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range maxVerdicts + 50 {
+		msg, err := parseMessage([]byte(synthetic.ReleaseMessage(k, n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.Replay(msg)
+		if len(got.Fired) != 1 {
+			t.Fatalf("release %d fired %d triggers, want 1", k, len(got.Fired))
+		}
+		if k%500 == 0 {
+			if want := unscreened(p).Replay(msg); !reflect.DeepEqual(got, want) {
+				t.Fatalf("release %d:\nscreened   %+v\nunscreened %+v", k, got, want)
+			}
+		}
+	}
+	if held := len(p.verdicts.m); held == 0 || held > maxVerdicts {
+		t.Errorf("verdicts hold %d results, want 1 to %d", held, maxVerdicts)
 	}
 }

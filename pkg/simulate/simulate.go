@@ -244,7 +244,10 @@ type verdictOf struct {
 	err error
 }
 
-// verdicts remembers Filter results, for any number of goroutines.
+// verdicts remembers Filter results, for any number of goroutines. It
+// forgets them all when it holds maxVerdicts: most releases are seen once
+// (each has its own digest), so a long replay would otherwise keep every
+// one of them.
 type verdicts struct {
 	mu sync.Mutex
 	m  map[string]verdictOf
@@ -262,8 +265,14 @@ func (v *verdicts) get(key string) (verdictOf, bool) {
 func (v *verdicts) put(key string, r verdictOf) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if len(v.m) >= maxVerdicts {
+		clear(v.m)
+	}
 	v.m[key] = r
 }
+
+// maxVerdicts is how many Filter results verdicts holds at most.
+const maxVerdicts = 1 << 12
 
 // rejections holds the reusable rejection lists of Replay.
 var rejections = sync.Pool{New: func() any { return new([]rejection) }}

@@ -5,8 +5,12 @@
 package synthetic
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -56,9 +60,23 @@ func Objects(n int) ([]render.Object, error) {
 	return render.Render(m, render.Options{})
 }
 
-// Push is the Artifact Registry message of a release of service i.
-func Push(i int, tag string) string {
-	return fmt.Sprintf(`{"action":"INSERT","digest":"%s@sha256:%s","tag":"%s:%s"}`, Image(i), strings.Repeat("ab", 32), Image(i), tag)
+// Release is the Artifact Registry notification of the k-th release in a
+// fleet of n services: service k%n, with a tag (matching the services' tag
+// pattern) and a digest that no other release has, as real pushes do.
+func Release(k, n int) string {
+	image := Image(k % n)
+	digest := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(k)))
+	return fmt.Sprintf(`{"action":"INSERT","digest":"%s@sha256:%x","tag":"%s:v%d.%d.%d"}`,
+		image, digest, image, k/1_000_000, k/1000%1000, k%1000)
+}
+
+// ReleaseMessage is Release(k, n) as a message pulled from the
+// subscription (`gcloud pubsub subscriptions pull --format=json`): base64
+// data, its own message ID, and a publish time k milliseconds into 2026.
+func ReleaseMessage(k, n int) string {
+	published := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(k) * time.Millisecond)
+	return fmt.Sprintf(`{"data":%q,"messageId":"%d","publishTime":%q}`,
+		base64.StdEncoding.EncodeToString([]byte(Release(k, n))), 1_000_000+k, published.Format(time.RFC3339Nano))
 }
 
 // Sizes are the numbers of services the benchmarks run at.
