@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
 
@@ -82,18 +82,18 @@ func runGenerate(opts *generateOptions, s streams) error {
 	if opts.outputDir != "" {
 		return output.Dir(opts.outputDir, outObjs)
 	}
-	// Render fully before writing, so a failure writes nothing.
-	var buf bytes.Buffer
+	// Both writers encode every object before they write anything, so a
+	// failure writes nothing; the buffer only saves system calls.
+	out := bufio.NewWriterSize(s.out, 64<<10)
 	if opts.format == "json" {
-		err = output.JSON(&buf, outObjs)
+		err = output.JSON(out, outObjs)
 	} else {
-		err = output.YAML(&buf, outObjs)
+		err = output.YAML(out, outObjs)
 	}
 	if err != nil {
 		return err
 	}
-	_, err = buf.WriteTo(s.out)
-	return err
+	return out.Flush()
 }
 
 // renderMapping loads a mapping file (- for stdin) and renders its objects.
