@@ -2,7 +2,6 @@ package simulate
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -98,36 +97,6 @@ func FuzzScreens(f *testing.F) {
 			t.Fatalf("%q:\nscreened   %+v\nunscreened %+v", body, got, want)
 		}
 	})
-}
-
-// BenchmarkReplay: one message (a release of one of the services, each
-// with its own digest, tag, ID and publish time, as real pushes are)
-// through the pipeline of n services, without the step.
-func BenchmarkReplay(b *testing.B) {
-	for _, n := range synthetic.Sizes {
-		rendered, err := synthetic.Objects(n)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p, err := NewPipeline(render.Convert[runtime.Object](rendered))
-		if err != nil {
-			b.Fatal(err)
-		}
-		k := 0 // across runs too: no release is replayed twice
-		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				msg, err := parseMessage([]byte(synthetic.ReleaseMessage(k, n)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if out := p.Replay(msg); len(out.Fired) != 1 {
-					b.Fatalf("fired %d", len(out.Fired))
-				}
-				k++
-			}
-		})
-	}
 }
 
 // TestScreenValueMatchesRegexp: the prefix check never changes what the
@@ -265,19 +234,9 @@ func TestSplitSharesTheRest(t *testing.T) {
 // Events' Filter alone.
 func TestVerdictsStayBounded(t *testing.T) {
 	const n = 10
-	rendered, err := synthetic.Objects(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := NewPipeline(render.Convert[runtime.Object](rendered))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := syntheticPipeline(t, n)
 	for k := range maxVerdicts + 50 {
-		msg, err := parseMessage([]byte(synthetic.ReleaseMessage(k, n)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		msg := release(t, k, n)
 		got := p.Replay(msg)
 		if len(got.Fired) != 1 {
 			t.Fatalf("release %d fired %d triggers, want 1", k, len(got.Fired))
