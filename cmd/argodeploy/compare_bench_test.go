@@ -25,6 +25,7 @@ var (
 	argodeployBin  = flag.String("argodeploy", "", "the argodeploy binary")
 	kubeconformBin = flag.String("kubeconform", "", "the kubeconform v0.7.0 binary")
 	goBench        = flag.String("gobench", "", "output of the package benchmarks (go test -bench), included as is")
+	floorBench     = flag.String("floor", "", "output of BenchmarkArgoEventsAlone (go test -bench), the floor under simulate")
 	reportFile     = flag.String("out", "", "where to write BENCHMARKS.md")
 	runs           = flag.Int("runs", 5, "runs of each command; the median counts")
 )
@@ -169,6 +170,13 @@ func TestBenchmarks(t *testing.T) {
 			count, n, m.runs, m, rate, float64(count)/m.fastest.Seconds(), against(rate, 10000, true))
 	}
 
+	if *floorBench != "" {
+		perRelease := medianNsPerOp(t, *floorBench, "BenchmarkArgoEventsAlone")
+		cpus := runtime.GOMAXPROCS(0)
+		row("| simulate's floor: Argo Events' own Filter and ApplyResourceParameters per release, nothing else (`BenchmarkArgoEventsAlone`, median of its runs) | %.0f µs per release on one goroutine: at most %.0f releases/s on %d CPUs | | | the 10,000 events/s target needs at most %.0f µs per release here |",
+			perRelease/1e3, float64(cpus)*1e9/perRelease, cpus, float64(cpus)*1e9/10000/1e3)
+	}
+
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Benchmarks\n\nWritten by `make bench` (%s); numbers are medians of %d runs (after one warm-up run) unless a row says otherwise, with the fastest run in brackets, wall time of the whole process as a user runs it. kubeconform v0.7.0 validates the same files with the same per-kind schemas (`schemas/kinds`, argodeploy's `make schemas` output) with `-strict -ignore-missing-schemas` (the kustomization.yaml has no schema; argodeploy counts it as skipped); argodeploy runs all its layers (schema, decode, upstream validators, local, cross-resource, access). The two tools take turns run by run, so a machine that slows down for a while (this one does, by ±20 %%) slows both alike.\n\n", time.Now().UTC().Format("2006-01-02"), *runs)
 	fmt.Fprintf(&md, "## Machine\n\n%s\n\nWhat profiles showed and what changed, before and after: [docs/performance.md](docs/performance.md).\n\n", machine())
@@ -190,6 +198,32 @@ func TestBenchmarks(t *testing.T) {
 	if err := os.WriteFile(*reportFile, []byte(md.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// medianNsPerOp is the median ns/op of the named benchmark's lines in
+// the go test -bench output in file.
+func medianNsPerOp(t *testing.T, file, name string) float64 {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values []float64
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], name+"-") && fields[0] != name || fields[3] != "ns/op" {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(fields[2], &v); err != nil {
+			t.Fatalf("%s: %q: %v", file, line, err)
+		}
+		values = append(values, v)
+	}
+	if len(values) == 0 {
+		t.Fatalf("%s: no %s results", file, name)
+	}
+	slices.Sort(values)
+	return values[len(values)/2]
 }
 
 // against says whether measured meets target, and the ratio of the two:
