@@ -18,11 +18,12 @@ import (
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 )
 
-// unscreened is p with every dependency judged by Argo Events alone, every
-// time: no screens, nothing remembered.
+// unscreened is p with every dependency visited and judged by Argo Events
+// alone, every time: no screens, no dependency keys, nothing remembered.
 func unscreened(p *Pipeline) *Pipeline {
 	q := *p
 	q.verdicts = newVerdicts()
+	q.keys = nil
 	q.screens = make([][]*screen, len(p.screens))
 	for i := range p.screens {
 		q.screens[i] = make([]*screen, len(p.screens[i]))
@@ -249,5 +250,54 @@ func TestVerdictsStayBounded(t *testing.T) {
 	}
 	if held := len(p.verdicts.m); held == 0 || held > maxVerdicts {
 		t.Errorf("verdicts hold %d results, want 1 to %d", held, maxVerdicts)
+	}
+}
+
+// TestCandidatesChangeNothing: visiting only the dependencies filed under
+// a message's values gives what visiting every dependency gives, for
+// releases of each service and for messages that fire nothing.
+func TestCandidatesChangeNothing(t *testing.T) {
+	const n = 30
+	p := syntheticPipeline(t, n)
+	all := *p
+	all.keys = nil
+	msgs := []Message{
+		{ID: "not json", Data: []byte("{"), PublishTime: DefaultPublishTime},
+		{ID: "no digest", Data: []byte(`{"action":"INSERT","tag":"` + synthetic.Image(3) + `:v1.0.0"}`), PublishTime: DefaultPublishTime},
+		{ID: "a delete", Data: []byte(strings.Replace(synthetic.Release(4, n), "INSERT", "DELETE", 1)), PublishTime: DefaultPublishTime},
+		{ID: "a number", Data: []byte(`{"action":"INSERT","digest":7,"tag":7}`), PublishTime: DefaultPublishTime},
+		{ID: "another image", Data: []byte(strings.ReplaceAll(synthetic.Release(5, n), "acme-fleet", "acme-other")), PublishTime: DefaultPublishTime},
+		{ID: "a prefix only", Data: []byte(strings.ReplaceAll(synthetic.Release(6, n), "svc-00006", "svc-0000")), PublishTime: DefaultPublishTime},
+		{ID: "a bad tag", Data: []byte(strings.Replace(synthetic.Release(7, n), ":v0.0.7", ":-x", 1)), PublishTime: DefaultPublishTime},
+	}
+	for k := range 2 * n {
+		msgs = append(msgs, release(t, k, n))
+	}
+	fired := 0
+	for _, msg := range msgs {
+		got, want := p.Replay(msg), all.Replay(msg)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("message %s:\ncandidates %+v\nall        %+v", msg.ID, got, want)
+		}
+		if _, ok := p.replayCandidates(msg); ok {
+			fired++
+		}
+	}
+	if fired != 2*n {
+		t.Errorf("the candidates fired for %d messages, want the %d releases", fired, 2*n)
+	}
+	// Each release names its service's dependency alone: the dependencies
+	// are filed by image, not by the action they all share.
+	msg := release(t, 7, n)
+	fields := make([]*eventFields, len(p.sourceList))
+	for src := range p.sourceList {
+		event, err := pubSubEvent(msg, p.sourceList[src])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields[src] = newEventFields(event.Data, p.filters)
+	}
+	if refs := p.keys.candidates(fields); len(refs) != 1 || p.sensors[refs[0].sensor].Spec.Dependencies[refs[0].dep].Name != "svc-00007" {
+		t.Errorf("release 7 has %d candidates %v, want svc-00007's dependency alone", len(refs), refs)
 	}
 }

@@ -31,6 +31,7 @@ type Pipeline struct {
 	sourceList  []sourceEvent          // the sources the dependencies read
 	sourceOf    [][]int                // per Sensor, per dependency: its source in sourceList, or -1
 	screens     [][]*screen            // per Sensor, per dependency; nil where Argo Events alone judges
+	keys        *dependencyKeys        // finds the dependencies a message may satisfy; nil: visit all
 	filters     *screenFilters         // the screens' filters, shared
 	conditions  [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
 	verdicts    *verdicts              // remembered Filter results, see filter
@@ -111,6 +112,7 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 		}
 		p.sourceOf = append(p.sourceOf, ids)
 	}
+	p.keys = newDependencyKeys(p)
 	return p, nil
 }
 
@@ -157,6 +159,16 @@ type Workflow struct {
 // of each trigger that fires (triggers.ApplyTemplateParameters,
 // ApplyResourceParameters).
 func (p *Pipeline) Replay(msg Message) Outcome {
+	if p.keys != nil {
+		if out, ok := p.replayCandidates(msg); ok {
+			return out
+		}
+	}
+	return p.replayAll(msg)
+}
+
+// replayAll is Replay visiting every dependency.
+func (p *Pipeline) replayAll(msg Message) Outcome {
 	out := Outcome{Message: msg.ID, Payload: string(msg.Data), Fired: []Trigger{}}
 	events := make([]*eventsv1alpha1.Event, len(p.sourceList)) // per source: built once
 	fields := make([]*eventFields, len(p.sourceList))
@@ -198,20 +210,28 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 			}
 			rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, err: err, passed: -1})
 		}
-		if len(satisfied) == 0 {
-			continue
-		}
-		for ti, t := range s.Spec.Triggers {
-			if c := p.conditions[si][ti]; c == nil || !c.fires(satisfied) {
-				continue
-			}
-			out.Fired = append(out.Fired, p.apply(s, t, satisfied))
-		}
+		out.Fired = p.fire(si, satisfied, out.Fired)
 	}
 	if len(out.Fired) == 0 {
 		out.Rejected, out.More = nearest(rejected)
 	}
 	return out
+}
+
+// fire appends to fired the triggers of Sensor si whose conditions the
+// satisfied dependencies meet, with their parameters applied.
+func (p *Pipeline) fire(si int, satisfied map[string]*eventsv1alpha1.Event, fired []Trigger) []Trigger {
+	if len(satisfied) == 0 {
+		return fired
+	}
+	s := p.sensors[si]
+	for ti, t := range s.Spec.Triggers {
+		if c := p.conditions[si][ti]; c == nil || !c.fires(satisfied) {
+			continue
+		}
+		fired = append(fired, p.apply(s, t, satisfied))
+	}
+	return fired
 }
 
 // filter is Argo Events' verdict of dependency di of Sensor si on event.
