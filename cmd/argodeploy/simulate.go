@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,35 +95,64 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	if err != nil {
 		return err
 	}
-	// Messages are independent: replay them on every CPU, then follow the
-	// steps in message order.
-	outcomes := make([]simulate.Outcome, len(msgs))
-	_ = parallel.ForEach(len(msgs), func(i int) error {
-		outcomes[i] = pipeline.Replay(msgs[i])
-		return nil
-	})
-	for i, msg := range msgs {
-		if opts.noStep {
-			continue
-		}
-		for j := range outcomes[i].Fired {
-			w := outcomes[i].Fired[j].Workflow
-			if w == nil {
+	// Messages are independent: replay them on every CPU, a batch at a
+	// time, then follow the steps in message order. Without steps nothing
+	// can fail once the messages are read, so each batch's report is
+	// written as it is done and a long replay holds one batch at a time;
+	// with steps, the report is written only once every step has run.
+	var out io.Writer = bufio.NewWriterSize(s.out, 64<<10)
+	var held bytes.Buffer
+	if !opts.noStep {
+		out = &held
+	}
+	list := &listWriter[simulate.Outcome]{w: out}
+	for start := 0; start < len(msgs); start += replayBatch {
+		batch := msgs[start:min(start+replayBatch, len(msgs))]
+		outcomes := make([]simulate.Outcome, len(batch))
+		_ = parallel.ForEach(len(batch), func(i int) error {
+			outcomes[i] = pipeline.Replay(batch[i])
+			return nil
+		})
+		for i, msg := range batch {
+			if opts.noStep {
 				continue
 			}
-			if w.Step, err = pipeline.FollowStep(ctx, w, msg.PublishTime); err != nil {
-				return fmt.Errorf("message %s: %w", msg.ID, err)
+			for j := range outcomes[i].Fired {
+				w := outcomes[i].Fired[j].Workflow
+				if w == nil {
+					continue
+				}
+				if w.Step, err = pipeline.FollowStep(ctx, w, msg.PublishTime); err != nil {
+					return fmt.Errorf("message %s: %w", msg.ID, err)
+				}
 			}
+		}
+		if opts.format == "json" {
+			err = list.items(outcomes)
+		} else {
+			for _, o := range outcomes {
+				writeOutcome(out, o)
+			}
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if opts.format == "json" {
-		return writeIndentedList(s.out, outcomes)
+		if err := list.close(); err != nil {
+			return err
+		}
 	}
-	for _, o := range outcomes {
-		writeOutcome(s.out, o)
+	if opts.noStep {
+		return out.(*bufio.Writer).Flush()
 	}
-	return nil
+	_, err = held.WriteTo(s.out)
+	return err
 }
+
+// replayBatch is how many messages simulate replays before it reports
+// them.
+const replayBatch = 1024
 
 // pipelineSource is how simulate and graph are given a pipeline: a
 // mapping to render, or manifests already generated.
@@ -276,14 +307,27 @@ func shellQuote(args []string) string {
 // byte for byte what a json.Encoder with SetIndent("", "  ") writes for
 // the slice, with the items encoded on every CPU.
 func writeIndentedList[T any](w io.Writer, items []T) error {
-	switch {
-	case items == nil:
+	if items == nil {
 		_, err := io.WriteString(w, "null\n")
 		return err
-	case len(items) == 0:
-		_, err := io.WriteString(w, "[]\n")
+	}
+	list := &listWriter[T]{w: w}
+	if err := list.items(items); err != nil {
 		return err
 	}
+	return list.close()
+}
+
+// listWriter writes a JSON array indented two spaces, as writeIndentedList
+// does, from items given a run at a time.
+type listWriter[T any] struct {
+	w       io.Writer
+	written int
+}
+
+// items encodes items on every CPU, then writes them; nothing is written
+// unless all of them encode.
+func (l *listWriter[T]) items(items []T) error {
 	encoded := make([][]byte, len(items))
 	err := parallel.ForEach(len(items), func(i int) error {
 		var err error
@@ -293,14 +337,28 @@ func writeIndentedList[T any](w io.Writer, items []T) error {
 	if err != nil {
 		return err
 	}
-	out := []byte("[\n  ")
-	for i, item := range encoded {
-		if i > 0 {
-			out = append(out, ",\n  "...)
+	for _, item := range encoded {
+		sep := ",\n  "
+		if l.written == 0 {
+			sep = "[\n  "
 		}
-		out = append(out, item...)
+		if _, err := io.WriteString(l.w, sep); err != nil {
+			return err
+		}
+		if _, err := l.w.Write(item); err != nil {
+			return err
+		}
+		l.written++
 	}
-	out = append(out, "\n]\n"...)
-	_, err = w.Write(out)
+	return nil
+}
+
+// close ends the array.
+func (l *listWriter[T]) close() error {
+	end := "\n]\n"
+	if l.written == 0 {
+		end = "[]\n"
+	}
+	_, err := io.WriteString(l.w, end)
 	return err
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -112,5 +114,59 @@ func TestSimulateUsage(t *testing.T) {
 	}
 	if _, stderr, code := run(t, "", "simulate", "-f", "examples/single-service.yaml", "--message", `{"action":`); code != exitFailure || !strings.Contains(stderr, "--message 1") {
 		t.Errorf("broken message: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestSimulateReportsInBatches: a replay longer than one batch reports
+// every message, in order, each as it is reported alone, and the JSON
+// report is still one indented list.
+func TestSimulateReportsInBatches(t *testing.T) {
+	one, stderr, code := run(t, "", "simulate", "-f", "examples/multi-namespace.yaml", "-o", "json", "--no-step", "testdata/simulate/multi-namespace.jsonl")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var alone []simulate.Outcome
+	if err := json.Unmarshal([]byte(one), &alone); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := os.ReadFile(repoPath("testdata/simulate/multi-namespace.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repeats := replayBatch/len(alone) + 2
+	input := strings.Repeat(string(lines), repeats)
+	stdout, stderr, code := run(t, input, "simulate", "-f", "examples/multi-namespace.yaml", "-o", "json", "--no-step")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var outcomes []simulate.Outcome
+	if err := json.Unmarshal([]byte(stdout), &outcomes); err != nil {
+		t.Fatal(err)
+	}
+	if len(outcomes) != repeats*len(alone) || len(outcomes) <= replayBatch {
+		t.Fatalf("%d outcomes, want %d, more than a batch of %d", len(outcomes), repeats*len(alone), replayBatch)
+	}
+	for i, o := range outcomes {
+		want := alone[i%len(alone)]
+		want.Message = fmt.Sprint(i + 1)
+		if !reflect.DeepEqual(o, want) {
+			t.Fatalf("message %d:\n got %+v\nwant %+v", i+1, o, want)
+		}
+	}
+	var reencoded bytes.Buffer
+	enc := json.NewEncoder(&reencoded)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(outcomes); err != nil {
+		t.Fatal(err)
+	}
+	if reencoded.String() != stdout {
+		t.Error("the JSON report is not the indented list of its outcomes")
+	}
+	text, stderr, code := run(t, input, "simulate", "-f", "examples/multi-namespace.yaml", "--no-step")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if got := strings.Count(text, "\nmessage ") + 1; got != len(outcomes) || !strings.Contains(text, fmt.Sprintf("\nmessage %d: ", len(outcomes))) {
+		t.Errorf("the text report has %d messages, want %d", got, len(outcomes))
 	}
 }
