@@ -100,8 +100,9 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	// can fail once the messages are read, so each batch's report is
 	// written as it is done and a long replay holds one batch at a time;
 	// with steps, the report is written only once every step has run.
-	var out io.Writer = bufio.NewWriterSize(s.out, 64<<10)
+	buffered := bufio.NewWriterSize(s.out, 64<<10)
 	var held bytes.Buffer
+	var out io.Writer = buffered
 	if !opts.noStep {
 		out = &held
 	}
@@ -143,11 +144,10 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 			return err
 		}
 	}
-	if opts.noStep {
-		return out.(*bufio.Writer).Flush()
+	if _, err := held.WriteTo(buffered); err != nil { // empty without steps
+		return err
 	}
-	_, err = held.WriteTo(s.out)
-	return err
+	return buffered.Flush()
 }
 
 // replayBatch is how many messages simulate replays before it reports
