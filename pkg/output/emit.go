@@ -143,7 +143,27 @@ var errComplexKey = errors.New("emitter: complex key")
 // line break or more than 100 bytes (yaml.v3 writes keys over 128 as
 // complex keys, counting quotes and escapes).
 func isComplexKey(k string) bool {
-	return len(k) > 100 || strings.ContainsAny(k, "\n\r\u0085\u2028\u2029")
+	if len(k) > 100 {
+		return true
+	}
+	// Byte by byte: the lead bytes 0xC2 and 0xE2 never occur inside
+	// another character, so this finds what strings.ContainsAny(k,
+	// "\n\r\u0085\u2028\u2029") finds, without decoding runes.
+	for i := 0; i < len(k); i++ {
+		switch k[i] {
+		case '\n', '\r':
+			return true
+		case 0xC2: // U+0085
+			if i+1 < len(k) && k[i+1] == 0x85 {
+				return true
+			}
+		case 0xE2: // U+2028, U+2029
+			if i+2 < len(k) && k[i+1] == 0x80 && (k[i+2] == 0xA8 || k[i+2] == 0xA9) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // yamlV3 is yaml.v3's encoding of node(v), two-space indent, compact

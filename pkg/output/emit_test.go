@@ -75,3 +75,27 @@ func FuzzEmitter(f *testing.F) {
 		}
 	})
 }
+
+// TestIsComplexKeyMatchesContainsAny: the byte scan finds line breaks
+// where strings.ContainsAny finds them, in valid and invalid UTF-8.
+func TestIsComplexKeyMatchesContainsAny(t *testing.T) {
+	want := func(k string) bool { return len(k) > 100 || strings.ContainsAny(k, "\n\r\u0085\u2028\u2029") }
+	keys := []string{"", "name", "a\nb", "\r", "\u0085", "x\u2028", "\u2029y", "\u2027", "\u202a", "\u0084", "\xc2",
+		"\xe2\x80", "\xe2\x80\xa8", "\xf0\xe2\x80\xa8", "\xe0\xc2\x85", "\xc2\xc2\x85", "\xe2\xe2\x80\xa9", "é\u2028",
+		strings.Repeat("k", 100), strings.Repeat("k", 101)}
+	pieces := []string{"a", "\n", "\xc2", "\x85", "\xe2", "\x80", "\xa8", "\xa9", "é", "\u2028", "\xff"}
+	seed := uint32(1)
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + seed%6 {
+			seed = seed*1664525 + 1013904223
+			b.WriteString(pieces[seed>>16%uint32(len(pieces))])
+		}
+		keys = append(keys, b.String())
+	}
+	for _, k := range keys {
+		if got := isComplexKey(k); got != want(k) {
+			t.Errorf("isComplexKey(%q) = %t, want %t", k, got, want(k))
+		}
+	}
+}
