@@ -154,7 +154,7 @@ func TestBenchmarks(t *testing.T) {
 	row("| process start alone (`argodeploy --help`), %d runs | %s | | | package initialisation of the linked upstream modules |", start.runs, start)
 
 	// simulate: many messages through a large pipeline, no step.
-	for _, n := range []int{100, 1000} {
+	for _, n := range []int{100, 1000, 10000} {
 		msgs := filepath.Join(dir, fmt.Sprintf("messages-%d.jsonl", n))
 		var b strings.Builder
 		const count = 2000
