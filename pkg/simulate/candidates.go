@@ -115,18 +115,16 @@ func (k *dependencyKeys) candidates(fields []*eventFields) []dependencyRef {
 // dependency left out is one its screen rejects, so what fires is what
 // replayAll finds. ok is false when nothing fires (replayAll then explains
 // the rejections, which needs every dependency) or when an EventSource
-// drops the message (replayAll reports it as it meets it).
-func (p *Pipeline) replayCandidates(msg Message) (out Outcome, ok bool) {
-	events := make([]*eventsv1alpha1.Event, len(p.sourceList))
-	fields := make([]*eventFields, len(p.sourceList))
+// drops the message (replayAll reports it as it meets it). The events it
+// builds stay in m for replayAll.
+func (p *Pipeline) replayCandidates(m *sourceEvents) (out Outcome, ok bool) {
 	for src := range p.sourceList {
-		event, err := pubSubEvent(msg, p.sourceList[src])
-		if err != nil {
+		if _, _, err := p.event(m, src); err != nil {
 			return Outcome{}, false
 		}
-		events[src], fields[src] = event, newEventFields(event.Data, p.filters)
 	}
-	out = Outcome{Message: msg.ID, Payload: string(msg.Data), Fired: []Trigger{}}
+	events, fields := m.events, m.fields
+	out = Outcome{Message: m.msg.ID, Payload: string(m.msg.Data), Fired: []Trigger{}}
 	refs := p.keys.candidates(fields)
 	for i := 0; i < len(refs); {
 		si := refs[i].sensor

@@ -279,7 +279,7 @@ func TestCandidatesChangeNothing(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("message %s:\ncandidates %+v\nall        %+v", msg.ID, got, want)
 		}
-		if _, ok := p.replayCandidates(msg); ok {
+		if _, ok := p.replayCandidates(p.eventsOf(msg)); ok {
 			fired++
 		}
 	}
@@ -288,16 +288,13 @@ func TestCandidatesChangeNothing(t *testing.T) {
 	}
 	// Each release names its service's dependency alone: the dependencies
 	// are filed by image, not by the action they all share.
-	msg := release(t, 7, n)
-	fields := make([]*eventFields, len(p.sourceList))
+	m := p.eventsOf(release(t, 7, n))
 	for src := range p.sourceList {
-		event, err := pubSubEvent(msg, p.sourceList[src])
-		if err != nil {
+		if _, _, err := p.event(m, src); err != nil {
 			t.Fatal(err)
 		}
-		fields[src] = newEventFields(event.Data, p.filters)
 	}
-	if refs := p.keys.candidates(fields); len(refs) != 1 || p.sensors[refs[0].sensor].Spec.Dependencies[refs[0].dep].Name != "svc-00007" {
+	if refs := p.keys.candidates(m.fields); len(refs) != 1 || p.sensors[refs[0].sensor].Spec.Dependencies[refs[0].dep].Name != "svc-00007" {
 		t.Errorf("release 7 has %d candidates %v, want svc-00007's dependency alone", len(refs), refs)
 	}
 }

@@ -159,19 +159,45 @@ type Workflow struct {
 // of each trigger that fires (triggers.ApplyTemplateParameters,
 // ApplyResourceParameters).
 func (p *Pipeline) Replay(msg Message) Outcome {
+	m := p.eventsOf(msg)
 	if p.keys != nil {
-		if out, ok := p.replayCandidates(msg); ok {
+		if out, ok := p.replayCandidates(m); ok {
 			return out
 		}
 	}
-	return p.replayAll(msg)
+	return p.replayAll(m)
+}
+
+// sourceEvents are the events one message becomes, per source in
+// sourceList, each built when first needed and kept for both passes of
+// Replay, with what its screens learned of it.
+type sourceEvents struct {
+	msg    Message
+	events []*eventsv1alpha1.Event
+	fields []*eventFields
+}
+
+// eventsOf is msg's sourceEvents, none built yet.
+func (p *Pipeline) eventsOf(msg Message) *sourceEvents {
+	return &sourceEvents{msg: msg, events: make([]*eventsv1alpha1.Event, len(p.sourceList)), fields: make([]*eventFields, len(p.sourceList))}
+}
+
+// event is the event of source src, or the reason its EventSource drops
+// the message.
+func (p *Pipeline) event(m *sourceEvents, src int) (*eventsv1alpha1.Event, *eventFields, error) {
+	if m.events[src] == nil {
+		event, err := pubSubEvent(m.msg, p.sourceList[src])
+		if err != nil {
+			return nil, nil, err
+		}
+		m.events[src], m.fields[src] = event, newEventFields(event.Data, p.filters)
+	}
+	return m.events[src], m.fields[src], nil
 }
 
 // replayAll is Replay visiting every dependency.
-func (p *Pipeline) replayAll(msg Message) Outcome {
-	out := Outcome{Message: msg.ID, Payload: string(msg.Data), Fired: []Trigger{}}
-	events := make([]*eventsv1alpha1.Event, len(p.sourceList)) // per source: built once
-	fields := make([]*eventFields, len(p.sourceList))
+func (p *Pipeline) replayAll(m *sourceEvents) Outcome {
+	out := Outcome{Message: m.msg.ID, Payload: string(m.msg.Data), Fired: []Trigger{}}
 	// A message rejected by thousands of dependencies is common; the list
 	// is reused from message to message rather than allocated each time.
 	scratch := rejections.Get().(*[]rejection)
@@ -189,21 +215,16 @@ func (p *Pipeline) replayAll(msg Message) Outcome {
 			if src < 0 {
 				continue
 			}
-			event := events[src]
-			if event == nil {
-				var err error
-				if event, err = pubSubEvent(msg, p.sourceList[src]); err != nil {
-					out.Error = err.Error()
-					return out
-				}
-				events[src] = event
-				fields[src] = newEventFields(event.Data, p.filters)
+			event, fields, err := p.event(m, src)
+			if err != nil {
+				out.Error = err.Error()
+				return out
 			}
-			if sc := p.screens[si][di]; sc != nil && !sc.passes(fields[src]) {
-				rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, screen: sc, fields: fields[src], passed: -1})
+			if sc := p.screens[si][di]; sc != nil && !sc.passes(fields) {
+				rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, screen: sc, fields: fields, passed: -1})
 				continue
 			}
-			ok, err := p.filter(si, di, event, fields[src])
+			ok, err := p.filter(si, di, event, fields)
 			if ok && err == nil {
 				satisfied[dep.Name] = event
 				continue
