@@ -29,14 +29,7 @@ func TestSimulateExamples(t *testing.T) {
 
 			// The JSON report says the same, and the Workflows it names are
 			// exactly the fired lines of the text.
-			stdout, stderr, code = run(t, "", "simulate", "-f", "examples/"+example+".yaml", "-o", "json", "--no-step", messages)
-			if code != 0 {
-				t.Fatalf("json: exit %d: %s", code, stderr)
-			}
-			var outcomes []simulate.Outcome
-			if err := json.Unmarshal([]byte(stdout), &outcomes); err != nil {
-				t.Fatal(err)
-			}
+			_, outcomes := simulateJSON(t, "", "examples/"+example+".yaml", messages)
 			fired := 0
 			for _, o := range outcomes {
 				for _, f := range o.Fired {
@@ -71,14 +64,7 @@ func TestWriteIndentedListMatchesEncoder(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", name, got.String(), want.String())
 		}
 	}
-	stdout, stderr, code := run(t, "", "simulate", "-f", "examples/multi-namespace.yaml", "-o", "json", "--no-step", "testdata/simulate/multi-namespace.jsonl")
-	if code != 0 {
-		t.Fatal(stderr)
-	}
-	var outcomes []simulate.Outcome
-	if err := json.Unmarshal([]byte(stdout), &outcomes); err != nil {
-		t.Fatal(err)
-	}
+	_, outcomes := simulateJSON(t, "", "examples/multi-namespace.yaml", "testdata/simulate/multi-namespace.jsonl")
 	check("outcomes", outcomes, func(b *bytes.Buffer) error { return writeIndentedList(b, outcomes) })
 	for _, list := range [][]any{nil, {}, {1}, {"<&>", nil, map[string]any{}, []any{}}, {map[string]any{"a": []any{1, map[string]any{"b": "\u2028"}}}}} {
 		check(fmt.Sprint(list), list, func(b *bytes.Buffer) error { return writeIndentedList(b, list) })
@@ -121,28 +107,14 @@ func TestSimulateUsage(t *testing.T) {
 // every message, in order, each as it is reported alone, and the JSON
 // report is still one indented list.
 func TestSimulateReportsInBatches(t *testing.T) {
-	one, stderr, code := run(t, "", "simulate", "-f", "examples/multi-namespace.yaml", "-o", "json", "--no-step", "testdata/simulate/multi-namespace.jsonl")
-	if code != 0 {
-		t.Fatal(stderr)
-	}
-	var alone []simulate.Outcome
-	if err := json.Unmarshal([]byte(one), &alone); err != nil {
-		t.Fatal(err)
-	}
+	_, alone := simulateJSON(t, "", "examples/multi-namespace.yaml", "testdata/simulate/multi-namespace.jsonl")
 	lines, err := os.ReadFile(repoPath("testdata/simulate/multi-namespace.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	repeats := replayBatch/len(alone) + 2
 	input := strings.Repeat(string(lines), repeats)
-	stdout, stderr, code := run(t, input, "simulate", "-f", "examples/multi-namespace.yaml", "-o", "json", "--no-step")
-	if code != 0 {
-		t.Fatal(stderr)
-	}
-	var outcomes []simulate.Outcome
-	if err := json.Unmarshal([]byte(stdout), &outcomes); err != nil {
-		t.Fatal(err)
-	}
+	stdout, outcomes := simulateJSON(t, input, "examples/multi-namespace.yaml")
 	if len(outcomes) != repeats*len(alone) || len(outcomes) <= replayBatch {
 		t.Fatalf("%d outcomes, want %d, more than a batch of %d", len(outcomes), repeats*len(alone), replayBatch)
 	}
@@ -169,4 +141,20 @@ func TestSimulateReportsInBatches(t *testing.T) {
 	if got := strings.Count(text, "\nmessage ") + 1; got != len(outcomes) || !strings.Contains(text, fmt.Sprintf("\nmessage %d: ", len(outcomes))) {
 		t.Errorf("the text report has %d messages, want %d", got, len(outcomes))
 	}
+}
+
+// simulateJSON runs simulate -o json --no-step on mapping with the
+// messages in files (stdin when none), and returns the report and its
+// outcomes.
+func simulateJSON(t *testing.T, stdin, mapping string, files ...string) (string, []simulate.Outcome) {
+	t.Helper()
+	stdout, stderr, code := run(t, stdin, append([]string{"simulate", "-f", mapping, "-o", "json", "--no-step"}, files...)...)
+	if code != 0 {
+		t.Fatalf("simulate -o json: exit %d: %s", code, stderr)
+	}
+	var outcomes []simulate.Outcome
+	if err := json.Unmarshal([]byte(stdout), &outcomes); err != nil {
+		t.Fatal(err)
+	}
+	return stdout, outcomes
 }
