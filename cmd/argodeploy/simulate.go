@@ -303,23 +303,9 @@ func shellQuote(args []string) string {
 	return strings.Join(quoted, " ")
 }
 
-// writeIndentedList writes items as a JSON array indented two spaces,
-// byte for byte what a json.Encoder with SetIndent("", "  ") writes for
-// the slice, with the items encoded on every CPU.
-func writeIndentedList[T any](w io.Writer, items []T) error {
-	if items == nil {
-		_, err := io.WriteString(w, "null\n")
-		return err
-	}
-	list := &listWriter[T]{w: w}
-	if err := list.items(items); err != nil {
-		return err
-	}
-	return list.close()
-}
-
-// listWriter writes a JSON array indented two spaces, as writeIndentedList
-// does, from items given a run at a time.
+// listWriter writes a JSON array indented two spaces, byte for byte what a
+// json.Encoder with SetIndent("", "  ") writes for a non-nil slice, from
+// items given a run at a time and encoded on every CPU.
 type listWriter[T any] struct {
 	w       io.Writer
 	written int

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,9 +49,10 @@ func TestSimulateExamples(t *testing.T) {
 	}
 }
 
-// TestWriteIndentedListMatchesEncoder: the parallel JSON writer writes
-// what json.Encoder writes, for outcomes and for odd lists.
-func TestWriteIndentedListMatchesEncoder(t *testing.T) {
+// TestListWriterMatchesEncoder: the parallel JSON writer, given items a
+// few at a time, writes what json.Encoder writes, for outcomes and for odd
+// lists.
+func TestListWriterMatchesEncoder(t *testing.T) {
 	check := func(name string, items any, write func(*bytes.Buffer) error) {
 		var want, got bytes.Buffer
 		enc := json.NewEncoder(&want)
@@ -157,4 +160,20 @@ func simulateJSON(t *testing.T, stdin, mapping string, files ...string) (string,
 		t.Fatal(err)
 	}
 	return stdout, outcomes
+}
+
+// writeIndentedList writes items as json.Encoder with SetIndent("", "  ")
+// would: null for nil, otherwise through a listWriter, two items per run.
+func writeIndentedList[T any](w io.Writer, items []T) error {
+	if items == nil {
+		_, err := io.WriteString(w, "null\n")
+		return err
+	}
+	list := &listWriter[T]{w: w}
+	for run := range slices.Chunk(items, 2) {
+		if err := list.items(run); err != nil {
+			return err
+		}
+	}
+	return list.close()
 }
