@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/argodeploy/argodeploy/cmd/argodeploy/internal/preload"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -118,5 +119,5 @@ func loadMapping(file string, stdin io.Reader) (*mapping.ServiceMapping, error) 
 		}
 		return mapping.Parse("<stdin>", data)
 	}
-	return mapping.Load(file)
+	return preload.Mapping(file)
 }

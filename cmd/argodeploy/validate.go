@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/argodeploy/argodeploy/cmd/argodeploy/internal/preload"
 	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/drift"
 	"github.com/argodeploy/argodeploy/pkg/manifest"
@@ -161,7 +162,7 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 			return err
 		}
 	}
-	docs, err := manifest.Read(paths, s.in)
+	docs, err := manifest.ReadParsed(paths, s.in, preload.Manifests)
 	if err != nil {
 		return err
 	}

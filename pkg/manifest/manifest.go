@@ -89,6 +89,19 @@ const Stdin = "-"
 // are skipped; a document that is not a Kubernetes object is an error
 // naming its file and line.
 func Read(paths []string, stdin io.Reader) ([]Doc, error) {
+	return ReadParsed(paths, stdin, nil)
+}
+
+// Parsed is what Parse returned for a file.
+type Parsed struct {
+	Docs []Doc
+	Err  error
+}
+
+// ReadParsed is Read, taking from parsed, when it is not nil, the files
+// it has already parsed: those named in paths as they are given, for
+// which it returns true.
+func ReadParsed(paths []string, stdin io.Reader, parsed func(file string) (Parsed, bool)) ([]Doc, error) {
 	var files []string
 	for _, p := range paths {
 		found, err := expand(p)
@@ -101,6 +114,12 @@ func Read(paths []string, stdin io.Reader) ([]Doc, error) {
 	// wins, as if they had been read one by one.
 	found := make([][]Doc, len(files))
 	err := parallel.ForEach(len(files), func(i int) error {
+		if parsed != nil && files[i] != Stdin {
+			if p, ok := parsed(files[i]); ok {
+				found[i] = p.Docs
+				return p.Err
+			}
+		}
 		var err error
 		found[i], err = readFile(files[i], stdin)
 		return err

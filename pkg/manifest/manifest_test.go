@@ -1,8 +1,13 @@
 package manifest
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -86,5 +91,53 @@ func TestParseFollowsAliases(t *testing.T) {
 	meta := docs[0].Object
 	if meta.GetLabels()["app"] != "x" || meta.GetAnnotations()["app"] != "x" || meta.GetAnnotations()["note"] != "n1" {
 		t.Errorf("labels %v, annotations %v", meta.GetLabels(), meta.GetAnnotations())
+	}
+}
+
+// TestReadParsedTakesWhatItIsGiven: ReadParsed takes the documents and the
+// error of the files parsed has, in file order, and reads the others.
+func TestReadParsedTakesWhatItIsGiven(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	a := write("a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")
+	b := write("b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n")
+	given, err := Parse(a, []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: given\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	var mu sync.Mutex
+	parsed := func(file string) (Parsed, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, file)
+		return Parsed{Docs: given}, file == a
+	}
+	docs, err := ReadParsed([]string{b, a}, nil, parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range docs {
+		got = append(got, d.Object.GetName())
+	}
+	sort.Strings(asked)
+	if strings.Join(got, " ") != "b given" || strings.Join(asked, " ") != a+" "+b {
+		t.Errorf("read %v, asked for %v", got, asked)
+	}
+
+	failed := errors.New("a.yaml:3: failed")
+	if _, err := ReadParsed([]string{a}, nil, func(string) (Parsed, bool) { return Parsed{Err: failed}, true }); err != failed {
+		t.Errorf("error %v, want the one parsed gave", err)
+	}
+	if docs, err := ReadParsed([]string{Stdin}, strings.NewReader("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: in\n"),
+		func(string) (Parsed, bool) { t.Error("asked for stdin"); return Parsed{}, false }); err != nil || len(docs) != 1 {
+		t.Errorf("stdin: %d docs, %v", len(docs), err)
 	}
 }
