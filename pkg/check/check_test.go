@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -534,5 +535,58 @@ func TestLocal(t *testing.T) {
 			t.Errorf("result %d: got %+v, want %s %s", i, got[i], w.kind, w.validator)
 		}
 		checkErr(t, got[i].Err, w.err)
+	}
+}
+
+// TestEventSourcesListsEverySourceType: eventSources finds the events of
+// every source type, as the JSON of the spec lists them (the member of
+// each source type is an object of events; the others are not).
+func TestEventSourcesListsEverySourceType(t *testing.T) {
+	es := &eventsv1alpha1.EventSource{Spec: eventsv1alpha1.EventSourceSpec{
+		EventBusName: "default",
+		Template:     &eventsv1alpha1.Template{ServiceAccountName: "sa"},
+		Service:      &eventsv1alpha1.Service{ClusterIP: "None"},
+		Replicas:     ptr.To[int32](2),
+	}}
+	spec := reflect.ValueOf(&es.Spec).Elem()
+	for i := range spec.NumField() {
+		if f := spec.Field(i); f.Kind() == reflect.Map {
+			f.Set(reflect.MakeMap(f.Type()))
+			f.SetMapIndex(reflect.ValueOf(spec.Type().Field(i).Name+"-event"), reflect.New(f.Type().Elem()).Elem())
+		}
+	}
+	raw, err := json.Marshal(es.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for field, value := range members {
+		var events map[string]json.RawMessage
+		if field != "template" && field != "service" && json.Unmarshal(value, &events) == nil {
+			for name := range events {
+				want[name] = true
+			}
+		}
+	}
+	got := eventSources(es)
+	if len(want) < 30 || len(got) != len(want) {
+		t.Fatalf("eventSources found %d events, the JSON of the spec %d", len(got), len(want))
+	}
+	for name := range want {
+		if _, ok := got[name]; !ok {
+			t.Errorf("eventSources misses %s", name)
+		}
+	}
+	if src, ok := got["PubSub-event"]; !ok || src == nil {
+		t.Errorf("the Pub/Sub event has no source: %v", src)
+	}
+	for name, src := range got {
+		if name != "PubSub-event" && src != nil {
+			t.Errorf("%s: a source other than Pub/Sub is given: %v", name, src)
+		}
 	}
 }
