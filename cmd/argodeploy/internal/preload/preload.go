@@ -5,7 +5,8 @@
 // files a pre-commit hook passes).
 //
 // It only ever does what the command itself would do first, with the same
-// functions (mapping.Load, manifest.Parse), so what the command gets from
+// functions (os.ReadFile, then mapping.Parse as mapping.Load does, or
+// manifest.Parse as validate does), so what the command gets from
 // Mapping and Manifests is what it would have read and parsed itself,
 // errors included. The command asks for a file by the name it was given;
 // a file that changed since it was read here (another inode, size or
