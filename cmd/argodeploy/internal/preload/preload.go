@@ -107,24 +107,25 @@ type Plan struct {
 // the list to validate's flags.
 var valueFlags = map[string]bool{"-o": true, "--output": true, "--mapping": true, "--max-object-bytes": true}
 
-// PlanFor reads args (os.Args without the program) as cobra will: the
-// first argument that is not a flag names the command. generate and
+// Command returns the command that args (os.Args without the program)
+// name, as cobra finds it: the first argument that is not a flag; and the
+// arguments after it.
+func Command(args []string) (name string, rest []string) {
+	for i, arg := range args {
+		if !strings.HasPrefix(arg, "-") {
+			return arg, args[i+1:]
+		}
+	}
+	return "", nil
+}
+
+// PlanFor reads args (os.Args without the program) as cobra will. generate and
 // simulate read the mapping the last -f/--filename names first; validate
 // reads its arguments, and those that are files it parses one by one.
 func PlanFor(args []string) Plan {
-	command := -1
-	for i, arg := range args {
-		if !strings.HasPrefix(arg, "-") {
-			command = i
-			break
-		}
-	}
-	if command < 0 {
-		return Plan{}
-	}
-	rest := args[command+1:]
+	command, rest := Command(args)
 	var plan Plan
-	switch args[command] {
+	switch command {
 	case "generate", "simulate":
 		file := ""
 	scan:

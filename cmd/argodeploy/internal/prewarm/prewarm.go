@@ -11,7 +11,7 @@
 // by import path, and this one depends only on the API types and
 // pkg/schema, so it starts a little over halfway through.
 //
-// It reads the command's name from os.Args: the first argument that is
+// It reads the command's name from os.Args as preload.Command does: the first argument that is
 // not a flag. Commands that use none of these caches (help, version,
 // init, graph) start nothing, and neither does a process with one CPU,
 // where the work would only delay the initialisation.
@@ -20,8 +20,8 @@ package prewarm
 import (
 	"os"
 	"runtime"
-	"strings"
 
+	"github.com/argodeploy/argodeploy/cmd/argodeploy/internal/preload"
 	"github.com/argodeploy/argodeploy/pkg/kinds"
 	"github.com/argodeploy/argodeploy/pkg/schema"
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
@@ -58,19 +58,13 @@ var (
 // templates and the Workflows that fire; generate encodes a pipeline and
 // the Workflows its triggers create.
 func plan(args []string) work {
-	for _, arg := range args {
-		if strings.HasPrefix(arg, "-") {
-			continue
-		}
-		switch arg {
-		case "validate":
-			return work{decode: pipeline, encode: []k8sschema.GroupKind{workflowTemplate, sensor}, schemas: argoKinds}
-		case "simulate":
-			return work{decode: []k8sschema.GroupKind{sensor, workflowTemplate, workflow}}
-		case "generate":
-			return work{encode: append([]k8sschema.GroupKind{workflow}, pipeline...)}
-		}
-		return work{}
+	switch command, _ := preload.Command(args); command {
+	case "validate":
+		return work{decode: pipeline, encode: []k8sschema.GroupKind{workflowTemplate, sensor}, schemas: argoKinds}
+	case "simulate":
+		return work{decode: []k8sschema.GroupKind{sensor, workflowTemplate, workflow}}
+	case "generate":
+		return work{encode: append([]k8sschema.GroupKind{workflow}, pipeline...)}
 	}
 	return work{}
 }
