@@ -11,10 +11,10 @@
 // by import path, and this one depends only on the API types and
 // pkg/schema, so it starts a little over halfway through.
 //
-// It reads the command's name from os.Args as preload.Command does: the first argument that is
-// not a flag. Commands that use none of these caches (help, version,
-// init, graph) start nothing, and neither does a process with one CPU,
-// where the work would only delay the initialisation.
+// It finds the command in os.Args with preload.Command: the first
+// argument that is not a flag. Commands that use none of these caches
+// (help, version, init, graph) start nothing, and neither does a process
+// with one CPU, where the work would only delay the initialisation.
 package prewarm
 
 import (
