@@ -50,18 +50,7 @@ func BenchmarkReplay(b *testing.B) {
 func BenchmarkArgoEventsAlone(b *testing.B) {
 	const n = 100
 	p := syntheticPipeline(b, n)
-	// Each service's dependency and trigger, found by name.
-	type target struct{ si, di, ti int }
-	targets := map[string]target{}
-	for si, s := range p.sensors {
-		for di, d := range s.Spec.Dependencies {
-			for ti, t := range s.Spec.Triggers {
-				if t.Template.Name == d.Name {
-					targets[d.Name] = target{si, di, ti}
-				}
-			}
-		}
-	}
+	targets := compileTargets(b, p) // only their dependencies and triggers are used
 	b.ReportAllocs()
 	k := 0
 	for b.Loop() {
@@ -70,21 +59,18 @@ func BenchmarkArgoEventsAlone(b *testing.B) {
 		if !found {
 			b.Fatalf("no trigger for release %d", k)
 		}
-		s := p.sensors[tg.si]
-		dep := &s.Spec.Dependencies[tg.di]
-		event, err := pubSubEvent(msg, p.sourceList[p.sourceOf[tg.si][tg.di]])
+		event, err := pubSubEvent(msg, tg.source)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if ok, err := dependencies.Filter(event, dep.Filters, dep.FiltersLogicalOperator); !ok || err != nil {
+		if ok, err := dependencies.Filter(event, tg.dep.Filters, tg.dep.FiltersLogicalOperator); !ok || err != nil {
 			b.Fatalf("release %d: filter says %t, %v", k, ok, err)
 		}
-		k8s := s.Spec.Triggers[tg.ti].Template.K8s
 		obj := &unstructured.Unstructured{}
-		if err := obj.UnmarshalJSON(k8s.Source.Resource.Value); err != nil {
+		if err := obj.UnmarshalJSON(tg.trigger.Source.Resource.Value); err != nil {
 			b.Fatal(err)
 		}
-		if err := triggers.ApplyResourceParameters(map[string]*eventsv1alpha1.Event{dep.Name: event}, k8s.Parameters, obj); err != nil {
+		if err := triggers.ApplyResourceParameters(map[string]*eventsv1alpha1.Event{tg.dep.Name: event}, tg.trigger.Parameters, obj); err != nil {
 			b.Fatal(err)
 		}
 		k++
