@@ -18,7 +18,8 @@ import (
 // TestSimulateExamples replays testdata/simulate/EXAMPLE.jsonl (tagged
 // pushes, prefix-sharing images, untagged pushes, deletes, unmapped
 // images, one digest under two tags, a hostile tag, a Pub/Sub envelope)
-// through each example's pipeline; the report is pinned in EXAMPLE.out.
+// through each example's pipeline; the report is pinned in EXAMPLE.out,
+// and --exact (Argo Events' own code deciding) reports the same.
 func TestSimulateExamples(t *testing.T) {
 	for _, example := range []string{"single-service", "multi-namespace", "multi-cluster"} {
 		t.Run(example, func(t *testing.T) {
@@ -28,6 +29,10 @@ func TestSimulateExamples(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			golden(t, "testdata/simulate/"+example+".out", stdout)
+			exact, stderr, code := run(t, "", "simulate", "--exact", "-f", "examples/"+example+".yaml", messages)
+			if code != 0 || exact != stdout {
+				t.Errorf("--exact: exit %d: %s\nreports\n%s\nwhere the default reports\n%s", code, stderr, exact, stdout)
+			}
 
 			// The JSON report says the same, and the Workflows it names are
 			// exactly the fired lines of the text.

@@ -17,8 +17,16 @@ import (
 // asks the same questions the same way (gjson reads the value, Go's regexp
 // matches it, every filter must pass) to set aside the dependencies Argo
 // Events would reject. Those it lets through are judged by Argo Events'
-// own Filter, so a screen never decides that a trigger fires.
-type screen struct{ filters []*screenFilter }
+// own Filter, unless the screen decides: see decides.
+type screen struct {
+	filters []*screenFilter
+	// decides is set when the dependency's filters are its data filters
+	// and nothing else (no exprs, context, time or script filter): Argo
+	// Events' Filter then accepts an event (with valid JSON data) exactly
+	// when every data filter does, which is what passes answers, so a
+	// screen that passes is Argo Events' verdict and Filter is not asked.
+	decides bool
+}
 
 // screenFilter is one string data filter: the value at path must match
 // one of values. Dependencies with the same filter share it, and an
@@ -197,7 +205,7 @@ func newScreen(dep eventsv1alpha1.EventDependency, known *screenFilters) *screen
 	if f == nil || len(f.Data) == 0 || !isAnd(dep.FiltersLogicalOperator) || !isAnd(f.DataLogicalOperator) {
 		return nil
 	}
-	s := &screen{}
+	s := &screen{decides: len(f.Exprs) == 0 && isAnd(f.ExprLogicalOperator) && f.Context == nil && f.Time == nil && f.Script == ""}
 	for _, d := range f.Data {
 		if d.Type != eventsv1alpha1.JSONTypeString || d.Template != "" || len(d.Value) == 0 ||
 			d.Comparator != eventsv1alpha1.EmptyComparator && d.Comparator != eventsv1alpha1.EqualTo {

@@ -18,25 +18,29 @@ import (
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 )
 
-// unscreened is p with every dependency visited and judged by Argo Events
-// alone, every time: no screens, no dependency keys, nothing remembered.
-func unscreened(p *Pipeline) *Pipeline {
-	q := *p
+// argoEventsAlone is p judging with Argo Events' code alone, every
+// dependency and every time: Exact's Filter and parameter code, with no
+// screens, no dependency keys, nothing remembered.
+func argoEventsAlone(p *Pipeline) *Pipeline {
+	q := p.Exact()
 	q.verdicts = newVerdicts()
 	q.keys = nil
 	q.screens = make([][]*screen, len(p.screens))
 	for i := range p.screens {
 		q.screens[i] = make([]*screen, len(p.screens[i]))
 	}
-	return &q
+	return q
 }
 
 // TestScreensChangeNothing: every example message gives the same outcome
-// with the screens and remembered verdicts (kept across the messages) as
-// with Argo Events' Filter alone.
+// as with Argo Events' code alone judging every dependency, both with the
+// screens deciding and params.go applying the parameters, and with
+// Filter and ApplyResourceParameters doing it (Exact); the remembered
+// verdicts are kept across the messages.
 func TestScreensChangeNothing(t *testing.T) {
 	for _, example := range []string{"single-service", "multi-namespace", "multi-cluster"} {
 		p := pipeline(t, example+".yaml")
+		exact, alone := p.Exact(), argoEventsAlone(p)
 		f, err := os.Open(filepath.Join("../../testdata/simulate", example+".jsonl"))
 		if err != nil {
 			t.Fatal(err)
@@ -47,8 +51,12 @@ func TestScreensChangeNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, msg := range msgs {
-			if got, want := p.Replay(msg), unscreened(p).Replay(msg); !reflect.DeepEqual(got, want) {
-				t.Errorf("%s message %s:\nscreened   %+v\nunscreened %+v", example, msg.ID, got, want)
+			want := alone.Replay(msg)
+			if got := p.Replay(msg); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s message %s:\nscreened   %+v\nalone      %+v", example, msg.ID, got, want)
+			}
+			if got := exact.Replay(msg); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s message %s:\nexact      %+v\nalone      %+v", example, msg.ID, got, want)
 			}
 		}
 	}
@@ -71,31 +79,40 @@ func TestReplayConcurrently(t *testing.T) {
 	for range 20 { // the same messages again: remembered verdicts get used
 		msgs = append(msgs, msgs[:7]...)
 	}
-	got := make([]Outcome, len(msgs))
-	var wg sync.WaitGroup
-	for i := range msgs {
-		wg.Go(func() { got[i] = p.Replay(msgs[i]) })
-	}
-	wg.Wait()
-	fresh := unscreened(p)
-	for i, msg := range msgs {
-		if want := fresh.Replay(msg); !reflect.DeepEqual(got[i], want) {
-			t.Errorf("message %s (#%d):\nconcurrently %+v\none by one   %+v", msg.ID, i, got[i], want)
+	fresh := argoEventsAlone(p)
+	for _, q := range []*Pipeline{p, p.Exact()} {
+		got := make([]Outcome, len(msgs))
+		var wg sync.WaitGroup
+		for i := range msgs {
+			wg.Go(func() { got[i] = q.Replay(msgs[i]) })
+		}
+		wg.Wait()
+		for i, msg := range msgs {
+			if want := fresh.Replay(msg); !reflect.DeepEqual(got[i], want) {
+				t.Errorf("message %s (#%d):\nconcurrently %+v\none by one   %+v", msg.ID, i, got[i], want)
+			}
 		}
 	}
 }
 
-// FuzzScreens: for any message body, the screens and the remembered
-// verdicts (p keeps them across inputs) change no outcome.
+// FuzzScreens: for any message body, Replay gives the outcome of Argo
+// Events' code alone judging every dependency, with the screens deciding
+// and params.go applying the parameters, and in Exact; the remembered
+// verdicts are kept across inputs.
 func FuzzScreens(f *testing.F) {
 	p := pipeline(f, "multi-namespace.yaml")
+	exact, alone := p.Exact(), argoEventsAlone(p)
 	for _, seed := range []string{push("1.0.0"), `{"action":"INSERT"}`, `{"action":"INSERT","digest":"europe-west1-docker.pkg.dev/acme-platform/services/api@sha256:` + strings.Repeat("ab", 32) + `","tag":"europe-west1-docker.pkg.dev/acme-platform/services/api:v1.2.3"}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		msg := Message{ID: "1", Data: body, PublishTime: DefaultPublishTime}
-		if got, want := p.Replay(msg), unscreened(p).Replay(msg); !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q:\nscreened   %+v\nunscreened %+v", body, got, want)
+		want := alone.Replay(msg)
+		if got := p.Replay(msg); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\nscreened   %+v\nalone      %+v", body, got, want)
+		}
+		if got := exact.Replay(msg); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\nexact      %+v\nalone      %+v", body, got, want)
 		}
 	})
 }
@@ -235,7 +252,8 @@ func TestSplitSharesTheRest(t *testing.T) {
 // Events' Filter alone.
 func TestVerdictsStayBounded(t *testing.T) {
 	const n = 10
-	p := syntheticPipeline(t, n)
+	p := syntheticPipeline(t, n).Exact()
+	alone := argoEventsAlone(p)
 	for k := range maxVerdicts + 50 {
 		msg := release(t, k, n)
 		got := p.Replay(msg)
@@ -243,8 +261,8 @@ func TestVerdictsStayBounded(t *testing.T) {
 			t.Fatalf("release %d fired %d triggers, want 1", k, len(got.Fired))
 		}
 		if k%500 == 0 {
-			if want := unscreened(p).Replay(msg); !reflect.DeepEqual(got, want) {
-				t.Fatalf("release %d:\nscreened   %+v\nunscreened %+v", k, got, want)
+			if want := alone.Replay(msg); !reflect.DeepEqual(got, want) {
+				t.Fatalf("release %d:\nexact      %+v\nalone      %+v", k, got, want)
 			}
 		}
 	}
@@ -296,5 +314,52 @@ func TestCandidatesChangeNothing(t *testing.T) {
 	}
 	if refs := p.keys.candidates(m.fields); len(refs) != 1 || p.sensors[refs[0].sensor].Spec.Dependencies[refs[0].dep].Name != "svc-00007" {
 		t.Errorf("release 7 has %d candidates %v, want svc-00007's dependency alone", len(refs), refs)
+	}
+}
+
+// TestScreenDecidesOnlyDataFilters: a screen decides for Argo Events only
+// when the dependency has nothing but data filters. With each other kind
+// of filter added (each rejecting a push the data filters accept), or the
+// empty exprs list that Argo Events' "or" rejects, the outcome is still
+// Argo Events' own: nothing fires.
+func TestScreenDecidesOnlyDataFilters(t *testing.T) {
+	msg := Message{ID: "1", Data: []byte(push("1.0.0")), PublishTime: DefaultPublishTime}
+	extras := map[string]func(f *eventsv1alpha1.EventDependencyFilter){
+		"none": func(*eventsv1alpha1.EventDependencyFilter) {},
+		"exprs": func(f *eventsv1alpha1.EventDependencyFilter) {
+			f.Exprs = []eventsv1alpha1.ExprFilter{{Expr: `a == "DELETE"`, Fields: []eventsv1alpha1.PayloadField{{Name: "a", Path: "body.action"}}}}
+		},
+		"empty exprs, or": func(f *eventsv1alpha1.EventDependencyFilter) {
+			f.Exprs, f.ExprLogicalOperator = []eventsv1alpha1.ExprFilter{}, eventsv1alpha1.OrLogicalOperator
+		},
+		"context": func(f *eventsv1alpha1.EventDependencyFilter) {
+			f.Context = &eventsv1alpha1.EventContext{Type: "webhook"}
+		},
+		"time": func(f *eventsv1alpha1.EventDependencyFilter) {
+			f.Time = &eventsv1alpha1.TimeFilter{Start: "01:00:00", Stop: "02:00:00"}
+		},
+		"script": func(f *eventsv1alpha1.EventDependencyFilter) { f.Script = "return false" },
+	}
+	for name, add := range extras {
+		objs := rendered(t, "single-service.yaml")
+		for _, o := range objs {
+			if s, ok := o.(*eventsv1alpha1.Sensor); ok {
+				add(s.Spec.Dependencies[0].Filters)
+			}
+		}
+		p, err := NewPipeline(render.Convert[runtime.Object](objs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if decides := p.screens[0][0].decides; decides != (name == "none") {
+			t.Errorf("%s: the screen decides: %t", name, decides)
+		}
+		want := argoEventsAlone(p).Replay(msg)
+		if fires := len(want.Fired) > 0; fires != (name == "none") {
+			t.Fatalf("%s: Argo Events fires %d triggers: not the case this test is for", name, len(want.Fired))
+		}
+		if got := p.Replay(msg); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\nscreened %+v\nexact    %+v", name, got, want)
+		}
 	}
 }

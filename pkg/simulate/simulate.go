@@ -1,7 +1,17 @@
-// Package simulate replays Pub/Sub messages through a pipeline's Sensors
-// with Argo Events' own code (dependency filters, trigger parameters) and
-// follows each Workflow a trigger would create into its rollout step.
-// Nothing here re-implements a filter: Argo Events' code decides.
+// Package simulate replays Pub/Sub messages through a pipeline's Sensors,
+// judged as Argo Events judges them, and follows each Workflow a trigger
+// would create into its rollout step.
+//
+// Argo Events' Sensor compiles every filter expression and parses every
+// parameter template again for each event. Here each is compiled once per
+// pipeline: a dependency with data filters only is judged by its screen
+// (screen.go), which asks Filter's questions of the same values with the
+// same expressions, and trigger parameters are applied by params.go, the
+// Sensor's parameter code with templates parsed once. Every other filter
+// goes to Argo Events' dependencies.Filter. Pipeline.Exact has Argo
+// Events' own code decide every trigger that fires, as a Sensor does;
+// tests and fuzzers hold both to the same outcomes as Argo Events' code
+// judging every dependency alone.
 package simulate
 
 import (
@@ -18,6 +28,7 @@ import (
 	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
 	"github.com/argoproj/argo-events/pkg/sensors/triggers"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/tidwall/gjson"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,7 +45,10 @@ type Pipeline struct {
 	keys        *dependencyKeys        // finds the dependencies a message may satisfy; nil: visit all
 	filters     *screenFilters         // the screens' filters, shared
 	conditions  [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
+	resources   [][]*resourceJSON      // per Sensor, per trigger
 	verdicts    *verdicts              // remembered Filter results, see filter
+	params      *parsedTemplates       // Argo Events' parameter code, templates parsed once (params.go)
+	exact       bool                   // Argo Events' own code decides every trigger that fires (Exact)
 	sources     map[string]sourceEvent // namespace/eventSource/event → its Pub/Sub source
 	templates   map[string]*wfv1.WorkflowTemplate
 	configMaps  map[string]*corev1.ConfigMap
@@ -49,7 +63,7 @@ type sourceEvent struct {
 // NewPipeline indexes objs, typed or unstructured. Objects of other kinds
 // are ignored; a pipeline without a Sensor is an error.
 func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
-	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: newScreenFilters()}
+	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: newScreenFilters(), params: &parsedTemplates{}}
 	objs, err := check.Typed(objs)
 	if err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
@@ -78,6 +92,11 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 				}
 			}
 			p.conditions = append(p.conditions, conditions)
+			resources := make([]*resourceJSON, len(o.Spec.Triggers))
+			for i := range resources {
+				resources[i] = &resourceJSON{}
+			}
+			p.resources = append(p.resources, resources)
 		case *eventsv1alpha1.EventSource:
 			for name, src := range o.Spec.PubSub {
 				p.sources[o.Namespace+"/"+o.Name+"/"+name] = sourceEvent{o.Name, src}
@@ -114,6 +133,22 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 	}
 	p.keys = newDependencyKeys(p)
 	return p, nil
+}
+
+// Exact is p with Argo Events' own code deciding every trigger that
+// fires, as a running Sensor does: each dependency a screen lets through
+// is judged by its Filter (screens still set aside the dependencies Filter
+// would reject, and verdicts are remembered by the values Filter reads),
+// and parameters are applied by its ApplyResourceParameters. Both compile
+// each filter expression and parse each template again for every event;
+// p, which compiles them once, gives the same outcomes three to four
+// times faster. Tests and fuzzers compare both with Argo Events' code
+// judging every dependency alone (TestScreensChangeNothing, FuzzScreens,
+// FuzzParametersMatchArgoEvents).
+func (p *Pipeline) Exact() *Pipeline {
+	q := *p
+	q.exact = true
+	return &q
 }
 
 // Outcome is what one message does to the pipeline.
@@ -153,11 +188,12 @@ type Workflow struct {
 }
 
 // Replay runs msg through every Sensor whose dependencies listen to a
-// Pub/Sub event: it builds the event as the EventSource would, asks each
-// dependency's filters (dependencies.Filter), evaluates each trigger's
-// conditions over the satisfied dependencies, and applies the parameters
-// of each trigger that fires (triggers.ApplyTemplateParameters,
-// ApplyResourceParameters).
+// Pub/Sub event: it builds the event as the EventSource would, judges it
+// by each dependency's filters (its screen, else dependencies.Filter),
+// evaluates each trigger's conditions over the satisfied dependencies, and
+// applies the parameters of each trigger that fires
+// (triggers.ApplyTemplateParameters, then params.go's
+// applyResourceParameters).
 func (p *Pipeline) Replay(msg Message) Outcome {
 	m := p.eventsOf(msg)
 	if p.keys != nil {
@@ -246,11 +282,11 @@ func (p *Pipeline) fire(si int, satisfied map[string]*eventsv1alpha1.Event, fire
 		return fired
 	}
 	s := p.sensors[si]
-	for ti, t := range s.Spec.Triggers {
+	for ti := range s.Spec.Triggers {
 		if c := p.conditions[si][ti]; c == nil || !c.fires(satisfied) {
 			continue
 		}
-		fired = append(fired, p.apply(s, t, satisfied))
+		fired = append(fired, p.apply(si, ti, satisfied))
 	}
 	return fired
 }
@@ -260,6 +296,9 @@ func (p *Pipeline) fire(si int, satisfied map[string]*eventsv1alpha1.Event, fire
 // for the same values at its filters' paths (filterData reads nothing
 // else), so such verdicts are remembered by those values.
 func (p *Pipeline) filter(si, di int, event *eventsv1alpha1.Event, fields *eventFields) (bool, error) {
+	if sc := p.screens[si][di]; !p.exact && sc != nil && sc.decides && gjson.Valid(string(event.Data)) && sc.passes(fields) {
+		return true, nil // Filter's verdict (screen.decides)
+	}
 	dep := p.sensors[si].Spec.Dependencies[di]
 	f := dep.Filters
 	if f == nil || f.Time != nil || f.Context != nil || len(f.Exprs) > 0 || f.Script != "" {
@@ -521,7 +560,8 @@ func replaceWord(s, old, new string) string {
 
 // apply resolves a fired trigger's parameters with the Sensor's code and
 // describes the resource it creates.
-func (p *Pipeline) apply(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, satisfied map[string]*eventsv1alpha1.Event) Trigger {
+func (p *Pipeline) apply(si, ti int, satisfied map[string]*eventsv1alpha1.Event) Trigger {
+	s, t := p.sensors[si], p.sensors[si].Spec.Triggers[ti]
 	out := Trigger{Sensor: s.Namespace + "/" + s.Name, Name: t.Template.Name}
 	// t is a copy, but shares its template with the Sensor; nothing here
 	// writes to it (ApplyTemplateParameters replaces t.Template with a new
@@ -545,12 +585,8 @@ func (p *Pipeline) apply(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, sat
 		out.Operation += ": not simulated: the resource is not inline"
 		return out
 	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(source.Resource.Value); err != nil {
-		out.Operation += ": " + err.Error()
-		return out
-	}
-	if err := triggers.ApplyResourceParameters(satisfied, params, obj); err != nil {
+	obj, err := p.resource(si, ti, source.Resource.Value, params, satisfied, len(t.Parameters) == 0)
+	if err != nil {
 		out.Operation += ": " + err.Error()
 		return out
 	}
@@ -559,6 +595,49 @@ func (p *Pipeline) apply(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, sat
 		out.Workflow = p.workflow(s.Namespace, obj, out.Resource)
 	}
 	return out
+}
+
+// resource is the trigger's resource, value, with the parameters applied
+// by ApplyResourceParameters. When the template is the Sensor's own
+// (sensorTemplate: no trigger parameters rewrote it), the JSON that
+// ApplyResourceParameters makes of the decoded resource before applying
+// them is made once per trigger, not once per event; the resource is then
+// decoded once instead of twice and encoded not at all.
+func (p *Pipeline) resource(si, ti int, value json.RawMessage, params []eventsv1alpha1.TriggerParameter, satisfied map[string]*eventsv1alpha1.Event, sensorTemplate bool) (*unstructured.Unstructured, error) {
+	obj := &unstructured.Unstructured{}
+	if p.exact || params == nil || !sensorTemplate {
+		if err := obj.UnmarshalJSON(value); err != nil {
+			return nil, err
+		}
+		if p.exact {
+			return obj, triggers.ApplyResourceParameters(satisfied, params, obj)
+		}
+		return obj, p.params.applyResourceParameters(satisfied, params, obj)
+	}
+	r := p.resources[si][ti]
+	r.once.Do(func() {
+		decoded := &unstructured.Unstructured{}
+		if r.err = decoded.UnmarshalJSON(value); r.err == nil {
+			r.data, r.err = decoded.MarshalJSON()
+		}
+	})
+	if r.err != nil {
+		return nil, r.err
+	}
+	applied, err := p.params.applyParams(r.data, params, satisfied)
+	if err != nil {
+		return nil, err
+	}
+	return obj, obj.UnmarshalJSON(applied)
+}
+
+// resourceJSON is a trigger's resource decoded into an Unstructured and
+// encoded again, as ApplyResourceParameters does before it applies the
+// parameters; made once, by the first event that fires the trigger.
+type resourceJSON struct {
+	once sync.Once
+	data []byte
+	err  error
 }
 
 // workflow describes a triggered Workflow: its template and the arguments

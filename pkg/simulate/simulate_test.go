@@ -22,6 +22,16 @@ const image = "us-east1-docker.pkg.dev/acme-shop-prod/containers/web"
 
 func pipeline(t testing.TB, file string) *Pipeline {
 	t.Helper()
+	p, err := NewPipeline(render.Convert[runtime.Object](rendered(t, file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// rendered is what generate writes for an example mapping.
+func rendered(t testing.TB, file string) []render.Object {
+	t.Helper()
 	m, err := mapping.Load("../../examples/" + file)
 	if err != nil {
 		t.Fatal(err)
@@ -30,11 +40,7 @@ func pipeline(t testing.TB, file string) *Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPipeline(render.Convert[runtime.Object](objs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return objs
 }
 
 func push(tag string) string {
