@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzEmitter -fuzztime=$(FUZZTIME) ./pkg/output/
 	$(GO) test -run='^$$' -fuzz=FuzzScreens -fuzztime=$(FUZZTIME) ./pkg/simulate/
 	$(GO) test -run='^$$' -fuzz=FuzzParametersMatchArgoEvents -fuzztime=$(FUZZTIME) ./pkg/simulate/
+	$(GO) test -run='^$$' -fuzz=FuzzSpliceMatchesApply -fuzztime=$(FUZZTIME) ./pkg/simulate/
 	$(GO) test -run='^$$' -fuzz=FuzzObject -fuzztime=$(FUZZTIME) ./pkg/manifest/
 
 clean:
