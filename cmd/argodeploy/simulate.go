@@ -87,9 +87,20 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	switch {
 	case opts.format != "text" && opts.format != "json":
 		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", opts.format)}
-	case opts.mapping == "-" && (len(files) == 0 && len(opts.messages) == 0 || slices.Contains(files, "-")):
-		return &exitError{code: exitUsage, err: errors.New("stdin cannot hold both the mapping and the messages")}
+	case (opts.mapping == "-" || slices.Contains(opts.manifests, "-")) && (len(files) == 0 && len(opts.messages) == 0 || slices.Contains(files, "-")):
+		return &exitError{code: exitUsage, err: errors.New("stdin cannot hold both the pipeline and the messages")}
 	}
+	// The messages are read while the pipeline loads (they never share
+	// stdin); a pipeline that fails to load is still reported first.
+	type read struct {
+		msgs []simulate.Message
+		err  error
+	}
+	messages := make(chan read, 1)
+	go func() {
+		msgs, err := readMessages(opts.messages, files, s.in)
+		messages <- read{msgs, err}
+	}()
 	objs, err := opts.objects(s.in)
 	if err != nil {
 		return err
@@ -101,7 +112,8 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	if opts.exact {
 		pipeline = pipeline.Exact()
 	}
-	msgs, err := readMessages(opts.messages, files, s.in)
+	r := <-messages
+	msgs, err := r.msgs, r.err
 	if err != nil {
 		return err
 	}

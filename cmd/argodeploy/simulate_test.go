@@ -182,3 +182,20 @@ func writeIndentedList[T any](w io.Writer, items []T) error {
 	}
 	return list.close()
 }
+
+// TestSimulateStdinOnce: the pipeline (a mapping or manifests) and the
+// messages cannot both come from stdin, which simulate reads for both at
+// once; that is a usage error, not a race.
+func TestSimulateStdinOnce(t *testing.T) {
+	for _, args := range [][]string{
+		{"-f", "-"},
+		{"-f", "-", "-"},
+		{"--manifests", "-"},
+		{"--manifests", "testdata/examples/single-service.yaml,-", "testdata/simulate/single-service.jsonl", "-"},
+	} {
+		_, stderr, code := run(t, "", append([]string{"simulate"}, args...)...)
+		if code != exitUsage || !strings.Contains(stderr, "stdin cannot hold both the pipeline and the messages") {
+			t.Errorf("simulate %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+		}
+	}
+}

@@ -660,7 +660,7 @@ func (p *Pipeline) resourceOf(si, ti int, value json.RawMessage, params []events
 			r.data, r.err = decoded.MarshalJSON()
 		}
 		if r.err == nil && params != nil {
-			r.plan = p.newWorkflowPlan(p.sensors[si].Namespace, r.data, params)
+			r.plan = p.newWorkflowPlan(p.sensors[si].Namespace, decoded, r.data, params)
 		}
 	})
 	return r

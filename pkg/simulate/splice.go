@@ -49,14 +49,13 @@ type argumentValue struct {
 // a Workflow argument.
 var argumentDest = regexp.MustCompile(`^spec\.arguments\.parameters\.(0|[1-9][0-9]{0,3})\.value$`)
 
-// newWorkflowPlan is the plan of a trigger whose resource's JSON is base,
-// in a Sensor of namespace sensorNamespace, or nil when the trigger is not
+// newWorkflowPlan is the plan of a trigger whose resource is obj, and its
+// JSON base, in a Sensor of namespace sensorNamespace, or nil when the trigger is not
 // of that shape: a Workflow (as check.TypedJSON decodes it), and every
 // parameter one that overwrites (no operation, or overwrite) the value of
 // an argument the Workflow has, as a string (not useRawData).
-func (p *Pipeline) newWorkflowPlan(sensorNamespace string, base []byte, params []eventsv1alpha1.TriggerParameter) *workflowPlan {
-	obj := &unstructured.Unstructured{}
-	if obj.UnmarshalJSON(base) != nil || obj.GetKind() != "Workflow" {
+func (p *Pipeline) newWorkflowPlan(sensorNamespace string, obj *unstructured.Unstructured, base []byte, params []eventsv1alpha1.TriggerParameter) *workflowPlan {
+	if obj.GetKind() != "Workflow" {
 		return nil
 	}
 	typed, err := check.TypedJSON(obj, base)
