@@ -5,6 +5,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/argodeploy/argodeploy/pkg/parallel"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
@@ -305,6 +306,34 @@ func newEventFields(data []byte, filters *screenFilters) *eventFields {
 		byID: make([]gjson.Result, len(filters.paths)), read: make([]bool, len(filters.paths)),
 		indexed: make([]bool, len(filters.paths)), verdicts: make([]int8, len(filters.byKey)),
 	}
+}
+
+// fieldsPool holds the eventFields of replayed messages for the next ones.
+// A pipeline of thousands of services has thousands of screen filters, so
+// each message's verdicts take kilobytes; fresh ones each time cost more
+// in page faults than in use (the heap is not collected until it is large,
+// see cmd/argodeploy/internal/gcpercent).
+type fieldsPool struct{ pool sync.Pool }
+
+// get is newEventFields(data, filters), reusing a released eventFields.
+func (fp *fieldsPool) get(data []byte, filters *screenFilters) *eventFields {
+	e, _ := fp.pool.Get().(*eventFields)
+	if e == nil || e.filters != filters {
+		return newEventFields(data, filters)
+	}
+	e.data = data
+	return e
+}
+
+// put releases e, which nothing may use after.
+func (fp *fieldsPool) put(e *eventFields) {
+	clear(e.values)
+	clear(e.byID)
+	clear(e.read)
+	clear(e.indexed)
+	clear(e.verdicts)
+	e.data = nil
+	fp.pool.Put(e)
 }
 
 func (e *eventFields) get(path string) gjson.Result {

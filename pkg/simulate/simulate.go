@@ -48,6 +48,7 @@ type Pipeline struct {
 	filters     *screenFilters         // the screens' filters, shared
 	conditions  [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
 	resources   [][]*resourceJSON      // per Sensor, per trigger
+	fields      *fieldsPool            // eventFields for reuse
 	verdicts    *verdicts              // remembered Filter results, see filter
 	params      *parsedTemplates       // Argo Events' parameter code, templates parsed once (params.go)
 	exact       bool                   // Argo Events' own code decides every trigger that fires (Exact)
@@ -65,7 +66,7 @@ type sourceEvent struct {
 // NewPipeline indexes objs, typed or unstructured. Objects of other kinds
 // are ignored; a pipeline without a Sensor is an error.
 func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
-	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: newScreenFilters(), params: &parsedTemplates{}}
+	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: newScreenFilters(), params: &parsedTemplates{}, fields: &fieldsPool{}}
 	objs, err := check.Typed(objs)
 	if err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
@@ -198,6 +199,13 @@ type Workflow struct {
 // applyResourceParameters).
 func (p *Pipeline) Replay(msg Message) Outcome {
 	m := p.eventsOf(msg)
+	defer func() { // nothing in the outcome points into them
+		for _, f := range m.fields {
+			if f != nil {
+				p.fields.put(f)
+			}
+		}
+	}()
 	if p.keys != nil {
 		if out, ok := p.replayCandidates(m); ok {
 			return out
@@ -228,7 +236,7 @@ func (p *Pipeline) event(m *sourceEvents, src int) (*eventsv1alpha1.Event, *even
 		if err != nil {
 			return nil, nil, err
 		}
-		m.events[src], m.fields[src] = event, newEventFields(event.Data, p.filters)
+		m.events[src], m.fields[src] = event, p.fields.get(event.Data, p.filters)
 	}
 	return m.events[src], m.fields[src], nil
 }
