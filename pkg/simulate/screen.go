@@ -63,7 +63,9 @@ type compiled struct {
 // on every CPU, for newScreen: a pipeline of thousands of services has
 // thousands of expressions.
 func (fs *screenFilters) precompile(deps []eventsv1alpha1.EventDependency) {
-	var patterns []string
+	// Each service has expressions of its own: split them on every CPU
+	// too, then compile the rests, which they mostly share.
+	var values []string
 	seen := map[string]bool{}
 	for _, d := range deps {
 		if d.Filters == nil {
@@ -71,17 +73,28 @@ func (fs *screenFilters) precompile(deps []eventsv1alpha1.EventDependency) {
 		}
 		for _, f := range d.Filters.Data {
 			for _, v := range f.Value {
-				if f.Type != eventsv1alpha1.JSONTypeString {
-					continue
-				}
-				if _, rest, ok := fs.split(v); ok {
-					v = rest
-				}
-				if _, done := fs.compiled[v]; !done && !seen[v] {
+				if _, done := fs.splits[v]; f.Type == eventsv1alpha1.JSONTypeString && !done && !seen[v] {
 					seen[v] = true
-					patterns = append(patterns, v)
+					values = append(values, v)
 				}
 			}
+		}
+	}
+	cuts := make([]splitPattern, len(values))
+	_ = parallel.ForEach(len(values), func(i int) error {
+		cuts[i].prefix, cuts[i].rest, cuts[i].ok = splitPatternOf(values[i])
+		return nil
+	})
+	var patterns []string
+	clear(seen)
+	for i, v := range values {
+		fs.splits[v] = cuts[i]
+		if cuts[i].ok {
+			v = cuts[i].rest
+		}
+		if _, done := fs.compiled[v]; !done && !seen[v] {
+			seen[v] = true
+			patterns = append(patterns, v)
 		}
 	}
 	results := make([]compiled, len(patterns))
@@ -104,10 +117,16 @@ func (fs *screenFilters) precompile(deps []eventsv1alpha1.EventDependency) {
 // all: a pipeline of 1,000 services compiles a handful of expressions,
 // not 3,000. ok is false for any other pattern.
 func (fs *screenFilters) split(pattern string) (prefix, rest string, ok bool) {
-	if cut, seen := fs.splits[pattern]; seen {
-		return cut.prefix, cut.rest, cut.ok
+	cut, seen := fs.splits[pattern]
+	if !seen {
+		cut.prefix, cut.rest, cut.ok = splitPatternOf(pattern)
+		fs.splits[pattern] = cut
 	}
-	defer func() { fs.splits[pattern] = splitPattern{prefix, rest, ok} }()
+	return cut.prefix, cut.rest, cut.ok
+}
+
+// splitPatternOf is split's answer, worked out.
+func splitPatternOf(pattern string) (prefix, rest string, ok bool) {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
 		return "", "", false

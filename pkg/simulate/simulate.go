@@ -25,6 +25,7 @@ import (
 
 	"github.com/Knetic/govaluate"
 	"github.com/argodeploy/argodeploy/pkg/check"
+	"github.com/argodeploy/argodeploy/pkg/parallel"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
@@ -88,13 +89,7 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 				screens[i] = newScreen(d, p.filters)
 			}
 			p.screens = append(p.screens, screens)
-			conditions := make([]*condition, len(o.Spec.Triggers))
-			for i, t := range o.Spec.Triggers {
-				if expr, err := dependencyExpression(o, t); err == nil {
-					conditions[i] = newCondition(expr)
-				}
-			}
-			p.conditions = append(p.conditions, conditions)
+			p.conditions = append(p.conditions, make([]*condition, len(o.Spec.Triggers)))
 			resources := make([]*resourceJSON, len(o.Spec.Triggers))
 			for i := range resources {
 				resources[i] = &resourceJSON{}
@@ -113,6 +108,22 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 	if len(p.sensors) == 0 {
 		return nil, fmt.Errorf("simulate: no Sensor among the objects")
 	}
+	// Each trigger's condition, compiled on every CPU: a pipeline of
+	// thousands of services has thousands of triggers.
+	type triggerRef struct{ sensor, trigger int }
+	var triggerRefs []triggerRef
+	for si, s := range p.sensors {
+		for ti := range s.Spec.Triggers {
+			triggerRefs = append(triggerRefs, triggerRef{si, ti})
+		}
+	}
+	_ = parallel.ForEach(len(triggerRefs), func(i int) error {
+		si, ti := triggerRefs[i].sensor, triggerRefs[i].trigger
+		if expr, err := dependencyExpression(p.sensors[si], p.sensors[si].Spec.Triggers[ti]); err == nil {
+			p.conditions[si][ti] = newCondition(expr)
+		}
+		return nil // a trigger whose condition does not compile never fires
+	})
 	// Each dependency's source, by index: Replay looks them up per
 	// dependency per message.
 	index := map[string]int{}
