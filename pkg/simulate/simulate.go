@@ -117,9 +117,13 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 			triggerRefs = append(triggerRefs, triggerRef{si, ti})
 		}
 	}
+	names := make([]*dependencyNames, len(p.sensors))
+	for si, s := range p.sensors {
+		names[si] = newDependencyNames(s)
+	}
 	_ = parallel.ForEach(len(triggerRefs), func(i int) error {
 		si, ti := triggerRefs[i].sensor, triggerRefs[i].trigger
-		if expr, err := dependencyExpression(p.sensors[si], p.sensors[si].Spec.Triggers[ti]); err == nil {
+		if expr, err := dependencyExpression(p.sensors[si], p.sensors[si].Spec.Triggers[ti], names[si]); err == nil {
 			p.conditions[si][ti] = newCondition(expr)
 		}
 		return nil // a trigger whose condition does not compile never fires
@@ -496,7 +500,9 @@ func nearest(rejected []rejection) ([]Verdict, int) {
 // dependencyExpression is a trigger's dependency expression as the Sensor
 // builds it (listener.go getDependencyExpression; the event bus evaluates
 // it with govaluate): its conditions, or all dependencies joined with &&.
-func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger) (*govaluate.EvaluableExpression, error) {
+// In conditions, each dependency is named with - written _; names is
+// dependencyNames of the Sensor.
+func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, names *dependencyNames) (*govaluate.EvaluableExpression, error) {
 	expression := t.Template.Conditions
 	if expression == "" {
 		var names []string
@@ -505,11 +511,81 @@ func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger) (*
 		}
 		expression = strings.Join(names, "&&")
 	} else {
-		for _, d := range s.Spec.Dependencies {
-			expression = replaceWord(expression, strings.ReplaceAll(d.Name, "-", "_"), d.Name)
-		}
+		expression = names.restore(expression)
 	}
 	return govaluate.NewEvaluableExpression(strings.ReplaceAll(expression, "-", "\\-"))
+}
+
+// dependencyNames turns the words of a condition back into the names of
+// a Sensor's dependencies: for each dependency in turn, each whole word
+// that is its name with - written _ becomes its name. A word that a
+// dependency's name has replaced contains a -, which no later one's can
+// match; so a word becomes the name of the first dependency with a - whose
+// name it spells, and stays as it is otherwise (a name without - spells
+// itself). Looking words up in a map does that in one pass, where
+// replacing each dependency's name in turn takes a pass per dependency:
+// a trigger per service, each over every dependency of its Sensor, is
+// quadratic in services. When a name has characters that are not word
+// characters, the pass per dependency is kept (TestRestoreMatchesReplaceWord).
+type dependencyNames struct {
+	words   map[string]string // a word → the name it becomes
+	ordered []string          // the names in order, for replaceWord, when a name is not a word
+}
+
+func newDependencyNames(s *eventsv1alpha1.Sensor) *dependencyNames {
+	n := &dependencyNames{words: map[string]string{}}
+	for _, d := range s.Spec.Dependencies {
+		if d.Name == "" || strings.IndexFunc(d.Name, func(r rune) bool { return r > 0x7f || !isWord(byte(r)) }) >= 0 {
+			n.words = nil
+			break
+		}
+		if word := strings.ReplaceAll(d.Name, "-", "_"); word != d.Name {
+			if _, seen := n.words[word]; !seen {
+				n.words[word] = d.Name
+			}
+		}
+	}
+	if n.words == nil {
+		for _, d := range s.Spec.Dependencies {
+			n.ordered = append(n.ordered, d.Name)
+		}
+	}
+	return n
+}
+
+// restore writes the dependencies' names back into conditions.
+func (n *dependencyNames) restore(conditions string) string {
+	if n.words == nil {
+		for _, name := range n.ordered {
+			conditions = replaceWord(conditions, strings.ReplaceAll(name, "-", "_"), name)
+		}
+		return conditions
+	}
+	var b strings.Builder
+	for i := 0; i < len(conditions); {
+		j := i
+		for j < len(conditions) && isWord(conditions[j]) {
+			j++
+		}
+		if j == i {
+			b.WriteByte(conditions[i])
+			i++
+			continue
+		}
+		word := conditions[i:j]
+		if name, ok := n.words[word]; ok {
+			word = name
+		}
+		b.WriteString(word)
+		i = j
+	}
+	return b.String()
+}
+
+// isWord reports whether b is a word character of a condition: a
+// letter, a digit, _ or -.
+func isWord(b byte) bool {
+	return b == '_' || b == '-' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
 
 // condition is a trigger's dependency expression. Its value depends only
@@ -560,12 +636,8 @@ func (c *condition) evaluate(has func(i int) bool) bool {
 	return err == nil && fired
 }
 
-// replaceWord replaces whole-word occurrences of old (words are made of
-// letters, digits, _ and -).
+// replaceWord replaces whole-word occurrences of old.
 func replaceWord(s, old, new string) string {
-	isWord := func(b byte) bool {
-		return b == '_' || b == '-' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
-	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		if strings.HasPrefix(s[i:], old) && (i == 0 || !isWord(s[i-1])) && (i+len(old) == len(s) || !isWord(s[i+len(old)])) {

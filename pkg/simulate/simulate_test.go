@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
@@ -149,5 +150,47 @@ func TestReplayLeavesTheSensorsAlone(t *testing.T) {
 	}
 	if !reflect.DeepEqual(p.sensors, before) {
 		t.Error("replaying changed the pipeline's Sensors")
+	}
+}
+
+// TestRestoreMatchesReplaceWord: dependencyNames.restore writes the same
+// expression as replacing each dependency's name in turn, for names that
+// share their _ spelling, names with characters that are not word
+// characters, and conditions of every shape.
+func TestRestoreMatchesReplaceWord(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(alphabet string, n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 20000 {
+		s := &eventsv1alpha1.Sensor{}
+		alphabet := "ab-_"
+		if rng.IntN(4) == 0 {
+			alphabet += ".é"
+		}
+		for range 1 + rng.IntN(5) {
+			s.Spec.Dependencies = append(s.Spec.Dependencies, eventsv1alpha1.EventDependency{Name: pick(alphabet, 1+rng.IntN(3))})
+		}
+		var conditions strings.Builder
+		for range 1 + rng.IntN(6) {
+			switch rng.IntN(3) {
+			case 0:
+				conditions.WriteString(strings.ReplaceAll(s.Spec.Dependencies[rng.IntN(len(s.Spec.Dependencies))].Name, "-", "_"))
+			case 1:
+				conditions.WriteString(pick("ab-_.", 1+rng.IntN(3)))
+			}
+			conditions.WriteString([]string{" && ", "||", "(", ")", " ", ""}[rng.IntN(6)])
+		}
+		want := conditions.String()
+		for _, d := range s.Spec.Dependencies {
+			want = replaceWord(want, strings.ReplaceAll(d.Name, "-", "_"), d.Name)
+		}
+		if got := newDependencyNames(s).restore(conditions.String()); got != want {
+			t.Fatalf("dependencies %v, conditions %q: restore %q, replaceWord %q", s.Spec.Dependencies, conditions.String(), got, want)
+		}
 	}
 }
