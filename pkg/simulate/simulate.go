@@ -316,10 +316,11 @@ func (p *Pipeline) fire(si int, satisfied map[string]*eventsv1alpha1.Event, fire
 	return fired
 }
 
-// filter is Argo Events' verdict of dependency di of Sensor si on event.
-// A dependency whose filters are data filters only gets the same verdict
-// for the same values at its filters' paths (filterData reads nothing
-// else), so such verdicts are remembered by those values.
+// filter is Argo Events' verdict of dependency di of Sensor si on event:
+// its screen's when the screen decides (screen.decides; not in Exact),
+// else Filter's. A dependency whose filters are data filters only gets the
+// same verdict for the same values at its filters' paths (filterData reads
+// nothing else), so Filter's verdicts are remembered by those values.
 func (p *Pipeline) filter(si, di int, event *eventsv1alpha1.Event, fields *eventFields) (bool, error) {
 	if sc := p.screens[si][di]; !p.exact && sc != nil && sc.decides && gjson.Valid(string(event.Data)) && sc.passes(fields) {
 		return true, nil // Filter's verdict (screen.decides)
