@@ -292,10 +292,14 @@ func TestCandidatesChangeNothing(t *testing.T) {
 		msgs = append(msgs, release(t, k, n))
 	}
 	fired := 0
+	alone := argoEventsAlone(p)
 	for _, msg := range msgs {
 		got, want := p.Replay(msg), all.Replay(msg)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("message %s:\ncandidates %+v\nall        %+v", msg.ID, got, want)
+		}
+		if want := alone.Replay(msg); !reflect.DeepEqual(got, want) { // the explanations of those that fire nothing too
+			t.Errorf("message %s:\ncandidates %+v\nalone      %+v", msg.ID, got, want)
 		}
 		if _, ok := p.replayCandidates(p.eventsOf(msg)); ok {
 			fired++

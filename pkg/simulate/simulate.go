@@ -295,7 +295,7 @@ func (p *Pipeline) replayAll(m *sourceEvents) Outcome {
 		out.Fired = p.fire(si, satisfied, out.Fired)
 	}
 	if len(out.Fired) == 0 {
-		out.Rejected, out.More = nearest(rejected)
+		out.Rejected, out.More = nearest(rejected, p.exact)
 	}
 	return out
 }
@@ -417,8 +417,14 @@ func pubSubEvent(msg Message, src sourceEvent) (*eventsv1alpha1.Event, error) {
 }
 
 // verdict explains a rejection: it asks Argo Events about each data filter
-// alone, to count those that pass and find the first that says no.
-func verdict(r rejection) Verdict {
+// alone, to count those that pass and find the first that says no. When a
+// screen set the dependency aside, its filters answer instead, unless
+// exact: Filter asked about one string filter with no template and the
+// equality comparator accepts an event with valid JSON data exactly when
+// the value at its path matches one of its expressions, which is what the
+// screen filter answers (with each expression compiled once, where Filter
+// compiles it on every call).
+func verdict(r rejection, exact bool) Verdict {
 	v := Verdict{Sensor: r.sensor, Dependency: r.dep.Name, Reason: "filters reject the event"}
 	if r.err != nil {
 		v.Reason = r.err.Error()
@@ -426,8 +432,15 @@ func verdict(r rejection) Verdict {
 	if r.dep.Filters == nil {
 		return v
 	}
-	for _, f := range r.dep.Filters.Data {
-		ok, err := dependencies.Filter(r.event, &eventsv1alpha1.EventDependencyFilter{Data: []eventsv1alpha1.DataFilter{f}}, "")
+	screened := r.screen != nil && !exact && gjson.Valid(string(r.event.Data))
+	for i, f := range r.dep.Filters.Data {
+		var ok bool
+		var err error
+		if screened {
+			ok = r.fields.accepts(r.screen.filters[i])
+		} else {
+			ok, err = dependencies.Filter(r.event, &eventsv1alpha1.EventDependencyFilter{Data: []eventsv1alpha1.DataFilter{f}}, "")
+		}
 		if ok && err == nil {
 			v.Passed++
 			continue
@@ -469,9 +482,9 @@ const maxRejected = 3
 // nearest explains the rejections that passed the most data filters (the
 // dependencies the message came closest to): at most maxRejected of them,
 // and how many more were as close. Screened rejections are ranked by their
-// screen's count; only those shown are explained with Argo Events' code.
-func nearest(rejected []rejection) ([]Verdict, int) {
-	best := -1
+// screen's count, the others by verdict; only those shown are explained.
+func nearest(rejected []rejection, exact bool) ([]Verdict, int) {
+	best, count := -1, 0
 	var closest []rejection
 	for _, r := range rejected {
 		switch {
@@ -479,23 +492,24 @@ func nearest(rejected []rejection) ([]Verdict, int) {
 		case r.screen != nil:
 			r.passed = r.screen.count(r.fields)
 		default:
-			r.passed = verdict(r).Passed
+			r.passed = verdict(r, exact).Passed
 		}
 		switch {
 		case r.passed == 0:
 		case r.passed > best:
-			best, closest = r.passed, []rejection{r}
+			best, count, closest = r.passed, 1, append(closest[:0], r)
 		case r.passed == best:
-			closest = append(closest, r)
+			count++
+			if len(closest) < maxRejected {
+				closest = append(closest, r)
+			}
 		}
 	}
-	more := max(0, len(closest)-maxRejected)
-	closest = closest[:len(closest)-more]
 	verdicts := make([]Verdict, len(closest))
 	for i, r := range closest {
-		verdicts[i] = verdict(r)
+		verdicts[i] = verdict(r, exact)
 	}
-	return verdicts, more
+	return verdicts, count - len(closest)
 }
 
 // dependencyExpression is a trigger's dependency expression as the Sensor
