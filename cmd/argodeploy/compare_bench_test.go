@@ -159,12 +159,21 @@ func TestBenchmarks(t *testing.T) {
 	// load: what the replay path itself costs is the difference.
 	for _, n := range []int{100, 1000, 10000} {
 		msgs, one := filepath.Join(dir, fmt.Sprintf("messages-%d.jsonl", n)), filepath.Join(dir, fmt.Sprintf("message-%d.jsonl", n))
-		var b strings.Builder
+		mixed := filepath.Join(dir, fmt.Sprintf("mixed-%d.jsonl", n))
+		var b, m strings.Builder
 		const count = 2000
 		for i := range count {
 			b.WriteString(synthetic.ReleaseMessage(i, n) + "\n")
+			if i%2 == 0 {
+				m.WriteString(synthetic.UnmappedMessage(i, n) + "\n")
+			} else {
+				m.WriteString(synthetic.ReleaseMessage(i, n) + "\n")
+			}
 		}
 		if err := os.WriteFile(msgs, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(mixed, []byte(m.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(one, []byte(synthetic.ReleaseMessage(0, n)+"\n"), 0o644); err != nil {
@@ -173,14 +182,17 @@ func TestBenchmarks(t *testing.T) {
 		simulate := func(args ...string) []string {
 			return command(append([]string{*argodeployBin, "simulate", "-f", mappings[n], "--no-step", "-o", "json"}, args...)...)
 		}
-		m := timeCommands(t, 3, simulate(msgs), simulate("--exact", msgs), simulate(one))
-		all, exact, start := m[0], m[1], m[2]
+		times := timeCommands(t, 3, simulate(msgs), simulate("--exact", msgs), simulate(one), simulate(mixed))
+		all, exact, start, half := times[0], times[1], times[2], times[3]
 		rate := func(d time.Duration) float64 { return count / d.Seconds() }
 		replay := float64(count-1) / (all.median - start.median).Seconds()
 		row("| simulate, %d distinct releases through %d services (each fires once), process included, %d runs; `--exact` (Argo Events' own code decides) in the second column | %s: %.0f events/s (%.0f) | `--exact` %s: %.0f events/s | %.2f× | process included: %s |",
 			count, n, all.runs, all, rate(all.median), rate(all.fastest), exact, rate(exact.median), float64(all.median)/float64(exact.median), against(rate(all.median), 10000, true))
 		row("| simulate's replay path, %d services: the run above less one of a single release (%s: process start and the pipeline's load) | %.0f events/s | | | target ≥ 10,000 events/s: %s |",
 			n, start, replay, against(replay, 10000, true))
+		halfReplay := float64(count-1) / (half.median - start.median).Seconds()
+		row("| simulate, the same %d releases with every other one of an image no service maps (it fires nothing; the closest dependencies are explained), %d services, process included | %s: %.0f events/s; replay path %.0f events/s | | | replay path: %s |",
+			count, n, half, rate(half.median), halfReplay, against(halfReplay, 10000, true))
 	}
 
 	if *floorBench != "" {

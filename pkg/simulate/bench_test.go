@@ -18,23 +18,34 @@ import (
 // with its own digest, tag, ID and publish time, as real pushes are)
 // through the pipeline of n services, without the step.
 func BenchmarkReplay(b *testing.B) {
-	benchmarkReplay(b, func(p *Pipeline) *Pipeline { return p })
+	benchmarkReplay(b, func(p *Pipeline) *Pipeline { return p }, synthetic.ReleaseMessage, 1)
 }
 
 // BenchmarkReplayExact: BenchmarkReplay with Argo Events' code alone
 // judging each release (Pipeline.Exact), as a running Sensor does.
 func BenchmarkReplayExact(b *testing.B) {
-	benchmarkReplay(b, (*Pipeline).Exact)
+	benchmarkReplay(b, (*Pipeline).Exact, synthetic.ReleaseMessage, 1)
 }
 
-func benchmarkReplay(b *testing.B, mode func(*Pipeline) *Pipeline) {
+// BenchmarkReplayUnmapped: BenchmarkReplay with releases of an image no
+// service maps: nothing fires, every dependency is visited, and the
+// closest are explained.
+func BenchmarkReplayUnmapped(b *testing.B) {
+	benchmarkReplay(b, func(p *Pipeline) *Pipeline { return p }, synthetic.UnmappedMessage, 0)
+}
+
+func benchmarkReplay(b *testing.B, mode func(*Pipeline) *Pipeline, message func(k, n int) string, fires int) {
 	for _, n := range synthetic.Sizes {
 		p := mode(syntheticPipeline(b, n))
 		k := 0 // across runs too: no release is replayed twice
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if out := p.Replay(release(b, k, n)); len(out.Fired) != 1 {
+				msg, err := parseMessage([]byte(message(k, n)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if out := p.Replay(msg); len(out.Fired) != fires {
 					b.Fatalf("fired %d", len(out.Fired))
 				}
 				k++

@@ -281,9 +281,14 @@ func (p *Pipeline) replayAll(m *sourceEvents) Outcome {
 				out.Error = err.Error()
 				return out
 			}
-			if sc := p.screens[si][di]; sc != nil && !sc.passes(fields) {
-				rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, screen: sc, fields: fields, passed: -1})
-				continue
+			// Counted rather than passes: a dependency set aside is ranked by
+			// the filters that accept the event (nearest), so one pass over
+			// them does for both.
+			if sc := p.screens[si][di]; sc != nil {
+				if passed := sc.count(fields); passed < len(sc.filters) {
+					rejected = append(rejected, rejection{sensor: p.sensorNames[si], dep: dep, event: event, screen: sc, fields: fields, passed: passed})
+					continue
+				}
 			}
 			ok, err := p.filter(si, di, event, fields)
 			if ok && err == nil {

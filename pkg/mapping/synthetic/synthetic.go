@@ -63,8 +63,9 @@ func Objects(n int) ([]render.Object, error) {
 // Release is the Artifact Registry notification of the k-th release in a
 // fleet of n services: service k%n, with a tag (matching the services' tag
 // pattern) and a digest that no other release has, as real pushes do.
-func Release(k, n int) string {
-	image := Image(k % n)
+func Release(k, n int) string { return release(Image(k%n), k) }
+
+func release(image string, k int) string {
 	digest := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(k)))
 	return fmt.Sprintf(`{"action":"INSERT","digest":"%s@sha256:%x","tag":"%s:v%d.%d.%d"}`,
 		image, digest, image, k/1_000_000, k/1000%1000, k%1000)
@@ -73,10 +74,18 @@ func Release(k, n int) string {
 // ReleaseMessage is Release(k, n) as a message pulled from the
 // subscription (`gcloud pubsub subscriptions pull --format=json`): base64
 // data, its own message ID, and a publish time k milliseconds into 2026.
-func ReleaseMessage(k, n int) string {
+func ReleaseMessage(k, n int) string { return message(Release(k, n), k) }
+
+// UnmappedMessage is ReleaseMessage(k, n) for the same service's image in
+// another project, which no service maps: nothing fires.
+func UnmappedMessage(k, n int) string {
+	return message(release(strings.Replace(Image(k%n), "acme-fleet", "acme-other", 1), k), k)
+}
+
+func message(data string, k int) string {
 	published := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(k) * time.Millisecond)
 	return fmt.Sprintf(`{"data":%q,"messageId":"%d","publishTime":%q}`,
-		base64.StdEncoding.EncodeToString([]byte(Release(k, n))), 1_000_000+k, published.Format(time.RFC3339Nano))
+		base64.StdEncoding.EncodeToString([]byte(data)), 1_000_000+k, published.Format(time.RFC3339Nano))
 }
 
 // Sizes are the numbers of services the benchmarks run at.
