@@ -173,6 +173,7 @@ func (fs *screenFilters) compile(pattern string) (*regexp.Regexp, error) {
 // starts with: it looks up the value's first n bytes for each prefix
 // length n, instead of comparing every filter's prefix.
 type prefixIndex struct {
+	path     string           // the path whose values it files
 	lengths  []int            // the distinct prefix lengths
 	byPrefix map[string][]int // prefix → filter ids
 }
@@ -184,6 +185,7 @@ func newScreenFilters() *screenFilters {
 // index indexes f by the prefix of its one expression.
 func (fs *screenFilters) index(f *screenFilter) {
 	idx := &fs.prefixes[f.pathID]
+	idx.path = f.path
 	prefix := f.values[0].prefix
 	if idx.byPrefix == nil {
 		idx.byPrefix = map[string][]int{}
@@ -309,6 +311,7 @@ type eventFields struct {
 	read     []bool         // which of byID are read
 	indexed  []bool         // by pathID: the path's prefix index has been asked
 	verdicts []int8         // by screenFilter.id: see the verdict constants
+	marked   []int          // the ids markPath made candidates
 }
 
 // An event's verdicts on screen filters.
@@ -351,6 +354,7 @@ func (fp *fieldsPool) put(e *eventFields) {
 	clear(e.read)
 	clear(e.indexed)
 	clear(e.verdicts)
+	e.marked = e.marked[:0]
 	e.data = nil
 	fp.pool.Put(e)
 }
@@ -408,14 +412,24 @@ func (e *eventFields) accepts(f *screenFilter) bool {
 
 // markCandidates marks the indexed filters of f's path whose prefix the
 // event's value there starts with.
-func (e *eventFields) markCandidates(f *screenFilter) {
-	e.indexed[f.pathID] = true
-	value := e.value(f)
+func (e *eventFields) markCandidates(f *screenFilter) { e.markPath(f.pathID) }
+
+// markPath marks the indexed filters of path pathID whose prefix the
+// event's value there starts with, and lists them in marked.
+func (e *eventFields) markPath(pathID int) {
+	if e.indexed[pathID] {
+		return
+	}
+	e.indexed[pathID] = true
+	idx := e.filters.prefixes[pathID]
+	if !e.read[pathID] {
+		e.byID[pathID], e.read[pathID] = e.get(idx.path), true
+	}
+	value := e.byID[pathID]
 	if !value.Exists() {
 		return
 	}
 	text := value.String()
-	idx := e.filters.prefixes[f.pathID]
 	for _, n := range idx.lengths {
 		if n > len(text) {
 			continue
@@ -423,6 +437,7 @@ func (e *eventFields) markCandidates(f *screenFilter) {
 		for _, id := range idx.byPrefix[text[:n]] {
 			if e.verdicts[id] == unknown {
 				e.verdicts[id] = candidate
+				e.marked = append(e.marked, id)
 			}
 		}
 	}

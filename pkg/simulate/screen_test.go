@@ -287,6 +287,9 @@ func TestCandidatesChangeNothing(t *testing.T) {
 		{ID: "another image", Data: []byte(strings.ReplaceAll(synthetic.Release(5, n), "acme-fleet", "acme-other")), PublishTime: DefaultPublishTime},
 		{ID: "a prefix only", Data: []byte(strings.ReplaceAll(synthetic.Release(6, n), "svc-00006", "svc-0000")), PublishTime: DefaultPublishTime},
 		{ID: "a bad tag", Data: []byte(strings.Replace(synthetic.Release(7, n), ":v0.0.7", ":-x", 1)), PublishTime: DefaultPublishTime},
+		// The image's prefix, so its dependency is asked alone, but no
+		// filter of its own passes: as close as every other dependency.
+		{ID: "a bad digest and tag", Data: []byte(strings.Replace(strings.Replace(synthetic.Release(8, n), "@sha256:", "@sha256:x", 1), ":v0.0.8", ":-x", 1)), PublishTime: DefaultPublishTime},
 	}
 	for k := range 2 * n {
 		msgs = append(msgs, release(t, k, n))
