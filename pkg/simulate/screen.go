@@ -380,7 +380,7 @@ func (e *eventFields) value(f *screenFilter) gjson.Result {
 // of f's expressions.
 func (e *eventFields) accepts(f *screenFilter) bool {
 	if f.indexed && !e.indexed[f.pathID] {
-		e.markCandidates(f)
+		e.markPath(f.pathID)
 	}
 	switch e.verdicts[f.id] {
 	case accepts:
@@ -409,10 +409,6 @@ func (e *eventFields) accepts(f *screenFilter) bool {
 	}
 	return ok
 }
-
-// markCandidates marks the indexed filters of f's path whose prefix the
-// event's value there starts with.
-func (e *eventFields) markCandidates(f *screenFilter) { e.markPath(f.pathID) }
 
 // markPath marks the indexed filters of path pathID whose prefix the
 // event's value there starts with, and lists them in marked.

@@ -495,17 +495,14 @@ const maxRejected = 3
 
 // nearest explains the rejections that passed the most data filters (the
 // dependencies the message came closest to): at most maxRejected of them,
-// and how many more were as close. Screened rejections are ranked by their
-// screen's count, the others by verdict; only those shown are explained.
+// and how many more were as close. Screened rejections come counted (their
+// screen's count), the others are counted by verdict; only those shown are
+// explained.
 func nearest(rejected []rejection, exact bool) ([]Verdict, int) {
 	best, count := -1, 0
 	var closest []rejection
 	for _, r := range rejected {
-		switch {
-		case r.passed >= 0:
-		case r.screen != nil:
-			r.passed = r.screen.count(r.fields)
-		default:
+		if r.passed < 0 {
 			r.passed = verdict(r, exact).Passed
 		}
 		switch {

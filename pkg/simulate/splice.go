@@ -28,7 +28,8 @@ import (
 // way round.
 type workflowPlan struct {
 	base      []byte          // the resource's JSON (resourceJSON.data)
-	slots     []argumentSlot  // the arguments the parameters set, in the order of their bytes in base
+	slots     []argumentSlot  // the arguments the parameters set
+	order     []int           // the slots in the order of their bytes in base
 	slotOf    []int           // per trigger parameter, its slot
 	namespace string          // the Workflow's
 	template  string          // its workflowTemplateRef
@@ -104,26 +105,11 @@ func (p *Pipeline) newWorkflowPlan(sensorNamespace string, obj *unstructured.Uns
 			}
 		}
 	}
-	// Splice from the last slot back, so that earlier offsets hold.
-	order := make([]int, len(plan.slots))
-	for i := range order {
-		order[i] = i
+	plan.order = make([]int, len(plan.slots))
+	for i := range plan.order {
+		plan.order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return plan.slots[b].start - plan.slots[a].start })
-	sorted := make([]argumentSlot, len(plan.slots))
-	renumber := make([]int, len(plan.slots))
-	for to, from := range order {
-		sorted[to], renumber[from] = plan.slots[from], to
-	}
-	plan.slots = sorted
-	for i := range plan.slotOf {
-		plan.slotOf[i] = renumber[plan.slotOf[i]]
-	}
-	for i := range plan.arguments {
-		if s := plan.arguments[i].slot; s >= 0 {
-			plan.arguments[i].slot = renumber[s]
-		}
-	}
+	slices.SortFunc(plan.order, func(a, b int) int { return plan.slots[a].start - plan.slots[b].start })
 	return plan
 }
 
@@ -154,13 +140,17 @@ func (w *workflowPlan) fire(ts *parsedTemplates, params []eventsv1alpha1.Trigger
 		}
 		values[w.slotOf[i]] = value
 	}
-	resource = slices.Clone(w.base)
-	for i, s := range w.slots { // from the last bytes back
-		if values[i] != nil {
-			encoded, _ := json.Marshal(*values[i]) // a string always encodes
-			resource = slices.Concat(resource[:s.start], encoded, resource[s.end:])
+	resource = make([]byte, 0, len(w.base)+64)
+	at := 0 // base is copied up to here
+	for _, i := range w.order {
+		if values[i] == nil {
+			continue
 		}
+		encoded, _ := json.Marshal(*values[i]) // a string always encodes
+		resource = append(append(resource, w.base[at:w.slots[i].start]...), encoded...)
+		at = w.slots[i].end
 	}
+	resource = append(resource, w.base[at:]...)
 	workflow = &Workflow{Namespace: w.namespace, Template: w.template, Arguments: make(map[string]string, len(w.defaults)+len(w.arguments))}
 	for _, a := range w.defaults {
 		workflow.Arguments[a.name] = *a.value
