@@ -22,6 +22,19 @@ var errUnexpected = errors.New("jsontree: unexpected input")
 // trees. Input it does not expect (bytes that are not UTF-8, escaped UTF-16
 // surrogates, which encoding/json never writes) is errUnexpected.
 func (d *treeDecoder) tree(data []byte) (object, error) {
+	v, err := d.whole(data)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(object)
+	if !ok {
+		return nil, errUnexpected
+	}
+	return m, nil
+}
+
+// whole decodes data, one JSON value with nothing but space around it.
+func (d *treeDecoder) whole(data []byte) (any, error) {
 	if d.short == nil {
 		d.short = map[string]string{}
 	}
@@ -32,11 +45,10 @@ func (d *treeDecoder) tree(data []byte) (object, error) {
 		return nil, err
 	}
 	d.space()
-	m, ok := v.(object)
-	if !ok || d.pos != len(d.data) {
+	if d.pos != len(d.data) {
 		return nil, errUnexpected
 	}
-	return m, nil
+	return v, nil
 }
 
 type treeDecoder struct {
@@ -50,6 +62,8 @@ type treeDecoder struct {
 	// complete.
 	members []member
 	items   []any
+	// typedMembers holds the members of the objects typedTree is building.
+	typedMembers []member
 	// unescaped holds the last string unescape decoded.
 	unescaped []byte
 	// alias makes strings without escapes point into the data instead of

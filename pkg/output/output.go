@@ -110,8 +110,8 @@ func Encode(obj Object) (map[string]any, error) {
 }
 
 // encode is Encode with the objects the emitter writes instead of maps.
-// It marshals obj into scratch when there is one, which saves allocating
-// the JSON of every object, and decodes it with tree.
+// tree builds them from obj by reflection (typedTree); what it leaves to
+// encoding/json is marshalled, into scratch when there is one, and decoded.
 func encode(obj Object, scratch *bytes.Buffer, tree *treeDecoder) (object, error) {
 	if obj == nil {
 		return nil, errors.New("output: nil object")
@@ -119,6 +119,25 @@ func encode(obj Object, scratch *bytes.Buffer, tree *treeDecoder) (object, error
 	if v := reflect.ValueOf(obj); v.Kind() == reflect.Pointer && v.IsNil() {
 		return nil, fmt.Errorf("output: nil %T", obj)
 	}
+	o, err := tree.typedTree(obj)
+	if err != nil {
+		if o, err = marshalTree(obj, scratch, tree); err != nil {
+			return nil, err
+		}
+	}
+	if s, _ := value(o, "apiVersion").(string); s == "" {
+		return nil, fmt.Errorf("output: %s has no apiVersion (TypeMeta not set)", describe(obj))
+	}
+	if s, _ := value(o, "kind").(string); s == "" {
+		return nil, fmt.Errorf("output: %s has no kind (TypeMeta not set)", describe(obj))
+	}
+	o = slices.DeleteFunc(o, func(m member) bool { return m.key == "status" })
+	return clean(o, true).(object), nil
+}
+
+// marshalTree is the tree of obj's JSON as encoding/json writes it: what
+// typedTree builds, for the objects it leaves to encoding/json.
+func marshalTree(obj Object, scratch *bytes.Buffer, tree *treeDecoder) (object, error) {
 	data, err := marshal(obj, scratch)
 	if err != nil {
 		return nil, fmt.Errorf("output: encoding %s: %w", describe(obj), err)
@@ -133,14 +152,7 @@ func encode(obj Object, scratch *bytes.Buffer, tree *treeDecoder) (object, error
 		}
 		o = fromMap(m).(object)
 	}
-	if s, _ := value(o, "apiVersion").(string); s == "" {
-		return nil, fmt.Errorf("output: %s has no apiVersion (TypeMeta not set)", describe(obj))
-	}
-	if s, _ := value(o, "kind").(string); s == "" {
-		return nil, fmt.Errorf("output: %s has no kind (TypeMeta not set)", describe(obj))
-	}
-	o = slices.DeleteFunc(o, func(m member) bool { return m.key == "status" })
-	return clean(o, true).(object), nil
+	return o, nil
 }
 
 // marshal is json.Marshal(obj), written into scratch unless it is nil;
