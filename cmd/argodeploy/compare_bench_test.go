@@ -207,7 +207,7 @@ func TestBenchmarks(t *testing.T) {
 	}
 
 	var md strings.Builder
-	fmt.Fprintf(&md, "# Benchmarks\n\nWritten by `make bench` (%s); numbers are medians of %d runs (after one warm-up run) unless a row says otherwise, with the fastest run in brackets, wall time of the whole process as a user runs it. kubeconform v0.7.0 validates the same files with the same per-kind schemas (`schemas/kinds`, argodeploy's `make schemas` output) with `-strict -ignore-missing-schemas` (the kustomization.yaml has no schema; argodeploy counts it as skipped); argodeploy runs all its layers (schema, decode, upstream validators, local, cross-resource, access). simulate's peer is `simulate --exact`, where Argo Events' own Filter and ApplyResourceParameters decide every trigger that fires, compiling each expression and template per event as a running Sensor does. The compared commands take turns run by run, so a machine that slows down for a while (this one does, by ±20 %%) slows both alike.\n\n", time.Now().UTC().Format("2006-01-02"), *runs)
+	fmt.Fprintf(&md, "# Benchmarks\n\nWritten by `make bench` (%s); numbers are medians of %d runs (after one warm-up run) unless a row says otherwise, with the fastest run in brackets, wall time of the whole process as a user runs it. kubeconform v0.7.0 validates the same files with the same per-kind schemas (`schemas/kinds`, argodeploy's `make schemas` output) with `-strict -ignore-missing-schemas` (the kustomization.yaml has no schema; argodeploy counts it as skipped); argodeploy runs all its layers (schema, decode, upstream validators, local, cross-resource, access). simulate's peer is `simulate --exact`, where Argo Events' own Filter and ApplyResourceParameters decide every trigger that fires, compiling each expression and template per event as a running Sensor does. The compared commands take turns run by run, so a machine that slows down for a while (the machines here do, by up to ±20 %%) slows both alike. The targets are wall times, so whether one is met depends on the machine as much as on the code: compare figures only between runs on the same CPU (below), and ratios to the peers across machines.\n\n", time.Now().UTC().Format("2006-01-02"), *runs)
 	fmt.Fprintf(&md, "## Machine\n\n%s\n\nWhat profiles showed and what changed, before and after: [docs/performance.md](docs/performance.md).\n\n", machine())
 	md.WriteString("## Side by side\n\n| what | argodeploy | peer: kubeconform; for simulate, `--exact` | ratio | target and status |\n|---|---|---|---|---|\n")
 	for _, r := range rows {
@@ -297,11 +297,21 @@ func fileCount(t *testing.T, dir string) string {
 func machine() string {
 	model := "unknown CPU"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		// The first processor's fields: the model name alone does not tell
+		// one generation from another ("AMD EPYC"), and the targets are
+		// wall times.
+		cpu := map[string]string{}
 		for _, line := range strings.Split(string(data), "\n") {
-			if name, ok := strings.CutPrefix(line, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+			if line == "" {
 				break
 			}
+			if key, value, ok := strings.Cut(line, ":"); ok {
+				cpu[strings.TrimSpace(key)] = strings.TrimSpace(value)
+			}
+		}
+		if name := cpu["model name"]; name != "" {
+			model = fmt.Sprintf("%s (family %s, model %s, stepping %s; %s MHz)",
+				name, cpu["cpu family"], cpu["model"], cpu["stepping"], cpu["cpu MHz"])
 		}
 	}
 	load := ""
