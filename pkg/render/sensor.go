@@ -360,14 +360,23 @@ func withoutResources(t eventsv1.Trigger, resources *[]*eventsv1.K8SResource) ev
 	return t
 }
 
+// jsonSize is the length of json.Marshal's output for each value, summed.
+// It counts the bytes an Encoder writes instead of keeping them.
 func jsonSize(values ...any) (int, error) {
-	total := 0
+	var n byteCounter
+	enc := json.NewEncoder(&n)
 	for _, v := range values {
-		raw, err := json.Marshal(v)
-		if err != nil {
+		if err := enc.Encode(v); err != nil { // as json.Marshal, with a newline
 			return 0, err
 		}
-		total += len(raw)
 	}
-	return total, nil
+	return int(n) - len(values), nil
+}
+
+// byteCounter counts the bytes written to it.
+type byteCounter int
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	*c += byteCounter(len(p))
+	return len(p), nil
 }
