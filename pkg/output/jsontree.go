@@ -58,12 +58,10 @@ type treeDecoder struct {
 	// in every item of a list, and need not be allocated again.
 	short map[string]string
 	// members and items hold the members of the objects and the items of
-	// the arrays being decoded, each allocated once at its own size when
-	// complete.
+	// the arrays being decoded (members also those typedTree is building),
+	// each allocated once at its own size when complete.
 	members []member
 	items   []any
-	// typedMembers holds the members of the objects typedTree is building.
-	typedMembers []member
 	// unescaped holds the last string unescape decoded.
 	unescaped []byte
 	// alias makes strings without escapes point into the data instead of
@@ -147,7 +145,7 @@ func (d *treeDecoder) object() (any, error) {
 		}
 		d.members = append(d.members, member{key.(string), v})
 		if done, err := d.separator('}'); done || err != nil {
-			return slices.Clone(object(d.members[base:])).sorted(), err
+			return d.takeMembers(base).sorted(), err
 		}
 	}
 }

@@ -173,8 +173,8 @@ func (d *treeDecoder) structTree(v reflect.Value, p *plan, depth int) (any, erro
 	if p.unsupported {
 		return nil, errFallback
 	}
-	base := len(d.typedMembers)
-	defer func() { d.typedMembers = d.typedMembers[:base] }()
+	base := len(d.members)
+	defer func() { d.members = d.members[:base] }()
 fields:
 	for i := range p.fields {
 		f := &p.fields[i]
@@ -196,7 +196,7 @@ fields:
 		if err != nil {
 			return nil, err
 		}
-		d.typedMembers = append(d.typedMembers, member{f.name, value})
+		d.members = append(d.members, member{f.name, value})
 	}
 	return d.takeMembers(base), nil
 }
@@ -209,8 +209,8 @@ func (d *treeDecoder) mapTree(v reflect.Value, depth int) (any, error) {
 	if v.Type().Key().Kind() != reflect.String {
 		return nil, errFallback
 	}
-	base := len(d.typedMembers)
-	defer func() { d.typedMembers = d.typedMembers[:base] }()
+	base := len(d.members)
+	defer func() { d.members = d.members[:base] }()
 	for it := v.MapRange(); it.Next(); {
 		key := it.Key().String()
 		if !utf8.ValidString(key) {
@@ -220,7 +220,7 @@ func (d *treeDecoder) mapTree(v reflect.Value, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.typedMembers = append(d.typedMembers, member{key, value})
+		d.members = append(d.members, member{key, value})
 	}
 	members := d.takeMembers(base)
 	slices.SortFunc(members, compareMembers)
@@ -230,8 +230,8 @@ func (d *treeDecoder) mapTree(v reflect.Value, depth int) (any, error) {
 // takeMembers copies the members gathered from base into an object of
 // their size, empty but not nil when there are none.
 func (d *treeDecoder) takeMembers(base int) object {
-	o := make(object, len(d.typedMembers)-base)
-	copy(o, d.typedMembers[base:])
+	o := make(object, len(d.members)-base)
+	copy(o, d.members[base:])
 	return o
 }
 
@@ -419,7 +419,7 @@ func typeFields(t reflect.Type) []field {
 				}
 				nextCount[ft]++
 				if nextCount[ft] == 1 {
-					next = append(next, field{name: ft.Name(), index: index})
+					next = append(next, field{index: index})
 					nextTypes = append(nextTypes, ft)
 				}
 			}
