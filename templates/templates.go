@@ -1,10 +1,12 @@
-// Package templates holds the text that generated manifests carry verbatim.
+// Package templates holds the text files argodeploy writes from: the
+// starter mapping of `argodeploy init`.
 package templates
 
 import _ "embed"
 
-// RolloutScript is the POSIX shell step of the rollout WorkflowTemplate. It
-// reads trusted values from the cache ConfigMap and event values from env.
+// StarterMapping is the text/template of the commented starter mapping.
+// Its data has SchemaURL, Name, Project, Service, Image, Deployment and
+// Namespace; its function q quotes a string for YAML.
 //
-//go:embed rollout.sh
-var RolloutScript string
+//go:embed starter.yaml.tmpl
+var StarterMapping string

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/manifest"
@@ -27,6 +28,7 @@ type simulateOptions struct {
 	pipelineSource
 	messages []string
 	noStep   bool
+	state    string
 	exact    bool
 	format   string
 }
@@ -55,10 +57,17 @@ template compiled once rather than for every message; --exact runs Argo
 Events' own code for every trigger that fires, as a Sensor does, three to
 five times slower, with the same results.
 
-Then the Workflow's step runs as its pod would, with its cache ConfigMap
-mounted and a kubectl that records each command line and answers as a healthy
-Deployment running the mapped image at ` + simulate.CurrentDigest + `;
-date answers the message's publish time. --no-step skips that.
+Then each Workflow's release runs: argodeploy rollout's own code, one step per
+target, with the Workflow's cache entry, against one simulated cluster that
+every message of the run shares, so a sequence of pushes shows what a
+cluster would do with it (a re-tag, an older push arriving late, a stage
+waiting for its soak). The cluster starts with a healthy Deployment per
+target whose container runs IMAGE@` + simulate.CurrentDigest + `
+(set-image) or IMAGE:latest (restart), or the Deployments of --state (for
+example kubectl get deployments -o yaml); a rolled Deployment is healthy at
+once, and time is each message's publish time, moved on by every wait. Each
+step shows the API requests it made, its outcome and why, and the image
+before and after. --no-step skips the releases.
 
 Exit status: 0 replayed (whatever fired), 1 an error, 2 bad usage.`,
 		Example: `  # What does a push of web:1.4.2 do?
@@ -77,7 +86,8 @@ Exit status: 0 replayed (whatever fired), 1 an error, 2 bad usage.`,
 	}
 	opts.addFlags(cmd, "replay against")
 	cmd.Flags().StringArrayVar(&opts.messages, "message", nil, "a message as JSON (repeatable)")
-	cmd.Flags().BoolVar(&opts.noStep, "no-step", false, "do not run the triggered Workflows' steps")
+	cmd.Flags().BoolVar(&opts.noStep, "no-step", false, "do not run the triggered Workflows' releases")
+	cmd.Flags().StringVar(&opts.state, "state", "", "YAML or JSON file of Deployments the simulated cluster starts with (kubectl get deployments -o yaml)")
 	cmd.Flags().BoolVar(&opts.exact, "exact", false, "decide every trigger that fires with Argo Events' own Filter and ApplyResourceParameters (slower)")
 	cmd.Flags().StringVarP(&opts.format, "output", "o", "text", "report format: text or json")
 	return cmd
@@ -117,6 +127,16 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	if err != nil {
 		return err
 	}
+	var cluster *simulate.Cluster
+	if !opts.noStep {
+		given, err := readDeployments(opts.state)
+		if err != nil {
+			return err
+		}
+		if cluster, err = pipeline.NewCluster(given); err != nil {
+			return err
+		}
+	}
 	// Messages are independent: replay them on every CPU, a batch at a
 	// time, then follow the steps in message order. Without steps nothing
 	// can fail once the messages are read, so each batch's report is
@@ -145,7 +165,7 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 				if w == nil {
 					continue
 				}
-				if w.Step, err = pipeline.FollowStep(ctx, w, msg.PublishTime); err != nil {
+				if w.Steps, err = pipeline.FollowStep(ctx, cluster, w, msg.PublishTime); err != nil {
 					return fmt.Errorf("message %s: %w", msg.ID, err)
 				}
 			}
@@ -291,38 +311,65 @@ func writeOutcome(w io.Writer, o simulate.Outcome) {
 		}) {
 			fmt.Fprintf(w, "      %s=%s\n", k, wf.Arguments[k])
 		}
-		if wf.Step == nil {
-			continue
+		for _, step := range wf.Steps {
+			fmt.Fprintf(w, "    step of target %s (cache ConfigMap %s): %s, exit %d\n", step.Target, step.Cache, step.Outcome, step.Exit)
+			fmt.Fprintf(w, "      why: %s\n", step.Reason)
+			for _, c := range step.Calls {
+				fmt.Fprintf(w, "      > %s\n", c)
+			}
+			if step.Before != step.After {
+				fmt.Fprintf(w, "      image %s -> %s\n", step.Before, step.After)
+			} else {
+				fmt.Fprintf(w, "      image %s\n", step.After)
+			}
+			if step.State != "" {
+				fmt.Fprintf(w, "      state %s\n", step.State)
+			}
+			for _, line := range step.Log {
+				fmt.Fprintf(w, "      | %s\n", line)
+			}
 		}
-		step := wf.Step
-		fmt.Fprintf(w, "    step (cache ConfigMap %s; Deployment assumed to run %s):\n", step.Cache, step.CurrentImage)
-		for _, line := range strings.Split(strings.TrimSpace(step.Entry), "\n") {
-			fmt.Fprintf(w, "      entry %s\n", line)
-		}
-		for _, c := range step.Kubectl {
-			fmt.Fprintf(w, "      $ %s\n", shellQuote(c))
-		}
-		for _, line := range step.Log {
-			fmt.Fprintf(w, "      | %s\n", line)
-		}
-		for _, note := range step.Notes {
-			fmt.Fprintf(w, "      note: %s\n", note)
-		}
-		fmt.Fprintf(w, "      exit %d\n", step.Exit)
 	}
 }
 
-// shellQuote writes args as a POSIX shell command line.
-func shellQuote(args []string) string {
-	quoted := make([]string, len(args))
-	for i, a := range args {
-		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,") == "" {
-			quoted[i] = a
-		} else {
-			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+// readDeployments reads the Deployments of --state: a YAML or JSON file
+// of Deployments, or of a List of them as kubectl get prints.
+func readDeployments(path string) ([]*appsv1.Deployment, error) {
+	if path == "" {
+		return nil, nil
+	}
+	docs, err := manifest.Read([]string{path}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []*appsv1.Deployment
+	add := func(d manifest.Doc, obj map[string]any) error {
+		var dep appsv1.Deployment
+		if kind, _ := obj["kind"].(string); kind != "Deployment" {
+			return fmt.Errorf("%s:%d: --state holds Deployments, not a %s", d.File, d.Line, kind)
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &dep); err != nil {
+			return fmt.Errorf("%s:%d: %v", d.File, d.Line, err)
+		}
+		out = append(out, &dep)
+		return nil
+	}
+	for _, d := range docs {
+		if d.Object.IsList() {
+			items, _ := d.Object.Object["items"].([]any)
+			for _, item := range items {
+				obj, _ := item.(map[string]any)
+				if err := add(d, obj); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if err := add(d, d.Object.Object); err != nil {
+			return nil, err
 		}
 	}
-	return strings.Join(quoted, " ")
+	return out, nil
 }
 
 // listWriter writes a JSON array indented two spaces, byte for byte what a

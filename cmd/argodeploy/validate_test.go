@@ -80,7 +80,7 @@ func TestValidateJSONReport(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
-	want := problem{File: "testdata/manifests/bad/misspelled_sensor_field.yaml", Line: 495, Column: 3, Kind: "Sensor", Name: "shop"}
+	want := problem{File: "testdata/manifests/bad/misspelled_sensor_field.yaml", Line: 409, Column: 3, Kind: "Sensor", Name: "shop"}
 	// The schema layer also reports spec.dependencies as missing.
 	if rep.Resources != 14 || rep.Invalid != 1 || len(rep.Problems) != 2 {
 		t.Fatalf("report %+v", rep)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -417,19 +418,28 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 		a.unknown[sa] = true
 		return
 	}
-	fields := render.ParseCacheEntry(entry)
-	if fields["cluster"] != "" {
-		return // another cluster: reached with its kubeconfig, not this account
-	}
-	deployment, ns := fields["deployment"], fields["namespace"]
-	if deployment == "" || ns == "" {
-		a.fail(i, path+".arguments.parameters", "cache entry %q in ConfigMap %q names no deployment and namespace", service, name)
+	svc, err := mapping.DecodeEntry([]byte(entry))
+	if err != nil {
+		a.fail(i, path+".arguments.parameters", "service %q in cache ConfigMap %q: %v", service, name, err)
 		a.unknown[sa] = true
 		return
 	}
-	r := rule("apps", "deployments", "get", "list", "watch", "patch")
-	r.ResourceNames = []string{deployment}
-	a.require(sa, need{i, path, ns, r, "rollout of " + service})
+	for _, t := range svc.Targets {
+		if t.Cluster != nil {
+			r := rule("", "secrets", "get")
+			r.ResourceNames = []string{t.Cluster.KubeconfigSecret.Name}
+			a.require(sa, need{i, path, namespace, r, "kubeconfig of cluster " + t.Cluster.Name + " for target " + t.Name})
+			continue // the Deployment is reached with the kubeconfig, not this account
+		}
+		if t.Deployment == "" || t.Namespace == "" {
+			a.fail(i, path+".arguments.parameters", "target %q of cache entry %q in ConfigMap %q names no deployment and namespace", t.Name, service, name)
+			a.unknown[sa] = true
+			return
+		}
+		r := rule("apps", "deployments", render.RolloutVerbs...)
+		r.ResourceNames = []string{t.Deployment}
+		a.require(sa, need{i, path, t.Namespace, r, "rollout of target " + t.Name})
+	}
 }
 
 // specVolumes checks the ConfigMaps and Secrets a workflow spec's pods

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
@@ -129,17 +130,35 @@ func (g *Graph) trigger(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, filt
 	if cm == nil {
 		return nil
 	}
-	entry := render.ParseCacheEntry(cm.Data[args[render.ParamService]])
-	if entry["deployment"] == "" {
-		return nil
+	entry, err := mapping.DecodeEntry([]byte(cm.Data[args[render.ParamService]]))
+	if err != nil {
+		return nil // not an argodeploy cache entry: its targets are unknown
 	}
-	where := entry["namespace"]
-	if c := entry["cluster"]; c != "" {
-		where = c + ": " + where
+	for _, t := range entry.Targets {
+		where := t.Namespace
+		if t.Cluster != nil {
+			where = t.Cluster.Name + ": " + where
+		}
+		target := g.node("deploy_"+id(clusterID(t.Cluster), t.Namespace, t.Deployment), "Deployment "+where+"/"+t.Deployment, "box")
+		how := t.Strategy
+		if t.After != "" {
+			how += ", after " + t.After
+			if t.Soak != "" {
+				how += " +" + t.Soak
+			}
+		}
+		g.edge(tmpl, target, t.Name+" ("+how+")")
 	}
-	target := g.node("deploy_"+id(entry["cluster"], entry["namespace"], entry["deployment"]), "Deployment "+where+"/"+entry["deployment"], "box")
-	g.edge(tmpl, target, t.Template.Name+" ("+entry["strategy"]+")")
 	return nil
+}
+
+// clusterID is the part of a Deployment's node identifier that names its
+// cluster: empty for the local one.
+func clusterID(c *mapping.Cluster) string {
+	if c == nil {
+		return ""
+	}
+	return c.Name
 }
 
 // filterLabel shows what a dependency accepts: the image of its digest

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/xeipuuv/gojsonschema"
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -74,6 +76,7 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 	p.checkSemantics(root)
 	wg.Wait()
 	p.schemaErrors(root, validation)
+	p.reportMissing()
 	if len(p.errs) > 0 {
 		return nil, p.errs.normalize()
 	}
@@ -100,6 +103,35 @@ type parser struct {
 	suggested map[string]bool
 	// patterns holds the verdict on each tag pattern parsed.
 	patterns map[string]error
+	// missing holds what the semantic checks found missing; it is
+	// reported after the schema errors, which may explain it.
+	missing []missingField
+}
+
+// missingField is a field, or one of several fields, that is missing.
+type missingField struct {
+	at     *yaml.Node
+	field  string
+	alts   []string // the fields whose misspelling explains the absence
+	format string
+	args   []any
+}
+
+// require records that the field at path under node at is missing: it is
+// reported with reportMissing unless an unknown key was suggested as one
+// of alts, a misspelling of it.
+func (p *parser) require(at *yaml.Node, path string, alts []string, format string, args ...any) {
+	p.missing = append(p.missing, missingField{at, path, alts, format, args})
+}
+
+// reportMissing reports the missing fields recorded by require that no
+// misspelled key explains.
+func (p *parser) reportMissing() {
+	for _, m := range p.missing {
+		if !slices.ContainsFunc(m.alts, func(f string) bool { return p.suggested[f] }) {
+			p.report(loc{m.at, m.field}, m.format, m.args...)
+		}
+	}
 }
 
 // add records an error at node n.
@@ -368,6 +400,16 @@ func (l loc) get(key string) loc {
 	return c
 }
 
+// key returns the key node of key when l is a mapping, with the path of
+// its value.
+func (l loc) key(key string) loc {
+	c := loc{path: child(l.path, key)}
+	if l.n != nil {
+		c.n = yamlnode.KeyNode(l.n, key)
+	}
+	return c
+}
+
 // str returns the value of l when it is a string.
 func (l loc) str() (string, bool) {
 	if l.n == nil || !isString(l.n) {
@@ -442,15 +484,38 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 		p.report(replicas, "2 replicas cannot keep a quorum when one fails: use 1, or 3 or more")
 	}
 	w := spec.get("workflow")
-	p.checkDurations(w)
-	if image, ok := w.get("kubectlImage").str(); ok && strings.Contains(image, ":latest") {
-		p.report(w.get("kubectlImage"), "%s uses the tag latest, which moves: pin a version or a digest", quote(image))
+	rollout, maxi := p.checkDurations(w)
+	if k := w.key("kubectlImage"); k.n != nil {
+		p.report(k, "kubectlImage was replaced by image: the rollout step now runs \"argodeploy rollout\" in argodeploy's own image (default %s); remove kubectlImage, or set image to pin another argodeploy release", DefaultImage)
 	}
+	p.checkWorkflowImage(w.get("image"))
 	res := w.get("resources")
 	p.checkQuantities(res.get("requests").get("cpu"), DefaultCPURequest, res.get("limits").get("cpu"), DefaultCPULimit)
 	p.checkQuantities(res.get("requests").get("memory"), DefaultMemoryRequest, res.get("limits").get("memory"), DefaultMemoryLimit)
-	p.checkServices(spec.get("services"))
+	soak := p.checkServices(spec.get("services"))
+	p.checkDeadline(w, rollout, maxi, soak)
 	p.checkUnsafeText(r)
+}
+
+// pinnedImageRE is an image reference pinned by a tag or a digest (the
+// schema's pattern of workflow.image).
+var pinnedImageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][-.A-Za-z0-9_]{0,127}(@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$`)
+
+// checkWorkflowImage checks that the image of the rollout step, at l, is
+// pinned: by a digest, or by a tag other than latest.
+func (p *parser) checkWorkflowImage(l loc) {
+	v, ok := l.str()
+	switch {
+	case !ok:
+	case !pinnedImageRE.MatchString(v):
+		if pinnedImageRE.MatchString(v + ":v1") {
+			p.report(l, "%s has no tag or digest, so it runs whatever is pushed next: pin a version or a digest, e.g. %s", quote(v), DefaultImage)
+		}
+	case !strings.Contains(v, "@"):
+		if _, tag, _ := strings.Cut(v[strings.LastIndex(v, "/")+1:], ":"); tag == "latest" {
+			p.report(l, "%s uses the tag latest, which moves: pin a version or a digest", quote(v))
+		}
+	}
 }
 
 // checkUnsafeText reports template sequences and shell expansion syntax
@@ -517,12 +582,16 @@ func (p *parser) checkSecretRef(l loc) {
 	}
 }
 
-// checkDurations checks the durations of workflow w.
-func (p *parser) checkDurations(w loc) {
+// checkDurations checks the durations of workflow w and returns its
+// rolloutTimeout and retry.backoff.maxDuration, defaults included; a
+// duration is 0 when it is invalid.
+func (p *parser) checkDurations(w loc) (rolloutTimeout, maxDuration time.Duration) {
 	p.duration(w.get("ttl"), DefaultTTL)
 	rollout := w.get("rolloutTimeout")
-	if d, ok := p.duration(rollout, DefaultRolloutTimeout); ok && d > maxRolloutTimeout {
-		p.report(rollout, "%s is too long: at most %s", rollout.n.Value, strings.TrimSuffix(maxRolloutTimeout.String(), "0m0s"))
+	r, ok := p.duration(rollout, DefaultRolloutTimeout)
+	if ok && r > maxRolloutTimeout {
+		p.report(rollout, "%s is too long: at most %s", rollout.n.Value, shortDuration(maxRolloutTimeout))
+		r = 0
 	}
 	backoff := w.get("retry").get("backoff")
 	first, maxi := backoff.get("duration"), backoff.get("maxDuration")
@@ -535,6 +604,54 @@ func (p *parser) checkDurations(w loc) {
 	default:
 		p.report(maxi, "%s is shorter than duration %s", maxi.n.Value, text(first, DefaultRetryDuration))
 	}
+	return r, m
+}
+
+// soakUse is the longest soak of the mapping and where it is written;
+// l.n is nil when no target soaks.
+type soakUse struct {
+	l loc
+	d time.Duration
+}
+
+// deadlineReason is why retry.backoff.maxDuration bounds a rollout.
+const deadlineReason = "Argo Workflows v3.7 applies maxDuration as a deadline to each retry pod, so a shorter one kills a rollout half-way"
+
+// checkDeadline checks that workflow w's retry.backoff.maxDuration, maxi,
+// is at least its rolloutTimeout, rollout, plus the longest soak. It
+// reports on maxDuration if written, else on rolloutTimeout if written,
+// else on the soak. Zero durations are invalid ones, already reported.
+func (p *parser) checkDeadline(w loc, rollout, maxi time.Duration, soak soakUse) {
+	if rollout == 0 || maxi == 0 || maxi >= rollout+soak.d {
+		return
+	}
+	rl, ml := w.get("rolloutTimeout"), w.get("retry").get("backoff").get("maxDuration")
+	need := shortDuration(rollout + soak.d)
+	plusSoak := ""
+	if soak.l.n != nil {
+		plusSoak = fmt.Sprintf(" plus the longest soak %s (line %d)", soak.l.n.Value, soak.l.n.Line)
+	}
+	switch {
+	case ml.n != nil:
+		p.report(ml, "%s is shorter than rolloutTimeout %s%s: %s; use at least %s", ml.n.Value, text(rl, DefaultRolloutTimeout), plusSoak, deadlineReason, need)
+	case rl.n != nil:
+		p.report(rl, "%s%s is longer than retry.backoff.maxDuration %s: %s; set maxDuration to at least %s", rl.n.Value, plusSoak, text(ml, DefaultRetryMaxDuration), deadlineReason, need)
+	case soak.l.n != nil:
+		p.report(soak.l, "%s plus rolloutTimeout %s is longer than retry.backoff.maxDuration %s: %s; set workflow.retry.backoff.maxDuration to at least %s", soak.l.n.Value, text(rl, DefaultRolloutTimeout), text(ml, DefaultRetryMaxDuration), deadlineReason, need)
+	}
+}
+
+// shortDuration is d as a Go duration without zero minutes or seconds:
+// 1h, 20m, 1h30m, 90s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // duration parses the duration at l, or def when l is absent, and
@@ -605,21 +722,64 @@ func text(l loc, def string) string {
 	return l.n.Value
 }
 
-// checkServices checks each service and that names and images are unique.
-func (p *parser) checkServices(services loc) {
+// service is a service as the semantic checks see it.
+type service struct {
+	l       loc
+	name    string // "" when not a string
+	dupName bool   // the name is a duplicate, already reported
+	targets []*target
+}
+
+// target is a target as the semantic checks see it: an item of a
+// service's targets, or a service without targets, its own one target.
+type target struct {
+	l      loc
+	svc    *service
+	legacy bool   // l is the service, which gives no targets
+	name   string // the name, default included; "" when unknown
+	// nameAt is where the name is written or, for a default name, the
+	// target (or the service without targets) that takes it.
+	nameAt    loc
+	defaulted bool
+}
+
+// describe names t for a message.
+func (t *target) describe() string {
+	if t.name == "" {
+		return fmt.Sprintf("the target on line %d", t.l.n.Line)
+	}
+	return fmt.Sprintf("target %q (line %d)", t.name, t.l.n.Line)
+}
+
+// secretUse is the kubeconfig Secret key a cluster name first used, and
+// the line of that use.
+type secretUse struct {
+	secret string
+	line   int
+}
+
+// targetFields are the fields of a target that a service may give only
+// when it has no targets.
+var targetFields = []string{"namespace", "deployment", "container", "cluster"}
+
+// checkServices checks each service and its targets, that service names,
+// images and target names are unique, that no two targets roll the same
+// container and that stages are well formed. It returns the longest valid
+// soak.
+func (p *parser) checkServices(services loc) soakUse {
 	names := map[string]int{}
 	images := map[string]int{}
-	type secretUse struct {
-		secret string
-		line   int
-	}
 	clusters := map[string]secretUse{}
+	var all []*service
 	for _, s := range services.items() {
+		svc := &service{l: s}
 		name := s.get("name")
 		p.checkName(name, maxServiceNameLen)
 		if v, ok := name.str(); ok {
+			svc.name = v
 			if line, dup := names[v]; dup {
 				p.report(name, "duplicate service name %q (first used on line %d)", v, line)
+				svc.dupName = true
 			} else {
 				names[v] = name.n.Line
 			}
@@ -628,31 +788,310 @@ func (p *parser) checkServices(services loc) {
 		p.checkImage(image)
 		if v, ok := image.str(); ok {
 			if line, dup := images[v]; dup {
-				p.report(image, "image %q already belongs to the service on line %d: an image maps to exactly one service", v, line)
+				p.report(image, "image %q already belongs to the service on line %d: two services with one image would start two Workflows on every push; list the Deployments it rolls as targets of that service", v, line)
 			} else {
 				images[v] = image.n.Line
 			}
 		}
-		for _, key := range []string{"deployment", "namespace", "container"} {
-			p.checkName(s.get(key), 0)
-		}
 		p.checkTagPattern(s.get("tagPattern"))
-		cluster := s.get("cluster")
-		cname, secret := cluster.get("name"), cluster.get("kubeconfigSecret")
-		p.checkName(cname, 0)
-		p.checkSecretRef(secret)
-		cn, ok1 := cname.str()
-		sn, ok2 := secret.get("name").str()
-		sk, ok3 := secret.get("key").str()
-		if !ok1 || !ok2 || !ok3 {
+		p.checkSemverRange(s.get("semverRange"))
+		if s.n.Kind != yaml.MappingNode {
 			continue
 		}
-		use := secretUse{fmt.Sprintf("Secret %q key %q", sn, sk), cname.n.Line}
-		if first, seen := clusters[cn]; !seen {
-			clusters[cn] = use
-		} else if first.secret != use.secret {
-			p.report(cname, "cluster %q already uses the kubeconfig in %s (line %d): one cluster name must always use the same kubeconfig", cn, first.secret, first.line)
+		all = append(all, svc)
+		if targets := s.get("targets"); targets.n != nil {
+			for _, key := range targetFields {
+				if k := s.key(key); k.n != nil {
+					p.report(k, "a service with targets takes no %s of its own: give it on each target", key)
+				}
+			}
+			items := targets.items()
+			for _, t := range items {
+				if t.n.Kind != yaml.MappingNode {
+					continue
+				}
+				tg := &target{l: t, svc: svc}
+				nl := t.get("name")
+				p.checkName(nl, 0)
+				switch v, ok := nl.str(); {
+				case ok:
+					tg.name, tg.nameAt = v, nl
+				case nl.n != nil:
+				case len(items) == 1:
+					tg.name, tg.nameAt, tg.defaulted = svc.name, loc{t.n, nl.path}, true
+				default:
+					p.require(t.n, nl.path, []string{nl.path}, "required field missing: each target of a service with several targets needs a name")
+				}
+				svc.targets = append(svc.targets, tg)
+			}
+		} else {
+			if s.get("namespace").n == nil {
+				p.require(s.n, s.path, []string{child(s.path, "namespace"), child(s.path, "targets")},
+					"neither namespace nor targets: give the namespace of the Deployment to roll, or list targets")
+			}
+			svc.targets = []*target{{l: s, svc: svc, legacy: true, name: svc.name, nameAt: name, defaulted: true}}
 		}
+		for _, t := range svc.targets {
+			p.checkTarget(t, clusters)
+		}
+	}
+	byName := p.checkTargetNames(all)
+	p.checkContainers(all)
+	var longest soakUse
+	for _, svc := range all {
+		p.checkStages(svc, byName, &longest)
+	}
+	return longest
+}
+
+// checkTarget checks the fields of target t; clusters holds the
+// kubeconfig each cluster name used first.
+func (p *parser) checkTarget(t *target, clusters map[string]secretUse) {
+	for _, key := range []string{"deployment", "namespace", "container"} {
+		p.checkName(t.l.get(key), 0)
+	}
+	if !t.legacy {
+		p.checkTagPattern(t.l.get("tagPattern"))
+		p.checkSemverRange(t.l.get("semverRange"))
+	}
+	p.checkCluster(t.l.get("cluster"), clusters)
+	p.checkPolicy(t)
+}
+
+// checkCluster checks cluster l and that its name always uses the same
+// kubeconfig, recorded in clusters.
+func (p *parser) checkCluster(l loc, clusters map[string]secretUse) {
+	cname, secret := l.get("name"), l.get("kubeconfigSecret")
+	p.checkName(cname, 0)
+	p.checkSecretRef(secret)
+	cn, ok1 := cname.str()
+	if ok1 && cn == LocalCluster {
+		p.report(cname, "%q names the cluster the pipeline runs in, in locks and logs: give the other cluster another name", cn)
+		return
+	}
+	sn, ok2 := secret.get("name").str()
+	sk, ok3 := secret.get("key").str()
+	if !ok1 || !ok2 || !ok3 {
+		return
+	}
+	use := secretUse{fmt.Sprintf("Secret %q key %q", sn, sk), cname.n.Line}
+	if first, seen := clusters[cn]; !seen {
+		clusters[cn] = use
+	} else if first.secret != use.secret {
+		p.report(cname, "cluster %q already uses the kubeconfig in %s (line %d): one cluster name must always use the same kubeconfig", cn, first.secret, first.line)
+	}
+}
+
+// checkSemverRange checks that l is a semantic version constraint.
+func (p *parser) checkSemverRange(l loc) {
+	v, ok := l.str()
+	if !ok {
+		return
+	}
+	if _, err := semver.NewConstraint(v); err != nil {
+		p.report(l, "%s is not a semver range: use e.g. ^1.2, ~1.4.0 or >=1.0.0 <2.0.0", quote(v))
+	}
+}
+
+// policyOf is the policy target t follows, the target's else its
+// service's else the default, and where it is written (l.n is nil for
+// the default); ok is false when the policy written is invalid.
+func policyOf(t *target) (policy string, l loc, ok bool) {
+	for _, l := range []loc{t.l.get("policy"), t.svc.l.get("policy")} {
+		if l.n != nil {
+			v, isString := l.str()
+			return v, l, isString && (v == PolicyPublishTime || v == PolicySemver)
+		}
+	}
+	return PolicyPublishTime, loc{}, true
+}
+
+// checkPolicy checks that the semverRange target t takes, its own or its
+// service's, comes with policy semver.
+func (p *parser) checkPolicy(t *target) {
+	policy, at, ok := policyOf(t)
+	if !ok || policy == PolicySemver {
+		return
+	}
+	how := policy + " (the default)"
+	if at.n != nil {
+		how = fmt.Sprintf("%q (line %d)", policy, at.n.Line)
+	}
+	if r := t.l.get("semverRange"); r.n != nil {
+		if !p.reported[r.path] {
+			p.report(r, "semverRange needs policy semver, and the policy here is %s: set policy: semver, or remove semverRange", how)
+		}
+	} else if r := t.svc.l.get("semverRange"); r.n != nil && !p.reported[r.path] {
+		p.report(r, "semverRange needs policy semver, and %s takes it with policy %s: set policy: semver, or give semverRange on the targets that use semver", t.describe(), how)
+	}
+}
+
+// checkTargetNames checks that target names, default ones included, are
+// unique in the mapping, and returns the targets by name.
+func (p *parser) checkTargetNames(all []*service) map[string]*target {
+	byName := map[string]*target{}
+	for _, svc := range all {
+		for _, t := range svc.targets {
+			if t.name == "" || t.defaulted && svc.dupName {
+				continue
+			}
+			first, dup := byName[t.name]
+			if !dup {
+				byName[t.name] = t
+				continue
+			}
+			where := fmt.Sprintf("line %d", first.nameAt.n.Line)
+			if first.defaulted {
+				where += fmt.Sprintf(", by the one target of service %q, named after it", first.svc.name)
+			}
+			if t.defaulted {
+				p.report(t.nameAt, "the one target of service %q is named %q after it, a target name already used (%s): target names are unique in the mapping", svc.name, t.name, where)
+			} else {
+				p.report(t.nameAt, "duplicate target name %q (first used on %s)", t.name, where)
+			}
+		}
+	}
+	return byName
+}
+
+// container identifies the container a target rolls.
+type container struct {
+	cluster, namespace, deployment, name string
+}
+
+// containerOf is the container target t rolls, defaults included; ok is
+// false when a field is missing or not a string, or when the Deployment
+// is named after a service whose name is a duplicate, already reported.
+func containerOf(t *target) (c container, ok bool) {
+	field := func(key, def string) string {
+		l := t.l.get(key)
+		if l.n == nil {
+			return def
+		}
+		v, isString := l.str()
+		ok = ok && isString
+		return v
+	}
+	ok = true
+	c.namespace = field("namespace", "")
+	if t.svc.dupName && t.l.get("deployment").n == nil {
+		return c, false
+	}
+	c.deployment = field("deployment", t.svc.name)
+	c.name = field("container", c.deployment)
+	if cl := t.l.get("cluster"); cl.n != nil {
+		name, isString := cl.get("name").str()
+		c.cluster, ok = "cluster "+strconv.Quote(name), ok && isString
+	} else {
+		c.cluster = "the local cluster"
+	}
+	return c, ok && c.namespace != "" && c.deployment != "" && c.name != ""
+}
+
+// checkContainers checks that no two targets roll the same container.
+func (p *parser) checkContainers(all []*service) {
+	seen := map[container]*target{}
+	for _, svc := range all {
+		for _, t := range svc.targets {
+			c, ok := containerOf(t)
+			if !ok {
+				continue
+			}
+			if first, dup := seen[c]; dup {
+				p.report(t.l, "rolls container %q of Deployment %q in namespace %q (%s), as %s does: a container runs one image, so only one target may roll it", c.name, c.deployment, c.namespace, c.cluster, first.describe())
+			} else {
+				seen[c] = t
+			}
+		}
+	}
+}
+
+// checkStages checks the after and soak fields of the targets of svc:
+// after names another target of svc, without cycles, and soak comes with
+// after. byName holds every target of the mapping by name; longest is
+// raised to the longest valid soak.
+func (p *parser) checkStages(svc *service, byName map[string]*target, longest *soakUse) {
+	local := map[string]int{} // the service's targets by name
+	var names []string
+	for i, t := range svc.targets {
+		if _, dup := local[t.name]; t.name != "" && !dup {
+			local[t.name] = i
+			names = append(names, t.name)
+		}
+	}
+	next := make([]int, len(svc.targets)) // the target each waits for, or -1
+	for i, t := range svc.targets {
+		next[i] = -1
+		if t.legacy {
+			continue
+		}
+		after, soak := t.l.get("after"), t.l.get("soak")
+		v, ok := after.str()
+		j, inService := local[v]
+		other, named := byName[v]
+		switch {
+		case !ok || v == "":
+		case v == t.name:
+			p.report(after, "a target cannot come after itself: name another target of service %q", svc.name)
+		case inService:
+			next[i] = j
+		case named:
+			p.report(after, "%q is a target of service %q (line %d): after names a target of the same service, which receives the same image", v, other.svc.name, other.nameAt.n.Line)
+		default:
+			msg := fmt.Sprintf("no target %q in service %q: after names another target of the same service", v, svc.name)
+			if s := suggest(v, names); s != "" && s != t.name {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			p.report(after, "%s", msg)
+		}
+		switch {
+		case soak.n == nil:
+		case after.n == nil:
+			p.report(soak, "soak needs after: it is how long the target named by after must have run a digest healthily before this one receives it")
+		default:
+			if d, ok := p.duration(soak, ""); ok && d > longest.d {
+				*longest = soakUse{soak, d}
+			}
+		}
+	}
+	// Each target waits for at most one: follow the chains, and report a
+	// cycle at the after of its last target in the file, which closes it.
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := make([]int, len(next))
+	for i := range next {
+		var path []int
+		j := i
+		for ; j >= 0 && state[j] == unvisited; j = next[j] {
+			state[j] = onPath
+			path = append(path, j)
+		}
+		if j >= 0 && state[j] == onPath {
+			cycle := path[slices.Index(path, j):]
+			last := slices.Max(cycle)
+			p.report(svc.targets[last].l.get("after"), "closes a cycle: %s, so none of them would ever receive an image", cycleText(svc.targets, next, last))
+		}
+		for _, k := range path {
+			state[k] = done
+		}
+	}
+}
+
+// cycleText describes the cycle of targets through last: "c waits for
+// b, which waits for a, which waits for c".
+func cycleText(targets []*target, next []int, last int) string {
+	var b strings.Builder
+	b.WriteString(targets[last].name)
+	for k := last; ; {
+		k = next[k]
+		fmt.Fprintf(&b, " waits for %s", targets[k].name)
+		if k == last {
+			return b.String()
+		}
+		b.WriteString(", which")
 	}
 }
 
@@ -762,6 +1201,9 @@ func (p *parser) schemaError(root *yaml.Node, e gojsonschema.ResultError) {
 	switch e.Type() {
 	case "additional_property_not_allowed":
 		field := child(path, prop)
+		if p.reported[field] {
+			return
+		}
 		msg = fmt.Sprintf("unknown field %q", prop)
 		if s := suggest(prop, knownFields(segs)); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
@@ -852,7 +1294,7 @@ var patternHelp = map[string]string{
 	`^[A-Za-z0-9][-._A-Za-z0-9]*$`:                                                "must consist of letters, digits, '-', '_' or '.', starting with a letter or digit",
 	`^[^\n\r]*$`:                                                                  "must be a single line",
 	imageRE.String():                                                              "is not a full repository path without tag or digest, e.g. us-east1-docker.pkg.dev/my-project/my-repo/app",
-	`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][-.A-Za-z0-9_]{0,127}(@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$`: "is not an image reference pinned by tag or digest, such as docker.io/alpine/k8s:1.33.4",
+	pinnedImageRE.String():                                                        "is not an image reference pinned by tag or digest, such as " + DefaultImage,
 }
 
 // locate follows the JSON path segs from root as far as it exists and

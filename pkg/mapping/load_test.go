@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -36,6 +37,8 @@ func readCorpus(t testing.TB, name string) []byte {
 
 func TestParseGood(t *testing.T) {
 	limit := func(n int32) *int32 { return &n }
+	prodEU := &Cluster{Name: "prod-eu", KubeconfigSecret: SecretKeyRef{Name: "prod-eu-kubeconfig", Key: "config"}}
+	version := `v[0-9]+\.[0-9]+\.[0-9]+`
 	tests := []struct {
 		file string
 		want ServiceMapping
@@ -54,7 +57,7 @@ func TestParseGood(t *testing.T) {
 						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica},
 					},
 					Workflow: Workflow{
-						KubectlImage: DefaultKubectlImage,
+						Image: DefaultImage,
 						Retry: Retry{
 							Limit:   limit(DefaultRetryLimit),
 							Backoff: Backoff{Duration: DefaultRetryDuration, Factor: DefaultRetryFactor, MaxDuration: DefaultRetryMaxDuration},
@@ -67,13 +70,17 @@ func TestParseGood(t *testing.T) {
 						RolloutTimeout: DefaultRolloutTimeout,
 					},
 					Services: []Service{{
-						Name:       "api",
-						Image:      "us-east1-docker.pkg.dev/my-project/apps/api",
-						TagPattern: DefaultTagPattern,
-						Deployment: "api",
-						Namespace:  "shop",
-						Container:  "api",
-						Strategy:   StrategyRestart,
+						Name:  "api",
+						Image: "us-east1-docker.pkg.dev/my-project/apps/api",
+						Targets: []Target{{
+							Name:       "api",
+							Namespace:  "shop",
+							Deployment: "api",
+							Container:  "api",
+							Strategy:   StrategyRestart,
+							TagPattern: DefaultTagPattern,
+							Policy:     PolicyPublishTime,
+						}},
 					}},
 				},
 			},
@@ -96,8 +103,8 @@ func TestParseGood(t *testing.T) {
 					},
 					EventBus: EventBus{Name: "shop-bus", JetStream: JetStream{Version: "2.10.29", Replicas: 1}},
 					Workflow: Workflow{
-						KubectlImage: "docker.io/alpine/k8s:1.33.4",
-						Retry:        Retry{Limit: limit(0), Backoff: Backoff{Duration: "5s", Factor: 3, MaxDuration: "2m"}},
+						Image: "ghcr.io/argodeploy/argodeploy:v0.1.9@sha256:5b0c3b4f6d7e8a9b0c1d2e3f405162738495a6b7c8d9eaf0b1c2d3e4f5061728",
+						Retry: Retry{Limit: limit(0), Backoff: Backoff{Duration: "5s", Factor: 3, MaxDuration: "10m"}},
 						Resources: Resources{
 							Requests: ResourceList{CPU: "100m", Memory: "128Mi"},
 							Limits:   ResourceList{CPU: "1", Memory: "512Mi"},
@@ -107,28 +114,135 @@ func TestParseGood(t *testing.T) {
 					},
 					Services: []Service{
 						{
-							Name:       "api",
-							Image:      "us-east1-docker.pkg.dev/my-project/apps/api",
-							TagPattern: `v[0-9]+\.[0-9]+\.[0-9]+`,
-							Deployment: "api-server",
-							Namespace:  "shop",
-							Container:  "server",
-							Strategy:   StrategySetImage,
-							Cluster:    &Cluster{Name: "prod-eu", KubeconfigSecret: SecretKeyRef{Name: "prod-eu-kubeconfig", Key: "config"}},
+							Name:  "api",
+							Image: "us-east1-docker.pkg.dev/my-project/apps/api",
+							Targets: []Target{{
+								Name:       "api",
+								Namespace:  "shop",
+								Deployment: "api-server",
+								Container:  "server",
+								Cluster:    prodEU,
+								Strategy:   StrategySetImage,
+								TagPattern: `v[0-9]+\.[0-9]+\.[0-9]+`,
+								Policy:     PolicyPublishTime,
+							}},
 							Metadata: map[string]string{
 								"slack.channel": "#deploys",
 								"post-hook":     "curl -fsS https://hooks.example.com/api",
 							},
 						},
 						{
-							Name:       "web",
-							Image:      "localhost:5000/shop/web",
-							TagPattern: DefaultTagPattern,
-							Deployment: "api-server",
-							Namespace:  "shop",
-							Container:  "server",
-							Strategy:   StrategyRestart,
-							Cluster:    &Cluster{Name: "prod-eu", KubeconfigSecret: SecretKeyRef{Name: "prod-eu-kubeconfig", Key: "config"}},
+							Name:  "web",
+							Image: "localhost:5000/shop/web",
+							Targets: []Target{{
+								Name:       "web",
+								Namespace:  "shop",
+								Deployment: "api-server",
+								Container:  "web",
+								Cluster:    prodEU,
+								Strategy:   StrategyRestart,
+								TagPattern: DefaultTagPattern,
+								Policy:     PolicyPublishTime,
+							}},
+						},
+					},
+				},
+			},
+		},
+		{
+			file: "testdata/mappings/good/targets.yaml",
+			want: ServiceMapping{
+				APIVersion: APIVersion,
+				Kind:       Kind,
+				Metadata:   Metadata{Name: "shop"},
+				Spec: Spec{
+					Namespace: DefaultNamespace,
+					GCP:       GCP{Project: "my-project", Topic: DefaultTopic, Subscription: "argodeploy-shop"},
+					EventBus: EventBus{
+						Name:      DefaultEventBusName,
+						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica},
+					},
+					Workflow: Workflow{
+						Image: "ghcr.io/argodeploy/argodeploy:v0.2.0",
+						Retry: Retry{
+							Limit:   limit(DefaultRetryLimit),
+							Backoff: Backoff{Duration: DefaultRetryDuration, Factor: DefaultRetryFactor, MaxDuration: "40m"},
+						},
+						Resources: Resources{
+							Requests: ResourceList{CPU: DefaultCPURequest, Memory: DefaultMemoryRequest},
+							Limits:   ResourceList{CPU: DefaultCPULimit, Memory: DefaultMemoryLimit},
+						},
+						TTL:            DefaultTTL,
+						RolloutTimeout: "10m",
+					},
+					Services: []Service{
+						{
+							Name:  "api",
+							Image: "us-east1-docker.pkg.dev/my-project/apps/api",
+							Targets: []Target{
+								{
+									Name:       "api-staging",
+									Namespace:  "staging",
+									Deployment: "api-server",
+									Container:  "api-server",
+									Strategy:   StrategySetImage,
+									TagPattern: `main-[0-9a-f]{7,40}|` + version,
+									Policy:     PolicyPublishTime,
+								},
+								{
+									Name:        "api-prod",
+									Namespace:   "prod",
+									Deployment:  "api-server",
+									Container:   "api-server",
+									Strategy:    StrategySetImage,
+									TagPattern:  version,
+									Policy:      PolicySemver,
+									SemverRange: "^1.2",
+									After:       "api-staging",
+									Soak:        "15m",
+								},
+								{
+									Name:        "api-eu",
+									Namespace:   "prod",
+									Deployment:  "api-server",
+									Container:   "api-server",
+									Cluster:     prodEU,
+									Strategy:    StrategyRestart,
+									TagPattern:  version,
+									Policy:      PolicySemver,
+									SemverRange: "^1.2",
+									After:       "api-prod",
+									Soak:        "30m",
+								},
+							},
+						},
+						{
+							Name:  "worker",
+							Image: "us-east1-docker.pkg.dev/my-project/apps/worker",
+							Targets: []Target{{
+								Name:        "api-worker",
+								Namespace:   "staging",
+								Deployment:  "api-server",
+								Container:   "worker",
+								Strategy:    StrategyRestart,
+								TagPattern:  DefaultTagPattern,
+								Policy:      PolicySemver,
+								SemverRange: ">=2.0.0 <3.0.0",
+							}},
+						},
+						{
+							Name:  "web",
+							Image: "us-east1-docker.pkg.dev/my-project/apps/web",
+							Targets: []Target{{
+								Name:       "web",
+								Namespace:  "shop",
+								Deployment: "web",
+								Container:  "web",
+								Strategy:   StrategyRestart,
+								TagPattern: "v[0-9]+",
+								Policy:     PolicyPublishTime,
+							}},
+							Metadata: map[string]string{"notify": "#web"},
 						},
 					},
 				},
@@ -402,5 +516,177 @@ func TestParseRejectsOversizedFile(t *testing.T) {
 	_, err := Parse("big.yaml", data)
 	if err == nil || err.Error() != fmt.Sprintf("big.yaml:1:1: the file is %d bytes, more than the %d a mapping may have", len(data), MaxFileBytes) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	tests := map[time.Duration]string{
+		90 * time.Second:                         "1m30s",
+		20 * time.Minute:                         "20m",
+		time.Hour:                                "1h",
+		time.Hour + 10*time.Minute:               "1h10m",
+		2*time.Hour + 5*time.Second:              "2h0m5s",
+		1500 * time.Millisecond:                  "1.5s",
+		time.Hour + 30*time.Minute + time.Second: "1h30m1s",
+	}
+	for d, want := range tests {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestParseTargets checks the target rules on small mappings: what each
+// accepts, and the one error each reports otherwise.
+func TestParseTargets(t *testing.T) {
+	const head = "apiVersion: argodeploy.dev/v1alpha1\nkind: ServiceMapping\nmetadata:\n  name: shop\nspec:\n  gcp:\n    project: my-project\n"
+	tests := []struct {
+		name, spec string
+		want       string // the error, "" for none
+	}{
+		{
+			name: "two containers of one Deployment",
+			spec: `  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      namespace: shop
+      deployment: shop
+      container: api
+    - name: sidecar
+      image: us-east1-docker.pkg.dev/my-project/apps/sidecar
+      targets:
+        - namespace: shop
+          deployment: shop
+`,
+		},
+		{
+			name: "one container in two clusters",
+			spec: `  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      targets:
+        - name: api-us
+          namespace: shop
+        - name: api-eu
+          namespace: shop
+          after: api-us
+          cluster: {name: eu, kubeconfigSecret: {name: eu, key: config}}
+`,
+		},
+		{
+			name: "semverRange inherited with policy semver",
+			spec: `  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      semverRange: ^1.2
+      targets:
+        - name: api-staging
+          namespace: staging
+          policy: semver
+        - name: api-prod
+          namespace: prod
+          policy: semver
+          semverRange: ^1.4
+`,
+		},
+		{
+			name: "a chain of stages is no cycle",
+			spec: `  workflow:
+    retry: {backoff: {maxDuration: 20m}}
+  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      targets:
+        - {name: c, namespace: c, after: b, soak: 15m}
+        - {name: b, namespace: b, after: a}
+        - {name: a, namespace: a}
+        - {name: d, namespace: d, after: a, soak: 1m}
+`,
+		},
+		{
+			name: "maxDuration exactly rolloutTimeout plus the soak",
+			spec: `  workflow:
+    rolloutTimeout: 90s
+    retry: {backoff: {maxDuration: 16m30s}}
+  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      targets:
+        - {name: a, namespace: a}
+        - {name: b, namespace: b, after: a, soak: 15m}
+`,
+		},
+		{
+			name: "maxDuration a second short",
+			spec: `  workflow:
+    rolloutTimeout: 90s
+    retry: {backoff: {maxDuration: 16m29s}}
+  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      targets:
+        - {name: a, namespace: a}
+        - {name: b, namespace: b, after: a, soak: 15m}
+`,
+			want: "f:10:36: spec.workflow.retry.backoff.maxDuration: 16m29s is shorter than rolloutTimeout 90s plus the longest soak 15m (line 16): " + deadlineReason + "; use at least 16m30s",
+		},
+		{
+			name: "a single target is named after its service",
+			spec: `  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      targets:
+        - namespace: shop
+    - name: web
+      image: us-east1-docker.pkg.dev/my-project/apps/web
+      targets:
+        - {name: api, namespace: web}
+`,
+			want: `f:16:18: spec.services[1].targets[0].name: duplicate target name "api" (first used on line 12, by the one target of service "api", named after it)`,
+		},
+		{
+			name: "image pinned by a digest",
+			spec: `  workflow:
+    image: ghcr.io/argodeploy/argodeploy@sha256:5b0c3b4f6d7e8a9b0c1d2e3f405162738495a6b7c8d9eaf0b1c2d3e4f5061728
+  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      namespace: shop
+`,
+		},
+		{
+			name: "image latest",
+			spec: `  workflow:
+    image: localhost:5000/argodeploy:latest
+  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      namespace: shop
+`,
+			want: `f:9:12: spec.workflow.image: "localhost:5000/argodeploy:latest" uses the tag latest, which moves: pin a version or a digest`,
+		},
+		{
+			name: "image on a registry with a port, without a tag",
+			spec: `  workflow:
+    image: localhost:5000/argodeploy
+  services:
+    - name: api
+      image: us-east1-docker.pkg.dev/my-project/apps/api
+      namespace: shop
+`,
+			want: `f:9:12: spec.workflow.image: "localhost:5000/argodeploy" has no tag or digest, so it runs whatever is pushed next: pin a version or a digest, e.g. ` + DefaultImage,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("f", []byte(head+tt.spec))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Parse:\ngot:  %s\nwant: %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"text/template"
+
+	"github.com/argodeploy/argodeploy/templates"
 )
 
 // SchemaURL is where editors find the mapping file's JSON Schema.
@@ -20,36 +22,7 @@ type StarterOptions struct {
 	Namespace  string // the Deployment's namespace
 }
 
-var starter = template.Must(template.New("starter").Funcs(template.FuncMap{"q": strconv.Quote}).Parse(
-	`# yaml-language-server: $schema=` + SchemaURL + `
-#
-# A service mapping: which pushed image restarts which Deployment.
-#   argodeploy generate -f mapping.yaml | kubectl apply -f -
-# Every field and its default: argodeploy schema, or the README.
-apiVersion: argodeploy.dev/v1alpha1
-kind: ServiceMapping
-metadata:
-  name: {{q .Name}}
-spec:
-  # Where the generated pipeline runs (default argo-events).
-  # namespace: argo-events
-  gcp:
-    # The project of the Pub/Sub subscription; Artifact Registry publishes
-    # every push to the topic "gcr" in the registry's project.
-    project: {{q .Project}}
-    # Prefer Workload Identity to a key:
-    # serviceAccount: argodeploy@{{.Project}}.iam.gserviceaccount.com
-  services:
-    - name: {{q .Service}}
-      # The repository, without tag or digest.
-      image: {{q .Image}}
-      deployment: {{q .Deployment}}
-      namespace: {{q .Namespace}}
-      # Which tags deploy (a regular expression, anchored); default any tag.
-      # tagPattern: 'v[0-9]+\.[0-9]+\.[0-9]+'
-      # restart (default) rolls the pods; set-image pins the pushed digest.
-      # strategy: restart
-`))
+var starter = template.Must(template.New("starter").Funcs(template.FuncMap{"q": strconv.Quote}).Parse(templates.StarterMapping))
 
 // Starter writes a commented starter mapping with one service. It is an
 // error if the result would not load.
@@ -58,7 +31,11 @@ func Starter(opts StarterOptions) ([]byte, error) {
 		opts.Deployment = opts.Service
 	}
 	var buf bytes.Buffer
-	if err := starter.Execute(&buf, opts); err != nil {
+	data := struct {
+		StarterOptions
+		SchemaURL string
+	}{opts, SchemaURL}
+	if err := starter.Execute(&buf, data); err != nil {
 		return nil, err
 	}
 	if _, err := Parse("starter mapping", buf.Bytes()); err != nil {

@@ -15,7 +15,7 @@ const (
 	DefaultEventBusName     = "default"
 	DefaultJetStreamVersion = "2.10.29" // listed in the argo-events v1.9.11 controller config
 	DefaultJetStreamReplica = 3
-	DefaultKubectlImage     = "docker.io/alpine/k8s:1.33.4"
+	DefaultImage            = "ghcr.io/argodeploy/argodeploy:v0.2.0"
 	DefaultRetryLimit       = 3
 	DefaultRetryDuration    = "10s"
 	DefaultRetryFactor      = 2
@@ -29,6 +29,8 @@ const (
 	DefaultTagPattern       = ".*"
 	StrategyRestart         = "restart"
 	StrategySetImage        = "set-image"
+	PolicyPublishTime       = "publish-time"
+	PolicySemver            = "semver"
 )
 
 // ServiceMapping is the whole mapping file.
@@ -96,13 +98,15 @@ type JetStream struct {
 
 // Workflow holds the defaults of the rollout workflow.
 type Workflow struct {
-	// KubectlImage runs the rollout step; it needs kubectl and a POSIX shell.
-	KubectlImage string    `json:"kubectlImage,omitempty"`
-	Retry        Retry     `json:"retry,omitempty"`
-	Resources    Resources `json:"resources,omitempty"`
+	// Image is argodeploy's own image; its "argodeploy rollout" is the
+	// rollout step. Pin a version or a digest.
+	Image     string    `json:"image,omitempty"`
+	Retry     Retry     `json:"retry,omitempty"`
+	Resources Resources `json:"resources,omitempty"`
 	// TTL keeps finished workflows this long (Go duration). Default: 24h.
 	TTL string `json:"ttl,omitempty"`
-	// RolloutTimeout bounds `kubectl rollout status` (Go duration). Default: 5m.
+	// RolloutTimeout bounds the wait for a rolled Deployment to become
+	// healthy (Go duration). Default: 5m.
 	RolloutTimeout string `json:"rolloutTimeout,omitempty"`
 }
 
@@ -131,30 +135,68 @@ type ResourceList struct {
 	Memory string `json:"memory,omitempty"`
 }
 
-// Service maps one image repository to one Deployment container.
+// Service maps one image repository to the targets it feeds. A service
+// with one target may give the target's fields on the service itself, as
+// in the first mapping files; Default moves them into Targets.
 type Service struct {
 	// Name identifies the service (a DNS label); it names its trigger.
 	Name string `json:"name"`
 	// Image is the full repository path without tag or digest,
 	// e.g. us-east1-docker.pkg.dev/my-proj/my-repo/app.
 	Image string `json:"image"`
-	// TagPattern is a Go regexp, matched against the whole tag, that a
-	// pushed tag must match to deploy. Default: every tag.
-	TagPattern string `json:"tagPattern,omitempty"`
-	// Deployment to roll. Default: Name.
-	Deployment string `json:"deployment,omitempty"`
-	// Namespace of the Deployment.
-	Namespace string `json:"namespace"`
-	// Container whose image is set by strategy set-image. Default: Deployment.
-	Container string `json:"container,omitempty"`
-	// Strategy is restart (kubectl rollout restart) or set-image (pin the
-	// pushed digest). Default: restart.
-	Strategy string `json:"strategy,omitempty"`
-	// Cluster is set when the Deployment lives in another cluster.
-	Cluster *Cluster `json:"cluster,omitempty"`
+	// TagPattern, Strategy, Policy and SemverRange given here are the
+	// defaults of the service's targets.
+	TagPattern  string `json:"tagPattern,omitempty"`
+	Strategy    string `json:"strategy,omitempty"`
+	Policy      string `json:"policy,omitempty"`
+	SemverRange string `json:"semverRange,omitempty"`
+	// Deployment, Namespace, Container and Cluster describe the one target
+	// of a service without targets.
+	Deployment string   `json:"deployment,omitempty"`
+	Namespace  string   `json:"namespace,omitempty"`
+	Container  string   `json:"container,omitempty"`
+	Cluster    *Cluster `json:"cluster,omitempty"`
+	// Targets are the Deployment containers the image rolls to.
+	Targets []Target `json:"targets,omitempty"`
 	// Metadata is free single-line data carried into the cache ConfigMap,
 	// e.g. a post-rollout hook or a notification channel.
 	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// Target is one Deployment container that a service's image rolls to.
+type Target struct {
+	// Name identifies the target across the mapping (a DNS label).
+	// Default, for a service's only target: the service's name.
+	Name string `json:"name,omitempty"`
+	// Namespace of the Deployment.
+	Namespace string `json:"namespace"`
+	// Deployment to roll. Default: the service's name.
+	Deployment string `json:"deployment,omitempty"`
+	// Container that the image runs in. Default: Deployment.
+	Container string `json:"container,omitempty"`
+	// Cluster is set when the Deployment lives in another cluster.
+	Cluster *Cluster `json:"cluster,omitempty"`
+	// Strategy is restart (restart the pods when the tag the container
+	// references was pushed) or set-image (pin the pushed digest).
+	// Default: the service's, else restart.
+	Strategy string `json:"strategy,omitempty"`
+	// TagPattern is a Go regexp, matched against the whole tag, that a
+	// pushed tag must match to reach this target. Default: the service's,
+	// else every tag.
+	TagPattern string `json:"tagPattern,omitempty"`
+	// Policy orders pushes: publish-time (a newer push wins) or semver
+	// (never move to a lower version; tags must be semantic versions).
+	// Default: the service's, else publish-time.
+	Policy string `json:"policy,omitempty"`
+	// SemverRange, with policy semver, is a constraint a version must meet,
+	// e.g. "^1.2" or ">=1.0.0 <2.0.0". Default: the service's, else any.
+	SemverRange string `json:"semverRange,omitempty"`
+	// After names a target of the same service that must have run a digest
+	// healthily for Soak before this target receives it.
+	After string `json:"after,omitempty"`
+	// Soak is how long the After target must have run the digest
+	// healthily (Go duration). Default: 0 (healthy is enough).
+	Soak string `json:"soak,omitempty"`
 }
 
 // Cluster is a target cluster reached through a kubeconfig Secret.
@@ -176,7 +218,7 @@ func (m *ServiceMapping) Default() {
 		s.EventBus.JetStream.Replicas = DefaultJetStreamReplica
 	}
 	w := &s.Workflow
-	setDefault(&w.KubectlImage, DefaultKubectlImage)
+	setDefault(&w.Image, DefaultImage)
 	if w.Retry.Limit == nil {
 		limit := int32(DefaultRetryLimit)
 		w.Retry.Limit = &limit
@@ -193,12 +235,61 @@ func (m *ServiceMapping) Default() {
 	setDefault(&w.TTL, DefaultTTL)
 	setDefault(&w.RolloutTimeout, DefaultRolloutTimeout)
 	for i := range s.Services {
-		svc := &s.Services[i]
-		setDefault(&svc.TagPattern, DefaultTagPattern)
-		setDefault(&svc.Deployment, svc.Name)
-		setDefault(&svc.Container, svc.Deployment)
-		setDefault(&svc.Strategy, StrategyRestart)
+		s.Services[i].Default()
 	}
+}
+
+// Default moves the target fields of a service without targets into its
+// one target and fills each target's empty fields from the service and
+// the defaults. The service's own target fields are cleared.
+func (svc *Service) Default() {
+	if len(svc.Targets) == 0 {
+		svc.Targets = []Target{{
+			Namespace:  svc.Namespace,
+			Deployment: svc.Deployment,
+			Container:  svc.Container,
+			Cluster:    svc.Cluster,
+		}}
+	}
+	for i := range svc.Targets {
+		t := &svc.Targets[i]
+		if len(svc.Targets) == 1 {
+			setDefault(&t.Name, svc.Name)
+		}
+		setDefault(&t.Deployment, svc.Name)
+		setDefault(&t.Container, t.Deployment)
+		setDefault(&t.Strategy, svc.Strategy)
+		setDefault(&t.Strategy, StrategyRestart)
+		setDefault(&t.TagPattern, svc.TagPattern)
+		setDefault(&t.TagPattern, DefaultTagPattern)
+		setDefault(&t.Policy, svc.Policy)
+		setDefault(&t.Policy, PolicyPublishTime)
+		setDefault(&t.SemverRange, svc.SemverRange)
+	}
+	svc.TagPattern, svc.Strategy, svc.Policy, svc.SemverRange = "", "", "", ""
+	svc.Deployment, svc.Namespace, svc.Container, svc.Cluster = "", "", "", nil
+}
+
+// Target returns the service's target named name, or nil.
+func (svc *Service) Target(name string) *Target {
+	for i := range svc.Targets {
+		if svc.Targets[i].Name == name {
+			return &svc.Targets[i]
+		}
+	}
+	return nil
+}
+
+// LocalCluster is the name of the cluster the pipeline runs in.
+const LocalCluster = "local"
+
+// ClusterName is the name of the target's cluster, LocalCluster for the
+// one the pipeline runs in.
+func (t *Target) ClusterName() string {
+	if t.Cluster == nil {
+		return LocalCluster
+	}
+	return t.Cluster.Name
 }
 
 func setDefault(field *string, value string) {

@@ -2,9 +2,6 @@ package render
 
 import (
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,38 +12,14 @@ import (
 
 var configMapType = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
 
-// CacheEntry is the cache ConfigMap value for one service: key=value lines
-// that the rollout step reads (image, deployment, namespace, container,
-// strategy, cluster, then meta.<key> for each metadata entry, sorted).
+// CacheEntry is the cache ConfigMap value for one service: the defaulted
+// service as JSON (mapping.EncodeEntry), which the rollout step reads.
 func CacheEntry(s mapping.Service) string {
-	var b strings.Builder
-	line := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, v) }
-	line("image", s.Image)
-	line("deployment", s.Deployment)
-	line("namespace", s.Namespace)
-	line("container", s.Container)
-	line("strategy", s.Strategy)
-	if s.Cluster != nil {
-		line("cluster", s.Cluster.Name)
+	entry, err := mapping.EncodeEntry(s)
+	if err != nil {
+		panic(fmt.Sprintf("render: cache entry of %s: %v", s.Name, err)) // plain strings and maps always encode
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Metadata)) {
-		line("meta."+k, s.Metadata[k])
-	}
-	return b.String()
-}
-
-// ParseCacheEntry reads the key=value lines of a cache entry, as the
-// rollout step does (the first value of a key wins).
-func ParseCacheEntry(entry string) map[string]string {
-	fields := map[string]string{}
-	for _, line := range strings.Split(entry, "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			if _, seen := fields[k]; !seen {
-				fields[k] = v
-			}
-		}
-	}
-	return fields
+	return entry
 }
 
 // cacheConfigMaps packs the services' cache entries into as few ConfigMaps

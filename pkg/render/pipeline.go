@@ -24,14 +24,8 @@ func (p *pipeline) eventSourceAccount() string { return p.name + "-eventsource" 
 func (p *pipeline) sensorAccount() string      { return p.name + "-sensor" }
 func (p *pipeline) rolloutAccount() string     { return p.name + "-rollout" }
 
-// templateName names the rollout WorkflowTemplate; services in another
-// cluster use a variant that mounts their kubeconfig Secret.
-func (p *pipeline) templateName(remote bool) string {
-	if remote {
-		return p.name + "-rollout-remote"
-	}
-	return p.name + "-rollout"
-}
+// templateName names the rollout WorkflowTemplate.
+func (p *pipeline) templateName() string { return p.name + "-rollout" }
 
 // shardName names the i-th of n shards of a kind of object: no suffix when
 // there is only one.
@@ -48,14 +42,4 @@ func (p *pipeline) labels() map[string]string {
 
 func (p *pipeline) meta(name, namespace string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: p.labels()}
-}
-
-// hasRemote reports whether any service deploys to another cluster.
-func (p *pipeline) hasRemote() bool {
-	for _, s := range p.m.Spec.Services {
-		if s.Cluster != nil {
-			return true
-		}
-	}
-	return false
 }

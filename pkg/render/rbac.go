@@ -33,10 +33,11 @@ func (p *pipeline) serviceAccounts() []Object {
 
 // rbac grants each identity only what it uses:
 //   - the Sensor creates Workflows (its trigger) and dead-letter ConfigMaps;
-//   - the rollout pods report task results in the pipeline namespace and
-//     get, patch and watch the mapped Deployments, by name, in their
-//     namespaces. Deployments in other clusters are reached with their
-//     kubeconfig's credentials and get no local grant.
+//   - the rollout pods report task results in the pipeline namespace, read
+//     the kubeconfig Secrets of the other clusters there, by name, and get
+//     and update the mapped Deployments, by name, in their namespaces.
+//     Deployments in other clusters are reached with their kubeconfig's
+//     credentials and get no local grant.
 func (p *pipeline) rbac() (roles, bindings []Object) {
 	sensorRules := []rbacv1.PolicyRule{
 		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
@@ -48,12 +49,20 @@ func (p *pipeline) rbac() (roles, bindings []Object) {
 	rules := map[string][]rbacv1.PolicyRule{
 		p.ns: {{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}}},
 	}
+	if secrets := p.kubeconfigSecrets(); len(secrets) > 0 {
+		rules[p.ns] = append(rules[p.ns], rbacv1.PolicyRule{
+			APIGroups:     []string{""},
+			Resources:     []string{"secrets"},
+			ResourceNames: secrets,
+			Verbs:         []string{"get"},
+		})
+	}
 	for ns, names := range p.localDeployments() {
 		rules[ns] = append(rules[ns], rbacv1.PolicyRule{
 			APIGroups:     []string{"apps"},
 			Resources:     []string{"deployments"},
 			ResourceNames: names,
-			Verbs:         []string{"get", "list", "watch", "patch"},
+			Verbs:         RolloutVerbs,
 		})
 	}
 	for _, ns := range slices.Sorted(maps.Keys(rules)) {
@@ -63,24 +72,44 @@ func (p *pipeline) rbac() (roles, bindings []Object) {
 	return roles, bindings
 }
 
+// RolloutVerbs are what the rollout step does to a Deployment: read it,
+// then update its pod template and its argodeploy.dev/state annotation.
+var RolloutVerbs = []string{"get", "update"}
+
 // localDeployments lists, per namespace, the sorted names of the mapped
 // Deployments in this cluster.
 func (p *pipeline) localDeployments() map[string][]string {
 	seen := map[string]map[string]bool{}
 	for _, s := range p.m.Spec.Services {
-		if s.Cluster != nil {
-			continue
+		for _, t := range s.Targets {
+			if t.Cluster != nil {
+				continue
+			}
+			if seen[t.Namespace] == nil {
+				seen[t.Namespace] = map[string]bool{}
+			}
+			seen[t.Namespace][t.Deployment] = true
 		}
-		if seen[s.Namespace] == nil {
-			seen[s.Namespace] = map[string]bool{}
-		}
-		seen[s.Namespace][s.Deployment] = true
 	}
 	out := map[string][]string{}
 	for ns, names := range seen {
 		out[ns] = slices.Sorted(maps.Keys(names))
 	}
 	return out
+}
+
+// kubeconfigSecrets lists the sorted names of the Secrets that hold the
+// kubeconfigs of the other clusters.
+func (p *pipeline) kubeconfigSecrets() []string {
+	seen := map[string]bool{}
+	for _, s := range p.m.Spec.Services {
+		for _, t := range s.Targets {
+			if t.Cluster != nil {
+				seen[t.Cluster.KubeconfigSecret.Name] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func (p *pipeline) role(name, namespace string, rules []rbacv1.PolicyRule) *rbacv1.Role {

@@ -1,6 +1,6 @@
 // Package render turns a checked service mapping into the typed Kubernetes
 // objects of the redeploy pipeline: RBAC, cache ConfigMaps, EventBus,
-// WorkflowTemplates, EventSource and Sensors.
+// WorkflowTemplate, EventSource and Sensors.
 package render
 
 import (
@@ -73,7 +73,7 @@ func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 	objs = append(objs, bindings...)
 	objs = append(objs, caches...)
 	objs = append(objs, p.eventBus())
-	objs = append(objs, p.workflowTemplates()...)
+	objs = append(objs, p.workflowTemplate())
 	objs = append(objs, p.eventSource())
 	objs = append(objs, sensors...)
 	return objs, nil

@@ -133,7 +133,7 @@ func TestEventTextNeverNamesTheTarget(t *testing.T) {
 	api := registry + "api"
 	message := `{"action":"INSERT","digest":"` + digestOf(api) + `","tag":"` + api + `:v1.0.0","service":"docs","deployment":"kube-system/coredns","namespace":"kube-system"}`
 	args := workflowArguments(triggeredWorkflow(t, sensor, "api", registryEvent(t, message)))
-	if args[render.ParamService] != "api" || args[render.ParamLock] != "local.prod.api" || args[render.ParamCache] != "platform-cache" {
+	if args[render.ParamService] != "api" || args[render.ParamTargets] != `[{"name":"api","lock":"local.prod.api"}]` || args[render.ParamCache] != "platform-cache" {
 		t.Fatalf("constant arguments changed by event text: %v", args)
 	}
 	for _, trig := range sensor.Spec.Triggers {

@@ -34,7 +34,8 @@ const PublishTimeTemplate = `{{ (toDate "2006-01-02 15:04:05.999999999 -0700 MST
 // event. They are ANDed, and each value is an anchored Go regexp with every
 // literal part quoted: the action is INSERT, the digest names exactly this
 // image repository, and the tag names exactly this repository with a valid
-// tag that matches the service's pattern. An untagged push has no body.tag
+// tag that matches the pattern of at least one of the service's targets
+// (each target's step checks its own). An untagged push has no body.tag
 // and fails the tag filters.
 func Filters(s mapping.Service) []eventsv1.DataFilter {
 	image := regexp.QuoteMeta(s.Image)
@@ -43,10 +44,28 @@ func Filters(s mapping.Service) []eventsv1.DataFilter {
 		stringFilter("body.digest", "^"+image+"@sha256:[a-f0-9]{64}$"),
 		stringFilter("body.tag", "^"+image+":"+dockerTag+"$"),
 	}
-	if s.TagPattern != mapping.DefaultTagPattern {
-		filters = append(filters, stringFilter("body.tag", "^"+image+":(?:"+s.TagPattern+")$"))
+	if patterns := tagPatterns(s); len(patterns) > 0 {
+		filters = append(filters, stringFilter("body.tag", "^"+image+":(?:"+strings.Join(patterns, "|")+")$"))
 	}
 	return filters
+}
+
+// tagPatterns are the distinct tag patterns of s's targets, each in a
+// group, in target order; none when any target takes every tag.
+func tagPatterns(s mapping.Service) []string {
+	var patterns []string
+	for _, t := range s.Targets {
+		if t.TagPattern == mapping.DefaultTagPattern {
+			return nil
+		}
+		if p := "(?:" + t.TagPattern + ")"; !slices.Contains(patterns, p) {
+			patterns = append(patterns, p)
+		}
+	}
+	if len(patterns) == 1 {
+		patterns[0] = s.Targets[0].TagPattern // as written, for the common case
+	}
+	return patterns
 }
 
 func stringFilter(path, pattern string) eventsv1.DataFilter {
@@ -139,15 +158,14 @@ func (p *pipeline) trigger(s mapping.Service, cache string) (eventsv1.Trigger, e
 // workflow is the Workflow a service's trigger creates, and the trigger
 // parameters that copy event values into its arguments.
 func (p *pipeline) workflow(s mapping.Service, cache string) (*eventsv1.K8SResource, []eventsv1.TriggerParameter, error) {
-	remote := s.Cluster != nil
+	targets, err := TargetItems(s)
+	if err != nil {
+		return nil, nil, err
+	}
 	constants := map[string]string{
 		ParamService: s.Name,
-		ParamLock:    lockName(s),
+		ParamTargets: targets,
 		ParamCache:   cache,
-	}
-	if remote {
-		constants[ParamKubeconfig] = s.Cluster.KubeconfigSecret.Name
-		constants[ParamKubeconfigKey] = s.Cluster.KubeconfigSecret.Key
 	}
 	fromEvent := map[string]eventsv1.TriggerParameterSource{
 		ParamDigest:      {DependencyName: s.Name, DataKey: "body.digest"},
@@ -161,9 +179,9 @@ func (p *pipeline) workflow(s mapping.Service, cache string) (*eventsv1.K8SResou
 			Namespace:    p.ns,
 			Labels:       p.serviceLabels(s),
 		},
-		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: p.templateName(remote)}},
+		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: p.templateName()}},
 	}
-	names := WorkflowParams(remote)
+	names := WorkflowParams()
 	wf.Spec.Arguments.Parameters = make([]wfv1.Parameter, 0, len(names))
 	params := make([]eventsv1.TriggerParameter, 0, len(fromEvent))
 	for i, name := range names {
@@ -219,16 +237,6 @@ func (p *pipeline) serviceLabels(s mapping.Service) map[string]string {
 	labels := p.labels()
 	labels[LabelService] = s.Name
 	return labels
-}
-
-// lockName identifies the Deployment a service rolls, so that two services
-// sharing a Deployment never roll it at the same time.
-func lockName(s mapping.Service) string {
-	cluster := "local"
-	if s.Cluster != nil {
-		cluster = s.Cluster.Name
-	}
-	return cluster + "." + s.Namespace + "." + s.Deployment
 }
 
 // triggerBackoff retries creating a Workflow 3 times, 1s, 2s, 4s apart.

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	"github.com/argodeploy/argodeploy/templates"
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 )
 
 var workflowTemplateType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "WorkflowTemplate"}
@@ -21,49 +22,61 @@ var workflowTemplateType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", K
 // fills the last three.
 const (
 	ParamService         = "service"
-	ParamLock            = "lock"
+	ParamTargets         = "targets"
 	ParamCache           = "cache"
-	ParamKubeconfig      = "kubeconfig-secret"
-	ParamKubeconfigKey   = "kubeconfig-key"
 	ParamDigest          = "digest"
 	ParamTag             = "tag"
 	ParamPublishedAt     = "published-at"
-	rolloutTemplate      = "rollout"
+	releaseTemplate      = "release"
+	RolloutTemplate      = "rollout"
+	InputTarget          = "target"
+	InputLock            = "lock"
 	cacheMountPath       = "/etc/argodeploy/cache"
-	kubeconfigMountPath  = "/etc/argodeploy/kubeconfig"
 	scratchMountPath     = "/tmp"
 	exitTransientFailure = 1
 )
 
 // WorkflowParams lists the parameters of the rollout WorkflowTemplate.
-func WorkflowParams(remote bool) []string {
-	params := []string{ParamService, ParamLock, ParamCache}
-	if remote {
-		params = append(params, ParamKubeconfig, ParamKubeconfigKey)
+func WorkflowParams() []string {
+	return []string{ParamService, ParamTargets, ParamCache, ParamDigest, ParamTag, ParamPublishedAt}
+}
+
+// TargetItem is one element of a Workflow's targets parameter: the target
+// a step of the release rolls, and the lock that serialises rollouts of
+// its Deployment.
+type TargetItem struct {
+	Name string `json:"name"`
+	Lock string `json:"lock"`
+}
+
+// TargetItems is the targets parameter of s's Workflows, as JSON.
+func TargetItems(s mapping.Service) (string, error) {
+	items := make([]TargetItem, len(s.Targets))
+	for i := range s.Targets {
+		items[i] = TargetItem{Name: s.Targets[i].Name, Lock: LockName(&s.Targets[i])}
 	}
-	return append(params, ParamDigest, ParamTag, ParamPublishedAt)
+	data, err := json.Marshal(items)
+	return string(data), err
+}
+
+// LockName identifies the Deployment a target rolls, so that two targets
+// sharing a Deployment never roll it at the same time.
+func LockName(t *mapping.Target) string {
+	return t.ClusterName() + "." + t.Namespace + "." + t.Deployment
 }
 
 // retryExpression retries a step whose pod failed for a reason outside the
-// script (status Error: eviction, node loss) or whose script reported a
+// step (status Error: eviction, node loss) or whose step reported a
 // transient failure; permanent failures (exit 2) and undone rollouts
 // (exit 3) are final.
 var retryExpression = fmt.Sprintf(`lastRetry.status == "Error" or (lastRetry.status == "Failed" and asInt(lastRetry.exitCode) == %d)`, exitTransientFailure)
 
-func (p *pipeline) workflowTemplates() []Object {
-	objs := []Object{p.workflowTemplate(false)}
-	if p.hasRemote() {
-		objs = append(objs, p.workflowTemplate(true))
-	}
-	return objs
-}
-
-// workflowTemplate runs the rollout script once per pushed image, one run
-// per Deployment at a time (the lock parameter names the Deployment).
-func (p *pipeline) workflowTemplate(remote bool) *wfv1.WorkflowTemplate {
+// workflowTemplate runs one release: a step per target of the pushed
+// image's service, side by side, each holding its Deployment's lock.
+func (p *pipeline) workflowTemplate() *wfv1.WorkflowTemplate {
 	w := p.m.Spec.Workflow
 	var params []wfv1.Parameter
-	for _, name := range WorkflowParams(remote) {
+	for _, name := range WorkflowParams() {
 		params = append(params, wfv1.Parameter{Name: name})
 	}
 	ttl := int32(mustDuration(w.TTL).Seconds())
@@ -75,41 +88,45 @@ func (p *pipeline) workflowTemplate(remote bool) *wfv1.WorkflowTemplate {
 			SizeLimit: ptr.To(resource.MustParse("64Mi")),
 		}}},
 	}
-	if remote {
-		volumes = append(volumes, corev1.Volume{Name: "kubeconfig", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: workflowParam(ParamKubeconfig),
-			Items:      []corev1.KeyToPath{{Key: workflowParam(ParamKubeconfigKey), Path: "config"}},
-		}}})
+	release := wfv1.Template{
+		Name: releaseTemplate,
+		Steps: []wfv1.ParallelSteps{{Steps: []wfv1.WorkflowStep{{
+			Name:     "target",
+			Template: RolloutTemplate,
+			Arguments: wfv1.Arguments{Parameters: []wfv1.Parameter{
+				{Name: InputTarget, Value: wfv1.AnyStringPtr("{{item.name}}")},
+				{Name: InputLock, Value: wfv1.AnyStringPtr("{{item.lock}}")},
+			}},
+			WithParam: workflowParam(ParamTargets),
+		}}}},
 	}
 	return &wfv1.WorkflowTemplate{
 		TypeMeta:   workflowTemplateType,
-		ObjectMeta: p.meta(p.templateName(remote), p.ns),
+		ObjectMeta: p.meta(p.templateName(), p.ns),
 		Spec: wfv1.WorkflowSpec{
-			Entrypoint:            rolloutTemplate,
+			Entrypoint:            releaseTemplate,
 			ServiceAccountName:    p.rolloutAccount(),
 			Arguments:             wfv1.Arguments{Parameters: params},
-			Synchronization:       &wfv1.Synchronization{Mutexes: []*wfv1.Mutex{{Name: workflowParam(ParamLock)}}},
 			TTLStrategy:           &wfv1.TTLStrategy{SecondsAfterCompletion: &ttl},
 			PodGC:                 &wfv1.PodGC{Strategy: wfv1.PodGCOnPodSuccess},
 			ActiveDeadlineSeconds: ptr.To(p.deadlineSeconds()),
 			SecurityContext:       restrictedPodSecurity(),
 			Volumes:               volumes,
-			Templates:             []wfv1.Template{p.rolloutStep(remote)},
+			Templates:             []wfv1.Template{release, p.rolloutStep()},
 		},
 	}
 }
 
-// rolloutStep is the single kubectl step. Event values reach the script only
-// through env; the script text is a constant.
-func (p *pipeline) rolloutStep(remote bool) wfv1.Template {
+// rolloutStep is `argodeploy rollout` for one target. Event values reach
+// it only through env; which target rolls is the trusted cache entry's.
+func (p *pipeline) rolloutStep() wfv1.Template {
 	w := p.m.Spec.Workflow
 	env := []corev1.EnvVar{
-		{Name: "SERVICE", Value: workflowParam(ParamService)},
 		{Name: "DIGEST", Value: workflowParam(ParamDigest)},
 		{Name: "TAG", Value: workflowParam(ParamTag)},
 		{Name: "PUBLISHED_AT", Value: workflowParam(ParamPublishedAt)},
-		{Name: "ROLLOUT_TIMEOUT", Value: w.RolloutTimeout},
-		{Name: "CACHE_DIR", Value: cacheMountPath},
+		{Name: "WORKFLOW_NAME", Value: "{{workflow.name}}"},
+		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 		{Name: "HOME", Value: scratchMountPath},
 		{Name: "TMPDIR", Value: scratchMountPath},
 	}
@@ -117,14 +134,12 @@ func (p *pipeline) rolloutStep(remote bool) wfv1.Template {
 		{Name: "cache", MountPath: cacheMountPath, ReadOnly: true},
 		{Name: "scratch", MountPath: scratchMountPath},
 	}
-	if remote {
-		env = append(env, corev1.EnvVar{Name: "KUBECONFIG_DIR", Value: kubeconfigMountPath})
-		mounts = append(mounts, corev1.VolumeMount{Name: "kubeconfig", MountPath: kubeconfigMountPath, ReadOnly: true})
-	}
 	security := restrictedContainerSecurity()
 	security.ReadOnlyRootFilesystem = ptr.To(true)
 	return wfv1.Template{
-		Name: rolloutTemplate,
+		Name:            RolloutTemplate,
+		Inputs:          wfv1.Inputs{Parameters: []wfv1.Parameter{{Name: InputTarget}, {Name: InputLock}}},
+		Synchronization: &wfv1.Synchronization{Mutexes: []*wfv1.Mutex{{Name: "{{inputs.parameters." + InputLock + "}}"}}},
 		RetryStrategy: &wfv1.RetryStrategy{
 			Limit:       ptr.To(intstr.FromInt32(*w.Retry.Limit)),
 			RetryPolicy: wfv1.RetryPolicyAlways,
@@ -137,9 +152,15 @@ func (p *pipeline) rolloutStep(remote bool) wfv1.Template {
 		},
 		Container: &corev1.Container{
 			Name:            "main",
-			Image:           w.KubectlImage,
+			Image:           w.Image,
 			ImagePullPolicy: corev1.PullIfNotPresent,
-			Command:         []string{"/bin/sh", "-c", templates.RolloutScript},
+			Command:         []string{"argodeploy", "rollout"},
+			Args: []string{
+				"--service", workflowParam(ParamService),
+				"--target", "{{inputs.parameters." + InputTarget + "}}",
+				"--cache-dir", cacheMountPath,
+				"--rollout-timeout", w.RolloutTimeout,
+			},
 			Env:             env,
 			VolumeMounts:    mounts,
 			Resources:       resources(w.Resources.Requests.CPU, w.Resources.Requests.Memory, w.Resources.Limits.CPU, w.Resources.Limits.Memory),
@@ -148,14 +169,38 @@ func (p *pipeline) rolloutStep(remote bool) wfv1.Template {
 	}
 }
 
-// deadlineSeconds bounds a whole workflow: every attempt may wait the full
-// rollout timeout plus a minute of API calls, and the backoff between
-// attempts is capped by maxDuration.
+// deadlineSeconds bounds a whole release: every attempt of a step may wait
+// for its upstream stage (a rollout timeout and the longest soak), then
+// the full rollout timeout, plus a minute of API calls; the backoff
+// between attempts is capped by maxDuration.
 func (p *pipeline) deadlineSeconds() int64 {
 	w := p.m.Spec.Workflow
-	attempt := mustDuration(w.RolloutTimeout) + time.Minute
+	rollout := mustDuration(w.RolloutTimeout)
+	attempt := rollout + time.Minute
+	if soak, staged := p.longestSoak(); staged {
+		attempt += rollout + soak
+	}
 	total := time.Duration(*w.Retry.Limit+1)*attempt + mustDuration(w.Retry.Backoff.MaxDuration)
 	return int64(total.Seconds())
+}
+
+// longestSoak is the longest soak of any target, and whether any target
+// waits for a stage.
+func (p *pipeline) longestSoak() (time.Duration, bool) {
+	var longest time.Duration
+	staged := false
+	for _, s := range p.m.Spec.Services {
+		for _, t := range s.Targets {
+			if t.After == "" {
+				continue
+			}
+			staged = true
+			if t.Soak != "" {
+				longest = max(longest, mustDuration(t.Soak))
+			}
+		}
+	}
+	return longest, staged
 }
 
 func workflowParam(name string) string { return "{{workflow.parameters." + name + "}}" }

@@ -3,6 +3,7 @@ package simulate
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -69,29 +70,39 @@ func TestDuplicateKeysAreReadOnce(t *testing.T) {
 
 // TestDuplicateDeliveryIsOneRollout: Pub/Sub delivers at least once; the
 // same message twice creates the same Workflow twice, serialised by the
-// same mutex, and its step patches the Deployment with the same pod
-// template both times (so the second patch changes nothing, and the step's
-// own digest check skips it once the first has landed: see the rollout
-// script test "same digest again only waits").
+// same mutex, and against one cluster only the first rolls: the second
+// finds the Deployment restarted for that digest and tag and only waits
+// for it to be healthy.
 func TestDuplicateDeliveryIsOneRollout(t *testing.T) {
 	p := pipeline(t, "single-service.yaml")
-	msg := Message{ID: "7", Data: []byte(push("1.4.2")), PublishTime: DefaultPublishTime}
-	var patches []string
+	c, err := p.NewCluster(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := Message{ID: "7", Data: []byte(push("latest")), PublishTime: DefaultPublishTime}
+	var outcomes, updates []string
 	for range 2 {
 		out := p.Replay(msg)
 		if len(out.Fired) != 1 {
 			t.Fatalf("fired %d", len(out.Fired))
 		}
-		step, err := p.FollowStep(context.Background(), out.Fired[0].Workflow, msg.PublishTime)
+		if got := out.Fired[0].Workflow.Arguments["targets"]; got != `[{"name":"web","lock":"local.shop.web"}]` {
+			t.Fatalf("targets %q", got)
+		}
+		steps, err := p.FollowStep(context.Background(), c, out.Fired[0].Workflow, msg.PublishTime)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out.Fired[0].Workflow.Arguments["lock"] != "local.shop.web" {
-			t.Fatalf("lock %q", out.Fired[0].Workflow.Arguments["lock"])
+		outcomes = append(outcomes, steps[0].Outcome)
+		n := 0
+		for _, call := range steps[0].Calls {
+			if strings.HasPrefix(call, "update ") {
+				n++
+			}
 		}
-		patches = append(patches, strings.Join(step.Kubectl[1], " "))
+		updates = append(updates, fmt.Sprint(n))
 	}
-	if patches[0] != patches[1] {
-		t.Fatalf("two deliveries patch differently:\n%s\n%s", patches[0], patches[1])
+	if strings.Join(outcomes, ",") != "rolled,already" || strings.Join(updates, ",") != "2,0" {
+		t.Fatalf("two deliveries: outcomes %v, updates %v", outcomes, updates)
 	}
 }

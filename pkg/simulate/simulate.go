@@ -204,7 +204,7 @@ type Workflow struct {
 	Namespace string            `json:"namespace"`
 	Template  string            `json:"workflowTemplate"`
 	Arguments map[string]string `json:"arguments"`
-	Step      *Step             `json:"step,omitempty"`
+	Steps     []*Step           `json:"steps,omitempty"`
 }
 
 // Replay runs msg through every Sensor whose dependencies listen to a
@@ -414,7 +414,9 @@ type rejection struct {
 func pubSubEvent(msg Message, src sourceEvent) (*eventsv1alpha1.Event, error) {
 	data := &events.PubSubEventData{
 		ID: msg.ID, Body: msg.Data, Attributes: msg.Attributes,
-		PublishTime: msg.PublishTime.String(), Metadata: src.pubSub.Metadata,
+		// Round(0) drops a monotonic clock reading (time.Now's), which
+		// String would print and a Pub/Sub publish time never has.
+		PublishTime: msg.PublishTime.Round(0).String(), Metadata: src.pubSub.Metadata,
 	}
 	if src.pubSub.JSONBody {
 		body := json.RawMessage(msg.Data)

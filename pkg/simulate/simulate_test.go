@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -100,20 +101,35 @@ func TestReplay(t *testing.T) {
 
 func TestFollowStep(t *testing.T) {
 	p := pipeline(t, "single-service.yaml")
-	out := p.Replay(Message{ID: "1", Data: []byte(push("1.4.2")), PublishTime: DefaultPublishTime})
-	step, err := p.FollowStep(context.Background(), out.Fired[0].Workflow, DefaultPublishTime)
+	c, err := p.NewCluster(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var verbs []string
-	for _, c := range step.Kubectl {
-		verbs = append(verbs, c[3])
+	out := p.Replay(Message{ID: "1", Data: []byte(push("latest")), PublishTime: DefaultPublishTime})
+	steps, err := p.FollowStep(context.Background(), c, out.Fired[0].Workflow, DefaultPublishTime)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if step.Exit != 0 || step.Cache != "shop-cache" || strings.Join(verbs, " ") != "get patch rollout" {
-		t.Fatalf("step: %+v", step)
+	if len(steps) != 1 {
+		t.Fatalf("steps: %+v", steps)
 	}
-	if patch := step.Kubectl[1]; patch[5] != "web" || !strings.Contains(patch[9], `"kubectl.kubernetes.io/restartedAt":"2026-01-01T00:00:00Z"`) {
-		t.Fatalf("patch: %q", patch)
+	s := steps[0]
+	if s.Exit != 0 || s.Outcome != "rolled" || s.Cache != "shop-cache" || s.Target != "web" {
+		t.Fatalf("step: %+v", s)
+	}
+	if got := strings.Join(s.Calls, "; "); !strings.HasPrefix(got, "get deployments shop/web; update deployments shop/web") {
+		t.Fatalf("calls: %s", got)
+	}
+	if !strings.Contains(s.State, `"healthyAt":"2026-01-01T00:00:00Z"`) {
+		t.Fatalf("state: %s", s.State)
+	}
+	// A tag the container does not reference moves nothing.
+	out = p.Replay(Message{ID: "2", Data: []byte(push("1.4.2")), PublishTime: DefaultPublishTime.Add(time.Minute)})
+	if steps, err = p.FollowStep(context.Background(), c, out.Fired[0].Workflow, DefaultPublishTime.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if s := steps[0]; s.Outcome != "skipped" || s.Before != s.After || slices.ContainsFunc(s.Calls, func(c string) bool { return strings.HasPrefix(c, "update") }) {
+		t.Fatalf("push of a tag the container does not run: %+v", s)
 	}
 }
 
@@ -192,5 +208,20 @@ func TestRestoreMatchesReplaceWord(t *testing.T) {
 		if got := newDependencyNames(s).restore(conditions.String()); got != want {
 			t.Fatalf("dependencies %v, conditions %q: restore %q, replaceWord %q", s.Spec.Dependencies, conditions.String(), got, want)
 		}
+	}
+}
+
+// TestPublishTimeFromTimeNow: a publish time read off time.Now carries a
+// monotonic clock reading, which the Sensor's publish-time template cannot
+// parse; the Workflow still gets the time in Unix nanoseconds.
+func TestPublishTimeFromTimeNow(t *testing.T) {
+	p := pipeline(t, "single-service.yaml")
+	now := time.Now()
+	out := p.Replay(Message{ID: "1", Data: []byte(push("latest")), PublishTime: now})
+	if len(out.Fired) != 1 {
+		t.Fatalf("fired %+v", out.Fired)
+	}
+	if got, want := out.Fired[0].Workflow.Arguments["published-at"], fmt.Sprint(now.UnixNano()); got != want {
+		t.Fatalf("published-at = %s, want %s", got, want)
 	}
 }

@@ -3,214 +3,378 @@ package simulate
 import (
 	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/argodeploy/argodeploy/pkg/check"
-	"github.com/argodeploy/argodeploy/pkg/render"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/argodeploy/argodeploy/pkg/check"
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
 )
 
-// Step is the rollout step of a triggered Workflow, run as its pod would
-// run it but with a kubectl that records its command lines and answers as
-// a healthy Deployment running CurrentImage would.
+// Step is what one target's rollout step of a triggered Workflow did, run
+// by argodeploy rollout's own code against the simulated Cluster.
 type Step struct {
-	Cache        string     `json:"cache,omitempty"` // the ConfigMap mounted as volume "cache"
-	Entry        string     `json:"entry,omitempty"` // the service's cache entry
-	CurrentImage string     `json:"currentImage"`    // what the Deployment is assumed to run before the push
-	Kubectl      [][]string `json:"kubectl"`         // each kubectl command line, in order
-	Exit         int        `json:"exit"`            // 0 rolled out or nothing to do, 1 retried, 2 failed, 3 undone
-	Log          []string   `json:"log"`             // what the step printed
-	Notes        []string   `json:"notes,omitempty"` // what the simulation could not provide
+	Target  string   `json:"target"`
+	Cache   string   `json:"cache"`          // the ConfigMap mounted as volume "cache"
+	Before  string   `json:"before"`         // the target container's image before the step
+	After   string   `json:"after"`          // and after it
+	Calls   []string `json:"calls"`          // the API requests, in order; a repeated one once with its count
+	Outcome string   `json:"outcome"`        // rolled, already, skipped, undone or failed
+	Reason  string   `json:"reason"`         // why, in a sentence
+	Exit    int      `json:"exit"`           // the step's exit code: 0, 1 retried, 2 failed, 3 undone
+	State   string   `json:"state,omitzero"` // the container's argodeploy.dev/state entry after the step
+	Log     []string `json:"log"`            // what the step printed
 }
 
-// CurrentDigest is the digest the simulated Deployment runs before a push.
+// CurrentDigest is the digest a simulated set-image container runs before
+// any push; a restart container runs its image's tag latest.
 const CurrentDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
-// fakeKubectl records its arguments (NUL-separated, each call ended by a
-// record separator) and answers the rollout script's three calls.
-const fakeKubectl = `#!/bin/sh
-for a in "$@"; do printf '%s\0' "$a"; done >>"$SIMULATE_LOG"
-printf '\036' >>"$SIMULATE_LOG"
-verb= name= previous=
-for a in "$@"; do
-    case "$a" in get | patch | rollout) [ -z "$verb" ] && verb=$a ;; esac
-    [ "$previous" = deployment ] && name=$a
-    previous=$a
-done
-case "$verb" in
-get) printf '|||%s\n' "$SIMULATE_CURRENT_IMAGE" ;;
-patch) echo "deployment.apps/$name patched" ;;
-rollout) echo "deployment \"$name\" successfully rolled out" ;;
-*)
-    echo "simulate: kubectl $* is not simulated" >&2
-    exit 1
-    ;;
-esac
-`
+// Cluster is the simulated state that releases act on: the Deployment of
+// every target of the pipeline, one fake API server (client-go's) per
+// cluster, kept from one message to the next, so that a sequence of pushes
+// sees what the earlier ones did. A rolled Deployment is healthy at once.
+// Simulated time starts at the first message's publish time and only moves
+// forward: to each message's publish time, and through each wait (a soak).
+type Cluster struct {
+	mu    sync.Mutex
+	apis  map[string]*fake.Clientset // cluster name → its API
+	calls []string                   // requests of the step being followed
+	clock *stepClock
+}
 
-// fakeDate prints the simulated now (the message's publish time), so a
-// replay is deterministic.
-const fakeDate = `#!/bin/sh
-printf '%s\n' "$SIMULATE_NOW"
-`
+// NewCluster is the pipeline's Deployments as a Cluster, each ready with
+// one replica: its containers are those its targets name, running
+// IMAGE@CurrentDigest (set-image) or IMAGE:latest (restart). A Deployment
+// of given (in the local cluster, by namespace and name) replaces the
+// assumed one.
+func (p *Pipeline) NewCluster(given []*appsv1.Deployment) (*Cluster, error) {
+	c := &Cluster{apis: map[string]*fake.Clientset{}, clock: &stepClock{}}
+	type key struct{ cluster, namespace, name string }
+	assumed := map[key]*appsv1.Deployment{}
+	var order []key
+	for _, name := range slices.Sorted(maps.Keys(p.configMaps)) {
+		for _, entry := range p.configMaps[name].Data {
+			svc, err := mapping.DecodeEntry([]byte(entry))
+			if err != nil {
+				continue // not a cache entry: nothing rolls from it
+			}
+			for _, t := range svc.Targets {
+				k := key{t.ClusterName(), t.Namespace, t.Deployment}
+				d := assumed[k]
+				if d == nil {
+					d = readyDeployment(t.Namespace, t.Deployment)
+					assumed[k] = d
+					order = append(order, k)
+				}
+				if slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == t.Container }) {
+					continue
+				}
+				image := svc.Image + "@" + CurrentDigest
+				if t.Strategy == mapping.StrategyRestart {
+					image = svc.Image + ":latest"
+				}
+				d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers, corev1.Container{Name: t.Container, Image: image})
+			}
+		}
+	}
+	for _, d := range given {
+		k := key{mapping.LocalCluster, d.Namespace, d.Name}
+		if assumed[k] == nil {
+			order = append(order, k)
+		}
+		assumed[k] = d.DeepCopy()
+	}
+	slices.SortFunc(order, func(a, b key) int {
+		return strings.Compare(a.cluster+"/"+a.namespace+"/"+a.name, b.cluster+"/"+b.namespace+"/"+b.name)
+	})
+	for _, k := range order {
+		api := c.apis[k.cluster]
+		if api == nil {
+			api = fake.NewClientset()
+			cluster := k.cluster
+			api.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				c.record(cluster, a)
+				return false, nil, nil
+			})
+			c.apis[k.cluster] = api
+		}
+		if err := api.Tracker().Add(assumed[k]); err != nil {
+			return nil, fmt.Errorf("simulate: Deployment %s/%s: %w", k.namespace, k.name, err)
+		}
+	}
+	return c, nil
+}
 
-// FollowStep runs the entrypoint of w's WorkflowTemplate as its pod would:
-// its container's command with the Workflow's arguments substituted, the
-// ConfigMaps it mounts written to temporary directories, and fake kubectl
-// and date programs first on PATH. It needs /bin/sh. now is what date
-// prints (the message's publish time).
-func (p *Pipeline) FollowStep(ctx context.Context, w *Workflow, now time.Time) (*Step, error) {
+// readyDeployment is a Deployment with one replica, rolled out.
+func readyDeployment(namespace, name string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}},
+		},
+		Status: appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1},
+	}
+}
+
+// record notes one API request of the step being followed.
+func (c *Cluster) record(cluster string, a k8stesting.Action) {
+	what := a.GetVerb() + " " + a.GetResource().Resource
+	if a.GetNamespace() != "" {
+		what += " " + a.GetNamespace() + "/"
+	} else {
+		what += " "
+	}
+	switch a := a.(type) {
+	case k8stesting.GetAction:
+		what += a.GetName()
+	case k8stesting.UpdateAction:
+		if m, err := metaOf(a.GetObject()); err == nil {
+			what += m.GetName()
+		}
+	}
+	if cluster != mapping.LocalCluster {
+		what = "[" + cluster + "] " + what
+	}
+	c.calls = append(c.calls, what)
+}
+
+func metaOf(obj runtime.Object) (metav1.Object, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%T has no metadata", obj)
+}
+
+// clusters gives the step the API of a target's cluster.
+func (c *Cluster) clusters(_ context.Context, t *mapping.Target) (appsv1client.DeploymentsGetter, error) {
+	api := c.apis[t.ClusterName()]
+	if api == nil {
+		return nil, fmt.Errorf("cluster %s has no Deployment of the pipeline", t.ClusterName())
+	}
+	return api.AppsV1(), nil
+}
+
+// deployment reads a target's Deployment, nil when there is none.
+func (c *Cluster) deployment(t *mapping.Target) *appsv1.Deployment {
+	api := c.apis[t.ClusterName()]
+	if api == nil {
+		return nil
+	}
+	obj, err := api.Tracker().Get(appsv1.SchemeGroupVersion.WithResource("deployments"), t.Namespace, t.Deployment)
+	if err != nil {
+		return nil
+	}
+	return obj.(*appsv1.Deployment)
+}
+
+// container reads the image of a target's container, "" when it has none.
+func (c *Cluster) container(t *mapping.Target) string {
+	if d := c.deployment(t); d != nil {
+		for _, ct := range d.Spec.Template.Spec.Containers {
+			if ct.Name == t.Container {
+				return ct.Image
+			}
+		}
+	}
+	return ""
+}
+
+// state reads a target container's argodeploy.dev/state entry as JSON,
+// "" when it has none.
+func (c *Cluster) state(t *mapping.Target) string {
+	d := c.deployment(t)
+	if d == nil {
+		return ""
+	}
+	e, err := rollout.ReadState(d, t.Container)
+	if err != nil || e == nil {
+		return ""
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+// FollowStep runs the release of w, as the Argo Workflows controller and
+// the pods would, against c at time now (the message's publish time, or
+// c's time if that is later): one argodeploy rollout step per target of
+// the Workflow's targets argument, with the cache ConfigMap the template
+// mounts. Targets run one after another, each upstream stage before the
+// targets that wait for it, and each to its end before the next message
+// (the cluster runs them side by side; pkg/rollout's tests cover that).
+func (p *Pipeline) FollowStep(ctx context.Context, c *Cluster, w *Workflow, now time.Time) ([]*Step, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	tmpl := p.templates[w.Namespace+"/"+w.Template]
 	if tmpl == nil {
 		return nil, fmt.Errorf("WorkflowTemplate %s/%s not found", w.Namespace, w.Template)
 	}
-	var entry *wfv1.Template
-	for i := range tmpl.Spec.Templates {
-		if tmpl.Spec.Templates[i].Name == tmpl.Spec.Entrypoint {
-			entry = &tmpl.Spec.Templates[i]
-		}
-	}
-	if entry == nil || entry.Container == nil || len(entry.Container.Command) == 0 {
-		return nil, fmt.Errorf("WorkflowTemplate %s: entrypoint %q is not a container with a command", w.Template, tmpl.Spec.Entrypoint)
+	step, err := rolloutTemplate(tmpl)
+	if err != nil {
+		return nil, err
 	}
 	resolve := func(s string) string {
 		// An argument the Workflow lacks is empty, as the pod would see it.
 		return check.ResolveParameters(s, func(name string) (string, bool) { return w.Arguments[name], true })
 	}
-
-	root, err := os.MkdirTemp("", "argodeploy-simulate-")
+	var cacheName string
+	for _, v := range tmpl.Spec.Volumes {
+		if v.Name == "cache" && v.ConfigMap != nil {
+			cacheName = resolve(v.ConfigMap.Name)
+		}
+	}
+	cm := p.configMaps[w.Namespace+"/"+cacheName]
+	if cm == nil {
+		return nil, fmt.Errorf("cache ConfigMap %s/%s not found", w.Namespace, cacheName)
+	}
+	service := w.Arguments[render.ParamService]
+	svc, err := mapping.DecodeEntry([]byte(cm.Data[service]))
+	if err != nil {
+		return nil, fmt.Errorf("service %s in cache ConfigMap %s: %w", service, cacheName, err)
+	}
+	var items []render.TargetItem
+	if err := json.Unmarshal([]byte(w.Arguments[render.ParamTargets]), &items); err != nil {
+		return nil, fmt.Errorf("Workflow argument %s: %w", render.ParamTargets, err)
+	}
+	timeout, err := rolloutTimeout(step.Container.Args)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(root)
-	step := &Step{Kubectl: [][]string{}, Log: []string{}}
-	mounts, err := p.mountVolumes(root, w.Namespace, tmpl.Spec.Volumes, entry.Container.VolumeMounts, resolve, step)
+	at, err := strconv.ParseInt(w.Arguments[render.ParamPublishedAt], 10, 64)
 	if err != nil {
-		return nil, err
+		at = 0 // the step refuses it
 	}
-	if fields := render.ParseCacheEntry(step.Entry); fields["image"] != "" {
-		step.CurrentImage = fields["image"] + "@" + CurrentDigest
+	c.clock.advanceTo(now)
+	var steps []*Step
+	for _, item := range stageOrder(&svc, items) {
+		t := svc.Target(item.Name)
+		s := &Step{Target: item.Name, Cache: cacheName, Calls: []string{}, Log: []string{}}
+		if t != nil {
+			s.Before = c.container(t)
+		}
+		var log bytes.Buffer
+		c.calls = nil
+		res := rollout.Run(ctx, rollout.Options{
+			Service:        svc,
+			Target:         item.Name,
+			Push:           rollout.Push{Digest: w.Arguments[render.ParamDigest], Tag: w.Arguments[render.ParamTag], PublishedAt: at},
+			RolloutTimeout: timeout,
+			Clock:          c.clock,
+			Log:            &log,
+			Workflow:       "simulated",
+			Clusters:       c.clusters,
+		})
+		s.Outcome, s.Reason, s.Exit = res.Outcome, res.Reason, res.Exit
+		s.Calls = collapse(c.calls)
+		if t != nil {
+			s.After = c.container(t)
+			s.State = c.state(t)
+		}
+		for _, line := range strings.Split(strings.TrimRight(log.String(), "\n"), "\n") {
+			if line != "" {
+				s.Log = append(s.Log, line)
+			}
+		}
+		steps = append(steps, s)
 	}
+	return steps, nil
+}
 
-	bin := filepath.Join(root, "bin")
-	logFile := filepath.Join(root, "kubectl.log")
-	for name, script := range map[string]string{"kubectl": fakeKubectl, "date": fakeDate} {
-		if err := os.MkdirAll(bin, 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
-			return nil, err
-		}
+// rolloutTemplate is the template of tmpl's entrypoint step that runs
+// argodeploy rollout: the entrypoint's one step over the targets.
+func rolloutTemplate(tmpl *wfv1.WorkflowTemplate) (*wfv1.Template, error) {
+	byName := map[string]*wfv1.Template{}
+	for i := range tmpl.Spec.Templates {
+		byName[tmpl.Spec.Templates[i].Name] = &tmpl.Spec.Templates[i]
 	}
-	env := []string{
-		"PATH=" + bin + ":/usr/bin:/bin",
-		"SIMULATE_LOG=" + logFile,
-		"SIMULATE_CURRENT_IMAGE=" + step.CurrentImage,
-		"SIMULATE_NOW=" + now.UTC().Format("2006-01-02T15:04:05Z"),
+	entry := byName[tmpl.Spec.Entrypoint]
+	if entry == nil || len(entry.Steps) != 1 || len(entry.Steps[0].Steps) != 1 {
+		return nil, fmt.Errorf("WorkflowTemplate %s: entrypoint %q is not one step over the targets", tmpl.Name, tmpl.Spec.Entrypoint)
 	}
-	for _, e := range entry.Container.Env {
-		env = append(env, e.Name+"="+mounts.rewrite(resolve(e.Value)))
-	}
-	args := append(append([]string(nil), entry.Container.Command...), entry.Container.Args...)
-	for i := range args {
-		args[i] = resolve(args[i])
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Env = env
-	cmd.Dir = root
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	err = cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		step.Exit = exit.ExitCode()
-	case err != nil:
-		return nil, fmt.Errorf("running the step of %s: %w", w.Template, err)
-	}
-	for _, line := range strings.Split(strings.TrimRight(output.String(), "\n"), "\n") {
-		if line != "" {
-			step.Log = append(step.Log, line)
-		}
-	}
-	recorded, err := os.ReadFile(logFile)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	for _, call := range strings.Split(string(recorded), "\x1e") {
-		if call == "" {
-			continue
-		}
-		step.Kubectl = append(step.Kubectl, append([]string{"kubectl"}, strings.Split(strings.TrimSuffix(call, "\x00"), "\x00")...))
+	step := byName[entry.Steps[0].Steps[0].Template]
+	if step == nil || step.Container == nil || !slices.Equal(step.Container.Command, []string{"argodeploy", "rollout"}) {
+		return nil, fmt.Errorf("WorkflowTemplate %s: the step over the targets does not run argodeploy rollout", tmpl.Name)
 	}
 	return step, nil
 }
 
-// mounts maps the container's mount paths to the temporary directories
-// that stand in for them.
-type mounts map[string]string
-
-// rewrite replaces a mount path at the start of value by its stand-in.
-func (m mounts) rewrite(value string) string {
-	paths := make([]string, 0, len(m))
-	for p := range m {
-		paths = append(paths, p)
-	}
-	sort.Slice(paths, func(i, j int) bool { return len(paths[i]) > len(paths[j]) })
-	for _, p := range paths {
-		if value == p || strings.HasPrefix(value, p+"/") {
-			return m[p] + strings.TrimPrefix(value, p)
+// rolloutTimeout is the value of --rollout-timeout among args.
+func rolloutTimeout(args []string) (time.Duration, error) {
+	for i, a := range args {
+		if a == "--rollout-timeout" && i+1 < len(args) {
+			return time.ParseDuration(args[i+1])
 		}
 	}
-	return value
+	return 0, fmt.Errorf("the rollout step takes no --rollout-timeout")
 }
 
-// mountVolumes creates a directory for each volume mount: a ConfigMap's
-// data as files, anything else (emptyDir, Secret) empty. It records the
-// cache volume's ConfigMap and the service's entry in step.
-func (p *Pipeline) mountVolumes(root, namespace string, volumes []corev1.Volume, volumeMounts []corev1.VolumeMount, resolve func(string) string, step *Step) (mounts, error) {
-	m := mounts{}
-	for i, vm := range volumeMounts {
-		dir := filepath.Join(root, fmt.Sprintf("volume-%d", i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+// stageOrder is items with every target after the one it waits for;
+// otherwise in the order given.
+func stageOrder(svc *mapping.Service, items []render.TargetItem) []render.TargetItem {
+	var out []render.TargetItem
+	placed := map[string]bool{}
+	var place func(i int, depth int)
+	place = func(i, depth int) {
+		it := items[i]
+		if placed[it.Name] || depth > len(items) {
+			return
 		}
-		m[vm.MountPath] = dir
-		for _, v := range volumes {
-			if v.Name == vm.Name && v.Secret != nil {
-				step.Notes = append(step.Notes, fmt.Sprintf("volume %s (Secret %s) is mounted empty: Secrets are not read offline", v.Name, resolve(v.Secret.SecretName)))
-			}
-			if v.Name != vm.Name || v.ConfigMap == nil {
-				continue
-			}
-			name := resolve(v.ConfigMap.Name)
-			cm := p.configMaps[namespace+"/"+name]
-			if cm == nil {
-				return nil, fmt.Errorf("volume %s: ConfigMap %s/%s not found", v.Name, namespace, name)
-			}
-			for key, value := range cm.Data {
-				if err := os.WriteFile(filepath.Join(dir, key), []byte(value), 0o644); err != nil {
-					return nil, err
+		if t := svc.Target(it.Name); t != nil && t.After != "" {
+			for j := range items {
+				if items[j].Name == t.After {
+					place(j, depth+1)
 				}
 			}
-			if v.Name == "cache" {
-				step.Cache = name
-			}
+		}
+		if !placed[it.Name] {
+			placed[it.Name] = true
+			out = append(out, it)
 		}
 	}
-	if step.Cache != "" {
-		step.Entry = p.configMaps[namespace+"/"+step.Cache].Data[resolve("{{workflow.parameters.service}}")]
+	for i := range items {
+		place(i, 0)
 	}
-	return m, nil
+	return out
+}
+
+// collapse writes a run of the same request once, with its count.
+func collapse(calls []string) []string {
+	out := []string{}
+	for i := 0; i < len(calls); {
+		j := i
+		for j < len(calls) && calls[j] == calls[i] {
+			j++
+		}
+		if n := j - i; n > 1 {
+			out = append(out, fmt.Sprintf("%s (×%d)", calls[i], n))
+		} else {
+			out = append(out, calls[i])
+		}
+		i = j
+	}
+	return out
 }

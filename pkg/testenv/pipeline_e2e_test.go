@@ -6,18 +6,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +22,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -62,7 +57,7 @@ var mnServices = []mnService{
 	{"api", mnRegistry + "/services/api", "prod", "api", "api", "set-image"},
 	{"api-worker", mnRegistry + "/services/api-worker", "prod", "worker", "worker", "set-image"},
 	{"api-worker-batch", mnRegistry + "/services/api-worker-batch", "prod", "worker", "batch", "set-image"},
-	{"api-staging", mnRegistry + "/staging/api", "staging", "api", "api", "restart"},
+	{"api-staging", mnRegistry + "/staging/api", "staging", "api", "api", "set-image"},
 	{"docs", mnRegistry + "/web/docs", "web", "docs", "docs", "restart"},
 }
 
@@ -212,10 +207,10 @@ func TestPipeline(t *testing.T) {
 		for _, wf := range m.workflows {
 			res := r.runStep(wf, "")
 			if wf.param("tag") == mnLookup("docs").image+":stable" {
-				// The same digest under a second tag: the step's digest check
-				// makes it a no-op, without a new rollout.
-				if !res.noop || !strings.Contains(res.log, "already runs "+docsDigest) {
-					t.Errorf("second tag of %s: want the no-op path, got:\n%s", docsDigest, res.log)
+				// The same digest under a second tag, which the container does
+				// not reference: restart leaves it alone.
+				if !res.noop || res.exit != 0 || !strings.Contains(res.log, "stable") {
+					t.Errorf("second tag of %s: want the no-op path, got exit %d:\n%s", docsDigest, res.exit, res.log)
 				}
 			}
 		}
@@ -254,7 +249,7 @@ func TestPipeline(t *testing.T) {
 		case "api-staging":
 			tag = fmt.Sprintf("staging-%d", i)
 		case "docs":
-			tag = fmt.Sprintf("build-%d", i)
+			tag = "latest" // the tag its container references: a restart per new digest
 		}
 		digest := s.image + "@sha256:" + strings.Repeat(fmt.Sprintf("%02x", 0x20+i), 32)
 		m := r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, digest, s.image+":"+tag), s.name)
@@ -285,7 +280,7 @@ func TestPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	broken := docs.image + "@sha256:" + strings.Repeat("ef", 32)
-	m := r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, broken, docs.image+":broken"), docs.name)
+	m := r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, broken, docs.image+":latest"), docs.name)
 	sent = append(sent, m)
 	if len(m.workflows) != 1 {
 		t.FailNow()
@@ -298,8 +293,8 @@ func TestPipeline(t *testing.T) {
 	if res.exit != 3 {
 		t.Errorf("failing rollout: exit %d, want 3", res.exit)
 	}
-	if !strings.Contains(res.log, "did not become healthy within 5s; undoing") {
-		t.Errorf("failing rollout: no undo in the log")
+	if st := stateOf(t, after)[docs.container]; st.Outcome != "undone" || st.Digest == strings.TrimPrefix(broken, docs.image+"@") {
+		t.Errorf("failing rollout: state of %s = %+v, want the previous digest with outcome undone", docs.container, st)
 	}
 	if a, b := jsonOf(before.Spec.Template), jsonOf(after.Spec.Template); a != b {
 		t.Errorf("failing rollout: pod template not restored:\nbefore %s\nafter  %s", a, b)
@@ -488,7 +483,8 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 	for _, wf := range m.workflows {
 		svc := mnLookup(wf.Labels[render.LabelService])
 		params := wf.params()
-		wantParams := map[string]string{"service": svc.name, "lock": svc.lock(), "cache": mnCache, "digest": body.Digest, "tag": body.Tag}
+		targets := fmt.Sprintf(`[{"name":%q,"lock":%q}]`, svc.name, svc.lock())
+		wantParams := map[string]string{"service": svc.name, "targets": targets, "cache": mnCache, "digest": body.Digest, "tag": body.Tag}
 		for k, v := range wantParams {
 			if params[k] != v {
 				t.Errorf("message %d: Workflow %s: %s = %q, want %q", m.n, wf.Name, k, params[k], v)
@@ -560,17 +556,11 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 // loadTemplate reads the WorkflowTemplate back from the apiserver and
 // makes a kubeconfig with a token of its ServiceAccount.
 func (r *pipelineRun) loadTemplate() {
-	out, err := r.api.Kubectl(r.ctx, "", "get", "workflowtemplate", mnTemplate, "-n", pipelineN, "-o", "json")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.template = &wfv1.WorkflowTemplate{}
-	if err := json.Unmarshal([]byte(out), r.template); err != nil {
-		r.t.Fatal(err)
-	}
+	r.template = loadTemplate(r.ctx, r.t, r.api, pipelineN, mnTemplate)
 	if sa := r.template.Spec.ServiceAccountName; sa != mnRollout {
 		r.t.Fatalf("WorkflowTemplate %s runs as %q, want %s", mnTemplate, sa, mnRollout)
 	}
+	var err error
 	if r.kubeconfig, err = r.api.ServiceAccountKubeconfig(r.ctx, pipelineN, mnRollout); err != nil {
 		r.t.Fatal(err)
 	}
@@ -583,147 +573,26 @@ type stepResult struct {
 	noop bool // the Deployment's pod template did not change
 }
 
-// runStep runs the Workflow's step as its pod would: the entrypoint
-// container's command with {{workflow.parameters.X}} substituted, as the
-// template's user and group, each volume a directory (ConfigMaps read from
-// the apiserver and written as files, emptyDirs empty) with the mount paths
-// in the env values rewritten to them, and KUBECONFIG a kubeconfig with a
-// token of the generated ServiceAccount. rolloutTimeout, when set, replaces
-// ROLLOUT_TIMEOUT. Unless the exit is 3 (the caller checks the undo), it
-// checks that the step rolled its Deployment, or did nothing because the
-// Deployment already has the digest.
+// runStep runs the Workflow's release as the controller and its pod would
+// (runRelease) with a token of the generated ServiceAccount; every service
+// of the mapping has one target, so one step runs. rolloutTimeout, when
+// set, replaces the step's --rollout-timeout. Unless the exit is 3 (the
+// caller checks the undo), it checks that the step rolled its Deployment
+// as the strategy says, or did nothing where the rules say so.
 func (r *pipelineRun) runStep(wf clusterWorkflow, rolloutTimeout string) stepResult {
 	t := r.t
 	t.Helper()
 	r.steps++
-	tmpl := r.template
-	var entry *wfv1.Template
-	for i := range tmpl.Spec.Templates {
-		if tmpl.Spec.Templates[i].Name == tmpl.Spec.Entrypoint {
-			entry = &tmpl.Spec.Templates[i]
-		}
-	}
-	if entry == nil || entry.Container == nil {
-		t.Fatalf("WorkflowTemplate %s: entrypoint %q is not a container", tmpl.Name, tmpl.Spec.Entrypoint)
-	}
 	params := wf.params()
-	resolve := func(s string) string {
-		return check.ResolveParameters(s, func(name string) (string, bool) {
-			v, ok := params[name]
-			if !ok {
-				t.Errorf("Workflow %s has no parameter %s", wf.Name, name)
-			}
-			return v, true
-		})
-	}
-	uid, gid := int64(65534), int64(65534)
-	if sc := tmpl.Spec.SecurityContext; sc != nil {
-		if sc.RunAsUser != nil {
-			uid = *sc.RunAsUser
-		}
-		if sc.RunAsGroup != nil {
-			gid = *sc.RunAsGroup
-		}
-	}
-
-	root, err := os.MkdirTemp("", "argodeploy-step-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(root)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.Chmod(root, 0o755))
-	mounts := map[string]string{}
-	for i, vm := range entry.Container.VolumeMounts {
-		var vol *corev1.Volume
-		for j := range tmpl.Spec.Volumes {
-			if tmpl.Spec.Volumes[j].Name == vm.Name {
-				vol = &tmpl.Spec.Volumes[j]
-			}
-		}
-		if vol == nil {
-			t.Fatalf("volume %s is not in WorkflowTemplate %s", vm.Name, tmpl.Name)
-		}
-		dir := filepath.Join(root, fmt.Sprintf("%d-%s", i, vm.Name))
-		must(os.Mkdir(dir, 0o755))
-		switch {
-		case vol.ConfigMap != nil:
-			name := resolve(vol.ConfigMap.Name)
-			out, err := r.api.Kubectl(r.ctx, "", "get", "configmap", name, "-n", wf.Namespace, "-o", "json")
-			must(err)
-			var cm corev1.ConfigMap
-			must(json.Unmarshal([]byte(out), &cm))
-			for k, v := range cm.Data {
-				must(os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644))
-			}
-		case vol.EmptyDir != nil:
-			must(os.Chown(dir, int(uid), int(gid)))
-		default:
-			t.Fatalf("volume %s of WorkflowTemplate %s is neither a ConfigMap nor an emptyDir", vm.Name, tmpl.Name)
-		}
-		mounts[vm.MountPath] = dir
-	}
-	rewrite := func(v string) string {
-		best := ""
-		for p := range mounts {
-			if (v == p || strings.HasPrefix(v, p+"/")) && len(p) > len(best) {
-				best = p
-			}
-		}
-		if best == "" {
-			return v
-		}
-		return mounts[best] + strings.TrimPrefix(v, best)
-	}
-	kc, err := os.ReadFile(r.kubeconfig)
-	must(err)
-	kubeconfig := filepath.Join(root, "kubeconfig")
-	must(os.WriteFile(kubeconfig, kc, 0o600))
-	must(os.Chown(kubeconfig, int(uid), int(gid)))
-
-	env := []string{"PATH=" + os.Getenv("PATH"), "KUBECONFIG=" + kubeconfig}
-	timeoutSet := false
-	for _, ev := range entry.Container.Env {
-		v := rewrite(resolve(ev.Value))
-		if ev.Name == "ROLLOUT_TIMEOUT" && rolloutTimeout != "" {
-			v, timeoutSet = rolloutTimeout, true
-		}
-		env = append(env, ev.Name+"="+v)
-	}
-	if rolloutTimeout != "" && !timeoutSet {
-		t.Fatalf("WorkflowTemplate %s sets no ROLLOUT_TIMEOUT", tmpl.Name)
-	}
-	argv := append(slices.Clone(entry.Container.Command), entry.Container.Args...)
-	for i := range argv {
-		argv[i] = resolve(argv[i])
-	}
-
 	svc := mnLookup(params["service"])
 	before := r.deployment(svc.namespace, svc.deployment)
-	ctx, cancel := context.WithTimeout(r.ctx, 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
 	started := time.Now()
-	err = cmd.Run()
-	res := stepResult{log: output.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		res.exit = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("step of %s: %v", wf.Name, err)
+	runs := runRelease(r.ctx, t, r.api, r.kubeconfig, r.template, &wf.Workflow, rolloutTimeout)
+	if len(runs) != 1 || runs[0].target != svc.name {
+		t.Fatalf("release of %s ran %+v, want one step for target %s", wf.Name, runs, svc.name)
 	}
 	after := r.deployment(svc.namespace, svc.deployment)
+	res := stepResult{exit: runs[0].exit, log: runs[0].log}
 	res.noop = jsonOf(before.Spec.Template) == jsonOf(after.Spec.Template)
 	t.Logf("step of %s (%s, %s): exit %d in %.2fs", wf.Name, svc.name, params["tag"], res.exit, time.Since(started).Seconds())
 	if res.exit == 3 {
@@ -737,28 +606,51 @@ func (r *pipelineRun) runStep(wf clusterWorkflow, rolloutTimeout string) stepRes
 	return res
 }
 
-// checkRolled checks what a successful step did to its Deployment: the
-// pod template annotations and, for set-image, the container's image
-// pinned to the digest; or nothing, when the Deployment already had the
-// digest.
+// checkRolled checks what a successful step did to its Deployment, by the
+// rules of its strategy: set-image pins the container to the digest unless
+// it already runs it; restart restarts the pods only when the pushed tag is
+// the one the container references and that tag's digest is new. Either
+// way the container's entry of the argodeploy.dev/state annotation records
+// the push, and no other container changes.
 func (r *pipelineRun) checkRolled(svc mnService, params map[string]string, before, after *appsv1.Deployment, started time.Time, res stepResult) {
 	t := r.t
 	t.Helper()
-	digest := params["digest"]
-	what := fmt.Sprintf("step of %s (%s)", svc.name, digest)
-	if before.Spec.Template.Annotations["argodeploy.dev/digest"] == digest {
+	digest, tag := params["digest"], params["tag"]
+	what := fmt.Sprintf("step of %s (%s)", svc.name, tag)
+	image := func(d *appsv1.Deployment, container string) string {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.Name == container {
+				return c.Image
+			}
+		}
+		return ""
+	}
+	var why string // why nothing may change, or "" when the step must roll
+	shortDigest := strings.TrimPrefix(digest, svc.image+"@")
+	shortTag := strings.TrimPrefix(tag, svc.image+":")
+	prev := stateOf(t, before)[svc.container]
+	switch svc.strategy {
+	case "set-image":
+		if image(before, svc.container) == digest {
+			why = "already runs " + digest
+		}
+	case "restart":
+		ref := strings.TrimPrefix(image(before, svc.container), svc.image+":")
+		if ref != shortTag {
+			why = "the container references :" + ref
+		} else if prev.Digest == shortDigest && prev.Tag == shortTag {
+			why = "already restarted for " + digest
+		}
+	}
+	if why != "" {
 		if !res.noop {
-			t.Errorf("%s: the Deployment already had the digest, yet its pod template changed:\nbefore %s\nafter  %s", what, jsonOf(before.Spec.Template), jsonOf(after.Spec.Template))
+			t.Errorf("%s: %s, yet its pod template changed:\nbefore %s\nafter  %s", what, why, jsonOf(before.Spec.Template), jsonOf(after.Spec.Template))
 		}
 		return
 	}
 	if res.noop {
 		t.Errorf("%s: the pod template did not change:\n%s", what, res.log)
 		return
-	}
-	a := after.Spec.Template.Annotations
-	if a["argodeploy.dev/digest"] != digest || a["argodeploy.dev/published-at"] != params["published-at"] {
-		t.Errorf("%s: annotations %v", what, a)
 	}
 	images := func(d *appsv1.Deployment) map[string]string {
 		m := map[string]string{}
@@ -768,7 +660,7 @@ func (r *pipelineRun) checkRolled(svc mnService, params map[string]string, befor
 		return m
 	}
 	wantImages := images(before)
-	restarted := a["kubectl.kubernetes.io/restartedAt"]
+	restarted := after.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]
 	switch svc.strategy {
 	case "set-image":
 		wantImages[svc.container] = digest
@@ -784,12 +676,45 @@ func (r *pipelineRun) checkRolled(svc mnService, params map[string]string, befor
 	if got := images(after); jsonOf(got) != jsonOf(wantImages) {
 		t.Errorf("%s: images %v, want %v", what, got, wantImages)
 	}
+	got := stateOf(t, after)
+	if s := got[svc.container]; s.Digest != shortDigest || s.Tag != shortTag || s.PublishedAt != params["published-at"] || s.Outcome != "healthy" {
+		t.Errorf("%s: state of container %s = %+v", what, svc.container, s)
+	}
+	for c, s := range stateOf(t, before) {
+		if c != svc.container && got[c] != s {
+			t.Errorf("%s: state of container %s changed from %+v to %+v", what, c, s, got[c])
+		}
+	}
 	if after.Generation <= before.Generation || after.Status.ObservedGeneration < after.Generation {
 		t.Errorf("%s: generation %d -> %d, observed %d", what, before.Generation, after.Generation, after.Status.ObservedGeneration)
 	}
-	if !strings.Contains(res.log, "rolled out "+digest) {
-		t.Errorf("%s: log does not say it rolled out:\n%s", what, res.log)
+}
+
+// containerState is one container's entry of the argodeploy.dev/state
+// annotation, as far as the tests read it.
+type containerState struct {
+	Digest      string `json:"digest"`
+	Tag         string `json:"tag"`
+	PublishedAt string `json:"publishedAt"`
+	Outcome     string `json:"outcome"`
+}
+
+// stateOf reads a Deployment's argodeploy.dev/state annotation.
+func stateOf(t *testing.T, d *appsv1.Deployment) map[string]containerState {
+	t.Helper()
+	state := map[string]containerState{}
+	if v := d.Annotations["argodeploy.dev/state"]; v != "" {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(v), &raw); err != nil {
+			t.Errorf("Deployment %s/%s: argodeploy.dev/state %q: %v", d.Namespace, d.Name, v, err)
+		}
+		for c, r := range raw {
+			var s containerState
+			_ = json.Unmarshal(r, &s)
+			state[c] = s
+		}
 	}
+	return state
 }
 
 // deployment reads a Deployment as admin.
@@ -843,10 +768,16 @@ func checkCache(t *testing.T, objs []render.Object) {
 			t.Fatalf("cache ConfigMap has %d entries, want %d", len(cm.Data), len(mnServices))
 		}
 		for _, s := range mnServices {
-			got := render.ParseCacheEntry(cm.Data[s.name])
-			want := map[string]string{"image": s.image, "deployment": s.deployment, "namespace": s.namespace, "container": s.container, "strategy": s.strategy}
-			if jsonOf(got) != jsonOf(want) {
-				t.Fatalf("cache entry of %s = %v, want %v", s.name, got, want)
+			got, err := mapping.DecodeEntry([]byte(cm.Data[s.name]))
+			if err != nil {
+				t.Fatalf("cache entry of %s: %v", s.name, err)
+			}
+			if len(got.Targets) != 1 {
+				t.Fatalf("cache entry of %s has targets %+v, want one", s.name, got.Targets)
+			}
+			g := got.Targets[0]
+			if got.Image != s.image || g.Name != s.name || g.Deployment != s.deployment || g.Namespace != s.namespace || g.Container != s.container || g.Strategy != s.strategy {
+				t.Fatalf("cache entry of %s = %+v, want %+v", s.name, got, s)
 			}
 		}
 		return
@@ -872,7 +803,11 @@ func mnDeployments() []string {
 	for _, k := range order {
 		var cs []corev1.Container
 		for _, s := range containers[k] {
-			cs = append(cs, corev1.Container{Name: s.container, Image: s.image + ":1.0"})
+			ref := s.image + ":1.0"
+			if s.strategy == "restart" {
+				ref = s.image + ":latest" // restart moves a container that runs a moving tag
+			}
+			cs = append(cs, corev1.Container{Name: s.container, Image: ref})
 		}
 		out = append(out, targetDeployment(k.namespace, k.name, cs...))
 	}

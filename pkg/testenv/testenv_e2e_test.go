@@ -45,7 +45,7 @@ func TestSmoke(t *testing.T) {
 	applyPipeline(ctx, t, step, api, manifests, pipelineN, "shop")
 	step("create target deployments", func() error {
 		for _, name := range []string{"web", "other"} {
-			if _, err := api.Kubectl(ctx, deployment(name, image+":1.0"), "apply", "-f", "-"); err != nil {
+			if _, err := api.Kubectl(ctx, deployment(name, image+":latest"), "apply", "-f", "-"); err != nil {
 				return err
 			}
 		}
@@ -84,7 +84,7 @@ func TestSmoke(t *testing.T) {
 	t.Logf("environment ready after %.1fs", time.Since(start).Seconds())
 
 	digest := image + "@sha256:" + strings.Repeat("0123456789abcdef", 4)
-	tag := image + ":v1.2.3"
+	tag := image + ":latest" // the tag web's container references: restart rolls it
 	msg := fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest, tag)
 	published := time.Now()
 	id, err := ps.Publish(ctx, project, "gcr", []byte(msg))
@@ -104,7 +104,7 @@ func TestSmoke(t *testing.T) {
 			params[p.Name] = p.Value.String()
 		}
 	}
-	want := map[string]string{"service": "web", "lock": "local.shop.web", "cache": "shop-cache", "digest": digest, "tag": tag}
+	want := map[string]string{"service": "web", "targets": `[{"name":"web","lock":"local.shop.web"}]`, "cache": "shop-cache", "digest": digest, "tag": tag}
 	for k, v := range want {
 		if params[k] != v {
 			t.Errorf("workflow parameter %s = %q, want %q", k, params[k], v)
@@ -159,9 +159,11 @@ func TestSmoke(t *testing.T) {
 			args []string
 			want bool
 		}{
-			{[]string{"patch", "deployments/web", "-n", "shop"}, true},
+			{[]string{"update", "deployments/web", "-n", "shop"}, true},
 			{[]string{"get", "deployments/web", "-n", "shop"}, true},
-			{[]string{"patch", "deployments/other", "-n", "shop"}, false},
+			{[]string{"patch", "deployments/web", "-n", "shop"}, false},
+			{[]string{"update", "deployments/other", "-n", "shop"}, false},
+			{[]string{"get", "deployments/other", "-n", "shop"}, false},
 			{[]string{"delete", "deployments/web", "-n", "shop"}, false},
 			{[]string{"patch", "deployments/web", "-n", pipelineN}, false},
 			{[]string{"create", "workflows", "-n", pipelineN}, false},
@@ -208,23 +210,28 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The rollout script's kubectl calls, as the Workflow's ServiceAccount:
-	// read, patch the pod template, wait for the rollout. The deployment and
-	// replicaset controllers run but no kubelet, so web has replicas: 0.
-	if _, err := api.KubectlAs(ctx, kc, "", "-n", "shop", "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); err != nil {
-		t.Errorf("get as shop-rollout: %v", err)
-	}
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"argodeploy.dev/digest":%q,"kubectl.kubernetes.io/restartedAt":%q}}}}}`,
-		digest, time.Now().UTC().Format(time.RFC3339))
-	if _, err := api.KubectlAs(ctx, kc, "", "-n", "shop", "patch", "deployment", "web", "--type", "strategic", "-p", patch); err != nil {
-		t.Errorf("patch as shop-rollout: %v", err)
-	}
+	// The Workflow's release, run as its pod would with the ServiceAccount's
+	// token: argodeploy rollout restarts web (its container references the
+	// pushed tag) and records the push. The deployment and replicaset
+	// controllers run but no kubelet, so web has replicas: 0.
+	tmpl := loadTemplate(ctx, t, api, pipelineN, "shop-rollout")
 	s := time.Now()
-	out, err := api.KubectlAs(ctx, kc, "", "-n", "shop", "rollout", "status", "deployment", "web", "--timeout", "60s")
-	if err != nil {
-		t.Errorf("rollout status as shop-rollout: %v", err)
+	runs := runRelease(ctx, t, api, kc, tmpl, wf, "60s")
+	t.Logf("release as shop-rollout (%.1fs): %+v", time.Since(s).Seconds(), runs)
+	if len(runs) != 1 || runs[0].exit != 0 || runs[0].target != "web" {
+		t.Fatalf("release of %s: %+v, want target web rolled", wf.Name, runs)
 	}
-	t.Logf("rollout status as shop-rollout (%.1fs): %s", time.Since(s).Seconds(), strings.TrimSpace(out))
+	out, err := api.Kubectl(ctx, "", "get", "deployment", "web", "-n", "shop", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var web appsv1.Deployment
+	if err := json.Unmarshal([]byte(out), &web); err != nil {
+		t.Fatal(err)
+	}
+	if web.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" || stateOf(t, &web)["web"].Digest != strings.TrimPrefix(digest, image+"@") {
+		t.Errorf("web after the release: annotations %v, pod template annotations %v", web.Annotations, web.Spec.Template.Annotations)
+	}
 }
 
 // waitForWorkflow polls for the first Workflow of service web.

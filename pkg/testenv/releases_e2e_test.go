@@ -1,0 +1,220 @@
+//go:build e2e
+
+package testenv_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/simulate"
+	"github.com/argodeploy/argodeploy/pkg/testenv"
+)
+
+// What testdata/e2e/releases.yaml maps.
+const (
+	relMapping  = "../../testdata/e2e/releases.yaml"
+	relRegistry = "us-east1-docker.pkg.dev/acme-rel/apps/"
+	relAccount  = "rel-rollout"
+)
+
+// TestReleases runs the release model on the real kube-apiserver and
+// deployment controller: the Workflows simulate predicts for a sequence of
+// pushes, each target's step run as its pod would with the generated
+// ServiceAccount's token (runRelease). One image reaches two targets; a
+// staged target receives a digest only after its upstream has run it
+// healthily for the soak, and never a push its upstream has replaced; two
+// services in two containers of one Deployment both end on their newest
+// digest whichever order their releases run in.
+func TestReleases(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	e := testenv.New(t)
+	step := stepper(t)
+	var (
+		etcd *testenv.Etcd
+		api  *testenv.APIServer
+	)
+	step("start etcd", func() (err error) { etcd, err = e.StartEtcd(ctx); return })
+	step("start kube-apiserver", func() (err error) { api, err = e.StartAPIServer(ctx, etcd); return })
+	step("start controller-manager", func() error { _, err := e.StartControllerManager(ctx, api); return err })
+	step("apply CRDs (full)", func() error { return api.ApplyCRDs(ctx, true) })
+
+	objs := renderMapping(t, relMapping)
+	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "staging", "prod")
+	step("create target deployments", func() error {
+		for _, d := range []string{
+			targetDeployment("staging", "web", corev1.Container{Name: "web", Image: relRegistry + "web:0.9"}),
+			targetDeployment("prod", "web", corev1.Container{Name: "web", Image: relRegistry + "web:0.9"}),
+			targetDeployment("staging", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
+			targetDeployment("prod", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
+			targetDeployment("prod", "worker",
+				corev1.Container{Name: "worker", Image: relRegistry + "worker:0.9"},
+				corev1.Container{Name: "batch", Image: relRegistry + "worker-batch:0.9"}),
+		} {
+			if _, err := api.Kubectl(ctx, d, "apply", "-f", "-"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	sim, err := simulate.NewPipeline(render.Convert[runtime.Object](objs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, relAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := loadTemplate(ctx, t, api, pipelineN, relAccount)
+	r := &releaseRun{t: t, ctx: ctx, api: api, sim: sim, kc: kc, tmpl: tmpl, at: time.Now().Add(-time.Hour)}
+
+	// One image, two targets: one push rolls both.
+	a := r.push("api", "v1.0.0", "a1")
+	r.run(a)
+	r.wantImage("staging", "api", "api", a.digest)
+	r.wantImage("prod", "api", "api", a.digest)
+
+	// A staged target: prod only after staging has run the digest for 3s.
+	b := r.push("web", "v1.0.0", "b1")
+	started := time.Now()
+	runs := r.run(b)
+	r.wantImage("staging", "web", "web", b.digest)
+	r.wantImage("prod", "web", "web", b.digest)
+	if took := time.Since(started); took < 3*time.Second {
+		t.Errorf("web-prod received %s %.1fs after the release began, before the 3s soak", b.digest, took.Seconds())
+	}
+	t.Logf("staged release of %s: %+v", b.digest, runs)
+
+	// A push superseded during the soak never reaches prod: c and then d
+	// reach staging; c's prod step finds staging on d and skips; d's rolls.
+	c := r.push("web", "v1.1.0", "c1")
+	d := r.push("web", "v1.2.0", "d1")
+	r.run(c, "web-staging")
+	r.run(d, "web-staging")
+	if runs := r.run(c, "web-prod"); runs[0].exit != 0 {
+		t.Errorf("superseded push: web-prod exit %d", runs[0].exit)
+	}
+	r.wantImage("prod", "web", "web", b.digest)
+	r.run(d, "web-prod")
+	r.wantImage("prod", "web", "web", d.digest)
+
+	// Two services, two containers of one Deployment, in either order: the
+	// later-published push applied first does not shadow the other.
+	w1, b1 := r.push("worker", "v1.0.0", "e1"), r.push("worker-batch", "v1.0.0", "f1")
+	r.run(b1)
+	r.run(w1)
+	r.wantImage("prod", "worker", "worker", w1.digest)
+	r.wantImage("prod", "worker", "batch", b1.digest)
+	w2, b2 := r.push("worker", "v1.1.0", "e2"), r.push("worker-batch", "v1.1.0", "f2")
+	r.run(w2)
+	r.run(b2)
+	r.wantImage("prod", "worker", "worker", w2.digest)
+	r.wantImage("prod", "worker", "batch", b2.digest)
+	// An older push of worker arriving last is skipped.
+	old := r.push("worker", "v0.9.9", "e0")
+	old.at = w1.at.Add(-time.Minute)
+	old.wf = r.workflow(old)
+	r.run(old)
+	r.wantImage("prod", "worker", "worker", w2.digest)
+}
+
+// releaseRun is the state of TestReleases.
+type releaseRun struct {
+	t    *testing.T
+	ctx  context.Context
+	api  *testenv.APIServer
+	sim  *simulate.Pipeline
+	kc   string
+	tmpl *wfv1.WorkflowTemplate
+	at   time.Time // the last publish time handed out
+}
+
+// relPush is one push and the Workflow its trigger creates.
+type relPush struct {
+	service, tag, digest string
+	at                   time.Time
+	wf                   *wfv1.Workflow
+}
+
+// push makes a push of service's image with tag and a digest of hex
+// pairs, published a second after the previous one, and the Workflow
+// simulate says its trigger creates.
+func (r *releaseRun) push(service, tag, pair string) *relPush {
+	r.at = r.at.Add(time.Second)
+	image := relRegistry + service
+	p := &relPush{service: service, tag: tag, digest: image + "@sha256:" + strings.Repeat(pair, 32), at: r.at}
+	p.wf = r.workflow(p)
+	return p
+}
+
+// workflow is the Workflow simulate predicts for p: exactly one.
+func (r *releaseRun) workflow(p *relPush) *wfv1.Workflow {
+	r.t.Helper()
+	image := relRegistry + p.service
+	data := fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, p.digest, image+":"+p.tag)
+	o := r.sim.Replay(simulate.Message{ID: p.tag, Data: data, PublishTime: p.at})
+	if len(o.Fired) != 1 || o.Fired[0].Workflow == nil || o.Fired[0].Name != p.service {
+		r.t.Fatalf("push %s: simulate fires %+v, want the trigger of %s", data, o.Fired, p.service)
+	}
+	w := o.Fired[0].Workflow
+	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: p.service + "-" + p.tag, Namespace: w.Namespace}}
+	wf.Spec.WorkflowTemplateRef = &wfv1.WorkflowTemplateRef{Name: w.Template}
+	for _, name := range render.WorkflowParams() {
+		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(w.Arguments[name])})
+	}
+	return wf
+}
+
+// run runs p's release (only the named targets, when given) and fails the
+// test on an exit other than 0.
+func (r *releaseRun) run(p *relPush, only ...string) []targetRun {
+	r.t.Helper()
+	runs := runRelease(r.ctx, r.t, r.api, r.kc, r.tmpl, p.wf, "", only...)
+	for _, run := range runs {
+		r.t.Logf("%s %s -> %s: exit %d\n%s", p.service, p.tag, run.target, run.exit, strings.TrimSpace(run.log))
+		if run.exit != 0 {
+			r.t.Errorf("%s %s -> %s: exit %d", p.service, p.tag, run.target, run.exit)
+		}
+	}
+	return runs
+}
+
+// wantImage checks the image of one container of a Deployment.
+func (r *releaseRun) wantImage(namespace, name, container, want string) {
+	r.t.Helper()
+	d := deploymentAs(r.ctx, r.t, r.api, namespace, name)
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == container {
+			if c.Image != want {
+				r.t.Errorf("deployment %s/%s container %s runs %s, want %s", namespace, name, container, c.Image, want)
+			}
+			return
+		}
+	}
+	r.t.Errorf("deployment %s/%s has no container %s", namespace, name, container)
+}
+
+// deploymentAs reads a Deployment as admin.
+func deploymentAs(ctx context.Context, t *testing.T, api *testenv.APIServer, namespace, name string) *appsv1.Deployment {
+	t.Helper()
+	out, err := api.Kubectl(ctx, "", "get", "deployment", name, "-n", namespace, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	return &d
+}
