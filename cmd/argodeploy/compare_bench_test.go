@@ -9,13 +9,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
+	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
 // The side-by-side benchmarks behind `make bench`: the built binaries,
@@ -27,6 +32,7 @@ var (
 	goBench        = flag.String("gobench", "", "output of the package benchmarks (go test -bench), included as is")
 	floorBench     = flag.String("floor", "", "output of BenchmarkArgoEventsAlone and BenchmarkReplay(Exact)/services=100 (go test -bench): Argo Events' own cost per release, and Replay's in both modes")
 	reportFile     = flag.String("out", "", "where to write BENCHMARKS.md")
+	e2eBench       = flag.String("e2e", "", "output of make bench-e2e (TestLatencyAtScale on the real chain), when it ran")
 	runs           = flag.Int("runs", 5, "runs of each command; the median counts")
 )
 
@@ -121,6 +127,37 @@ func TestBenchmarks(t *testing.T) {
 	perService := float64(generate[10000].median-generate[1000].median) / 9000
 	row("| generate, cost per added service (1,000 → 10,000) | %.1f µs | | | linear if close to (10,000-service time)/10,000 = %.1f µs |",
 		perService/1000, float64(generate[10000].median)/10000/1000)
+
+	// What one push costs the event bus, counted from the generated
+	// Sensors.
+	cost := map[int][2]int{}
+	for _, n := range []int{10, 100, 1000} {
+		consumers, filters := busCost(t, n)
+		cost[n] = [2]int{consumers, filters}
+	}
+	for _, n := range []int{10, 100, 1000} {
+		status := "target: does not grow with services: "
+		if cost[n] == cost[10] {
+			status += "met"
+		} else {
+			status += fmt.Sprintf("not met (%.0f× the 10-service cost)", float64(cost[n][0])/float64(cost[10][0]))
+		}
+		row("| event bus per push, %d services: JetStream durable consumers it is delivered to / data filters they evaluate (counted from the generated Sensors: one consumer per trigger and dependency) | %d / %d | | | %s |", n, cost[n][0], cost[n][1], status)
+	}
+
+	// The same on the real chain, when make bench-e2e has run.
+	if data, err := os.ReadFile(*e2eBench); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			var n, pushes, consumers int
+			var median, p90 int64
+			if _, err := fmt.Sscanf(line, "BenchmarkE2EPublishToWorkflow/services=%d\t%d\t%d ns/op\t%d p90-ns\t%d consumers", &n, &pushes, &median, &p90, &consumers); err == nil {
+				row("| publish → Workflow on the real chain (Pub/Sub emulator, argo-events eventsource and sensors, NATS JetStream, kube-apiserver), %d services, %d consumers, %d pushes 250 ms apart (`make bench-e2e`) | median %s, p90 %s | | | |",
+					n, consumers, pushes, ms(time.Duration(median)), ms(time.Duration(p90)))
+			}
+		}
+	} else {
+		row("| publish → Workflow on the real chain | not measured in this run: `make bench-e2e` (needs `.ci/e2e-install`, root) writes bin/e2e-latency.txt | | | |")
+	}
 
 	// validate vs kubeconform on the same files, same schemas.
 	for _, n := range []int{100, 1000, 10000} {
@@ -322,4 +359,51 @@ func machine() string {
 	}
 	return fmt.Sprintf("%s, %d CPUs (GOMAXPROCS %d), %s %s/%s; load average at the end: %s",
 		model, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, load)
+}
+
+// busCost counts, in the Sensors generated for n synthetic services, the
+// JetStream durable consumers every push is delivered to (Argo Events
+// v1.9 gives each trigger one per dependency its conditions name, all of
+// the Sensor's when it has none: pkg/eventbus/jetstream/sensor/
+// trigger_conn.go) and the data filters those consumers evaluate.
+func busCost(t *testing.T, n int) (consumers, filters int) {
+	t.Helper()
+	m, err := mapping.Parse("synthetic", synthetic.YAML(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := render.Render(m, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident := regexp.MustCompile(`[A-Za-z0-9_-]+`)
+	for _, o := range objs {
+		s, ok := o.(*eventsv1.Sensor)
+		if !ok {
+			continue
+		}
+		deps := map[string]int{}
+		for _, d := range s.Spec.Dependencies {
+			if d.Filters != nil {
+				deps[d.Name] = len(d.Filters.Data)
+			} else {
+				deps[d.Name] = 0
+			}
+		}
+		for _, tr := range s.Spec.Triggers {
+			named := ident.FindAllString(tr.Template.Conditions, -1)
+			if len(named) == 0 {
+				for name := range deps {
+					named = append(named, name)
+				}
+			}
+			for _, name := range named {
+				if f, ok := deps[name]; ok {
+					consumers++
+					filters += f
+				}
+			}
+		}
+	}
+	return consumers, filters
 }

@@ -29,6 +29,10 @@ const (
 	DefaultTagPattern       = ".*"
 	StrategyRestart         = "restart"
 	StrategySetImage        = "set-image"
+	DefaultTriggerSteps     = 9    // tries of creating a push's Workflow
+	DefaultTriggerDuration  = "2s" // the first wait; 2+4+...+256 s: 8.5 min in all
+	DefaultTriggerFactor    = 2
+	DefaultTriggerJitter    = 0.2
 	PolicyPublishTime       = "publish-time"
 	PolicySemver            = "semver"
 )
@@ -53,6 +57,7 @@ type Spec struct {
 	Namespace string    `json:"namespace,omitempty"`
 	GCP       GCP       `json:"gcp"`
 	EventBus  EventBus  `json:"eventBus,omitempty"`
+	Sensor    Sensor    `json:"sensor,omitempty"`
 	Workflow  Workflow  `json:"workflow,omitempty"`
 	Services  []Service `json:"services"`
 }
@@ -94,6 +99,27 @@ type JetStream struct {
 	Version string `json:"version,omitempty"`
 	// Replicas is 1 or at least 3. Default: 3.
 	Replicas int32 `json:"replicas,omitempty"`
+}
+
+// Sensor configures the Sensor's triggers.
+type Sensor struct {
+	Retry TriggerRetry `json:"retry,omitempty"`
+}
+
+// TriggerRetry is how long a Sensor keeps trying to create a push's
+// Workflow (and then its dead letter) before it gives up: long enough to
+// outlast a control-plane restart, bounded so that a message that can never
+// succeed still ends. The message stays unacknowledged on the event bus
+// meanwhile, and later pushes of the same image wait behind it, in order.
+type TriggerRetry struct {
+	// Steps is how many times creating the Workflow is tried. Default: 9.
+	Steps int32 `json:"steps,omitempty"`
+	// Duration is the first wait (Go duration). Default: 2s.
+	Duration string `json:"duration,omitempty"`
+	// Factor multiplies the wait after each try. Default: 2.
+	Factor int32 `json:"factor,omitempty"`
+	// Jitter adds up to this fraction of each wait, at random. Default: 0.2.
+	Jitter *float64 `json:"jitter,omitempty"`
 }
 
 // Workflow holds the defaults of the rollout workflow.
@@ -216,6 +242,18 @@ func (m *ServiceMapping) Default() {
 	setDefault(&s.EventBus.JetStream.Version, DefaultJetStreamVersion)
 	if s.EventBus.JetStream.Replicas == 0 {
 		s.EventBus.JetStream.Replicas = DefaultJetStreamReplica
+	}
+	r := &s.Sensor.Retry
+	if r.Steps == 0 {
+		r.Steps = DefaultTriggerSteps
+	}
+	setDefault(&r.Duration, DefaultTriggerDuration)
+	if r.Factor == 0 {
+		r.Factor = DefaultTriggerFactor
+	}
+	if r.Jitter == nil {
+		jitter := DefaultTriggerJitter
+		r.Jitter = &jitter
 	}
 	w := &s.Workflow
 	setDefault(&w.Image, DefaultImage)

@@ -149,7 +149,7 @@ func (p *pipeline) trigger(s mapping.Service, cache string) (eventsv1.Trigger, e
 				Parameters: eventParams,
 			},
 		},
-		RetryStrategy: triggerBackoff(),
+		RetryStrategy: p.triggerBackoff(),
 		AtLeastOnce:   true,
 		DlqTrigger:    deadLetter,
 	}, nil
@@ -228,7 +228,7 @@ func (p *pipeline) deadLetter(s mapping.Service) (*eventsv1.Trigger, error) {
 				},
 			},
 		},
-		RetryStrategy: triggerBackoff(),
+		RetryStrategy: p.triggerBackoff(),
 		AtLeastOnce:   true,
 	}, nil
 }
@@ -239,11 +239,16 @@ func (p *pipeline) serviceLabels(s mapping.Service) map[string]string {
 	return labels
 }
 
-// triggerBackoff retries creating a Workflow 3 times, 1s, 2s, 4s apart.
-func triggerBackoff() *eventsv1.Backoff {
-	duration := eventsv1.FromString("1s")
-	factor := eventsv1.NewAmount("2")
-	return &eventsv1.Backoff{Duration: &duration, Factor: &factor, Steps: 3}
+// triggerBackoff is how long a trigger (and its dead letter) keeps trying:
+// the mapping's spec.sensor.retry, by default 9 tries 2s, 4s, ... 256s
+// apart (8.5 minutes, plus up to 20 % jitter), to outlast a control-plane
+// restart.
+func (p *pipeline) triggerBackoff() *eventsv1.Backoff {
+	r := p.m.Spec.Sensor.Retry
+	duration := eventsv1.FromString(r.Duration)
+	factor := eventsv1.NewAmount(strconv.Itoa(int(r.Factor)))
+	jitter := eventsv1.NewAmount(strconv.FormatFloat(*r.Jitter, 'f', -1, 64))
+	return &eventsv1.Backoff{Duration: &duration, Factor: &factor, Jitter: &jitter, Steps: r.Steps}
 }
 
 // k8sResource embeds an object in a trigger, without the empty status and
