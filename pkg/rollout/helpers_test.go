@@ -55,12 +55,12 @@ func service(name, image string, targets ...mapping.Target) mapping.Service {
 
 // setImage is a set-image target: deployment web, container web.
 func setImage(name, ns string) mapping.Target {
-	return mapping.Target{Name: name, Namespace: ns, Deployment: "web", Container: "web", Strategy: mapping.StrategySetImage}
+	return mapping.Target{Name: name, Namespace: ns, Deployment: "web", Container: "web", Strategy: mapping.StrategySetImage, TagPattern: mapping.DefaultTagPattern, Policy: mapping.PolicyPublishTime}
 }
 
 // restart is a restart target: deployment web, container web.
 func restart(name, ns string) mapping.Target {
-	return mapping.Target{Name: name, Namespace: ns, Deployment: "web", Container: "web", Strategy: mapping.StrategyRestart}
+	return mapping.Target{Name: name, Namespace: ns, Deployment: "web", Container: "web", Strategy: mapping.StrategyRestart, TagPattern: mapping.DefaultTagPattern, Policy: mapping.PolicyPublishTime}
 }
 
 func ctr(name, image string) corev1.Container { return corev1.Container{Name: name, Image: image} }

@@ -22,6 +22,14 @@ func (r *runner) waitStage(ctx context.Context) (res Result, stop bool) {
 	if err != nil {
 		return r.finish(OutcomeFailed, ExitPermanent, "%v", err), true
 	}
+	// A push that a stage up the chain does not take (its tagPattern or
+	// policy) never runs there: waiting for it would only time out.
+	// (r.chain has refused cycles.)
+	for up := u; up != nil; up = r.svc.Target(up.After) {
+		if d := Admit(r.svc, up, r.o.Push); d.Action != Roll {
+			return r.finish(OutcomeSkipped, ExitOK, "%s waits for %s, which does not take this push: %s", t.Name, up.Name, d.Reason), true
+		}
+	}
 	timeout := r.o.StageTimeout
 	if timeout <= 0 {
 		timeout = chain

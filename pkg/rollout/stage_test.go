@@ -104,6 +104,11 @@ func TestStageRules(t *testing.T) {
 		{name: "stage timeout", staging: withEntry(Entry{Digest: dig(1), PublishedAt: 100, Outcome: StateRolling}), stage: 2 * time.Minute, want: "failed/1", reason: "within 2m0s"},
 		{name: "no container there", staging: deployment("staging", "web", ctr("app", img+":v1")), want: "failed/2", reason: "deployment staging/web of target staging has no container web"},
 		{name: "unreadable healthyAt", staging: withEntry(Entry{Digest: dig(1), PublishedAt: 100, Outcome: StateHealthy, HealthyAt: "yesterday"}), want: "failed/2", reason: `recorded healthyAt "yesterday"`},
+		{name: "a tag staging does not take", staging: withEntry(Entry{Digest: dig(1), Outcome: StateHealthy, HealthyAt: long, PublishedAt: 100}), svc: func() mapping.Service {
+			s := staged("10m")
+			s.Targets[0].TagPattern = "main-.+"
+			return s
+		}, want: "skipped/0", reason: "prod waits for staging, which does not take this push"},
 		{name: "after an unknown target", svc: func() mapping.Service {
 			s := staged("10m")
 			s.Targets[1].After = "qa"
