@@ -48,7 +48,8 @@ A mapping with an error writes nothing and exits 1.`,
   # Read the mapping from stdin, print a JSON List
   cat mapping.yaml | argodeploy generate -f - -o json
 
-  # 10,000 services in fewer, larger Sensors (needs server-side apply)
+  # 10,000 services in fewer, larger cache ConfigMaps (needs server-side
+  # apply; Sensors stay under 90 KiB, what their pod's environment holds)
   argodeploy generate -f big.yaml --max-object-bytes 900000 | kubectl apply --server-side -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,7 +60,7 @@ A mapping with an error writes nothing and exits 1.`,
 	cmd.Flags().StringVarP(&opts.format, "output", "o", "yaml", "output format: yaml or json")
 	cmd.Flags().StringVar(&opts.outputDir, "output-dir", "", "write one YAML file per object and a kustomization.yaml into this directory, replacing it atomically")
 	cmd.Flags().IntVar(&opts.maxBytes, "max-object-bytes", render.DefaultShardBytes,
-		"split Sensors and cache ConfigMaps so each stays under this many bytes of JSON; above 262144 apply with `kubectl apply --server-side`")
+		"split cache ConfigMaps so each stays under this many bytes of JSON, and Sensors under the smaller of this and 92160; above 262144 apply with kubectl apply --server-side")
 	return cmd
 }
 

@@ -43,6 +43,15 @@ const EventName = "artifact-registry"
 // limited to 256 KiB.
 const DefaultShardBytes = 200 * 1024
 
+// MaxSensorBytes caps the JSON of each Sensor, whatever ShardBytes says:
+// the Argo Events controller hands a Sensor to its pod as one environment
+// variable, SENSOR_OBJECT, the base64 of the Sensor's metadata and spec
+// (pkg/reconciler/sensor/resource.go), and Linux refuses to start a
+// program with a single environment string over 128 KiB (MAX_ARG_STRLEN):
+// the pod would fail with "argument list too long". 90 KiB of JSON is
+// 120 KiB of base64.
+const MaxSensorBytes = 90 * 1024
+
 // Options tune rendering; the zero value is the default.
 type Options struct {
 	// ShardBytes caps the JSON size of each Sensor and cache ConfigMap
@@ -62,7 +71,7 @@ func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	sensors, err := p.sensors(cacheOf, opts.ShardBytes)
+	sensors, err := p.sensors(cacheOf, min(opts.ShardBytes, MaxSensorBytes))
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,14 @@
 package render_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"testing"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
@@ -42,6 +44,15 @@ func TestTenThousandServicesFitInObjects(t *testing.T) {
 		switch o := o.(type) {
 		case *eventsv1.Sensor:
 			sensors++
+			// What the Argo Events controller puts into the pod's
+			// SENSOR_OBJECT, which execve refuses over 128 KiB.
+			env, err := json.Marshal(&eventsv1.Sensor{ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace}, Spec: o.Spec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len("SENSOR_OBJECT=") + base64.StdEncoding.EncodedLen(len(env)) + 1; n > 128*1024 {
+				t.Errorf("sensor %s: its pod's SENSOR_OBJECT is %d bytes, over Linux's 128 KiB for one environment string", o.Name, n)
+			}
 			if len(o.Spec.Dependencies) != len(o.Spec.Triggers) {
 				t.Errorf("sensor %s: %d dependencies, %d triggers", o.Name, len(o.Spec.Dependencies), len(o.Spec.Triggers))
 			}
