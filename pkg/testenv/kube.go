@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -77,6 +78,7 @@ type APIServer struct {
 	Kubeconfig string
 	Proc       *Proc
 	env        *Env
+	argv       []string // how it was started, for Restart
 }
 
 // ServiceAccountIssuer is the issuer and audience of the tokens the
@@ -110,7 +112,7 @@ func (e *Env) StartAPIServer(ctx context.Context, etcd *Etcd) (*APIServer, error
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	p, err := e.Start("kube-apiserver", nil, bin,
+	argv := []string{bin,
 		"--etcd-servers", etcd.URL,
 		"--etcd-prefix", "/registry",
 		"--bind-address", "127.0.0.1",
@@ -128,16 +130,9 @@ func (e *Env) StartAPIServer(ctx context.Context, etcd *Etcd) (*APIServer, error
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
 		"--v=1",
-	)
-	if err != nil {
-		return nil, err
 	}
-	s := &APIServer{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Port: port, AdminToken: token, Proc: p, env: e}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	err = WaitFor(ctx, "kube-apiserver", 120*time.Second, p, func(ctx context.Context) error {
-		return httpOK(ctx, client, s.URL+"/readyz", token)
-	})
-	if err != nil {
+	s := &APIServer{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Port: port, AdminToken: token, env: e, argv: argv}
+	if err := s.start(ctx); err != nil {
 		return nil, err
 	}
 	s.Kubeconfig = e.Path("kubeconfig", "admin")
@@ -146,6 +141,31 @@ func (e *Env) StartAPIServer(ctx context.Context, etcd *Etcd) (*APIServer, error
 	}
 	return s, nil
 }
+
+// start runs the apiserver and waits for /readyz.
+func (s *APIServer) start(ctx context.Context) error {
+	p, err := s.env.Start("kube-apiserver", nil, s.argv...)
+	if err != nil {
+		return err
+	}
+	s.Proc = p
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	return WaitFor(ctx, "kube-apiserver", 120*time.Second, p, func(ctx context.Context) error {
+		return httpOK(ctx, client, s.URL+"/readyz", s.AdminToken)
+	})
+}
+
+// Kill ends the apiserver at once, as a crash or a control-plane upgrade
+// does; etcd keeps the data.
+func (s *APIServer) Kill() {
+	_ = syscall.Kill(-s.Proc.Cmd.Process.Pid, syscall.SIGKILL)
+	<-s.Proc.done
+}
+
+// Restart starts the apiserver again as it was first started: the same
+// port, certificates, tokens and service-account key, so clients and
+// tokens made before still work.
+func (s *APIServer) Restart(ctx context.Context) error { return s.start(ctx) }
 
 // StartControllerManager starts kube-controller-manager with only the
 // deployment and replicaset controllers, so Deployments get ReplicaSets and
