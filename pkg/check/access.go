@@ -394,9 +394,9 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 		a.unknown[sa] = true // not an argodeploy rollout: its Deployments are unknown
 		return
 	}
-	for _, p := range []string{"service", "cache"} {
+	for _, p := range []string{"service", "targets", "cache"} {
 		if fromEvent[p] {
-			a.fail(i, path+".arguments.parameters", "parameter %q is set from event data: the Deployment to restart must come from the mapping, never from the event", p)
+			a.fail(i, path+".arguments.parameters", "parameter %q is set from event data: what rolls, and under which lock, must come from the mapping, never from the event", p)
 			a.unknown[sa] = true
 			return
 		}
