@@ -69,3 +69,13 @@ func applyPipeline(ctx context.Context, t *testing.T, step func(string, func() e
 		return err
 	})
 }
+
+// startEventSource starts the pipeline's EventSource NAME and waits until
+// it listens to its subscription.
+func startEventSource(ctx context.Context, e *testenv.Env, p testenv.Pipeline, name string) error {
+	es, err := e.StartEventSource(ctx, p, pipelineN, name)
+	if err != nil {
+		return err
+	}
+	return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
+}

@@ -33,13 +33,7 @@ func TestAPIServerOutage(t *testing.T) {
 	applyPipeline(ctx, t, step, api, generate(t, "../../examples/single-service.yaml"), pipelineN, "shop")
 	step("create topic gcr", func() error { return ps.CreateTopic(ctx, project, "gcr") })
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
-	step("start eventsource", func() error {
-		es, err := e.StartEventSource(ctx, p, pipelineN, "shop")
-		if err != nil {
-			return err
-		}
-		return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
-	})
+	step("start eventsource", func() error { return startEventSource(ctx, e, p, "shop") })
 	step("start sensor", func() error {
 		sn, err := e.StartSensor(ctx, p, pipelineN, "shop")
 		if err != nil {

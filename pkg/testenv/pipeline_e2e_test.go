@@ -123,13 +123,7 @@ func TestPipeline(t *testing.T) {
 	step("watch workflows", func() error { return r.watchWorkflows() })
 
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
-	step("start eventsource", func() error {
-		es, err := e.StartEventSource(ctx, p, pipelineN, mnPipeline)
-		if err != nil {
-			return err
-		}
-		return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
-	})
+	step("start eventsource", func() error { return startEventSource(ctx, e, p, mnPipeline) })
 	step("start sensor", func() error {
 		sn, err := e.StartSensor(ctx, p, pipelineN, mnPipeline)
 		if err != nil {

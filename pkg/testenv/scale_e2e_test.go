@@ -91,13 +91,7 @@ func latencyAtScale(t *testing.T, n int) {
 		return nil
 	})
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
-	step("start eventsource", func() error {
-		es, err := e.StartEventSource(ctx, p, pipelineN, "fleet")
-		if err != nil {
-			return err
-		}
-		return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
-	})
+	step("start eventsource", func() error { return startEventSource(ctx, e, p, "fleet") })
 	started := time.Now()
 	step(fmt.Sprintf("start %d sensors", len(sensors)), func() error {
 		for _, name := range sensors {
