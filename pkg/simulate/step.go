@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -332,32 +333,19 @@ func rolloutTimeout(args []string) (time.Duration, error) {
 	return 0, fmt.Errorf("the rollout step takes no --rollout-timeout")
 }
 
-// stageOrder is items with every target after the one it waits for;
-// otherwise in the order given.
+// stageOrder is items with every target after the one it waits for:
+// sorted by how many stages stand before each, otherwise in the order
+// given. (The loader refuses cycles; the count stops at one anyway.)
 func stageOrder(svc *mapping.Service, items []render.TargetItem) []render.TargetItem {
-	var out []render.TargetItem
-	placed := map[string]bool{}
-	var place func(i int, depth int)
-	place = func(i, depth int) {
-		it := items[i]
-		if placed[it.Name] || depth > len(items) {
-			return
+	stages := func(name string) int {
+		n := 0
+		for t := svc.Target(name); t != nil && t.After != "" && n <= len(svc.Targets); t = svc.Target(t.After) {
+			n++
 		}
-		if t := svc.Target(it.Name); t != nil && t.After != "" {
-			for j := range items {
-				if items[j].Name == t.After {
-					place(j, depth+1)
-				}
-			}
-		}
-		if !placed[it.Name] {
-			placed[it.Name] = true
-			out = append(out, it)
-		}
+		return n
 	}
-	for i := range items {
-		place(i, 0)
-	}
+	out := slices.Clone(items)
+	slices.SortStableFunc(out, func(a, b render.TargetItem) int { return cmp.Compare(stages(a.Name), stages(b.Name)) })
 	return out
 }
 
