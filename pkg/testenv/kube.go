@@ -202,7 +202,7 @@ clusters:
 users:
 - name: e2e
   user:
-    token: %s
+    token: %q
 contexts:
 - name: e2e
   context:

@@ -159,7 +159,8 @@ func (n *NATS) WaitForConsumers(ctx context.Context, stream string, count int, t
 // AuthYAML is the client credential file the controller mounts at
 // /etc/eventbus/auth/auth.yaml (secret eventbus-NAME-js-client-auth).
 func (n *NATS) AuthYAML() string {
-	return fmt.Sprintf("username: %s\npassword: %s", n.User, n.Password)
+	// Quoted: random hex such as 1234e567 or 00012345 is a number to YAML.
+	return fmt.Sprintf("username: %q\npassword: %q\n", n.User, n.Password)
 }
 
 // BusConfig is the EventBus status.config the controller would write for a
