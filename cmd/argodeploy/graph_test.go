@@ -23,12 +23,16 @@ func TestGraphExamples(t *testing.T) {
 		}
 	}
 	// Every service of the multi-namespace example is one labelled edge
-	// from the Sensor, prefix-sharing images apart.
+	// from the WorkflowTemplate, prefix-sharing images apart, and the one
+	// Sensor has one edge to it.
 	out, _, _ := run(t, "", "graph", "-f", "examples/multi-namespace.yaml")
 	for _, service := range []string{"api", "api-worker", "api-worker-batch", "api-staging", "docs"} {
-		if !strings.Contains(out, `-- "`+service+"<br/>") {
+		if !strings.Contains(out, `wt_argo_events__platform_rollout -- "`+service+" (") {
 			t.Errorf("no edge for %s:\n%s", service, out)
 		}
+	}
+	if n := strings.Count(out, "sensor_argo_events__platform -- "); n != 1 {
+		t.Errorf("%d edges from the Sensor, want 1:\n%s", n, out)
 	}
 	if _, _, code := run(t, "", "graph", "-f", "examples/single-service.yaml", "-o", "png"); code != exitUsage {
 		t.Errorf("-o png: exit %d, want %d", code, exitUsage)

@@ -165,7 +165,7 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 				if w == nil {
 					continue
 				}
-				if w.Steps, err = pipeline.FollowStep(ctx, cluster, w, msg.PublishTime); err != nil {
+				if err := pipeline.Follow(ctx, cluster, w, msg.PublishTime); err != nil {
 					return fmt.Errorf("message %s: %w", msg.ID, err)
 				}
 			}
@@ -311,8 +311,25 @@ func writeOutcome(w io.Writer, o simulate.Outcome) {
 		}) {
 			fmt.Fprintf(w, "      %s=%s\n", k, wf.Arguments[k])
 		}
+		if r := wf.Route; r != nil {
+			var targets []string
+			for _, t := range r.Targets {
+				targets = append(targets, t.Service+"/"+t.Target)
+			}
+			switch {
+			case r.Error != "":
+				fmt.Fprintf(w, "    route (cache %s): refused, exit %d\n      why: %s\n", r.Cache, r.Exit, r.Error)
+			case len(targets) == 0:
+				fmt.Fprintf(w, "    route (cache %s): no target takes the push\n", r.Cache)
+			default:
+				fmt.Fprintf(w, "    route (cache %s): %s\n", r.Cache, strings.Join(targets, ", "))
+			}
+			for _, line := range r.Log {
+				fmt.Fprintf(w, "      | %s\n", line)
+			}
+		}
 		for _, step := range wf.Steps {
-			fmt.Fprintf(w, "    step of target %s (cache ConfigMap %s): %s, exit %d\n", step.Target, step.Cache, step.Outcome, step.Exit)
+			fmt.Fprintf(w, "    step of target %s/%s: %s, exit %d\n", step.Service, step.Target, step.Outcome, step.Exit)
 			fmt.Fprintf(w, "      why: %s\n", step.Reason)
 			for _, c := range step.Calls {
 				fmt.Fprintf(w, "      > %s\n", c)

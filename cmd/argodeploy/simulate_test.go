@@ -40,7 +40,7 @@ func TestSimulateExamples(t *testing.T) {
 			fired := 0
 			for _, o := range outcomes {
 				for _, f := range o.Fired {
-					if f.Workflow == nil || f.Workflow.Steps != nil || f.Workflow.Arguments["service"] != f.Name {
+					if f.Workflow == nil || f.Workflow.Steps != nil || f.Workflow.Route != nil || f.Name != "release" || len(f.Workflow.Arguments) != 3 {
 						t.Errorf("message %s: trigger %s: workflow %+v", o.Message, f.Name, f.Workflow)
 					}
 					fired++

@@ -80,7 +80,7 @@ func TestValidateJSONReport(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
-	want := problem{File: "testdata/manifests/bad/misspelled_sensor_field.yaml", Line: 409, Column: 3, Kind: "Sensor", Name: "shop"}
+	want := problem{File: "testdata/manifests/bad/misspelled_sensor_field.yaml", Line: 474, Column: 3, Kind: "Sensor", Name: "shop"}
 	// The schema layer also reports spec.dependencies as missing.
 	if rep.Resources != 14 || rep.Invalid != 1 || len(rep.Problems) != 2 {
 		t.Fatalf("report %+v", rep)
@@ -110,13 +110,13 @@ func TestValidateMappingDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(sensor, []byte(strings.Replace(string(data), "conditions: web", "conditions: web || web", 1)), 0o644); err != nil {
+	if err := os.WriteFile(sensor, []byte(strings.Replace(string(data), "conditions: push", "conditions: push || push", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr, code = run(t, "", "validate", "--mapping", "examples/single-service.yaml", dir)
 	for _, want := range []string{
 		"--- " + sensor + "\n+++ " + sensor + " (generated)\n",
-		"-      conditions: web || web\n+      conditions: web\n",
+		"-      conditions: push || push\n+      conditions: push\n",
 		"Drift: 1 files differ from what examples/single-service.yaml generates",
 	} {
 		if !strings.Contains(stdout, want) {

@@ -379,66 +379,81 @@ func (a *access) workflow(i int, namespace string, wf *wfv1.Workflow, dynamic ma
 	a.rolloutTarget(i, path, namespace, sa, volumes, values, fromEvent)
 }
 
-// rolloutTarget records the Deployment a rollout Workflow patches: the
-// entry named by its "service" parameter in the ConfigMap of its "cache"
-// volume. Both must come from the Sensor's fixed arguments, never from the
-// event.
+// eventArguments are the Workflow arguments a rollout Workflow may take
+// from event data: the push, never what rolls.
+var eventArguments = []string{render.ParamDigest, render.ParamTag, render.ParamPublishedAt}
+
+// rolloutTarget records the Deployments a rollout Workflow may patch: the
+// targets of every entry in the ConfigMaps of its "cache" volume (one
+// ConfigMap, or a projected volume of several), which the route step
+// chooses from. The volume must be fixed by the template, and no argument
+// but the push may come from the event.
 func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []corev1.Volume, values map[string]string, fromEvent map[string]bool) {
-	var cache *corev1.Volume
-	for v := range volumes {
-		if volumes[v].Name == "cache" && volumes[v].ConfigMap != nil {
-			cache = &volumes[v]
+	var names []string
+	found := false
+	for _, v := range volumes {
+		if v.Name != "cache" {
+			continue
+		}
+		switch {
+		case v.ConfigMap != nil:
+			names, found = []string{v.ConfigMap.Name}, true
+		case v.Projected != nil:
+			names, found = nil, true
+			for _, src := range v.Projected.Sources {
+				if src.ConfigMap != nil {
+					names = append(names, src.ConfigMap.Name)
+				}
+			}
 		}
 	}
-	if cache == nil {
+	if !found {
 		a.unknown[sa] = true // not an argodeploy rollout: its Deployments are unknown
 		return
 	}
-	for _, p := range []string{"service", "targets", "cache"} {
-		if fromEvent[p] {
-			a.fail(i, path+".arguments.parameters", "parameter %q is set from event data: what rolls, and under which lock, must come from the mapping, never from the event", p)
+	for _, p := range slices.Sorted(maps.Keys(fromEvent)) {
+		if !slices.Contains(eventArguments, p) {
+			a.fail(i, path+".arguments.parameters", "parameter %q is set from event data: only the push (%s) may come from the event; what rolls, and under which lock, comes from the mapping's cache", p, strings.Join(eventArguments, ", "))
 			a.unknown[sa] = true
 			return
 		}
 	}
-	name := resolve(cache.ConfigMap.Name, values)
-	service, ok := values["service"]
-	if isTemplated(name) || !ok {
-		a.unknown[sa] = true
-		return
-	}
-	cm := a.configMaps[key(namespace, name)]
-	if cm == nil {
-		a.unknown[sa] = true // reported by configMap
-		return
-	}
-	entry, ok := cm.Data[service]
-	if !ok {
-		a.fail(i, path+".arguments.parameters", "service %q has no entry in cache ConfigMap %q", service, name)
-		a.unknown[sa] = true
-		return
-	}
-	svc, err := mapping.DecodeEntry([]byte(entry))
-	if err != nil {
-		a.fail(i, path+".arguments.parameters", "service %q in cache ConfigMap %q: %v", service, name, err)
-		a.unknown[sa] = true
-		return
-	}
-	for _, t := range svc.Targets {
-		if t.Cluster != nil {
-			r := rule("", "secrets", "get")
-			r.ResourceNames = []string{t.Cluster.KubeconfigSecret.Name}
-			a.require(sa, need{i, path, namespace, r, "kubeconfig of cluster " + t.Cluster.Name + " for target " + t.Name})
-			continue // the Deployment is reached with the kubeconfig, not this account
-		}
-		if t.Deployment == "" || t.Namespace == "" {
-			a.fail(i, path+".arguments.parameters", "target %q of cache entry %q in ConfigMap %q names no deployment and namespace", t.Name, service, name)
+	for _, raw := range names {
+		name := resolve(raw, values)
+		if isTemplated(raw) {
+			a.fail(i, path+".volumes", "cache ConfigMap %q is a parameter: the cache the route step reads must be fixed in the WorkflowTemplate", raw)
 			a.unknown[sa] = true
 			return
 		}
-		r := rule("apps", "deployments", render.RolloutVerbs...)
-		r.ResourceNames = []string{t.Deployment}
-		a.require(sa, need{i, path, t.Namespace, r, "rollout of target " + t.Name})
+		cm := a.configMaps[key(namespace, name)]
+		if cm == nil {
+			a.unknown[sa] = true // reported by configMap
+			return
+		}
+		for _, service := range slices.Sorted(maps.Keys(cm.Data)) {
+			svc, err := mapping.DecodeEntry([]byte(cm.Data[service]))
+			if err != nil {
+				a.fail(i, path+".volumes", "service %q in cache ConfigMap %q: %v", service, name, err)
+				a.unknown[sa] = true
+				return
+			}
+			for _, t := range svc.Targets {
+				if t.Cluster != nil {
+					r := rule("", "secrets", "get")
+					r.ResourceNames = []string{t.Cluster.KubeconfigSecret.Name}
+					a.require(sa, need{i, path, namespace, r, "kubeconfig of cluster " + t.Cluster.Name + " for target " + t.Name})
+					continue // the Deployment is reached with the kubeconfig, not this account
+				}
+				if t.Deployment == "" || t.Namespace == "" {
+					a.fail(i, path+".volumes", "target %q of cache entry %q in ConfigMap %q names no deployment and namespace", t.Name, service, name)
+					a.unknown[sa] = true
+					return
+				}
+				r := rule("apps", "deployments", render.RolloutVerbs...)
+				r.ResourceNames = []string{t.Deployment}
+				a.require(sa, need{i, path, t.Namespace, r, "rollout of target " + t.Name})
+			}
+		}
 	}
 }
 
@@ -474,6 +489,16 @@ func resolveVolumes(volumes []corev1.Volume, values map[string]string) []corev1.
 		if out[v].Secret != nil {
 			out[v].Secret.SecretName = resolve(out[v].Secret.SecretName, values)
 		}
+		if p := out[v].Projected; p != nil {
+			for s := range p.Sources {
+				if p.Sources[s].ConfigMap != nil {
+					p.Sources[s].ConfigMap.Name = resolve(p.Sources[s].ConfigMap.Name, values)
+				}
+				if p.Sources[s].Secret != nil {
+					p.Sources[s].Secret.Name = resolve(p.Sources[s].Secret.Name, values)
+				}
+			}
+		}
 	}
 	return out
 }
@@ -485,6 +510,15 @@ func (a *access) podVolumes(i int, path, namespace string, volumes []corev1.Volu
 			a.configMap(i, fmt.Sprintf("%s[%d].configMap.name", path, v), fmt.Sprintf("volume %q: ", vol.Name), namespace, vol.ConfigMap.Name)
 		case vol.Secret != nil && (vol.Secret.Optional == nil || !*vol.Secret.Optional):
 			a.secret(i, fmt.Sprintf("%s[%d].secret.secretName", path, v), fmt.Sprintf("volume %q: ", vol.Name), namespace, vol.Secret.SecretName)
+		case vol.Projected != nil:
+			for s, src := range vol.Projected.Sources {
+				switch {
+				case src.ConfigMap != nil && (src.ConfigMap.Optional == nil || !*src.ConfigMap.Optional):
+					a.configMap(i, fmt.Sprintf("%s[%d].projected.sources[%d].configMap.name", path, v, s), fmt.Sprintf("volume %q: ", vol.Name), namespace, src.ConfigMap.Name)
+				case src.Secret != nil && (src.Secret.Optional == nil || !*src.Secret.Optional):
+					a.secret(i, fmt.Sprintf("%s[%d].projected.sources[%d].secret.name", path, v, s), fmt.Sprintf("volume %q: ", vol.Name), namespace, src.Secret.Name)
+				}
+			}
 		}
 	}
 }

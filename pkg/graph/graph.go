@@ -1,7 +1,6 @@
 // Package graph draws a pipeline from its objects: registry → topic →
-// EventSource → EventBus → Sensor (with each service's filter) →
-// WorkflowTemplate → each Deployment, as a Mermaid flowchart or Graphviz
-// DOT.
+// EventSource → EventBus → Sensor → WorkflowTemplate → each Deployment, as
+// a Mermaid flowchart or Graphviz DOT.
 package graph
 
 import (
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -19,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
 // Graph is the nodes and edges of a pipeline, in drawing order.
@@ -45,15 +42,19 @@ func (g *Graph) edge(from, to, label string) { g.edges = append(g.edges, edge{fr
 
 // Build draws the pipeline of objs (typed objects, as render returns them):
 // each Pub/Sub event of an EventSource from its project's topic, each
-// Sensor from its EventBus, each trigger to its WorkflowTemplate labelled
-// with the service and its image filter, and each template to the
-// Deployments its triggers' cache entries name.
+// Sensor from its EventBus, each trigger to its WorkflowTemplate, and each
+// template to the Deployments its cache entries name.
 func Build(objs []runtime.Object) (*Graph, error) {
 	g := &Graph{seen: map[string]bool{}}
 	caches := map[string]*corev1.ConfigMap{}
+	templates := map[string]*wfv1.WorkflowTemplate{}
+	var used []string // the templates triggers create Workflows of, in order
 	for _, obj := range objs {
-		if cm, ok := obj.(*corev1.ConfigMap); ok {
-			caches[cm.Namespace+"/"+cm.Name] = cm
+		switch o := obj.(type) {
+		case *corev1.ConfigMap:
+			caches[o.Namespace+"/"+o.Name] = o
+		case *wfv1.WorkflowTemplate:
+			templates[o.Namespace+"/"+o.Name] = o
 		}
 	}
 	for _, obj := range objs {
@@ -84,72 +85,109 @@ func Build(objs []runtime.Object) (*Graph, error) {
 		bus := g.node("bus_"+id(s.Namespace, busName(s.Spec.EventBusName)), "EventBus "+busName(s.Spec.EventBusName), "box")
 		sensor := g.node("sensor_"+id(s.Namespace, s.Name), "Sensor "+s.Name, "box")
 		g.edge(bus, sensor, "")
-		filters := map[string]string{}
-		for _, d := range s.Spec.Dependencies {
-			filters[d.Name] = filterLabel(d)
-		}
 		for _, t := range s.Spec.Triggers {
-			if err := g.trigger(s, t, filters, sensor, caches); err != nil {
+			key, err := g.trigger(s, t, sensor)
+			if err != nil {
 				return nil, err
 			}
+			if key != "" && !slices.Contains(used, key) {
+				used = append(used, key)
+			}
+		}
+	}
+	for _, key := range used {
+		if tmpl := templates[key]; tmpl != nil {
+			g.targets(tmpl, caches)
 		}
 	}
 	return g, nil
 }
 
-// trigger draws a trigger's edge to its WorkflowTemplate and the
-// template's edge to the Deployment the trigger's cache entry names.
-func (g *Graph) trigger(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, filters map[string]string, sensor string, caches map[string]*corev1.ConfigMap) error {
+// trigger draws a trigger's edge to the WorkflowTemplate of the Workflow
+// it creates, and says which template that is ("" for none).
+func (g *Graph) trigger(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, sensor string) (string, error) {
 	if t.Template == nil || t.Template.K8s == nil || t.Template.K8s.Source == nil || t.Template.K8s.Source.Resource == nil {
-		return nil
+		return "", nil
 	}
 	var wf wfv1.Workflow
 	if err := json.Unmarshal(t.Template.K8s.Source.Resource.Value, &wf); err != nil {
-		return fmt.Errorf("graph: Sensor %s trigger %s: %w", s.Name, t.Template.Name, err)
+		return "", fmt.Errorf("graph: Sensor %s trigger %s: %w", s.Name, t.Template.Name, err)
 	}
 	if wf.Spec.WorkflowTemplateRef == nil {
-		return nil
+		return "", nil
 	}
 	ns := wf.Namespace
 	if ns == "" {
 		ns = s.Namespace
 	}
+	key := ns + "/" + wf.Spec.WorkflowTemplateRef.Name
 	tmpl := g.node("wt_"+id(ns, wf.Spec.WorkflowTemplateRef.Name), "WorkflowTemplate "+wf.Spec.WorkflowTemplateRef.Name, "box")
-	label := t.Template.Name
-	if f := filters[t.Template.Conditions]; f != "" {
-		label += "\n" + f
-	}
-	g.edge(sensor, tmpl, label)
-	args := map[string]string{}
-	for _, p := range wf.Spec.Arguments.Parameters {
-		if p.Value != nil {
-			args[p.Name] = p.Value.String()
+	g.edge(sensor, tmpl, t.Template.Name)
+	return key, nil
+}
+
+// targets draws a WorkflowTemplate's edges to the Deployments of every
+// entry of the cache it mounts: each target, with its image and the tags
+// it takes.
+func (g *Graph) targets(tmpl *wfv1.WorkflowTemplate, caches map[string]*corev1.ConfigMap) {
+	from := "wt_" + id(tmpl.Namespace, tmpl.Name)
+	for _, v := range tmpl.Spec.Volumes {
+		if v.Name != "cache" {
+			continue
 		}
-	}
-	cm := caches[ns+"/"+args[render.ParamCache]]
-	if cm == nil {
-		return nil
-	}
-	entry, err := mapping.DecodeEntry([]byte(cm.Data[args[render.ParamService]]))
-	if err != nil {
-		return nil // not an argodeploy cache entry: its targets are unknown
-	}
-	for _, t := range entry.Targets {
-		where := t.Namespace
-		if t.Cluster != nil {
-			where = t.Cluster.Name + ": " + where
-		}
-		target := g.node("deploy_"+id(clusterID(t.Cluster), t.Namespace, t.Deployment), "Deployment "+where+"/"+t.Deployment, "box")
-		how := t.Strategy
-		if t.After != "" {
-			how += ", after " + t.After
-			if t.Soak != "" {
-				how += " +" + t.Soak
+		var names []string
+		switch {
+		case v.ConfigMap != nil:
+			names = []string{v.ConfigMap.Name}
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				if src.ConfigMap != nil {
+					names = append(names, src.ConfigMap.Name)
+				}
 			}
 		}
-		g.edge(tmpl, target, t.Name+" ("+how+")")
+		for _, name := range names {
+			cm := caches[tmpl.Namespace+"/"+name]
+			if cm == nil {
+				continue
+			}
+			for _, key := range slices.Sorted(maps.Keys(cm.Data)) {
+				entry, err := mapping.DecodeEntry([]byte(cm.Data[key]))
+				if err != nil {
+					continue // not an argodeploy cache entry: its targets are unknown
+				}
+				for _, t := range entry.Targets {
+					g.target(from, entry, t)
+				}
+			}
+		}
 	}
-	return nil
+}
+
+// target draws the edge from a WorkflowTemplate to the Deployment of
+// target t of svc.
+func (g *Graph) target(from string, svc mapping.Service, t mapping.Target) {
+	where := t.Namespace
+	if t.Cluster != nil {
+		where = t.Cluster.Name + ": " + where
+	}
+	to := g.node("deploy_"+id(clusterID(t.Cluster), t.Namespace, t.Deployment), "Deployment "+where+"/"+t.Deployment, "box")
+	how := t.Strategy
+	if t.After != "" {
+		how += ", after " + t.After
+		if t.Soak != "" {
+			how += " +" + t.Soak
+		}
+	}
+	tags := t.TagPattern
+	if tags == mapping.DefaultTagPattern {
+		tags = "any tag"
+	}
+	name := t.Name
+	if name != svc.Name {
+		name = svc.Name + "/" + name
+	}
+	g.edge(from, to, name+" ("+how+")\n"+svc.Image+":"+tags)
 }
 
 // clusterID is the part of a Deployment's node identifier that names its
@@ -160,42 +198,6 @@ func clusterID(c *mapping.Cluster) string {
 	}
 	return c.Name
 }
-
-// filterLabel shows what a dependency accepts: the image of its digest
-// filter and the tags of its last tag filter.
-func filterLabel(d eventsv1alpha1.EventDependency) string {
-	if d.Filters == nil {
-		return ""
-	}
-	var image, tags string
-	for _, f := range d.Filters.Data {
-		if len(f.Value) != 1 {
-			continue
-		}
-		switch f.Path {
-		case "body.digest":
-			if m := digestFilter.FindStringSubmatch(f.Value[0]); m != nil {
-				image = strings.ReplaceAll(m[1], `\`, "")
-			}
-		case "body.tag":
-			if m := tagFilter.FindStringSubmatch(f.Value[0]); m != nil {
-				tags = m[1]
-			}
-		}
-	}
-	switch {
-	case image == "":
-		return ""
-	case tags == "":
-		return image + ":any tag"
-	}
-	return image + ":" + tags
-}
-
-var (
-	digestFilter = regexp.MustCompile(`^\^(.*)@sha256:`)
-	tagFilter    = regexp.MustCompile(`:\(\?:(.*)\)\$$`)
-)
 
 func busName(name string) string {
 	if name == "" {

@@ -330,6 +330,12 @@ func (t *Target) ClusterName() string {
 	return t.Cluster.Name
 }
 
+// Lock names the Deployment the target rolls, cluster included, so that
+// two targets sharing a Deployment never roll it at the same time.
+func (t *Target) Lock() string {
+	return t.ClusterName() + "." + t.Namespace + "." + t.Deployment
+}
+
 func setDefault(field *string, value string) {
 	if *field == "" {
 		*field = value

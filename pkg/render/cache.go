@@ -23,9 +23,9 @@ func CacheEntry(s mapping.Service) string {
 }
 
 // cacheConfigMaps packs the services' cache entries into as few ConfigMaps
-// as fit under limit bytes each, in mapping order, and says which
-// ConfigMap holds each service.
-func (p *pipeline) cacheConfigMaps(limit int) ([]Object, map[string]string, error) {
+// as fit under limit bytes each, in mapping order. The WorkflowTemplate
+// mounts them all as one directory.
+func (p *pipeline) cacheConfigMaps(limit int) ([]Object, error) {
 	const overhead = 1024 // metadata and JSON framing of one ConfigMap
 	services := p.m.Spec.Services
 	sizes := make([]int, len(services))
@@ -35,14 +35,13 @@ func (p *pipeline) cacheConfigMaps(limit int) ([]Object, map[string]string, erro
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	groups, err := pack(sizes, limit-overhead)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cache ConfigMap: %w", err)
+		return nil, fmt.Errorf("cache ConfigMap: %w", err)
 	}
 	objs := make([]Object, 0, len(groups))
-	cacheOf := make(map[string]string, len(services))
 	for g, members := range groups {
 		cm := &corev1.ConfigMap{
 			TypeMeta:   configMapType,
@@ -51,11 +50,10 @@ func (p *pipeline) cacheConfigMaps(limit int) ([]Object, map[string]string, erro
 		}
 		for _, i := range members {
 			cm.Data[services[i].Name] = CacheEntry(services[i])
-			cacheOf[services[i].Name] = cm.Name
 		}
 		objs = append(objs, cm)
 	}
-	return objs, cacheOf, nil
+	return objs, nil
 }
 
 // pack splits items, in order, into consecutive groups whose sizes sum to at

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
+	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
 	"github.com/argoproj/argo-events/pkg/sensors/triggers"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -71,37 +73,52 @@ func checkTriggers(t *testing.T, m *mapping.ServiceMapping, objs []render.Object
 			sensors = append(sensors, o)
 		}
 	}
-	images := map[string]string{}
-	for _, s := range m.Spec.Services {
-		images[s.Name] = s.Image
-	}
-	fired := 0
-	for _, sensor := range sensors {
-		for _, trig := range sensor.Spec.Triggers {
-			service := trig.Template.Name
-			body := `{"action":"INSERT","digest":"` + images[service] + `@sha256:` + strings.Repeat("5e", 32) + `","tag":"` + images[service] + `:1"}`
-			evs := map[string]*eventsv1.Event{service: registryEvent(t, body)}
-
+	sensorOf := map[string]*eventsv1.Sensor{} // image → the Sensor whose filter admits it
+	for _, svc := range m.Spec.Services {
+		body := `{"action":"INSERT","digest":"` + svc.Image + `@sha256:` + strings.Repeat("5e", 32) + `","tag":"` + svc.Image + `:` + takenTag(t, svc) + `"}`
+		evs := map[string]*eventsv1.Event{render.DependencyName: registryEvent(t, body)}
+		for _, sensor := range sensors {
+			dep := sensor.Spec.Dependencies[0]
+			if ok, err := dependencies.Filter(evs[render.DependencyName], dep.Filters, dep.FiltersLogicalOperator); !ok || err != nil {
+				continue
+			}
+			if prev := sensorOf[svc.Image]; prev != nil {
+				t.Errorf("image %s is admitted by Sensors %s and %s", svc.Image, prev.Name, sensor.Name)
+			}
+			sensorOf[svc.Image] = sensor
+			trig := sensor.Spec.Triggers[0]
 			wf := &wfv1.Workflow{}
 			applyTo(t, trig.Template.K8s, evs, wf)
 			if err := check.Workflow(context.Background(), wf, templates); err != nil {
-				t.Errorf("trigger %s creates an invalid Workflow: %v", service, err)
+				t.Errorf("push of %s creates an invalid Workflow: %v", svc.Name, err)
 			}
-			if wf.Namespace != m.Spec.Namespace || wf.GenerateName != service+"-" {
-				t.Errorf("trigger %s creates Workflow %s/%s*", service, wf.Namespace, wf.GenerateName)
+			if wf.Namespace != m.Spec.Namespace || wf.GenerateName != m.Metadata.Name+"-" {
+				t.Errorf("push of %s creates Workflow %s/%s*", svc.Name, wf.Namespace, wf.GenerateName)
 			}
-
 			dead := &corev1.ConfigMap{}
 			applyTo(t, trig.DlqTrigger.Template.K8s, evs, dead)
-			if dead.Data["message"] != body || dead.Data["service"] != service {
-				t.Errorf("dead letter of %s records %v", service, dead.Data)
+			if dead.Data["message"] != body {
+				t.Errorf("dead letter of a push of %s records %v", svc.Name, dead.Data)
 			}
-			fired++
+		}
+		if sensorOf[svc.Image] == nil {
+			t.Errorf("no Sensor admits a push of %s (%s)", svc.Name, svc.Image)
 		}
 	}
-	if fired != len(m.Spec.Services) {
-		t.Errorf("%d triggers for %d services", fired, len(m.Spec.Services))
+}
+
+// takenTag is a tag that a target of svc takes, among a few usual ones.
+func takenTag(t *testing.T, svc mapping.Service) string {
+	t.Helper()
+	for _, tag := range []string{"1", "v1.2.3", "1.2.3", "staging-1", "release-1", "latest", "main"} {
+		for _, target := range svc.Targets {
+			if regexp.MustCompile(`^(?:` + target.TagPattern + `)$`).MatchString(tag) {
+				return tag
+			}
+		}
 	}
+	t.Fatalf("no usual tag is taken by %s's targets", svc.Name)
+	return ""
 }
 
 // applyTo resolves a k8s trigger's parameters against events and decodes

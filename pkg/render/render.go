@@ -30,7 +30,6 @@ func Convert[T any](objs []Object) []T {
 const (
 	LabelManagedBy  = "app.kubernetes.io/managed-by"
 	LabelPartOf     = "app.kubernetes.io/part-of"
-	LabelService    = "argodeploy.dev/service"
 	LabelDeadLetter = "argodeploy.dev/dead-letter"
 	ManagerName     = "argodeploy"
 )
@@ -67,11 +66,11 @@ func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 		opts.ShardBytes = DefaultShardBytes
 	}
 	p := newPipeline(m)
-	caches, cacheOf, err := p.cacheConfigMaps(opts.ShardBytes)
+	caches, err := p.cacheConfigMaps(opts.ShardBytes)
 	if err != nil {
 		return nil, err
 	}
-	sensors, err := p.sensors(cacheOf, min(opts.ShardBytes, MaxSensorBytes))
+	sensors, err := p.sensors(min(opts.ShardBytes, MaxSensorBytes))
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +81,7 @@ func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 	objs = append(objs, bindings...)
 	objs = append(objs, caches...)
 	objs = append(objs, p.eventBus())
-	objs = append(objs, p.workflowTemplate())
+	objs = append(objs, p.workflowTemplate(caches))
 	objs = append(objs, p.eventSource())
 	objs = append(objs, sensors...)
 	return objs, nil

@@ -3,11 +3,8 @@ package render
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"path/filepath"
-	"reflect"
 	"testing"
 
-	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/testcorpus/randjson"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -86,46 +83,6 @@ func TestK8sResourceMatchesMaps(t *testing.T) {
 		}
 		if string(got.Value) != string(want) {
 			t.Errorf("%#v:\n got %s\nwant %s", obj, got.Value, want)
-		}
-	}
-}
-
-// TestTriggerSize: for every service of the examples, triggerSize
-// measures what marshalling the dependency and the trigger whole
-// measures, and leaves the trigger as it was.
-func TestTriggerSize(t *testing.T) {
-	files, err := filepath.Glob("../../examples/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatal("no examples", err)
-	}
-	for _, f := range files {
-		m, err := mapping.Load(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkTriggerSizes(t, m)
-	}
-}
-
-func checkTriggerSizes(t *testing.T, m *mapping.ServiceMapping) {
-	p := newPipeline(m)
-	for _, s := range m.Spec.Services {
-		trigger, err := p.trigger(s, "cache")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dep := p.dependency(s)
-		before := trigger.DeepCopy()
-		want, err := jsonSize(dep, trigger)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := triggerSize(dep, trigger)
-		if err != nil || got != want {
-			t.Errorf("%s: triggerSize %d (%v), jsonSize %d", s.Name, got, err, want)
-		}
-		if !reflect.DeepEqual(&trigger, before) {
-			t.Errorf("%s: triggerSize changed the trigger", s.Name)
 		}
 	}
 }

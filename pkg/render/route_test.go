@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"encoding/json"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,9 +11,11 @@ import (
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
 )
 
 const registry = "europe-west1-docker.pkg.dev/acme/services/"
@@ -59,56 +62,55 @@ func TestSensorRoutesRegistryMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	sensor := onlySensor(t, objs)
+	if len(sensor.Spec.Dependencies) != 1 || len(sensor.Spec.Triggers) != 1 {
+		t.Fatalf("%d dependencies and %d triggers, want one of each", len(sensor.Spec.Dependencies), len(sensor.Spec.Triggers))
+	}
+	lookup := cacheLookup(t, objs)
 	api, worker, docs := registry+"api", registry+"api-worker", registry+"docs"
 	cases := []struct {
 		name    string
 		message string
-		want    string // service whose trigger fires, "" for none
+		want    string // service the release's route step finds, "" for none
+		routed  bool   // the filter admits the push, and the route step refuses it
 	}{
-		{"release tag rolls its service", garMessage("INSERT", digestOf(api), api+":v1.4.2"), "api"},
-		{"prefix-sharing image rolls only itself", garMessage("INSERT", digestOf(worker), worker+":v1.4.2"), "api-worker"},
-		{"same repository name in another path", garMessage("INSERT", digestOf("europe-west1-docker.pkg.dev/acme/staging/api"), "europe-west1-docker.pkg.dev/acme/staging/api:staging-42"), "api-staging"},
-		{"default pattern takes any valid tag", garMessage("INSERT", digestOf(docs), docs+":latest"), "docs"},
-		{"service in another cluster", garMessage("INSERT", digestOf(registry+"remote"), registry+"remote:1"), "remote"},
-		{"tag outside the pattern", garMessage("INSERT", digestOf(api), api+":latest"), ""},
-		{"tag pattern is anchored at the end", garMessage("INSERT", digestOf(api), api+":v1.4.2-rc1"), ""},
-		{"untagged push", garMessage("INSERT", digestOf(api), ""), ""},
-		{"delete", garMessage("DELETE", digestOf(api), api+":v1.4.2"), ""},
-		{"action is anchored", garMessage("XINSERTX", digestOf(api), api+":v1.4.2"), ""},
-		{"unmapped image", garMessage("INSERT", digestOf(registry+"billing"), registry+"billing:v1.0.0"), ""},
-		{"image in another registry host", garMessage("INSERT", digestOf("us-docker.pkg.dev/acme/services/api"), "us-docker.pkg.dev/acme/services/api:v1.4.2"), ""},
-		{"digest of another image", garMessage("INSERT", digestOf(worker), api+":v1.4.2"), ""},
-		{"bare digest as in the article", garMessage("INSERT", "sha256:"+strings.Repeat("ab", 32), api+":v1.4.2"), ""},
-		{"short digest", garMessage("INSERT", api+"@sha256:abc", api+":v1.4.2"), ""},
-		{"invalid docker tag", garMessage("INSERT", digestOf(docs), docs+":.hidden"), ""},
-		{"article's field names", `{"action":"INSERT","name":"api","serviceName":"api"}`, ""},
+		{"release tag rolls its service", garMessage("INSERT", digestOf(api), api+":v1.4.2"), "api", false},
+		{"prefix-sharing image rolls only itself", garMessage("INSERT", digestOf(worker), worker+":v1.4.2"), "api-worker", false},
+		{"same repository name in another path", garMessage("INSERT", digestOf("europe-west1-docker.pkg.dev/acme/staging/api"), "europe-west1-docker.pkg.dev/acme/staging/api:staging-42"), "api-staging", false},
+		{"default pattern takes any valid tag", garMessage("INSERT", digestOf(docs), docs+":latest"), "docs", false},
+		{"service in another cluster", garMessage("INSERT", digestOf(registry+"remote"), registry+"remote:1"), "remote", false},
+		{"tag outside the pattern", garMessage("INSERT", digestOf(api), api+":latest"), "", false},
+		{"another image's pattern does not lend", garMessage("INSERT", digestOf(api), api+":staging-1"), "", false},
+		{"tag pattern is anchored at the end", garMessage("INSERT", digestOf(api), api+":v1.4.2-rc1"), "", false},
+		{"untagged push", garMessage("INSERT", digestOf(api), ""), "", false},
+		{"delete", garMessage("DELETE", digestOf(api), api+":v1.4.2"), "", false},
+		{"action is anchored", garMessage("XINSERTX", digestOf(api), api+":v1.4.2"), "", false},
+		{"unmapped image", garMessage("INSERT", digestOf(registry+"billing"), registry+"billing:v1.0.0"), "", false},
+		{"unmapped image under a mapped one", garMessage("INSERT", digestOf(api+"/debug"), api+"/debug:v1.0.0"), "", false},
+		{"image in another registry host", garMessage("INSERT", digestOf("us-docker.pkg.dev/acme/services/api"), "us-docker.pkg.dev/acme/services/api:v1.4.2"), "", false},
+		{"digest of another mapped image", garMessage("INSERT", digestOf(worker), api+":v1.4.2"), "", true},
+		{"bare digest as in the article", garMessage("INSERT", "sha256:"+strings.Repeat("ab", 32), api+":v1.4.2"), "", false},
+		{"short digest", garMessage("INSERT", api+"@sha256:abc", api+":v1.4.2"), "", false},
+		{"invalid docker tag", garMessage("INSERT", digestOf(docs), docs+":.hidden"), "", false},
+		{"tag with a second colon", garMessage("INSERT", digestOf(api), api+":v1.4.2:v1.4.3"), "", false},
+		{"article's field names", `{"action":"INSERT","name":"api","serviceName":"api"}`, "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			event := registryEvent(t, tc.message)
-			var fired []string
-			for _, dep := range sensor.Spec.Dependencies {
-				ok, err := dependencies.Filter(event, dep.Filters, dep.FiltersLogicalOperator)
-				if ok && err == nil {
-					fired = append(fired, dep.Name)
-				}
+			dep := sensor.Spec.Dependencies[0]
+			ok, err := dependencies.Filter(event, dep.Filters, dep.FiltersLogicalOperator)
+			admitted := ok && err == nil
+			if admitted != (tc.want != "" || tc.routed) {
+				t.Fatalf("filter admits: %v, want %v", admitted, tc.want != "" || tc.routed)
 			}
-			want := []string{}
-			if tc.want != "" {
-				want = []string{tc.want}
-			}
-			if strings.Join(fired, ",") != strings.Join(want, ",") {
-				t.Fatalf("dependencies satisfied = %v, want %v", fired, want)
-			}
-			if tc.want == "" {
+			if !admitted {
 				return
 			}
-			wf := triggeredWorkflow(t, sensor, tc.want, event)
+			wf := triggeredWorkflow(t, sensor, event)
 			var msg map[string]string
 			_ = json.Unmarshal([]byte(tc.message), &msg)
 			args := workflowArguments(wf)
 			wantArgs := map[string]string{
-				render.ParamService:     tc.want,
 				render.ParamDigest:      msg["digest"],
 				render.ParamTag:         msg["tag"],
 				render.ParamPublishedAt: strconv.FormatInt(published.UnixNano(), 10),
@@ -117,6 +119,16 @@ func TestSensorRoutesRegistryMessages(t *testing.T) {
 				if args[k] != v {
 					t.Errorf("argument %s = %q, want %q", k, args[k], v)
 				}
+			}
+			routes, err := rollout.Routes(lookup, rollout.Push{Digest: args[render.ParamDigest], Tag: args[render.ParamTag], PublishedAt: published.UnixNano()}, io.Discard)
+			if tc.routed {
+				if err == nil {
+					t.Fatalf("route step took the push: %v", routes)
+				}
+				return
+			}
+			if err != nil || len(routes) == 0 || routes[0].Service != tc.want {
+				t.Fatalf("routes %v, %v; want service %s", routes, err, tc.want)
 			}
 		})
 	}
@@ -131,10 +143,14 @@ func TestEventTextNeverNamesTheTarget(t *testing.T) {
 	}
 	sensor := onlySensor(t, objs)
 	api := registry + "api"
-	message := `{"action":"INSERT","digest":"` + digestOf(api) + `","tag":"` + api + `:v1.0.0","service":"docs","deployment":"kube-system/coredns","namespace":"kube-system"}`
-	args := workflowArguments(triggeredWorkflow(t, sensor, "api", registryEvent(t, message)))
-	if args[render.ParamService] != "api" || args[render.ParamTargets] != `[{"name":"api","lock":"local.prod.api"}]` || args[render.ParamCache] != "platform-cache" {
-		t.Fatalf("constant arguments changed by event text: %v", args)
+	message := `{"action":"INSERT","digest":"` + digestOf(api) + `","tag":"` + api + `:v1.0.0","service":"docs","deployment":"kube-system/coredns","namespace":"kube-system","cache":"kube-system"}`
+	args := workflowArguments(triggeredWorkflow(t, sensor, registryEvent(t, message)))
+	if len(args) != len(render.WorkflowParams()) || args[render.ParamDigest] != digestOf(api) {
+		t.Fatalf("arguments %v: want the push's alone, %v", args, render.WorkflowParams())
+	}
+	routes, err := rollout.Routes(cacheLookup(t, objs), rollout.Push{Digest: args[render.ParamDigest], Tag: args[render.ParamTag], PublishedAt: 1}, io.Discard)
+	if err != nil || len(routes) != 1 || routes[0] != (rollout.Route{Service: "api", Target: "api", Lock: "local.prod.api"}) {
+		t.Fatalf("routes %v, %v; want api alone", routes, err)
 	}
 	for _, trig := range sensor.Spec.Triggers {
 		for _, p := range trig.Template.K8s.Parameters {
@@ -144,6 +160,30 @@ func TestEventTextNeverNamesTheTarget(t *testing.T) {
 				t.Errorf("trigger %s copies event field %q into %s", trig.Template.Name, p.Src.DataKey, p.Dest)
 			}
 		}
+	}
+}
+
+// cacheLookup finds images in the rendered cache ConfigMaps, as the route
+// step finds them in the one its Workflow mounts.
+func cacheLookup(t *testing.T, objs []render.Object) rollout.Lookup {
+	t.Helper()
+	byImage := map[string]mapping.Service{}
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			for name, entry := range cm.Data {
+				svc, err := mapping.DecodeEntry([]byte(entry))
+				if err != nil {
+					t.Fatalf("cache entry %s: %v", name, err)
+				}
+				byImage[svc.Image] = svc
+			}
+		}
+	}
+	return func(image string) (mapping.Service, error) {
+		if svc, ok := byImage[image]; ok {
+			return svc, nil
+		}
+		return mapping.Service{}, rollout.UnknownImage(image, "test", len(byImage))
 	}
 }
 
@@ -164,23 +204,17 @@ func onlySensor(t *testing.T, objs []render.Object) *eventsv1.Sensor {
 	return found
 }
 
-// triggeredWorkflow applies the service trigger's parameters to its Workflow
-// with the Sensor's own code, as the k8s trigger does before creating it.
-func triggeredWorkflow(t *testing.T, sensor *eventsv1.Sensor, service string, event *eventsv1.Event) *wfv1.Workflow {
+// triggeredWorkflow applies the trigger's parameters to its Workflow with
+// the Sensor's own code, as the k8s trigger does before creating it.
+func triggeredWorkflow(t *testing.T, sensor *eventsv1.Sensor, event *eventsv1.Event) *wfv1.Workflow {
 	t.Helper()
-	for _, trig := range sensor.Spec.Triggers {
-		if trig.Template.Name != service {
-			continue
-		}
-		if trig.Template.Conditions != service {
-			t.Fatalf("trigger %s fires on %q, want only its own dependency", service, trig.Template.Conditions)
-		}
-		wf := &wfv1.Workflow{}
-		applyTo(t, trig.Template.K8s, map[string]*eventsv1.Event{service: event}, wf)
-		return wf
+	trig := sensor.Spec.Triggers[0]
+	if trig.Template.Conditions != render.DependencyName {
+		t.Fatalf("trigger %s fires on %q, want its dependency %s", trig.Template.Name, trig.Template.Conditions, render.DependencyName)
 	}
-	t.Fatalf("no trigger for %s", service)
-	return nil
+	wf := &wfv1.Workflow{}
+	applyTo(t, trig.Template.K8s, map[string]*eventsv1.Event{render.DependencyName: event}, wf)
+	return wf
 }
 
 func workflowArguments(wf *wfv1.Workflow) map[string]string {

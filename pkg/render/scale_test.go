@@ -4,9 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -31,7 +35,7 @@ func TestTenThousandServicesFitInObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	triggers, cached := map[string]int{}, map[string]int{}
+	cached := map[string]int{}
 	sensors, caches := 0, 0
 	for _, o := range objs {
 		raw, err := json.Marshal(o)
@@ -53,11 +57,8 @@ func TestTenThousandServicesFitInObjects(t *testing.T) {
 			if n := len("SENSOR_OBJECT=") + base64.StdEncoding.EncodedLen(len(env)) + 1; n > 128*1024 {
 				t.Errorf("sensor %s: its pod's SENSOR_OBJECT is %d bytes, over Linux's 128 KiB for one environment string", o.Name, n)
 			}
-			if len(o.Spec.Dependencies) != len(o.Spec.Triggers) {
-				t.Errorf("sensor %s: %d dependencies, %d triggers", o.Name, len(o.Spec.Dependencies), len(o.Spec.Triggers))
-			}
-			for _, tr := range o.Spec.Triggers {
-				triggers[tr.Template.Name]++
+			if len(o.Spec.Dependencies) != 1 || len(o.Spec.Triggers) != 1 {
+				t.Errorf("sensor %s: %d dependencies, %d triggers; want one of each", o.Name, len(o.Spec.Dependencies), len(o.Spec.Triggers))
 			}
 		case *corev1.ConfigMap:
 			caches++
@@ -68,49 +69,64 @@ func TestTenThousandServicesFitInObjects(t *testing.T) {
 	}
 	for i := range n {
 		name := fmt.Sprintf("svc-%05d", i)
-		if triggers[name] != 1 || cached[name] != 1 {
-			t.Fatalf("%s: %d triggers and %d cache entries, want 1 each", name, triggers[name], cached[name])
+		if cached[name] != 1 {
+			t.Fatalf("%s: %d cache entries, want 1", name, cached[name])
 		}
 	}
 	if sensors < 2 || caches < 2 {
-		t.Errorf("%d sensors and %d cache ConfigMaps: expected the mapping to be split", sensors, caches)
+		t.Errorf("%d Sensors and %d cache ConfigMaps: want the mapping split", sensors, caches)
 	}
 	t.Logf("%d services: %d Sensors, %d cache ConfigMaps, %d objects", n, sensors, caches, len(objs))
 }
 
-func TestEachTriggerReadsItsOwnCacheShard(t *testing.T) {
-	objs, err := render.Render(manyServices(t, 3000), render.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder := map[string]string{}
-	for _, o := range objs {
-		if cm, ok := o.(*corev1.ConfigMap); ok {
-			for k := range cm.Data {
-				holder[k] = cm.Name
-			}
+// TestOneSensorAdmitsEachImage: a push of any service is admitted by one
+// Sensor alone, whose Workflow mounts every cache ConfigMap; and 1,000
+// services need one Sensor.
+func TestOneSensorAdmitsEachImage(t *testing.T) {
+	for _, c := range []struct{ services, sensors int }{{10, 1}, {100, 1}, {1000, 1}, {3000, 0}} {
+		m := manyServices(t, c.services)
+		objs, err := render.Render(m, render.Options{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, o := range objs {
-		sensor, ok := o.(*eventsv1.Sensor)
-		if !ok {
-			continue
-		}
-		for _, tr := range sensor.Spec.Triggers {
-			var wf struct {
-				Spec struct {
-					Arguments struct {
-						Parameters []struct{ Name, Value string }
+		var caches []string
+		var sensors []*eventsv1.Sensor
+		var mounted []string
+		for _, o := range objs {
+			switch o := o.(type) {
+			case *corev1.ConfigMap:
+				caches = append(caches, o.Name)
+			case *eventsv1.Sensor:
+				sensors = append(sensors, o)
+			case *wfv1.WorkflowTemplate:
+				for _, v := range o.Spec.Volumes {
+					if v.Name == "cache" && v.Projected != nil {
+						for _, src := range v.Projected.Sources {
+							mounted = append(mounted, src.ConfigMap.Name)
+						}
 					}
 				}
 			}
-			if err := json.Unmarshal(tr.Template.K8s.Source.Resource.Value, &wf); err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range wf.Spec.Arguments.Parameters {
-				if p.Name == render.ParamCache && p.Value != holder[tr.Template.Name] {
-					t.Fatalf("trigger %s reads cache %q, its entry is in %q", tr.Template.Name, p.Value, holder[tr.Template.Name])
+		}
+		if !slices.Equal(caches, mounted) {
+			t.Errorf("%d services: cache ConfigMaps %v, the WorkflowTemplate mounts %v", c.services, caches, mounted)
+		}
+		if c.sensors > 0 && len(sensors) != c.sensors {
+			t.Errorf("%d services: %d Sensors, want %d", c.services, len(sensors), c.sensors)
+		}
+		for i := 0; i < c.services; i += max(1, c.services/50) {
+			svc := m.Spec.Services[i]
+			event := registryEvent(t, `{"action":"INSERT","digest":"`+svc.Image+`@sha256:`+strings.Repeat("ab", 32)+`","tag":"`+svc.Image+`:v1.2.3"}`)
+			var admitted []string
+			for _, s := range sensors {
+				dep := s.Spec.Dependencies[0]
+				if ok, err := dependencies.Filter(event, dep.Filters, dep.FiltersLogicalOperator); !ok || err != nil {
+					continue
 				}
+				admitted = append(admitted, s.Name)
+			}
+			if len(admitted) != 1 {
+				t.Errorf("%d services: a push of %s is admitted by Sensors %v, want one", c.services, svc.Name, admitted)
 			}
 		}
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/argodeploy/argodeploy/pkg/jsonscan"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/parallel"
 )
 
 var sensorType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Sensor"}
@@ -30,119 +29,225 @@ const dockerTag = `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
 // the rollout step can tell an older push from a newer one.
 const PublishTimeTemplate = `{{ (toDate "2006-01-02 15:04:05.999999999 -0700 MST" .Input.publishTime).UnixNano }}`
 
-// Filters are the data filters a service's dependency applies to a Pub/Sub
-// event. They are ANDed, and each value is an anchored Go regexp with every
-// literal part quoted: the action is INSERT, the digest names exactly this
-// image repository, and the tag names exactly this repository with a valid
-// tag that matches the pattern of at least one of the service's targets
-// (each target's step checks its own). An untagged push has no body.tag
-// and fails the tag filters.
-func Filters(s mapping.Service) []eventsv1.DataFilter {
-	image := regexp.QuoteMeta(s.Image)
+// The one dependency of every Sensor, and the trigger it fires.
+const (
+	DependencyName = "push"
+	TriggerName    = "release"
+)
+
+// Filters are the data filters of the dependency of a Sensor serving
+// services. They are ANDed, and each value is an anchored Go regexp with
+// every literal part quoted: the action is INSERT, the digest names
+// exactly one of the services' images, and the tag names exactly one of
+// them with a valid tag that the pattern of at least one of that image's
+// targets takes (each target's step checks its own). An untagged push has
+// no body.tag and fails the tag filters. The images are written as a tree
+// (imagesRegexp), so a filter grows by little more than each image's last
+// name.
+func Filters(services []mapping.Service) []eventsv1.DataFilter {
+	images := make([]string, len(services))
+	var keys []string // distinct tag expressions, in mapping order
+	byKey := map[string][]string{}
+	for i, s := range services {
+		images[i] = s.Image
+		key := tagExpression(s)
+		if _, seen := byKey[key]; !seen {
+			keys = append(keys, key)
+		}
+		byKey[key] = append(byKey[key], s.Image)
+	}
+	all := imagesRegexp(images)
 	filters := []eventsv1.DataFilter{
 		stringFilter("body.action", "^INSERT$"),
-		stringFilter("body.digest", "^"+image+"@sha256:[a-f0-9]{64}$"),
-		stringFilter("body.tag", "^"+image+":"+dockerTag+"$"),
+		stringFilter("body.digest", "^"+all+"@sha256:[a-f0-9]{64}$"),
 	}
-	if patterns := tagPatterns(s); len(patterns) > 0 {
-		filters = append(filters, stringFilter("body.tag", "^"+image+":(?:"+strings.Join(patterns, "|")+")$"))
+	if len(keys) > 1 || keys[0] != dockerTag {
+		filters = append(filters, stringFilter("body.tag", "^"+all+":"+dockerTag+"$"))
 	}
-	return filters
+	alternatives := make([]string, len(keys))
+	for i, key := range keys {
+		alternatives[i] = imagesRegexp(byKey[key]) + ":" + key
+	}
+	return append(filters, stringFilter("body.tag", "^"+alternation(alternatives)+"$"))
 }
 
-// tagPatterns are the distinct tag patterns of s's targets, each in a
-// group, in target order; none when any target takes every tag.
-func tagPatterns(s mapping.Service) []string {
+// tagExpression is what s's tags must match: a valid tag when some target
+// takes every tag, else its targets' distinct patterns, each in a group.
+func tagExpression(s mapping.Service) string {
 	var patterns []string
 	for _, t := range s.Targets {
 		if t.TagPattern == mapping.DefaultTagPattern {
-			return nil
+			return dockerTag
 		}
 		if p := "(?:" + t.TagPattern + ")"; !slices.Contains(patterns, p) {
 			patterns = append(patterns, p)
 		}
 	}
 	if len(patterns) == 1 {
-		patterns[0] = s.Targets[0].TagPattern // as written, for the common case
+		return patterns[0]
 	}
-	return patterns
+	return "(?:" + strings.Join(patterns, "|") + ")"
+}
+
+// imagesRegexp matches exactly the given image names, unanchored; an
+// alternation comes grouped. The names are split at "/" and the leading
+// segments several share are written once:
+// a\.io/p/(?:api|web(?:/canary)?).
+func imagesRegexp(images []string) string {
+	paths := make([][]string, 0, len(images))
+	for _, image := range slices.Compact(slices.Sorted(slices.Values(images))) {
+		paths = append(paths, strings.Split(image, "/"))
+	}
+	return treeRegexp(paths)
+}
+
+// treeRegexp matches exactly the "/"-joined paths, which are sorted,
+// distinct and not empty.
+func treeRegexp(paths [][]string) string {
+	var alternatives []string
+	for i := 0; i < len(paths); {
+		head := paths[i][0]
+		whole := false
+		var rest [][]string
+		for ; i < len(paths) && paths[i][0] == head; i++ {
+			if len(paths[i]) == 1 {
+				whole = true
+			} else {
+				rest = append(rest, paths[i][1:])
+			}
+		}
+		piece := regexp.QuoteMeta(head)
+		switch {
+		case len(rest) > 0 && whole:
+			piece += "(?:/" + treeRegexp(rest) + ")?"
+		case len(rest) > 0:
+			piece += "/" + treeRegexp(rest)
+		}
+		alternatives = append(alternatives, piece)
+	}
+	return alternation(alternatives)
+}
+
+// alternation is a group of the alternatives, or the one alternative.
+func alternation(alternatives []string) string {
+	if len(alternatives) == 1 {
+		return alternatives[0]
+	}
+	return "(?:" + strings.Join(alternatives, "|") + ")"
 }
 
 func stringFilter(path, pattern string) eventsv1.DataFilter {
 	return eventsv1.DataFilter{Path: path, Type: eventsv1.JSONTypeString, Value: []string{pattern}}
 }
 
-// sensors builds one dependency and one trigger per service and packs them
-// into as few Sensors as fit under limit bytes each.
-func (p *pipeline) sensors(cacheOf map[string]string, limit int) ([]Object, error) {
-	const overhead = 4096 // metadata, pod template and JSON framing of one Sensor
+// filterCost bounds what s adds to the filters of a Sensor when it follows
+// prev (nil for the first): in each of three filters, its image's
+// segments that prev's do not share, quoted, plus a dozen bytes of
+// grouping; and its tag expression unless the Sensor has it (seen).
+// Sorting a Sensor's images only shares more, so the bound holds for the
+// tree imagesRegexp writes.
+func filterCost(s, prev *mapping.Service, seen map[string]bool) int {
+	segments := strings.Split(s.Image, "/")
+	shared := 0
+	if prev != nil {
+		previous := strings.Split(prev.Image, "/")
+		for shared < len(segments)-1 && shared < len(previous) && segments[shared] == previous[shared] {
+			shared++
+		}
+	}
+	cost := 3 * (len(regexp.QuoteMeta(strings.Join(segments[shared:], "/"))) + 12)
+	if key := tagExpression(*s); !seen[key] {
+		cost += len(key) + 8
+	}
+	return cost
+}
+
+// sensors packs the services into as few Sensors as fit under limit bytes
+// each, in mapping order: each has one dependency, whose filters admit
+// exactly its services' images, and one trigger. A push is delivered to
+// one consumer per Sensor, whatever the number of services.
+func (p *pipeline) sensors(limit int) ([]Object, error) {
+	const overhead = 6144 // metadata, pod template, trigger and framing of one Sensor
 	services := p.m.Spec.Services
-	deps := make([]eventsv1.EventDependency, len(services))
-	triggers := make([]eventsv1.Trigger, len(services))
-	sizes := make([]int, len(services))
-	err := parallel.ForEach(len(services), func(i int) error {
-		s := services[i]
-		deps[i] = p.dependency(s)
-		t, err := p.trigger(s, cacheOf[s.Name])
-		if err != nil {
-			return err
+	var groups [][]mapping.Service
+	var seen map[string]bool
+	filter := 0
+	for i := range services {
+		var prev *mapping.Service
+		if n := len(groups); n > 0 {
+			prev = &groups[n-1][len(groups[n-1])-1]
 		}
-		triggers[i] = t
-		sizes[i], err = triggerSize(deps[i], triggers[i])
-		return err
-	})
-	if err != nil {
-		return nil, err
+		cost := filterCost(&services[i], prev, seen)
+		if prev == nil || filter+cost > limit-overhead {
+			seen = map[string]bool{}
+			cost = filterCost(&services[i], nil, seen)
+			if cost > limit-overhead {
+				return nil, fmt.Errorf("sensor: service %s needs %d bytes of filter, more than a Sensor of %d bytes holds", services[i].Name, cost, limit)
+			}
+			groups = append(groups, nil)
+			filter = 0
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], services[i])
+		seen[tagExpression(services[i])] = true
+		filter += cost
 	}
-	groups, err := pack(sizes, limit-overhead)
-	if err != nil {
-		return nil, fmt.Errorf("sensor: %w", err)
-	}
-	objs := make([]Object, 0, len(groups))
+	objs := make([]Object, len(groups))
 	for g, members := range groups {
-		sensor := &eventsv1.Sensor{
-			TypeMeta:   sensorType,
-			ObjectMeta: p.meta(shardName(p.name, g, len(groups)), p.ns),
-			Spec: eventsv1.SensorSpec{
-				EventBusName: p.m.Spec.EventBus.Name,
-				Template:     p.argoEventsPod(p.sensorAccount()),
-			},
+		sensor, err := p.sensor(shardName(p.name, g, len(groups)), members)
+		if err != nil {
+			return nil, err
 		}
-		for _, i := range members {
-			sensor.Spec.Dependencies = append(sensor.Spec.Dependencies, deps[i])
-			sensor.Spec.Triggers = append(sensor.Spec.Triggers, triggers[i])
+		if size, err := jsonSize(sensor); err != nil || size > limit {
+			return nil, fmt.Errorf("sensor %s is %d bytes, over its limit of %d (%v)", sensor.Name, size, limit, err)
 		}
-		objs = append(objs, sensor)
+		objs[g] = sensor
 	}
 	return objs, nil
 }
 
-func (p *pipeline) dependency(s mapping.Service) eventsv1.EventDependency {
-	return eventsv1.EventDependency{
-		Name:            s.Name,
-		EventSourceName: p.eventSourceName(),
-		EventName:       EventName,
-		Filters:         &eventsv1.EventDependencyFilter{Data: Filters(s)},
+// sensor is a Sensor of services: one dependency on the registry event,
+// filtered to their images, and one trigger.
+func (p *pipeline) sensor(name string, services []mapping.Service) (*eventsv1.Sensor, error) {
+	trigger, err := p.trigger()
+	if err != nil {
+		return nil, err
 	}
+	return &eventsv1.Sensor{
+		TypeMeta:   sensorType,
+		ObjectMeta: p.meta(name, p.ns),
+		Spec: eventsv1.SensorSpec{
+			EventBusName: p.m.Spec.EventBus.Name,
+			Template:     p.argoEventsPod(p.sensorAccount()),
+			Dependencies: []eventsv1.EventDependency{{
+				Name:            DependencyName,
+				EventSourceName: p.eventSourceName(),
+				EventName:       EventName,
+				Filters:         &eventsv1.EventDependencyFilter{Data: Filters(services)},
+			}},
+			Triggers: []eventsv1.Trigger{trigger},
+		},
+	}, nil
 }
 
-// trigger creates the service's Workflow. Only the digest, tag and publish
-// time come from the event; which Deployment rolls is fixed here, from the
-// mapping. A trigger that keeps failing is recorded once by its dead-letter
+// trigger creates a release Workflow. Only the digest, tag and publish time
+// come from the event; the Workflow's first step finds in the cache, which
+// the WorkflowTemplate mounts, which targets of which service the image
+// feeds.
+// A trigger that keeps failing is recorded once by its dead-letter
 // trigger and then acknowledged, never retried forever.
-func (p *pipeline) trigger(s mapping.Service, cache string) (eventsv1.Trigger, error) {
-	workflow, eventParams, err := p.workflow(s, cache)
+func (p *pipeline) trigger() (eventsv1.Trigger, error) {
+	workflow, eventParams, err := p.workflow()
 	if err != nil {
 		return eventsv1.Trigger{}, err
 	}
-	deadLetter, err := p.deadLetter(s)
+	deadLetter, err := p.deadLetter()
 	if err != nil {
 		return eventsv1.Trigger{}, err
 	}
 	return eventsv1.Trigger{
 		Template: &eventsv1.TriggerTemplate{
-			Name:       s.Name,
-			Conditions: s.Name,
+			Name:       TriggerName,
+			Conditions: DependencyName,
 			K8s: &eventsv1.StandardK8STrigger{
 				Source:     &eventsv1.ArtifactLocation{Resource: workflow},
 				Operation:  eventsv1.Create,
@@ -155,29 +260,20 @@ func (p *pipeline) trigger(s mapping.Service, cache string) (eventsv1.Trigger, e
 	}, nil
 }
 
-// workflow is the Workflow a service's trigger creates, and the trigger
-// parameters that copy event values into its arguments.
-func (p *pipeline) workflow(s mapping.Service, cache string) (*eventsv1.K8SResource, []eventsv1.TriggerParameter, error) {
-	targets, err := TargetItems(s)
-	if err != nil {
-		return nil, nil, err
-	}
-	constants := map[string]string{
-		ParamService: s.Name,
-		ParamTargets: targets,
-		ParamCache:   cache,
-	}
+// workflow is the Workflow a trigger creates, and the trigger parameters
+// that copy event values into its arguments.
+func (p *pipeline) workflow() (*eventsv1.K8SResource, []eventsv1.TriggerParameter, error) {
 	fromEvent := map[string]eventsv1.TriggerParameterSource{
-		ParamDigest:      {DependencyName: s.Name, DataKey: "body.digest"},
-		ParamTag:         {DependencyName: s.Name, DataKey: "body.tag"},
-		ParamPublishedAt: {DependencyName: s.Name, DataTemplate: PublishTimeTemplate},
+		ParamDigest:      {DependencyName: DependencyName, DataKey: "body.digest"},
+		ParamTag:         {DependencyName: DependencyName, DataKey: "body.tag"},
+		ParamPublishedAt: {DependencyName: DependencyName, DataTemplate: PublishTimeTemplate},
 	}
 	wf := &wfv1.Workflow{
 		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow"},
 		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: s.Name + "-",
+			GenerateName: p.name + "-",
 			Namespace:    p.ns,
-			Labels:       p.serviceLabels(s),
+			Labels:       p.labels(),
 		},
 		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: p.templateName()}},
 	}
@@ -185,8 +281,7 @@ func (p *pipeline) workflow(s mapping.Service, cache string) (*eventsv1.K8SResou
 	wf.Spec.Arguments.Parameters = make([]wfv1.Parameter, 0, len(names))
 	params := make([]eventsv1.TriggerParameter, 0, len(fromEvent))
 	for i, name := range names {
-		value := constants[name]
-		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(value)})
+		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr("")})
 		if src, ok := fromEvent[name]; ok {
 			params = append(params, eventsv1.TriggerParameter{
 				Src:  &src,
@@ -199,9 +294,9 @@ func (p *pipeline) workflow(s mapping.Service, cache string) (*eventsv1.K8SResou
 }
 
 // deadLetter records an event whose trigger failed every retry as a
-// ConfigMap holding the service and the registry message.
-func (p *pipeline) deadLetter(s mapping.Service) (*eventsv1.Trigger, error) {
-	labels := p.serviceLabels(s)
+// ConfigMap holding the registry message and its publish time.
+func (p *pipeline) deadLetter() (*eventsv1.Trigger, error) {
+	labels := p.labels()
 	labels[LabelDeadLetter] = "true"
 	cm := &corev1.ConfigMap{
 		TypeMeta: configMapType,
@@ -210,7 +305,7 @@ func (p *pipeline) deadLetter(s mapping.Service) (*eventsv1.Trigger, error) {
 			Namespace:    p.ns,
 			Labels:       labels,
 		},
-		Data: map[string]string{"service": s.Name, "message": "", "publishTime": ""},
+		Data: map[string]string{"message": "", "publishTime": ""},
 	}
 	resource, err := k8sResource(cm)
 	if err != nil {
@@ -218,25 +313,19 @@ func (p *pipeline) deadLetter(s mapping.Service) (*eventsv1.Trigger, error) {
 	}
 	return &eventsv1.Trigger{
 		Template: &eventsv1.TriggerTemplate{
-			Name: s.Name + "-dead-letter",
+			Name: TriggerName + "-dead-letter",
 			K8s: &eventsv1.StandardK8STrigger{
 				Source:    &eventsv1.ArtifactLocation{Resource: resource},
 				Operation: eventsv1.Create,
 				Parameters: []eventsv1.TriggerParameter{
-					{Src: &eventsv1.TriggerParameterSource{DependencyName: s.Name, DataKey: "body"}, Dest: "data.message"},
-					{Src: &eventsv1.TriggerParameterSource{DependencyName: s.Name, DataKey: "publishTime"}, Dest: "data.publishTime"},
+					{Src: &eventsv1.TriggerParameterSource{DependencyName: DependencyName, DataKey: "body"}, Dest: "data.message"},
+					{Src: &eventsv1.TriggerParameterSource{DependencyName: DependencyName, DataKey: "publishTime"}, Dest: "data.publishTime"},
 				},
 			},
 		},
 		RetryStrategy: p.triggerBackoff(),
 		AtLeastOnce:   true,
 	}, nil
-}
-
-func (p *pipeline) serviceLabels(s mapping.Service) map[string]string {
-	labels := p.labels()
-	labels[LabelService] = s.Name
-	return labels
 }
 
 // triggerBackoff is how long a trigger (and its dead letter) keeps trying:
@@ -339,38 +428,6 @@ func plainKey(key string) bool {
 		}
 	}
 	return true
-}
-
-// triggerSize is jsonSize(dep, t) without marshalling the objects t
-// creates once more: t is measured with their resources left out, and each
-// resource adds its member, `"resource":` and its JSON, which encoding/json
-// writes as it is (k8sResource wrote it compact). TestTriggerSize holds it
-// to jsonSize.
-func triggerSize(dep eventsv1.EventDependency, t eventsv1.Trigger) (int, error) {
-	var resources []*eventsv1.K8SResource
-	bare := withoutResources(t, &resources)
-	size, err := jsonSize(dep, bare)
-	for _, r := range resources {
-		size += len(`"resource":`) + len(r.Value)
-	}
-	return size, err
-}
-
-// withoutResources returns t with the resources of its k8s triggers, its
-// dead-letter trigger's included, left out and added to resources; t
-// itself is not changed.
-func withoutResources(t eventsv1.Trigger, resources *[]*eventsv1.K8SResource) eventsv1.Trigger {
-	if t.Template != nil && t.Template.K8s != nil && t.Template.K8s.Source != nil && t.Template.K8s.Source.Resource != nil {
-		template, k8s, source := *t.Template, *t.Template.K8s, *t.Template.K8s.Source
-		*resources = append(*resources, source.Resource)
-		source.Resource = nil
-		k8s.Source, template.K8s, t.Template = &source, &k8s, &template
-	}
-	if t.DlqTrigger != nil {
-		dlq := withoutResources(*t.DlqTrigger, resources)
-		t.DlqTrigger = &dlq
-	}
-	return t
 }
 
 // jsonSize is the length of json.Marshal's output for each value, summed.

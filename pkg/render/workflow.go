@@ -1,7 +1,6 @@
 package render
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,24 +10,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-
-	"github.com/argodeploy/argodeploy/pkg/mapping"
 )
 
 var workflowTemplateType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "WorkflowTemplate"}
 
-// Workflow parameters, in the order the Sensor's trigger sets them. The
-// first ones are constants of the trigger (from the mapping); the event
-// fills the last three.
+// Workflow parameters, in the order the Sensor's trigger sets them from
+// the event.
 const (
-	ParamService         = "service"
-	ParamTargets         = "targets"
-	ParamCache           = "cache"
 	ParamDigest          = "digest"
 	ParamTag             = "tag"
 	ParamPublishedAt     = "published-at"
 	releaseTemplate      = "release"
+	RouteTemplate        = "route"
 	RolloutTemplate      = "rollout"
+	InputService         = "service"
 	InputTarget          = "target"
 	InputLock            = "lock"
 	cacheMountPath       = "/etc/argodeploy/cache"
@@ -38,31 +33,7 @@ const (
 
 // WorkflowParams lists the parameters of the rollout WorkflowTemplate.
 func WorkflowParams() []string {
-	return []string{ParamService, ParamTargets, ParamCache, ParamDigest, ParamTag, ParamPublishedAt}
-}
-
-// TargetItem is one element of a Workflow's targets parameter: the target
-// a step of the release rolls, and the lock that serialises rollouts of
-// its Deployment.
-type TargetItem struct {
-	Name string `json:"name"`
-	Lock string `json:"lock"`
-}
-
-// TargetItems is the targets parameter of s's Workflows, as JSON.
-func TargetItems(s mapping.Service) (string, error) {
-	items := make([]TargetItem, len(s.Targets))
-	for i := range s.Targets {
-		items[i] = TargetItem{Name: s.Targets[i].Name, Lock: LockName(&s.Targets[i])}
-	}
-	data, err := json.Marshal(items)
-	return string(data), err
-}
-
-// LockName identifies the Deployment a target rolls, so that two targets
-// sharing a Deployment never roll it at the same time.
-func LockName(t *mapping.Target) string {
-	return t.ClusterName() + "." + t.Namespace + "." + t.Deployment
+	return []string{ParamDigest, ParamTag, ParamPublishedAt}
 }
 
 // retryExpression retries a step whose pod failed for a reason outside the
@@ -71,34 +42,44 @@ func LockName(t *mapping.Target) string {
 // (exit 3) are final.
 var retryExpression = fmt.Sprintf(`lastRetry.status == "Error" or (lastRetry.status == "Failed" and asInt(lastRetry.exitCode) == %d)`, exitTransientFailure)
 
-// workflowTemplate runs one release: a step per target of the pushed
-// image's service, side by side, each holding its Deployment's lock.
-func (p *pipeline) workflowTemplate() *wfv1.WorkflowTemplate {
+// workflowTemplate runs one release: argodeploy route finds in the cache
+// (every cache ConfigMap, mounted as one directory) the targets the pushed
+// image feeds, then a rollout step per target runs
+// side by side, each holding its Deployment's lock.
+func (p *pipeline) workflowTemplate(caches []Object) *wfv1.WorkflowTemplate {
 	w := p.m.Spec.Workflow
 	var params []wfv1.Parameter
 	for _, name := range WorkflowParams() {
 		params = append(params, wfv1.Parameter{Name: name})
 	}
 	ttl := int32(mustDuration(w.TTL).Seconds())
+	sources := make([]corev1.VolumeProjection, len(caches))
+	for i, cm := range caches {
+		sources[i] = corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: cm.GetName()},
+		}}
+	}
 	volumes := []corev1.Volume{
-		{Name: "cache", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: workflowParam(ParamCache)},
-		}}},
+		{Name: "cache", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}},
 		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			SizeLimit: ptr.To(resource.MustParse("64Mi")),
 		}}},
 	}
 	release := wfv1.Template{
 		Name: releaseTemplate,
-		Steps: []wfv1.ParallelSteps{{Steps: []wfv1.WorkflowStep{{
-			Name:     "target",
-			Template: RolloutTemplate,
-			Arguments: wfv1.Arguments{Parameters: []wfv1.Parameter{
-				{Name: InputTarget, Value: wfv1.AnyStringPtr("{{item.name}}")},
-				{Name: InputLock, Value: wfv1.AnyStringPtr("{{item.lock}}")},
-			}},
-			WithParam: workflowParam(ParamTargets),
-		}}}},
+		Steps: []wfv1.ParallelSteps{
+			{Steps: []wfv1.WorkflowStep{{Name: RouteTemplate, Template: RouteTemplate}}},
+			{Steps: []wfv1.WorkflowStep{{
+				Name:     "target",
+				Template: RolloutTemplate,
+				Arguments: wfv1.Arguments{Parameters: []wfv1.Parameter{
+					{Name: InputService, Value: wfv1.AnyStringPtr("{{item.service}}")},
+					{Name: InputTarget, Value: wfv1.AnyStringPtr("{{item.target}}")},
+					{Name: InputLock, Value: wfv1.AnyStringPtr("{{item.lock}}")},
+				}},
+				WithParam: "{{steps." + RouteTemplate + ".outputs.result}}",
+			}}},
+		},
 	}
 	return &wfv1.WorkflowTemplate{
 		TypeMeta:   workflowTemplateType,
@@ -112,14 +93,59 @@ func (p *pipeline) workflowTemplate() *wfv1.WorkflowTemplate {
 			ActiveDeadlineSeconds: ptr.To(p.deadlineSeconds()),
 			SecurityContext:       restrictedPodSecurity(),
 			Volumes:               volumes,
-			Templates:             []wfv1.Template{release, p.rolloutStep()},
+			Templates:             []wfv1.Template{release, p.routeStep(), p.rolloutStep()},
 		},
+	}
+}
+
+// routeStep is `argodeploy route`: it prints, as a JSON list, the service,
+// target and lock of each target the push reaches, read from the trusted
+// cache; the event's image is only the lookup key.
+func (p *pipeline) routeStep() wfv1.Template {
+	return wfv1.Template{
+		Name:          RouteTemplate,
+		RetryStrategy: p.stepRetry(),
+		Container:     p.stepContainer([]string{"argodeploy", "route"}, "--cache-dir", cacheMountPath),
 	}
 }
 
 // rolloutStep is `argodeploy rollout` for one target. Event values reach
 // it only through env; which target rolls is the trusted cache entry's.
 func (p *pipeline) rolloutStep() wfv1.Template {
+	w := p.m.Spec.Workflow
+	return wfv1.Template{
+		Name:            RolloutTemplate,
+		Inputs:          wfv1.Inputs{Parameters: []wfv1.Parameter{{Name: InputService}, {Name: InputTarget}, {Name: InputLock}}},
+		Synchronization: &wfv1.Synchronization{Mutexes: []*wfv1.Mutex{{Name: "{{inputs.parameters." + InputLock + "}}"}}},
+		RetryStrategy:   p.stepRetry(),
+		Container: p.stepContainer([]string{"argodeploy", "rollout"},
+			"--service", "{{inputs.parameters."+InputService+"}}",
+			"--target", "{{inputs.parameters."+InputTarget+"}}",
+			"--cache-dir", cacheMountPath,
+			"--rollout-timeout", w.RolloutTimeout,
+		),
+	}
+}
+
+// stepRetry retries a step that failed for a reason outside it, or that
+// reported a transient failure (retryExpression).
+func (p *pipeline) stepRetry() *wfv1.RetryStrategy {
+	w := p.m.Spec.Workflow
+	return &wfv1.RetryStrategy{
+		Limit:       ptr.To(intstr.FromInt32(*w.Retry.Limit)),
+		RetryPolicy: wfv1.RetryPolicyAlways,
+		Expression:  retryExpression,
+		Backoff: &wfv1.Backoff{
+			Duration:    w.Retry.Backoff.Duration,
+			Factor:      ptr.To(intstr.FromInt32(w.Retry.Backoff.Factor)),
+			MaxDuration: w.Retry.Backoff.MaxDuration,
+		},
+	}
+}
+
+// stepContainer runs argodeploy in the workflow image with the push in its
+// environment, the cache mounted read-only and a read-only root.
+func (p *pipeline) stepContainer(command []string, args ...string) *corev1.Container {
 	w := p.m.Spec.Workflow
 	env := []corev1.EnvVar{
 		{Name: "DIGEST", Value: workflowParam(ParamDigest)},
@@ -136,43 +162,24 @@ func (p *pipeline) rolloutStep() wfv1.Template {
 	}
 	security := restrictedContainerSecurity()
 	security.ReadOnlyRootFilesystem = ptr.To(true)
-	return wfv1.Template{
-		Name:            RolloutTemplate,
-		Inputs:          wfv1.Inputs{Parameters: []wfv1.Parameter{{Name: InputTarget}, {Name: InputLock}}},
-		Synchronization: &wfv1.Synchronization{Mutexes: []*wfv1.Mutex{{Name: "{{inputs.parameters." + InputLock + "}}"}}},
-		RetryStrategy: &wfv1.RetryStrategy{
-			Limit:       ptr.To(intstr.FromInt32(*w.Retry.Limit)),
-			RetryPolicy: wfv1.RetryPolicyAlways,
-			Expression:  retryExpression,
-			Backoff: &wfv1.Backoff{
-				Duration:    w.Retry.Backoff.Duration,
-				Factor:      ptr.To(intstr.FromInt32(w.Retry.Backoff.Factor)),
-				MaxDuration: w.Retry.Backoff.MaxDuration,
-			},
-		},
-		Container: &corev1.Container{
-			Name:            "main",
-			Image:           w.Image,
-			ImagePullPolicy: corev1.PullIfNotPresent,
-			Command:         []string{"argodeploy", "rollout"},
-			Args: []string{
-				"--service", workflowParam(ParamService),
-				"--target", "{{inputs.parameters." + InputTarget + "}}",
-				"--cache-dir", cacheMountPath,
-				"--rollout-timeout", w.RolloutTimeout,
-			},
-			Env:             env,
-			VolumeMounts:    mounts,
-			Resources:       resources(w.Resources.Requests.CPU, w.Resources.Requests.Memory, w.Resources.Limits.CPU, w.Resources.Limits.Memory),
-			SecurityContext: security,
-		},
+	return &corev1.Container{
+		Name:            "main",
+		Image:           w.Image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:         command,
+		Args:            args,
+		Env:             env,
+		VolumeMounts:    mounts,
+		Resources:       resources(w.Resources.Requests.CPU, w.Resources.Requests.Memory, w.Resources.Limits.CPU, w.Resources.Limits.Memory),
+		SecurityContext: security,
 	}
 }
 
-// deadlineSeconds bounds a whole release: every attempt of a step may wait
-// for its upstream stage (a rollout timeout and the longest soak), then
-// the full rollout timeout, plus a minute of API calls; the backoff
-// between attempts is capped by maxDuration.
+// deadlineSeconds bounds a whole release: a minute for each attempt of the
+// route step, then every attempt of a rollout step may wait for its
+// upstream stage (a rollout timeout and the longest soak), then the full
+// rollout timeout, plus a minute of API calls; the backoff between
+// attempts is capped by maxDuration.
 func (p *pipeline) deadlineSeconds() int64 {
 	w := p.m.Spec.Workflow
 	rollout := mustDuration(w.RolloutTimeout)
@@ -180,7 +187,7 @@ func (p *pipeline) deadlineSeconds() int64 {
 	if soak, staged := p.longestSoak(); staged {
 		attempt += rollout + soak
 	}
-	total := time.Duration(*w.Retry.Limit+1)*attempt + mustDuration(w.Retry.Backoff.MaxDuration)
+	total := time.Duration(*w.Retry.Limit+1)*(time.Minute+attempt) + mustDuration(w.Retry.Backoff.MaxDuration)
 	return int64(total.Seconds())
 }
 

@@ -204,6 +204,7 @@ type Workflow struct {
 	Namespace string            `json:"namespace"`
 	Template  string            `json:"workflowTemplate"`
 	Arguments map[string]string `json:"arguments"`
+	Route     *Route            `json:"route,omitempty"`
 	Steps     []*Step           `json:"steps,omitempty"`
 }
 

@@ -86,7 +86,7 @@ func TestReadMessagesForms(t *testing.T) {
 func TestReplay(t *testing.T) {
 	p := pipeline(t, "single-service.yaml")
 	out := p.Replay(Message{ID: "1", Data: []byte(push("1.4.2")), PublishTime: DefaultPublishTime})
-	if len(out.Fired) != 1 || out.Fired[0].Name != "web" || out.Fired[0].Workflow.Arguments["tag"] != image+":1.4.2" {
+	if len(out.Fired) != 1 || out.Fired[0].Name != "release" || out.Fired[0].Workflow.Arguments["tag"] != image+":1.4.2" {
 		t.Fatalf("push: %+v", out)
 	}
 	out = p.Replay(Message{ID: "2", Data: []byte(push("1.4.2 ")), PublishTime: DefaultPublishTime})
@@ -99,22 +99,22 @@ func TestReplay(t *testing.T) {
 	}
 }
 
-func TestFollowStep(t *testing.T) {
+func TestFollow(t *testing.T) {
 	p := pipeline(t, "single-service.yaml")
 	c, err := p.NewCluster(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := p.Replay(Message{ID: "1", Data: []byte(push("latest")), PublishTime: DefaultPublishTime})
-	steps, err := p.FollowStep(context.Background(), c, out.Fired[0].Workflow, DefaultPublishTime)
-	if err != nil {
+	if err := p.Follow(context.Background(), c, out.Fired[0].Workflow, DefaultPublishTime); err != nil {
 		t.Fatal(err)
 	}
+	steps := out.Fired[0].Workflow.Steps
 	if len(steps) != 1 {
 		t.Fatalf("steps: %+v", steps)
 	}
 	s := steps[0]
-	if s.Exit != 0 || s.Outcome != "rolled" || s.Cache != "shop-cache" || s.Target != "web" {
+	if s.Exit != 0 || s.Outcome != "rolled" || s.Cache != "shop-cache" || s.Target != "web" || s.Service != "web" {
 		t.Fatalf("step: %+v", s)
 	}
 	if got := strings.Join(s.Calls, "; "); !strings.HasPrefix(got, "get deployments shop/web; update deployments shop/web") {
@@ -125,10 +125,10 @@ func TestFollowStep(t *testing.T) {
 	}
 	// A tag the container does not reference moves nothing.
 	out = p.Replay(Message{ID: "2", Data: []byte(push("1.4.2")), PublishTime: DefaultPublishTime.Add(time.Minute)})
-	if steps, err = p.FollowStep(context.Background(), c, out.Fired[0].Workflow, DefaultPublishTime.Add(time.Minute)); err != nil {
+	if err := p.Follow(context.Background(), c, out.Fired[0].Workflow, DefaultPublishTime.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if s := steps[0]; s.Outcome != "skipped" || s.Before != s.After || slices.ContainsFunc(s.Calls, func(c string) bool { return strings.HasPrefix(c, "update") }) {
+	if s := out.Fired[0].Workflow.Steps[0]; s.Outcome != "skipped" || s.Before != s.After || slices.ContainsFunc(s.Calls, func(c string) bool { return strings.HasPrefix(c, "update") }) {
 		t.Fatalf("push of a tag the container does not run: %+v", s)
 	}
 }
@@ -141,7 +141,7 @@ func TestReplayLeavesTheSensorsAlone(t *testing.T) {
 	p := pipeline(t, "single-service.yaml")
 	trigger := &p.sensors[0].Spec.Triggers[0]
 	trigger.Parameters = []eventsv1alpha1.TriggerParameter{{
-		Src:       &eventsv1alpha1.TriggerParameterSource{DependencyName: trigger.Template.Name, DataKey: "body.action"},
+		Src:       &eventsv1alpha1.TriggerParameterSource{DependencyName: p.sensors[0].Spec.Dependencies[0].Name, DataKey: "body.action"},
 		Dest:      "k8s.source.resource.metadata.generateName",
 		Operation: eventsv1alpha1.TriggerParameterOpAppend,
 	}}
@@ -158,9 +158,9 @@ func TestReplayLeavesTheSensorsAlone(t *testing.T) {
 	}
 	wg.Wait()
 	for i, out := range outcomes {
-		if len(out.Fired) != 1 || out.Fired[0].Name != "web" || out.Fired[0].Workflow == nil ||
+		if len(out.Fired) != 1 || out.Fired[0].Name != "release" || out.Fired[0].Workflow == nil ||
 			out.Fired[0].Workflow.Arguments["tag"] != fmt.Sprintf("%s:1.%d.0", image, i) ||
-			!strings.Contains(string(out.Fired[0].Resource), `"generateName":"web-INSERT"`) {
+			!strings.Contains(string(out.Fired[0].Resource), `"generateName":"shop-INSERT"`) {
 			t.Fatalf("message %d: %+v", i, out)
 		}
 	}

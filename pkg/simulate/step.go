@@ -29,11 +29,22 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 )
 
+// Route is what a triggered Workflow's first step, argodeploy route, found:
+// the targets the push reaches, or why it refused the push.
+type Route struct {
+	Cache   string          `json:"cache"` // the ConfigMaps mounted as volume "cache"
+	Targets []rollout.Route `json:"targets"`
+	Error   string          `json:"error,omitempty"`
+	Exit    int             `json:"exit"` // 0, or 2 when refused
+	Log     []string        `json:"log"`  // what the step printed on stderr
+}
+
 // Step is what one target's rollout step of a triggered Workflow did, run
 // by argodeploy rollout's own code against the simulated Cluster.
 type Step struct {
+	Service string   `json:"service"`
 	Target  string   `json:"target"`
-	Cache   string   `json:"cache"`          // the ConfigMap mounted as volume "cache"
+	Cache   string   `json:"cache"`          // the ConfigMaps mounted as volume "cache"
 	Before  string   `json:"before"`         // the target container's image before the step
 	After   string   `json:"after"`          // and after it
 	Calls   []string `json:"calls"`          // the API requests, in order; a repeated one once with its count
@@ -220,69 +231,75 @@ func (c *Cluster) state(t *mapping.Target) string {
 	return string(data)
 }
 
-// FollowStep runs the release of w, as the Argo Workflows controller and
-// the pods would, against c at time now (the message's publish time, or
-// c's time if that is later): one argodeploy rollout step per target of
-// the Workflow's targets argument, with the cache ConfigMap the template
-// mounts. Targets run one after another, each upstream stage before the
-// targets that wait for it, and each to its end before the next message
-// (the cluster runs them side by side; pkg/rollout's tests cover that).
-func (p *Pipeline) FollowStep(ctx context.Context, c *Cluster, w *Workflow, now time.Time) ([]*Step, error) {
+// Follow runs the release of w, as the Argo Workflows controller and the
+// pods would, against c at time now (the message's publish time, or c's
+// time if that is later): argodeploy route's code over the cache ConfigMap
+// the template mounts (w.Route), then one argodeploy rollout step per
+// route (w.Steps). Targets run one after another, each upstream stage
+// before the targets that wait for it, and each to its end before the
+// next message (the cluster runs them side by side; pkg/rollout's tests
+// cover that).
+func (p *Pipeline) Follow(ctx context.Context, c *Cluster, w *Workflow, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tmpl := p.templates[w.Namespace+"/"+w.Template]
 	if tmpl == nil {
-		return nil, fmt.Errorf("WorkflowTemplate %s/%s not found", w.Namespace, w.Template)
+		return fmt.Errorf("WorkflowTemplate %s/%s not found", w.Namespace, w.Template)
 	}
 	step, err := rolloutTemplate(tmpl)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	resolve := func(s string) string {
-		// An argument the Workflow lacks is empty, as the pod would see it.
-		return check.ResolveParameters(s, func(name string) (string, bool) { return w.Arguments[name], true })
-	}
-	var cacheName string
-	for _, v := range tmpl.Spec.Volumes {
-		if v.Name == "cache" && v.ConfigMap != nil {
-			cacheName = resolve(v.ConfigMap.Name)
-		}
-	}
-	cm := p.configMaps[w.Namespace+"/"+cacheName]
-	if cm == nil {
-		return nil, fmt.Errorf("cache ConfigMap %s/%s not found", w.Namespace, cacheName)
-	}
-	service := w.Arguments[render.ParamService]
-	svc, err := mapping.DecodeEntry([]byte(cm.Data[service]))
+	cacheName, cache, err := p.cacheOf(tmpl, w)
 	if err != nil {
-		return nil, fmt.Errorf("service %s in cache ConfigMap %s: %w", service, cacheName, err)
-	}
-	var items []render.TargetItem
-	if err := json.Unmarshal([]byte(w.Arguments[render.ParamTargets]), &items); err != nil {
-		return nil, fmt.Errorf("Workflow argument %s: %w", render.ParamTargets, err)
+		return err
 	}
 	timeout, err := rolloutTimeout(step.Container.Args)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	at, err := strconv.ParseInt(w.Arguments[render.ParamPublishedAt], 10, 64)
 	if err != nil {
 		at = 0 // the step refuses it
 	}
+	push := rollout.Push{Digest: w.Arguments[render.ParamDigest], Tag: w.Arguments[render.ParamTag], PublishedAt: at}
+	services := map[string]mapping.Service{}
+	lookup := func(image string) (mapping.Service, error) {
+		names := slices.Sorted(maps.Keys(cache))
+		for _, name := range names {
+			svc, err := mapping.DecodeEntry([]byte(cache[name]))
+			if err != nil {
+				return mapping.Service{}, fmt.Errorf("cache entry %s of %s: %v", name, cacheName, err)
+			}
+			if svc.Image == image {
+				services[svc.Name] = svc
+				return svc, nil
+			}
+		}
+		return mapping.Service{}, rollout.UnknownImage(image, cacheName, len(names))
+	}
+	var log bytes.Buffer
+	routes, err := rollout.Routes(lookup, push, &log)
+	w.Route = &Route{Cache: cacheName, Targets: routes, Log: lines(&log)}
+	if err != nil {
+		w.Route.Error, w.Route.Exit = err.Error(), rollout.ExitPermanent
+		return nil
+	}
 	c.clock.advanceTo(now)
-	var steps []*Step
-	for _, item := range stageOrder(&svc, items) {
-		t := svc.Target(item.Name)
-		s := &Step{Target: item.Name, Cache: cacheName, Calls: []string{}, Log: []string{}}
+	w.Steps = nil
+	for _, route := range stageOrder(services, routes) {
+		svc := services[route.Service]
+		t := svc.Target(route.Target)
+		s := &Step{Service: route.Service, Target: route.Target, Cache: cacheName, Calls: []string{}}
 		if t != nil {
 			s.Before = c.container(t)
 		}
-		var log bytes.Buffer
+		log.Reset()
 		c.calls = nil
 		res := rollout.Run(ctx, rollout.Options{
 			Service:        svc,
-			Target:         item.Name,
-			Push:           rollout.Push{Digest: w.Arguments[render.ParamDigest], Tag: w.Arguments[render.ParamTag], PublishedAt: at},
+			Target:         route.Target,
+			Push:           push,
 			RolloutTimeout: timeout,
 			Clock:          c.clock,
 			Log:            &log,
@@ -295,30 +312,86 @@ func (p *Pipeline) FollowStep(ctx context.Context, c *Cluster, w *Workflow, now 
 			s.After = c.container(t)
 			s.State = c.state(t)
 		}
-		for _, line := range strings.Split(strings.TrimRight(log.String(), "\n"), "\n") {
-			if line != "" {
-				s.Log = append(s.Log, line)
-			}
-		}
-		steps = append(steps, s)
+		s.Log = lines(&log)
+		w.Steps = append(w.Steps, s)
 	}
-	return steps, nil
+	return nil
 }
 
-// rolloutTemplate is the template of tmpl's entrypoint step that runs
-// argodeploy rollout: the entrypoint's one step over the targets.
+// cacheOf is the directory the cache volume of tmpl shows a Workflow w,
+// as the files it holds by name, and the ConfigMaps it is made of (one,
+// or several projected into one directory), for reports.
+func (p *Pipeline) cacheOf(tmpl *wfv1.WorkflowTemplate, w *Workflow) (string, map[string]string, error) {
+	resolve := func(s string) string {
+		// An argument the Workflow lacks is empty, as the pod would see it.
+		return check.ResolveParameters(s, func(name string) (string, bool) { return w.Arguments[name], true })
+	}
+	var names []string
+	for _, v := range tmpl.Spec.Volumes {
+		switch {
+		case v.Name != "cache":
+		case v.ConfigMap != nil:
+			names = []string{resolve(v.ConfigMap.Name)}
+		case v.Projected != nil:
+			names = nil
+			for _, src := range v.Projected.Sources {
+				if src.ConfigMap != nil {
+					names = append(names, resolve(src.ConfigMap.Name))
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		return "", nil, fmt.Errorf("WorkflowTemplate %s/%s mounts no cache ConfigMap", tmpl.Namespace, tmpl.Name)
+	}
+	files := map[string]string{}
+	for _, name := range names {
+		cm := p.configMaps[w.Namespace+"/"+name]
+		if cm == nil {
+			return "", nil, fmt.Errorf("cache ConfigMap %s/%s not found", w.Namespace, name)
+		}
+		for k, v := range cm.Data {
+			files[k] = v // render never writes a service into two ConfigMaps
+		}
+	}
+	return strings.Join(names, ", "), files, nil
+}
+
+// lines are the lines written to b, empty ones left out.
+func lines(b *bytes.Buffer) []string {
+	out := []string{}
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// rolloutTemplate is the template that runs argodeploy rollout: the second
+// step of tmpl's entrypoint, after the step that runs argodeploy route.
 func rolloutTemplate(tmpl *wfv1.WorkflowTemplate) (*wfv1.Template, error) {
 	byName := map[string]*wfv1.Template{}
 	for i := range tmpl.Spec.Templates {
 		byName[tmpl.Spec.Templates[i].Name] = &tmpl.Spec.Templates[i]
 	}
-	entry := byName[tmpl.Spec.Entrypoint]
-	if entry == nil || len(entry.Steps) != 1 || len(entry.Steps[0].Steps) != 1 {
-		return nil, fmt.Errorf("WorkflowTemplate %s: entrypoint %q is not one step over the targets", tmpl.Name, tmpl.Spec.Entrypoint)
+	runs := func(name string, command ...string) *wfv1.Template {
+		t := byName[name]
+		if t == nil || t.Container == nil || !slices.Equal(t.Container.Command, command) {
+			return nil
+		}
+		return t
 	}
-	step := byName[entry.Steps[0].Steps[0].Template]
-	if step == nil || step.Container == nil || !slices.Equal(step.Container.Command, []string{"argodeploy", "rollout"}) {
-		return nil, fmt.Errorf("WorkflowTemplate %s: the step over the targets does not run argodeploy rollout", tmpl.Name)
+	entry := byName[tmpl.Spec.Entrypoint]
+	if entry == nil || len(entry.Steps) != 2 || len(entry.Steps[0].Steps) != 1 || len(entry.Steps[1].Steps) != 1 {
+		return nil, fmt.Errorf("WorkflowTemplate %s: entrypoint %q is not a route step and then one step over the routes", tmpl.Name, tmpl.Spec.Entrypoint)
+	}
+	if runs(entry.Steps[0].Steps[0].Template, "argodeploy", "route") == nil {
+		return nil, fmt.Errorf("WorkflowTemplate %s: the first step does not run argodeploy route", tmpl.Name)
+	}
+	step := runs(entry.Steps[1].Steps[0].Template, "argodeploy", "rollout")
+	if step == nil {
+		return nil, fmt.Errorf("WorkflowTemplate %s: the step over the routes does not run argodeploy rollout", tmpl.Name)
 	}
 	return step, nil
 }
@@ -333,19 +406,20 @@ func rolloutTimeout(args []string) (time.Duration, error) {
 	return 0, fmt.Errorf("the rollout step takes no --rollout-timeout")
 }
 
-// stageOrder is items with every target after the one it waits for:
+// stageOrder is routes with every target after the one it waits for:
 // sorted by how many stages stand before each, otherwise in the order
 // given. (The loader refuses cycles; the count stops at one anyway.)
-func stageOrder(svc *mapping.Service, items []render.TargetItem) []render.TargetItem {
-	stages := func(name string) int {
+func stageOrder(services map[string]mapping.Service, routes []rollout.Route) []rollout.Route {
+	stages := func(r rollout.Route) int {
+		svc := services[r.Service]
 		n := 0
-		for t := svc.Target(name); t != nil && t.After != "" && n <= len(svc.Targets); t = svc.Target(t.After) {
+		for t := svc.Target(r.Target); t != nil && t.After != "" && n <= len(svc.Targets); t = svc.Target(t.After) {
 			n++
 		}
 		return n
 	}
-	out := slices.Clone(items)
-	slices.SortStableFunc(out, func(a, b render.TargetItem) int { return cmp.Compare(stages(a.Name), stages(b.Name)) })
+	out := slices.Clone(routes)
+	slices.SortStableFunc(out, func(a, b rollout.Route) int { return cmp.Compare(stages(a), stages(b)) })
 	return out
 }
 

@@ -5,25 +5,25 @@ import (
 	"testing"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
 )
 
 // TestStageOrder: a release's targets run upstream first whatever order
-// the Workflow lists them in; targets without stages keep their place.
+// the route step lists them in; targets without stages keep their place.
 func TestStageOrder(t *testing.T) {
-	svc := &mapping.Service{Targets: []mapping.Target{
+	svc := mapping.Service{Name: "web", Targets: []mapping.Target{
 		{Name: "prod", After: "canary"},
 		{Name: "eu"},
 		{Name: "canary", After: "staging"},
 		{Name: "staging"},
 	}}
-	var items []render.TargetItem
+	var routes []rollout.Route
 	for _, tg := range svc.Targets {
-		items = append(items, render.TargetItem{Name: tg.Name})
+		routes = append(routes, rollout.Route{Service: svc.Name, Target: tg.Name})
 	}
 	var got []string
-	for _, it := range stageOrder(svc, items) {
-		got = append(got, it.Name)
+	for _, r := range stageOrder(map[string]mapping.Service{svc.Name: svc}, routes) {
+		got = append(got, r.Target)
 	}
 	if want := "eu staging canary prod"; join(got) != want {
 		t.Fatalf("order %q, want %q", join(got), want)

@@ -1,0 +1,88 @@
+package rollout
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+)
+
+// Route is one rollout a push starts: a target of the service whose image
+// was pushed, and the lock of the Deployment it rolls. The release's first
+// step prints a push's routes; a rollout step runs for each.
+type Route struct {
+	Service string `json:"service"`
+	Target  string `json:"target"`
+	Lock    string `json:"lock"`
+}
+
+// Lookup finds the service of an image in the cache.
+type Lookup func(image string) (mapping.Service, error)
+
+// Routes looks up the service whose image the push's digest names, and
+// returns the targets of it that take the push (Admit), in mapping order;
+// the others are logged to log with the reason. The image is only a
+// lookup key: which Deployments roll comes from the entry. An image with
+// no entry, or a push that is not a well-formed push of that image, is an
+// error.
+func Routes(lookup Lookup, p Push, log io.Writer) ([]Route, error) {
+	image, _, ok := strings.Cut(p.Digest, "@")
+	if !ok {
+		return nil, fmt.Errorf("digest %q names no image: want <image>@sha256:<hex>", p.Digest)
+	}
+	svc, err := lookup(image)
+	if err != nil {
+		return nil, err
+	}
+	routes := []Route{}
+	for i := range svc.Targets {
+		t := &svc.Targets[i]
+		switch d := Admit(&svc, t, p); d.Action {
+		case Refuse:
+			return nil, fmt.Errorf("service %s: %s", svc.Name, d.Reason)
+		case Skip:
+			fmt.Fprintf(log, "%s/%s: skip: %s\n", svc.Name, t.Name, d.Reason)
+		default:
+			routes = append(routes, Route{Service: svc.Name, Target: t.Name, Lock: t.Lock()})
+		}
+	}
+	return routes, nil
+}
+
+// DirLookup looks images up in the cache entries in cacheDir: the files a
+// ConfigMap volume shows, its dot-files left out.
+func DirLookup(cacheDir string) Lookup {
+	return func(image string) (mapping.Service, error) { return serviceIn(cacheDir, image) }
+}
+
+func serviceIn(cacheDir, image string) (mapping.Service, error) {
+	entries, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return mapping.Service{}, fmt.Errorf("cache: %v", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		svc, err := LoadService(cacheDir, name)
+		if err != nil {
+			return mapping.Service{}, err
+		}
+		if svc.Image == image {
+			return svc, nil
+		}
+	}
+	return mapping.Service{}, UnknownImage(image, cacheDir, len(names))
+}
+
+// UnknownImage is the error of an image the cache has no service of.
+func UnknownImage(image, cache string, entries int) error {
+	return fmt.Errorf("image %s has no service in the cache (%s, %d entries): the Sensor's filter and the cache disagree; regenerate and apply both", image, cache, entries)
+}
