@@ -110,7 +110,8 @@ type Sensor struct {
 // Workflow (and then its dead letter) before it gives up: long enough to
 // outlast a control-plane restart, bounded so that a message that can never
 // succeed still ends. The message stays unacknowledged on the event bus
-// meanwhile, and later pushes of the same image wait behind it, in order.
+// meanwhile, and later pushes of the images of the same Sensor wait behind
+// it, in order.
 type TriggerRetry struct {
 	// Steps is how many times creating the Workflow is tried. Default: 9.
 	Steps int32 `json:"steps,omitempty"`
@@ -165,7 +166,7 @@ type ResourceList struct {
 // with one target may give the target's fields on the service itself, as
 // in the first mapping files; Default moves them into Targets.
 type Service struct {
-	// Name identifies the service (a DNS label); it names its trigger.
+	// Name identifies the service (a DNS label); it names its cache entry.
 	Name string `json:"name"`
 	// Image is the full repository path without tag or digest,
 	// e.g. us-east1-docker.pkg.dev/my-proj/my-repo/app.
