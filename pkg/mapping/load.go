@@ -492,8 +492,8 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	res := w.get("resources")
 	p.checkQuantities(res.get("requests").get("cpu"), DefaultCPURequest, res.get("limits").get("cpu"), DefaultCPULimit)
 	p.checkQuantities(res.get("requests").get("memory"), DefaultMemoryRequest, res.get("limits").get("memory"), DefaultMemoryLimit)
-	soak := p.checkServices(spec.get("services"))
-	p.checkDeadline(w, rollout, maxi, soak)
+	chains := p.checkServices(spec.get("services"))
+	p.checkDeadline(w, rollout, maxi, chains)
 	p.checkUnsafeText(r)
 }
 
@@ -607,38 +607,45 @@ func (p *parser) checkDurations(w loc) (rolloutTimeout, maxDuration time.Duratio
 	return r, m
 }
 
-// soakUse is the longest soak of the mapping and where it is written;
-// l.n is nil when no target soaks.
+// soakUse is a stage chain: a target that waits for links stages, each
+// rolling out and then soaking, soaks summing to d, before it rolls out
+// itself. l is where the target says after.
 type soakUse struct {
-	l loc
-	d time.Duration
+	l     loc
+	d     time.Duration
+	links int
+}
+
+// need is how long the chain's step may take with rolloutTimeout rollout,
+// as ServiceMapping.LongestStep counts it.
+func (s soakUse) need(rollout time.Duration) time.Duration {
+	return time.Duration(s.links+1)*rollout + s.d
 }
 
 // deadlineReason is why retry.backoff.maxDuration bounds a rollout.
 const deadlineReason = "Argo Workflows v3.7 applies maxDuration as a deadline to each retry pod, so a shorter one kills a rollout half-way"
 
 // checkDeadline checks that workflow w's retry.backoff.maxDuration, maxi,
-// is at least its rolloutTimeout, rollout, plus the longest soak. It
-// reports on maxDuration if written, else on rolloutTimeout if written,
-// else on the soak. Zero durations are invalid ones, already reported.
-func (p *parser) checkDeadline(w loc, rollout, maxi time.Duration, soak soakUse) {
-	if rollout == 0 || maxi == 0 || maxi >= rollout+soak.d {
+// when written, is at least what the longest-living step needs: its
+// rolloutTimeout, rollout, plus, for the longest of the stage chains, a
+// rollout and a soak per stage it waits for. (Unwritten, maxDuration
+// defaults to that.) Zero durations are invalid ones, already reported.
+func (p *parser) checkDeadline(w loc, rollout, maxi time.Duration, chains []soakUse) {
+	ml := w.get("retry").get("backoff").get("maxDuration")
+	soak := soakUse{}
+	for _, c := range chains {
+		if c.need(rollout) > soak.need(rollout) {
+			soak = c
+		}
+	}
+	if ml.n == nil || rollout == 0 || maxi == 0 || maxi >= soak.need(rollout) {
 		return
 	}
-	rl, ml := w.get("rolloutTimeout"), w.get("retry").get("backoff").get("maxDuration")
-	need := shortDuration(rollout + soak.d)
-	plusSoak := ""
+	why := ""
 	if soak.l.n != nil {
-		plusSoak = fmt.Sprintf(" plus the longest soak %s (line %d)", soak.l.n.Value, soak.l.n.Line)
+		why = fmt.Sprintf(", and the target whose after is on line %d first waits for %d stage(s) to roll out (up to %s each) and soak (%s in all)", soak.l.n.Line, soak.links, shortDuration(rollout), shortDuration(soak.d))
 	}
-	switch {
-	case ml.n != nil:
-		p.report(ml, "%s is shorter than rolloutTimeout %s%s: %s; use at least %s", ml.n.Value, text(rl, DefaultRolloutTimeout), plusSoak, deadlineReason, need)
-	case rl.n != nil:
-		p.report(rl, "%s%s is longer than retry.backoff.maxDuration %s: %s; set maxDuration to at least %s", rl.n.Value, plusSoak, text(ml, DefaultRetryMaxDuration), deadlineReason, need)
-	case soak.l.n != nil:
-		p.report(soak.l, "%s plus rolloutTimeout %s is longer than retry.backoff.maxDuration %s: %s; set workflow.retry.backoff.maxDuration to at least %s", soak.l.n.Value, text(rl, DefaultRolloutTimeout), text(ml, DefaultRetryMaxDuration), deadlineReason, need)
-	}
+	p.report(ml, "%s is shorter than what a rollout step may take: rolloutTimeout %s%s: %s; use at least %s, or leave maxDuration out to get that", ml.n.Value, text(w.get("rolloutTimeout"), DefaultRolloutTimeout), why, deadlineReason, shortDuration(soak.need(rollout)))
 }
 
 // shortDuration is d as a Go duration without zero minutes or seconds:
@@ -766,7 +773,7 @@ var targetFields = []string{"namespace", "deployment", "container", "cluster"}
 // images and target names are unique, that no two targets roll the same
 // container and that stages are well formed. It returns the longest valid
 // soak.
-func (p *parser) checkServices(services loc) soakUse {
+func (p *parser) checkServices(services loc) []soakUse {
 	names := map[string]int{}
 	images := map[string]int{}
 	clusters := map[string]secretUse{}
@@ -837,11 +844,11 @@ func (p *parser) checkServices(services loc) soakUse {
 	}
 	byName := p.checkTargetNames(all)
 	p.checkContainers(all)
-	var longest soakUse
+	var chains []soakUse
 	for _, svc := range all {
-		p.checkStages(svc, byName, &longest)
+		chains = append(chains, p.checkStages(svc, byName)...)
 	}
-	return longest
+	return chains
 }
 
 // checkTarget checks the fields of target t; clusters holds the
@@ -1008,9 +1015,9 @@ func (p *parser) checkContainers(all []*service) {
 
 // checkStages checks the after and soak fields of the targets of svc:
 // after names another target of svc, without cycles, and soak comes with
-// after. byName holds every target of the mapping by name; longest is
-// raised to the longest valid soak.
-func (p *parser) checkStages(svc *service, byName map[string]*target, longest *soakUse) {
+// after. byName holds every target of the mapping by name. It returns the
+// stage chain of each target that waits, when there is no cycle.
+func (p *parser) checkStages(svc *service, byName map[string]*target) []soakUse {
 	local := map[string]int{} // the service's targets by name
 	var names []string
 	for i, t := range svc.targets {
@@ -1019,7 +1026,8 @@ func (p *parser) checkStages(svc *service, byName map[string]*target, longest *s
 			names = append(names, t.name)
 		}
 	}
-	next := make([]int, len(svc.targets)) // the target each waits for, or -1
+	next := make([]int, len(svc.targets))            // the target each waits for, or -1
+	soaks := make([]time.Duration, len(svc.targets)) // and its soak
 	for i, t := range svc.targets {
 		next[i] = -1
 		if t.legacy {
@@ -1049,8 +1057,8 @@ func (p *parser) checkStages(svc *service, byName map[string]*target, longest *s
 		case after.n == nil:
 			p.report(soak, "soak needs after: it is how long the target named by after must have run a digest healthily before this one receives it")
 		default:
-			if d, ok := p.duration(soak, ""); ok && d > longest.d {
-				*longest = soakUse{soak, d}
+			if d, ok := p.duration(soak, ""); ok {
+				soaks[i] = d
 			}
 		}
 	}
@@ -1062,6 +1070,7 @@ func (p *parser) checkStages(svc *service, byName map[string]*target, longest *s
 		done
 	)
 	state := make([]int, len(next))
+	cycles := false
 	for i := range next {
 		var path []int
 		j := i
@@ -1073,11 +1082,28 @@ func (p *parser) checkStages(svc *service, byName map[string]*target, longest *s
 			cycle := path[slices.Index(path, j):]
 			last := slices.Max(cycle)
 			p.report(svc.targets[last].l.get("after"), "closes a cycle: %s, so none of them would ever receive an image", cycleText(svc.targets, next, last))
+			cycles = true
 		}
 		for _, k := range path {
 			state[k] = done
 		}
 	}
+	if cycles {
+		return nil
+	}
+	var chains []soakUse
+	for i := range next {
+		if next[i] < 0 {
+			continue
+		}
+		c := soakUse{l: svc.targets[i].l.get("after")}
+		for j := i; next[j] >= 0; j = next[j] {
+			c.links++
+			c.d += soaks[j]
+		}
+		chains = append(chains, c)
+	}
+	return chains
 }
 
 // cycleText describes the cycle of targets through last: "c waits for

@@ -169,7 +169,7 @@ func TestParseGood(t *testing.T) {
 						Image: "ghcr.io/argodeploy/argodeploy:v0.2.0",
 						Retry: Retry{
 							Limit:   limit(DefaultRetryLimit),
-							Backoff: Backoff{Duration: DefaultRetryDuration, Factor: DefaultRetryFactor, MaxDuration: "40m"},
+							Backoff: Backoff{Duration: DefaultRetryDuration, Factor: DefaultRetryFactor, MaxDuration: "1h15m"},
 						},
 						Resources: Resources{
 							Requests: ResourceList{CPU: DefaultCPURequest, Memory: DefaultMemoryRequest},
@@ -541,6 +541,33 @@ func TestShortDuration(t *testing.T) {
 
 // TestParseTargets checks the target rules on small mappings: what each
 // accepts, and the one error each reports otherwise.
+// TestDefaultMaxDuration: an unwritten retry.backoff.maxDuration is what
+// the longest rollout step may take, and never less than 5m: the
+// rolloutTimeout, plus a rollout and a soak per stage its target waits
+// for (pkg/rollout's stage wait).
+func TestDefaultMaxDuration(t *testing.T) {
+	for _, c := range []struct{ workflow, targets, want string }{
+		{"", "- {name: a, namespace: a}", "5m"},
+		{"rolloutTimeout: 10m", "- {name: a, namespace: a}", "10m"},
+		{"", "- {name: a, namespace: a}\n        - {name: b, namespace: b, after: a, soak: 15m}", "25m"},
+		{"rolloutTimeout: 2m", "- {name: c, namespace: c, after: b, soak: 1h}\n        - {name: b, namespace: b, after: a, soak: 30s}\n        - {name: a, namespace: a}", "1h6m30s"},
+	} {
+		workflow := ""
+		if c.workflow != "" {
+			workflow = "  workflow:\n    " + c.workflow + "\n"
+		}
+		doc := "apiVersion: argodeploy.dev/v1alpha1\nkind: ServiceMapping\nmetadata:\n  name: shop\nspec:\n  gcp:\n    project: my-project\n" + workflow +
+			"  services:\n    - name: api\n      image: us-east1-docker.pkg.dev/my-project/apps/api\n      targets:\n        " + c.targets + "\n"
+		m, err := Parse("f", []byte(doc))
+		if err != nil {
+			t.Fatalf("%s / %s: %v", c.workflow, c.targets, err)
+		}
+		if got := m.Spec.Workflow.Retry.Backoff.MaxDuration; got != c.want {
+			t.Errorf("%s / %s: maxDuration %s, want %s", c.workflow, c.targets, got, c.want)
+		}
+	}
+}
+
 func TestParseTargets(t *testing.T) {
 	const head = "apiVersion: argodeploy.dev/v1alpha1\nkind: ServiceMapping\nmetadata:\n  name: shop\nspec:\n  gcp:\n    project: my-project\n"
 	tests := []struct {
@@ -595,7 +622,7 @@ func TestParseTargets(t *testing.T) {
 		{
 			name: "a chain of stages is no cycle",
 			spec: `  workflow:
-    retry: {backoff: {maxDuration: 20m}}
+    retry: {backoff: {maxDuration: 30m}}
   services:
     - name: api
       image: us-east1-docker.pkg.dev/my-project/apps/api
@@ -607,10 +634,10 @@ func TestParseTargets(t *testing.T) {
 `,
 		},
 		{
-			name: "maxDuration exactly rolloutTimeout plus the soak",
+			name: "maxDuration exactly two rollouts plus the soak",
 			spec: `  workflow:
     rolloutTimeout: 90s
-    retry: {backoff: {maxDuration: 16m30s}}
+    retry: {backoff: {maxDuration: 18m}}
   services:
     - name: api
       image: us-east1-docker.pkg.dev/my-project/apps/api
@@ -623,7 +650,7 @@ func TestParseTargets(t *testing.T) {
 			name: "maxDuration a second short",
 			spec: `  workflow:
     rolloutTimeout: 90s
-    retry: {backoff: {maxDuration: 16m29s}}
+    retry: {backoff: {maxDuration: 17m59s}}
   services:
     - name: api
       image: us-east1-docker.pkg.dev/my-project/apps/api
@@ -631,7 +658,7 @@ func TestParseTargets(t *testing.T) {
         - {name: a, namespace: a}
         - {name: b, namespace: b, after: a, soak: 15m}
 `,
-			want: "f:10:36: spec.workflow.retry.backoff.maxDuration: 16m29s is shorter than rolloutTimeout 90s plus the longest soak 15m (line 16): " + deadlineReason + "; use at least 16m30s",
+			want: "f:10:36: spec.workflow.retry.backoff.maxDuration: 17m59s is shorter than what a rollout step may take: rolloutTimeout 90s, and the target whose after is on line 16 first waits for 1 stage(s) to roll out (up to 1m30s each) and soak (15m in all): " + deadlineReason + "; use at least 18m, or leave maxDuration out to get that",
 		},
 		{
 			name: "a single target is named after its service",

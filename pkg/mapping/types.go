@@ -2,6 +2,8 @@
 // redeploys which Deployment, and how the pipeline around it is configured.
 package mapping
 
+import "time"
+
 // APIVersion and Kind identify a service-mapping file.
 const (
 	APIVersion = "argodeploy.dev/v1alpha1"
@@ -266,7 +268,6 @@ func (m *ServiceMapping) Default() {
 	if w.Retry.Backoff.Factor == 0 {
 		w.Retry.Backoff.Factor = DefaultRetryFactor
 	}
-	setDefault(&w.Retry.Backoff.MaxDuration, DefaultRetryMaxDuration)
 	setDefault(&w.Resources.Requests.CPU, DefaultCPURequest)
 	setDefault(&w.Resources.Requests.Memory, DefaultMemoryRequest)
 	setDefault(&w.Resources.Limits.CPU, DefaultCPULimit)
@@ -276,6 +277,34 @@ func (m *ServiceMapping) Default() {
 	for i := range s.Services {
 		s.Services[i].Default()
 	}
+	if w.Retry.Backoff.MaxDuration == "" {
+		d, _ := time.ParseDuration(DefaultRetryMaxDuration)
+		w.Retry.Backoff.MaxDuration = shortDuration(max(d, m.LongestStep()))
+	}
+}
+
+// LongestStep is how long a rollout step of the defaulted mapping may
+// take: its rolloutTimeout, plus, for the target that waits for the
+// longest stage chain, a rollout and a soak per stage of the chain, as
+// pkg/rollout's stage wait allows itself. Argo Workflows v3.7 kills a step
+// pod at retry.backoff.maxDuration, so that defaults to this. Invalid
+// durations count as zero; a cycle ends the chain.
+func (m *ServiceMapping) LongestStep() time.Duration {
+	rollout, _ := time.ParseDuration(m.Spec.Workflow.RolloutTimeout)
+	longest := rollout
+	for _, svc := range m.Spec.Services {
+		for i := range svc.Targets {
+			step := rollout
+			seen := map[string]bool{}
+			for t := &svc.Targets[i]; t != nil && t.After != "" && !seen[t.Name]; t = svc.Target(t.After) {
+				seen[t.Name] = true
+				soak, _ := time.ParseDuration(t.Soak)
+				step += rollout + max(soak, 0)
+			}
+			longest = max(longest, step)
+		}
+	}
+	return longest
 }
 
 // Default moves the target fields of a service without targets into its

@@ -176,38 +176,15 @@ func (p *pipeline) stepContainer(command []string, args ...string) *corev1.Conta
 }
 
 // deadlineSeconds bounds a whole release: a minute for each attempt of the
-// route step, then every attempt of a rollout step may wait for its
-// upstream stage (a rollout timeout and the longest soak), then the full
-// rollout timeout, plus a minute of API calls; the backoff between
-// attempts is capped by maxDuration.
+// route step, then every attempt of a rollout step may take what the
+// longest step may (mapping.LongestStep: its stage waits, then its own
+// rollout) plus a minute of API calls; the backoff between attempts is
+// capped by maxDuration.
 func (p *pipeline) deadlineSeconds() int64 {
 	w := p.m.Spec.Workflow
-	rollout := mustDuration(w.RolloutTimeout)
-	attempt := rollout + time.Minute
-	if soak, staged := p.longestSoak(); staged {
-		attempt += rollout + soak
-	}
+	attempt := p.m.LongestStep() + time.Minute
 	total := time.Duration(*w.Retry.Limit+1)*(time.Minute+attempt) + mustDuration(w.Retry.Backoff.MaxDuration)
 	return int64(total.Seconds())
-}
-
-// longestSoak is the longest soak of any target, and whether any target
-// waits for a stage.
-func (p *pipeline) longestSoak() (time.Duration, bool) {
-	var longest time.Duration
-	staged := false
-	for _, s := range p.m.Spec.Services {
-		for _, t := range s.Targets {
-			if t.After == "" {
-				continue
-			}
-			staged = true
-			if t.Soak != "" {
-				longest = max(longest, mustDuration(t.Soak))
-			}
-		}
-	}
-	return longest, staged
 }
 
 func workflowParam(name string) string { return "{{workflow.parameters." + name + "}}" }
