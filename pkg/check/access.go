@@ -106,6 +106,10 @@ type access struct {
 	clusterRoles map[string]*rbacv1.ClusterRole
 	roleIndex    map[any]int // Role or ClusterRole → object index
 	templates    map[string]*wfv1.WorkflowTemplate
+	// cacheImages are, per Sensor (by object index) whose triggers create
+	// rollout Workflows, the images of the cache entries those read; nil
+	// when some entry is unknown.
+	cacheImages map[int]map[string]bool
 
 	broken  map[string]bool   // objects that did not decode, by kind/namespace/name
 	partial bool              // some needs are unknown: an object did not decode or a template is missing
@@ -128,7 +132,8 @@ func newAccess(decoded []runtime.Object, opts Options) *access {
 	a := &access{
 		opts: opts, accounts: map[string]bool{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]bool{},
 		roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{}, roleIndex: map[any]int{}, templates: map[string]*wfv1.WorkflowTemplate{},
-		needs: map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
+		cacheImages: map[int]map[string]bool{},
+		needs:       map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
 	}
 	for i, obj := range decoded {
 		switch o := obj.(type) {
@@ -236,6 +241,39 @@ func (a *access) sensor(i int, s *eventsv1alpha1.Sensor) {
 		a.trigger(i, path, s.Namespace, sa, trigger.Template, trigger.Parameters)
 		if trigger.DlqTrigger != nil {
 			a.trigger(i, path+".dlqTrigger", s.Namespace, sa, trigger.DlqTrigger.Template, trigger.DlqTrigger.Parameters)
+		}
+	}
+	a.routedImages(i, s)
+}
+
+// routedImages checks that every image a dependency's digest filter admits
+// (when its images are known: admittedImages) has an entry in the cache
+// the Sensor's rollout Workflows read: the route step refuses a push of
+// any other, so each would fail.
+func (a *access) routedImages(i int, s *eventsv1alpha1.Sensor) {
+	cached, ok := a.cacheImages[i]
+	if !ok || cached == nil {
+		return
+	}
+	for d, dep := range s.Spec.Dependencies {
+		if dep.Filters == nil {
+			continue
+		}
+		for f, filter := range dep.Filters.Data {
+			if filter.Path != "body.digest" {
+				continue
+			}
+			for v, value := range filter.Value {
+				images, ok := admittedImages(value)
+				if !ok {
+					continue
+				}
+				for _, image := range images {
+					if !cached[image] {
+						a.fail(i, fmt.Sprintf("spec.dependencies[%d].filters.data[%d].value[%d]", d, f, v), "admits image %s, which has no entry in the cache its Workflow's route step reads: every push of it would fail there; generate the Sensors and the cache ConfigMaps together", image)
+					}
+				}
+			}
 		}
 	}
 }
@@ -418,6 +456,11 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 			return
 		}
 	}
+	images := map[string]bool{}
+	if prev, seen := a.cacheImages[i]; seen {
+		images = prev // another Workflow of the Sensor's; nil when its entries are not known
+	}
+	a.cacheImages[i] = nil // until every entry is read
 	for _, raw := range names {
 		name := resolve(raw, values)
 		if isTemplated(raw) {
@@ -453,7 +496,13 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 				r.ResourceNames = []string{t.Deployment}
 				a.require(sa, need{i, path, t.Namespace, r, "rollout of target " + t.Name})
 			}
+			if images != nil {
+				images[svc.Image] = true
+			}
 		}
+	}
+	if images != nil {
+		a.cacheImages[i] = images
 	}
 }
 
