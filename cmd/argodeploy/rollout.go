@@ -117,12 +117,7 @@ func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rollou
 	if err != nil {
 		return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("no client of the cluster: %v", err)}
 	}
-	namespace := env.getenv("POD_NAMESPACE")
-	if namespace == "" {
-		if data, err := os.ReadFile(serviceAccountNamespace); err == nil {
-			namespace = strings.TrimSpace(string(data))
-		}
-	}
+	namespace := podNamespace(env.getenv)
 	res := rollout.Run(ctx, rollout.Options{
 		Service:        svc,
 		Target:         opts.target,
@@ -145,16 +140,7 @@ func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rollou
 // whole kubernetes.Clientset, whose other API groups would add some 14 MB
 // to the binary.
 func localClient(getenv func(string) string) (rollout.Local, error) {
-	var (
-		config *rest.Config
-		err    error
-	)
-	if paths := getenv("KUBECONFIG"); paths != "" {
-		rules := &clientcmd.ClientConfigLoadingRules{Precedence: filepath.SplitList(paths)}
-		config, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-	} else {
-		config, err = rest.InClusterConfig()
-	}
+	config, err := localConfig(getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +157,28 @@ func localClient(getenv func(string) string) (rollout.Local, error) {
 		return nil, err
 	}
 	return localClients{apps, core}, nil
+}
+
+// localConfig is the config of the cluster the step runs in: from the
+// kubeconfig files KUBECONFIG lists when it is set, else the pod's.
+func localConfig(getenv func(string) string) (*rest.Config, error) {
+	if paths := getenv("KUBECONFIG"); paths != "" {
+		rules := &clientcmd.ClientConfigLoadingRules{Precedence: filepath.SplitList(paths)}
+		return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	}
+	return rest.InClusterConfig()
+}
+
+// podNamespace is the namespace the step runs in: POD_NAMESPACE, else the
+// pod's service account's.
+func podNamespace(getenv func(string) string) string {
+	if ns := getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if data, err := os.ReadFile(serviceAccountNamespace); err == nil {
+		return strings.TrimSpace(string(data))
+	}
+	return ""
 }
 
 // localClients is a rollout.Local of two typed clients.

@@ -50,7 +50,7 @@ A push rolls the mapped Deployment within seconds, without polling.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
-	root.AddCommand(newInitCommand(s), newGenerateCommand(s), newValidateCommand(s), newSimulateCommand(s), newVersionCommand(s), newSchemaCommand(s), newGraphCommand(s), newRolloutCommand(s), newRouteCommand(s))
+	root.AddCommand(newInitCommand(s), newGenerateCommand(s), newValidateCommand(s), newSimulateCommand(s), newVersionCommand(s), newSchemaCommand(s), newGraphCommand(s), newRolloutCommand(s), newRouteCommand(s), newReconcileCommand(s))
 	return root
 }
 

@@ -64,7 +64,7 @@ func Admit(svc *mapping.Service, t *mapping.Target, p Push) Decision {
 	if t.Policy != mapping.PolicySemver {
 		return Decision{Action: Roll}
 	}
-	v, ok := tagVersion(tag)
+	v, ok := TagVersion(tag)
 	if !ok {
 		return Decision{Action: Skip, Reason: fmt.Sprintf("tag %s is not a semantic version; target %s uses policy semver", tag, t.Name)}
 	}
@@ -80,8 +80,8 @@ func Admit(svc *mapping.Service, t *mapping.Target, p Push) Decision {
 	return Decision{Action: Roll, Version: v.String()}
 }
 
-// tagVersion parses a tag as a semantic version, a leading v allowed.
-func tagVersion(tag string) (*semver.Version, bool) {
+// TagVersion parses a tag as a semantic version, a leading v allowed.
+func TagVersion(tag string) (*semver.Version, bool) {
 	v, err := semver.StrictNewVersion(strings.TrimPrefix(tag, "v"))
 	return v, err == nil
 }

@@ -59,9 +59,24 @@ func DirLookup(cacheDir string) Lookup {
 }
 
 func serviceIn(cacheDir, image string) (mapping.Service, error) {
+	services, err := LoadServices(cacheDir)
+	if err != nil {
+		return mapping.Service{}, err
+	}
+	for _, svc := range services {
+		if svc.Image == image {
+			return svc, nil
+		}
+	}
+	return mapping.Service{}, UnknownImage(image, cacheDir, len(services))
+}
+
+// LoadServices reads every cache entry in cacheDir (LoadService), by name:
+// the files a ConfigMap volume shows, its dot-files left out.
+func LoadServices(cacheDir string) ([]mapping.Service, error) {
 	entries, err := os.ReadDir(cacheDir)
 	if err != nil {
-		return mapping.Service{}, fmt.Errorf("cache: %v", err)
+		return nil, fmt.Errorf("cache: %v", err)
 	}
 	var names []string
 	for _, e := range entries {
@@ -70,16 +85,15 @@ func serviceIn(cacheDir, image string) (mapping.Service, error) {
 		}
 	}
 	slices.Sort(names)
+	services := make([]mapping.Service, 0, len(names))
 	for _, name := range names {
 		svc, err := LoadService(cacheDir, name)
 		if err != nil {
-			return mapping.Service{}, err
+			return nil, err
 		}
-		if svc.Image == image {
-			return svc, nil
-		}
+		services = append(services, svc)
 	}
-	return mapping.Service{}, UnknownImage(image, cacheDir, len(names))
+	return services, nil
 }
 
 // UnknownImage is the error of an image the cache has no service of.

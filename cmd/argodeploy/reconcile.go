@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/reconcile"
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
+)
+
+// labelOrigin marks the Workflows the reconcile loop creates.
+const labelOrigin = "argodeploy.dev/origin"
+
+func newReconcileCommand(s streams) *cobra.Command {
+	var cacheDir, template string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "reconcile --workflow-template NAME",
+		Short: "Release again the pushes targets missed: the step of the reconcile CronWorkflow",
+		Long: `Release again the pushes that targets missed: the step the pipeline's reconcile
+CronWorkflow runs every few minutes, behind the event-driven path.
+
+For each service in the cache (--cache-dir), it lists the image's tags in the
+registry (Artifact Registry answers with every manifest and its upload time
+in one request), finds the newest push each target takes (its tagPattern,
+policy and semverRange; a restart target only the tag its container
+references), and reads what the target last received from its Deployment's
+argodeploy.dev/state annotation. For each push a target lacks it creates a
+Workflow from --workflow-template with the push's digest, tag and upload
+time, as the Sensor would have: the same route step, locks and policies
+decide, and a newer push that arrived meanwhile wins. It never asks for a
+push older than what a target has, nor again for one a target undid.
+
+Registry credentials: Google's (Workload Identity's metadata server, or
+gcloud), else Docker's config. Kubernetes: KUBECONFIG, else in-cluster.
+
+Exit status: 0 every service was checked; 1 some registry or API call
+failed (the others were still checked); 2 bad usage or cache.`,
+		Example: `  # See what a pass would release, without creating anything
+  argodeploy reconcile --workflow-template shop-rollout --cache-dir ./cache --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if template == "" {
+				return &exitError{code: exitUsage, err: errors.New("--workflow-template is required")}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			services, err := rollout.LoadServices(cacheDir)
+			if err != nil {
+				return &exitError{code: rollout.ExitPermanent, err: err}
+			}
+			config, err := localConfig(os.Getenv)
+			if err != nil {
+				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("no client of the cluster: %v", err)}
+			}
+			local, err := localClient(os.Getenv)
+			if err != nil {
+				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("no client of the cluster: %v", err)}
+			}
+			workflows, err := dynamic.NewForConfig(config)
+			if err != nil {
+				return &exitError{code: rollout.ExitPermanent, err: err}
+			}
+			namespace := podNamespace(os.Getenv)
+			registry := &reconcile.Registry{}
+			sum, err := reconcile.Run(ctx, reconcile.Options{
+				Services: services,
+				List:     registry.List,
+				Clusters: rollout.NewClusters(local, namespace),
+				Release: func(ctx context.Context, svc *mapping.Service, r reconcile.Release) (string, error) {
+					return createRelease(ctx, workflows, namespace, template, r)
+				},
+				DryRun: dryRun,
+				Log:    s.err,
+			})
+			fmt.Fprintf(s.err, "argodeploy: reconcile: %d services, %d targets: %d up to date, %d releases, %d failed; %d registry requests\n",
+				sum.Services, sum.Targets, sum.UpToDate, sum.Releases, sum.Failed, registry.Requests.Load())
+			if err != nil {
+				return &exitError{code: rollout.ExitTransient, err: err}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cacheDir, "cache-dir", "/etc/argodeploy/cache", "the directory of the cache entries")
+	f.StringVar(&template, "workflow-template", "", "the WorkflowTemplate the release Workflows run")
+	f.BoolVar(&dryRun, "dry-run", false, "only say what would be released")
+	return cmd
+}
+
+// createRelease creates the Workflow of release r from template in
+// namespace, with the arguments the Sensor's trigger gives one.
+func createRelease(ctx context.Context, client dynamic.Interface, namespace, template string, r reconcile.Release) (string, error) {
+	values := map[string]string{
+		render.ParamDigest:      r.Digest,
+		render.ParamTag:         r.Tag,
+		render.ParamPublishedAt: strconv.FormatInt(r.PublishedAt, 10),
+	}
+	wf := &wfv1.Workflow{
+		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow"},
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: template + "-",
+			Namespace:    namespace,
+			Labels:       map[string]string{render.LabelManagedBy: render.ManagerName, labelOrigin: "reconcile"},
+		},
+		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: template}},
+	}
+	for _, name := range render.WorkflowParams() {
+		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(values[name])})
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(wf)
+	if err != nil {
+		return "", err
+	}
+	created, err := client.Resource(wfv1.SchemeGroupVersion.WithResource("workflows")).Namespace(namespace).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	return created.GetName(), nil
+}
