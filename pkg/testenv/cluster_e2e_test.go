@@ -4,9 +4,19 @@ package testenv_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+
+	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
@@ -78,4 +88,105 @@ func startEventSource(ctx context.Context, e *testenv.Env, p testenv.Pipeline, n
 		return err
 	}
 	return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
+}
+
+// sensorsOf are the Sensors among the rendered objects.
+func sensorsOf(objs []render.Object) []*eventsv1.Sensor {
+	var out []*eventsv1.Sensor
+	for _, o := range objs {
+		if s, ok := o.(*eventsv1.Sensor); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// conditionName finds the dependency names of a trigger's conditions.
+var conditionName = regexp.MustCompile(`[^\s&|()!]+`)
+
+// sensorConsumers is how many JetStream durable consumers a Sensor makes,
+// as Argo Events' JetStream sensor subscribes: one per trigger and
+// dependency its conditions name (every dependency when it has none). A
+// generated Sensor has one trigger on its one dependency: one consumer.
+func sensorConsumers(s *eventsv1.Sensor) int {
+	n := 0
+	for _, tr := range s.Spec.Triggers {
+		named := conditionName.FindAllString(tr.Template.Conditions, -1)
+		for _, d := range s.Spec.Dependencies {
+			if len(named) == 0 || slices.Contains(named, d.Name) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// waitForConsumers waits until the event bus's stream has want durable
+// consumers, and checks that it has no more.
+func waitForConsumers(ctx context.Context, nats *testenv.NATS, want int, timeout time.Duration) error {
+	if err := nats.WaitForConsumers(ctx, "default", want, timeout); err != nil {
+		return err
+	}
+	names, err := nats.Consumers(ctx, "default")
+	if err != nil {
+		return err
+	}
+	if len(names) != want {
+		return fmt.Errorf("stream default has %d consumers %v, want %d (one per Sensor)", len(names), names, want)
+	}
+	return nil
+}
+
+// imageOf is the image a digest (IMAGE@sha256:HEX) names: what the route
+// step looks the service up by.
+func imageOf(digest string) string {
+	image, _, _ := strings.Cut(digest, "@")
+	return image
+}
+
+// workflowArgs checks that a Workflow's arguments are exactly the
+// parameters of the WorkflowTemplate, in order (digest, tag, published-at:
+// all from the event), the digest and tag those given, and returns them.
+func workflowArgs(t *testing.T, wf *wfv1.Workflow, digest, tag string) map[string]string {
+	t.Helper()
+	var names []string
+	params := map[string]string{}
+	for _, p := range wf.Spec.Arguments.Parameters {
+		names = append(names, p.Name)
+		if p.Value != nil {
+			params[p.Name] = p.Value.String()
+		}
+	}
+	if !slices.Equal(names, render.WorkflowParams()) || len(params) != len(names) {
+		t.Errorf("Workflow %s: arguments %v, want exactly %v", wf.Name, params, render.WorkflowParams())
+	}
+	for k, v := range map[string]string{render.ParamDigest: digest, render.ParamTag: tag} {
+		if params[k] != v {
+			t.Errorf("Workflow %s: %s = %q, want %q", wf.Name, k, params[k], v)
+		}
+	}
+	if _, err := strconv.ParseInt(params[render.ParamPublishedAt], 10, 64); err != nil {
+		t.Errorf("Workflow %s: %s %q is not Unix nanoseconds: %v", wf.Name, render.ParamPublishedAt, params[render.ParamPublishedAt], err)
+	}
+	return params
+}
+
+// checkWorkflowMeta checks a Workflow's name and labels: named after the
+// pipeline, labelled as the pipeline's objects are (and by the Sensor
+// that created it), and nothing that names a service.
+func checkWorkflowMeta(t *testing.T, wf *wfv1.Workflow, pipeline string) {
+	t.Helper()
+	if wf.GenerateName != pipeline+"-" || !strings.HasPrefix(wf.Name, pipeline+"-") {
+		t.Errorf("Workflow %s: generateName %q, want %s-", wf.Name, wf.GenerateName, pipeline)
+	}
+	labels := map[string]string{}
+	for k, v := range wf.Labels {
+		if !strings.HasPrefix(k, "events.argoproj.io/") {
+			labels[k] = v
+		}
+	}
+	want := map[string]string{render.LabelManagedBy: render.ManagerName, render.LabelPartOf: pipeline}
+	if !maps.Equal(labels, want) {
+		t.Errorf("Workflow %s: labels %v, want %v and the Sensor's", wf.Name, wf.Labels, want)
+	}
 }

@@ -30,7 +30,12 @@ func TestAPIServerOutage(t *testing.T) {
 	e := testenv.New(t)
 	step := stepper(t)
 	ps, api, nats := startCluster(ctx, e, step)
-	applyPipeline(ctx, t, step, api, generate(t, "../../examples/single-service.yaml"), pipelineN, "shop")
+	objs := renderMapping(t, "../../examples/single-service.yaml")
+	sensors := sensorsOf(objs)
+	if len(sensors) != 1 || sensors[0].Name != "shop" {
+		t.Fatalf("the pipeline has Sensors %v, want one, shop", sensors)
+	}
+	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "shop")
 	step("create topic gcr", func() error { return ps.CreateTopic(ctx, project, "gcr") })
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
 	step("start eventsource", func() error { return startEventSource(ctx, e, p, "shop") })
@@ -42,7 +47,7 @@ func TestAPIServerOutage(t *testing.T) {
 		if err := testenv.WaitForLog(ctx, sn.Proc, "Subscribing to subject", 90*time.Second); err != nil {
 			return err
 		}
-		return nats.WaitForConsumers(ctx, "default", 1, 30*time.Second)
+		return waitForConsumers(ctx, nats, sensorConsumers(sensors[0]), 30*time.Second)
 	})
 	pub, err := ps.NewPublisher(ctx, project, "gcr")
 	if err != nil {
@@ -60,7 +65,7 @@ func TestAPIServerOutage(t *testing.T) {
 
 	var want []string
 	want = append(want, push(0))
-	if _, err := waitForWorkflow(ctx, api, 60*time.Second); err != nil {
+	if _, err := waitForWorkflow(ctx, api, "shop", want[0], 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	api.Kill()

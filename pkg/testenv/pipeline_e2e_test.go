@@ -25,6 +25,7 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
 	"github.com/argodeploy/argodeploy/pkg/simulate"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
@@ -73,8 +74,30 @@ func mnLookup(name string) mnService {
 	panic("no service " + name)
 }
 
+// mnOfImage is the service of an image, as the route step finds it in the
+// cache: a Workflow names no service, its digest's image does.
+func mnOfImage(image string) (mnService, bool) {
+	for _, s := range mnServices {
+		if s.image == image {
+			return s, true
+		}
+	}
+	return mnService{}, false
+}
+
+// mnRoutes is what the route step of a push of svc's image with tag must
+// print: svc's one target, or nothing (exit 2) when the tag is another
+// image's.
+func mnRoutes(svc mnService, tag string) (routes []rollout.Route, exit int) {
+	if i := strings.LastIndex(tag, ":"); i < 0 || tag[:i] != svc.image {
+		return nil, rollout.ExitPermanent
+	}
+	return []rollout.Route{{Service: svc.name, Target: svc.name, Lock: svc.lock()}}, 0
+}
+
 // mnFires is, per line of testdata/simulate/multi-namespace.jsonl, the
-// services whose Workflow it must create (the golden
+// service whose Workflow it must create, by the digest's image: the
+// Sensor's one trigger creates at most one (the golden
 // testdata/simulate/multi-namespace.out says the same).
 var mnFires = [][]string{
 	{"api"},              // api:v1.2.3
@@ -86,15 +109,13 @@ var mnFires = [][]string{
 	nil,                  // services/billing: no service maps it
 }
 
-// sensorDeps is how many trigger subscriptions each message reaches: one
-// per trigger, each with its one dependency.
-var sensorDeps = len(mnServices)
-
 // TestPipeline runs the generated pipeline of examples/multi-namespace.yaml
 // end to end on real components: messages published to the emulator must
-// create exactly the Workflows simulate predicts, with the right arguments;
-// each Workflow's step, run as its pod would with the generated
-// ServiceAccount's token, must roll exactly its Deployment; a rollout that
+// create exactly the Workflows simulate predicts, with the push as their
+// only arguments; each Workflow's route step, run as its pod would with the
+// generated ServiceAccount's token, must find the targets simulate
+// predicts from the digest's image (or refuse a tag of another image), and
+// its rollout step must roll exactly its Deployment; a rollout that
 // cannot become healthy must be undone; and the publish -> Workflow latency
 // is measured over 20 pushes.
 func TestPipeline(t *testing.T) {
@@ -108,6 +129,10 @@ func TestPipeline(t *testing.T) {
 	objs := renderMapping(t, mnMapping)
 	manifests := yamlOf(t, objs)
 	checkCache(t, objs)
+	sensors := sensorsOf(objs)
+	if len(sensors) != 1 || sensors[0].Name != mnPipeline {
+		t.Fatalf("the pipeline has Sensors %v, want one, %s", sensors, mnPipeline)
+	}
 	applyPipeline(ctx, t, step, api, manifests, pipelineN, "prod", "staging", "web")
 	step("create target deployments", func() error {
 		for _, d := range mnDeployments() {
@@ -119,7 +144,7 @@ func TestPipeline(t *testing.T) {
 	})
 	step("create topic gcr", func() error { return ps.CreateTopic(ctx, mnProject, "gcr") })
 
-	r := &pipelineRun{t: t, ctx: ctx, api: api}
+	r := &pipelineRun{t: t, ctx: ctx, api: api, consumers: sensorConsumers(sensors[0])}
 	step("watch workflows", func() error { return r.watchWorkflows() })
 
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
@@ -130,12 +155,13 @@ func TestPipeline(t *testing.T) {
 			return err
 		}
 		r.sensor = sn.Proc
-		// One durable consumer per trigger: each must exist before the first
-		// publish, as they deliver only new messages.
-		if err := testenv.WaitForLogCount(ctx, sn.Proc, "Subscribing to subject", sensorDeps, 90*time.Second); err != nil {
+		// One durable consumer for the Sensor's one trigger on its one
+		// dependency, whatever the number of services: it must exist before
+		// the first publish, as it delivers only new messages.
+		if err := testenv.WaitForLogCount(ctx, sn.Proc, "Subscribing to subject", r.consumers, 90*time.Second); err != nil {
 			return err
 		}
-		return nats.WaitForConsumers(ctx, "default", sensorDeps, 30*time.Second)
+		return waitForConsumers(ctx, nats, r.consumers, 30*time.Second)
 	})
 	step("subscription exists", func() error {
 		ok, err := ps.SubscriptionExists(ctx, mnProject, mnSubscription)
@@ -146,6 +172,9 @@ func TestPipeline(t *testing.T) {
 	})
 	var err error
 	if r.sim, err = simulate.NewPipeline(render.Convert[runtime.Object](objs)); err != nil {
+		t.Fatal(err)
+	}
+	if r.simCluster, err = r.sim.NewCluster(nil); err != nil {
 		t.Fatal(err)
 	}
 	if r.pub, err = ps.NewPublisher(ctx, mnProject, "gcr"); err != nil {
@@ -186,6 +215,13 @@ func TestPipeline(t *testing.T) {
 		// the same digest, whose step finds the digest rolled and does nothing.
 		r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, docsDigest, mnLookup("docs").image+":stable"), "docs"),
 	)
+	// api's digest under a tag of api-worker's image: the Sensor's filters
+	// take any mapped image's digest with any tag of a mapped image that
+	// its pattern admits, so the trigger creates a Workflow; its route step
+	// must refuse the push (exit 2), and nothing rolls.
+	mismatch := r.publish(fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`,
+		mnLookup("api").image+"@sha256:"+strings.Repeat("3", 64), mnLookup("api-worker").image+":v1.2.4"), "api")
+	sent = append(sent, mismatch)
 	t.Logf("%d messages published and judged in %.1fs", len(sent), time.Since(phase1).Seconds())
 	if a, b := sent[5].workflows, sent[9].workflows; len(a) == 1 && len(b) == 1 && a[0].param("digest") != b[0].param("digest") {
 		t.Errorf("docs under two tags: digests %s and %s differ", a[0].param("digest"), b[0].param("digest"))
@@ -200,6 +236,9 @@ func TestPipeline(t *testing.T) {
 	for _, m := range sent {
 		for _, wf := range m.workflows {
 			res := r.runStep(wf, "")
+			if m == mismatch && (!res.refused || res.exit != rollout.ExitPermanent || !strings.Contains(res.log, "is not a tag of "+mnLookup("api").image)) {
+				t.Errorf("api's digest under api-worker's tag: want the route step to refuse it (exit %d), got exit %d:\n%s", rollout.ExitPermanent, res.exit, res.log)
+			}
 			if wf.param("tag") == mnLookup("docs").image+":stable" {
 				// The same digest under a second tag, which the container does
 				// not reference: restart leaves it alone.
@@ -324,6 +363,9 @@ type pipelineRun struct {
 	pub    *testenv.Publisher
 	sim    *simulate.Pipeline
 
+	simCluster *simulate.Cluster // what simulate's Follow plays the releases on
+	consumers  int               // the Sensor's durable consumers: each judges every message
+
 	mu        sync.Mutex
 	workflows []clusterWorkflow
 	other     []string // watch events other than ADDED
@@ -346,11 +388,12 @@ type sentMessage struct {
 	latency   time.Duration // publish -> first Workflow seen
 }
 
-// clusterWorkflow is the part of a Workflow the test reads, and when the
-// watch saw it.
+// clusterWorkflow is the part of a Workflow the test reads, when the
+// watch saw it, and what simulate predicts its route step finds.
 type clusterWorkflow struct {
 	wfv1.Workflow
-	seen time.Time
+	seen  time.Time
+	route *simulate.Route
 }
 
 func (w clusterWorkflow) params() map[string]string {
@@ -401,7 +444,8 @@ var (
 )
 
 // sensorLog returns the dependencies the sensor triggered on, in order,
-// and how many times a dependency's filters said no.
+// and how many times a dependency's filters said no. The Sensor has one
+// dependency, push: each message logs one or the other once per consumer.
 func (r *pipelineRun) sensorLog() (triggered []string, dropped int) {
 	data, err := os.ReadFile(r.sensor.LogPath)
 	if err != nil {
@@ -413,10 +457,13 @@ func (r *pipelineRun) sensorLog() (triggered []string, dropped int) {
 	return triggered, len(droppedLine.FindAll(data, -1))
 }
 
-// publish publishes data, waits until every trigger of the sensor has
-// judged it and the Workflows it fired exist, and checks them: the triggers
-// that fired are want; each Workflow has the arguments the mapping and the
-// message give; simulate predicts the same triggers and arguments.
+// publish publishes data, waits until the sensor's trigger has judged it
+// and the Workflow it fired exists, and checks them: a Workflow exists
+// exactly when want names a service, and its digest's image is that
+// service's; its arguments are exactly the push (digest, tag, publish
+// time); simulate predicts the same trigger, arguments, name and labels,
+// and a route step that finds the service's target (or refuses a tag of
+// another image), which runStep holds the real one to.
 func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 	t := r.t
 	t.Helper()
@@ -437,7 +484,7 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 	var triggered []string
 	for {
 		all, dropped := r.sensorLog()
-		if len(all)+dropped >= sensorDeps*m.n {
+		if len(all)+dropped >= r.consumers*m.n {
 			triggered = all[prevFired:]
 			if len(r.allWorkflows()) >= before+len(triggered) {
 				r.fired = len(all)
@@ -447,7 +494,7 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 		if time.Now().After(deadline) {
 			cms, _ := r.api.Kubectl(r.ctx, "", "get", "configmaps", "-n", pipelineN, "-l", "argodeploy.dev/dead-letter=true", "-o", "yaml")
 			t.Fatalf("message %d %s: after 60s the sensor judged it %d of %d times (triggered %v), %d Workflows, want %d; dead letters:\n%s",
-				m.n, data, len(all)+dropped-sensorDeps*(m.n-1), sensorDeps, all[prevFired:], len(r.allWorkflows())-before, len(want), cms)
+				m.n, data, len(all)+dropped-r.consumers*(m.n-1), r.consumers, all[prevFired:], len(r.allWorkflows())-before, len(want), cms)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -455,46 +502,43 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 	if len(m.workflows) > 0 {
 		m.latency = m.workflows[0].seen.Sub(sent)
 	}
-	sort.Slice(m.workflows, func(i, j int) bool { return m.workflows[i].param("service") < m.workflows[j].param("service") })
+	sort.Slice(m.workflows, func(i, j int) bool { return m.workflows[i].param("digest") < m.workflows[j].param("digest") })
 	t.Logf("message %d (id %s) -> %d Workflow(s) %v in %.3fs%s: %s", m.n, id, len(m.workflows), names(m.workflows), m.latency.Seconds(), stages(sent, m.workflows), data)
 
 	wantSorted := slices.Sorted(slices.Values(want))
-	if got := slices.Sorted(slices.Values(triggered)); !slices.Equal(got, wantSorted) {
-		t.Errorf("message %d %s: sensor triggered %v, want %v", m.n, data, got, wantSorted)
+	if len(want) > 1 {
+		t.Fatalf("message %d: want Workflows for %v: the Sensor's one trigger creates at most one", m.n, want)
+	}
+	if got, wantDeps := triggered, slices.Repeat([]string{render.DependencyName}, len(want)); !slices.Equal(got, wantDeps) {
+		t.Errorf("message %d %s: sensor triggered on %v, want %v", m.n, data, got, wantDeps)
 	}
 	var got []string
 	for _, wf := range m.workflows {
-		got = append(got, wf.Labels[render.LabelService])
+		svc, ok := mnOfImage(imageOf(wf.param("digest")))
+		if !ok {
+			svc.name = "no service of " + imageOf(wf.param("digest"))
+		}
+		got = append(got, svc.name)
 	}
 	if !slices.Equal(got, wantSorted) {
 		t.Errorf("message %d %s: Workflows for %v, want %v", m.n, data, got, wantSorted)
 	}
 
-	// The arguments: constants from the mapping, digest and tag from the
-	// message, published-at from the emulator's publish time.
+	// The arguments: the push alone, digest and tag from the message,
+	// published-at from the emulator's publish time.
 	var body struct{ Digest, Tag string }
 	_ = json.Unmarshal(data, &body)
 	for _, wf := range m.workflows {
-		svc := mnLookup(wf.Labels[render.LabelService])
-		params := wf.params()
-		targets := fmt.Sprintf(`[{"name":%q,"lock":%q}]`, svc.name, svc.lock())
-		wantParams := map[string]string{"service": svc.name, "targets": targets, "cache": mnCache, "digest": body.Digest, "tag": body.Tag}
-		for k, v := range wantParams {
-			if params[k] != v {
-				t.Errorf("message %d: Workflow %s: %s = %q, want %q", m.n, wf.Name, k, params[k], v)
-			}
-		}
-		if len(params) != len(wantParams)+1 {
-			t.Errorf("message %d: Workflow %s has parameters %v", m.n, wf.Name, params)
-		}
+		params := workflowArgs(t, &wf.Workflow, body.Digest, body.Tag)
+		checkWorkflowMeta(t, &wf.Workflow, mnPipeline)
 		at, err := strconv.ParseInt(params["published-at"], 10, 64)
-		if err != nil {
-			t.Errorf("message %d: published-at %q: %v", m.n, params["published-at"], err)
-		} else if pt := time.Unix(0, at); pt.Before(sent.Add(-time.Second)) || pt.After(acked.Add(time.Second)) {
+		switch pt := time.Unix(0, at); {
+		case err != nil: // workflowArgs has said so
+		case pt.Before(sent.Add(-time.Second)) || pt.After(acked.Add(time.Second)):
 			t.Errorf("message %d: published-at %s is not between publish %s and its ack %s", m.n, pt, sent, acked)
-		} else if at <= r.lastAt {
+		case at <= r.lastAt:
 			t.Errorf("message %d: published-at %d is not after the previous message's %d", m.n, at, r.lastAt)
-		} else {
+		default:
 			r.lastAt = at
 		}
 		if wf.Spec.WorkflowTemplateRef.Name != mnTemplate || wf.Namespace != pipelineN {
@@ -511,12 +555,10 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 		t.Errorf("message %d: simulate fires %d triggers, the cluster got %d Workflows", m.n, len(o.Fired), len(m.workflows))
 		return m
 	}
-	fired := slices.Clone(o.Fired)
-	sort.Slice(fired, func(i, j int) bool { return fired[i].Name < fired[j].Name })
-	for i, f := range fired {
+	for i, f := range o.Fired {
 		wf := m.workflows[i]
-		if f.Sensor != pipelineN+"/"+mnPipeline || f.Name != wf.Labels[render.LabelService] || f.Workflow == nil {
-			t.Errorf("message %d: simulate fires %s trigger %s, the cluster made Workflow %s for %s", m.n, f.Sensor, f.Name, wf.Name, wf.Labels[render.LabelService])
+		if f.Sensor != pipelineN+"/"+mnPipeline || f.Name != render.TriggerName || f.Workflow == nil {
+			t.Errorf("message %d: simulate fires %s trigger %s, the cluster made Workflow %s (trigger %s)", m.n, f.Sensor, f.Name, wf.Name, wf.Labels["events.argoproj.io/trigger"])
 			continue
 		}
 		simArgs, clusterArgs := cloneMap(f.Workflow.Arguments), wf.params()
@@ -536,10 +578,25 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 			labels["events.argoproj.io/trigger"] = f.Name
 			got := cloneMap(wf.Labels)
 			delete(got, "events.argoproj.io/action-timestamp")
-			if jsonOf(labels) != jsonOf(got) || !strings.HasPrefix(wf.Name, res.GenerateName) {
+			if jsonOf(labels) != jsonOf(got) || wf.GenerateName != res.GenerateName || !strings.HasPrefix(wf.Name, res.GenerateName) {
 				t.Errorf("message %d: simulate's Workflow %s* %v, the cluster's %s %v", m.n, res.GenerateName, labels, wf.Name, wf.Labels)
 			}
 		}
+		// The route step simulate predicts: the service of the digest's
+		// image, its target and lock, from the cache; runStep holds the
+		// real step to it.
+		if err := r.sim.Follow(r.ctx, r.simCluster, f.Workflow, sent); err != nil || f.Workflow.Route == nil {
+			t.Errorf("message %d: simulate's Follow: %v (route %+v)", m.n, err, f.Workflow.Route)
+			continue
+		}
+		route := f.Workflow.Route
+		if svc, ok := mnOfImage(imageOf(wf.param("digest"))); ok {
+			wantRoutes, wantExit := mnRoutes(svc, wf.param("tag"))
+			if route.Exit != wantExit || !slices.Equal(route.Targets, wantRoutes) || route.Cache != mnCache {
+				t.Errorf("message %d: simulate's route step: %+v, want exit %d, targets %+v from cache %s", m.n, route, wantExit, wantRoutes, mnCache)
+			}
+		}
+		m.workflows[i].route = route
 	}
 	if len(o.Fired) == 0 && len(o.Rejected) > 0 {
 		t.Logf("message %d: simulate: %s/%s says no: %s", m.n, o.Rejected[0].Sensor, o.Rejected[0].Dependency, o.Rejected[0].Reason)
@@ -560,30 +617,48 @@ func (r *pipelineRun) loadTemplate() {
 	}
 }
 
-// stepResult is what a step did.
+// stepResult is what a release did.
 type stepResult struct {
-	exit int
-	log  string
-	noop bool // the Deployment's pod template did not change
+	exit    int
+	log     string
+	noop    bool // the Deployment's pod template did not change
+	refused bool // the route step refused the push: no rollout step ran
 }
 
-// runStep runs the Workflow's release as the controller and its pod would
-// (runRelease) with a token of the generated ServiceAccount; every service
-// of the mapping has one target, so one step runs. rolloutTimeout, when
-// set, replaces the step's --rollout-timeout. Unless the exit is 3 (the
-// caller checks the undo), it checks that the step rolled its Deployment
-// as the strategy says, or did nothing where the rules say so.
+// runStep runs the Workflow's release as the controller and its pods would
+// (runRelease) with a token of the generated ServiceAccount: the route
+// step must print what simulate predicted (publish), the one target of
+// the service of the digest's image (every service of the mapping has
+// one), or refuse the push; then that target's rollout step runs.
+// rolloutTimeout, when set, replaces the step's --rollout-timeout. Unless
+// the exit is 3 (the caller checks the undo), it checks that the step
+// rolled its Deployment as the strategy says, or did nothing where the
+// rules say so.
 func (r *pipelineRun) runStep(wf clusterWorkflow, rolloutTimeout string) stepResult {
 	t := r.t
 	t.Helper()
 	r.steps++
 	params := wf.params()
-	svc := mnLookup(params["service"])
+	svc, ok := mnOfImage(imageOf(params["digest"]))
+	if !ok || wf.route == nil {
+		t.Fatalf("Workflow %s: digest %s is of no service, or simulate predicted no route step", wf.Name, params["digest"])
+	}
 	before := r.deployment(svc.namespace, svc.deployment)
 	started := time.Now()
-	runs := runRelease(r.ctx, t, r.api, r.kubeconfig, r.template, &wf.Workflow, rolloutTimeout)
-	if len(runs) != 1 || runs[0].target != svc.name {
-		t.Fatalf("release of %s ran %+v, want one step for target %s", wf.Name, runs, svc.name)
+	rel := runRelease(r.ctx, t, r.api, r.kubeconfig, r.template, &wf.Workflow, rolloutTimeout)
+	if rel.route.exit != wf.route.Exit || !slices.Equal(rel.route.routes, wf.route.Targets) {
+		t.Fatalf("route step of %s: exit %d, routes %+v; simulate predicts exit %d, routes %+v:\n%s", wf.Name, rel.route.exit, rel.route.routes, wf.route.Exit, wf.route.Targets, rel.route.log)
+	}
+	if rel.route.exit != 0 {
+		after := r.deployment(svc.namespace, svc.deployment)
+		res := stepResult{exit: rel.route.exit, log: rel.route.log, refused: true}
+		res.noop = jsonOf(before.Spec.Template) == jsonOf(after.Spec.Template) && len(rel.targets) == 0
+		t.Logf("route step of %s (%s): exit %d in %.2fs: %s", wf.Name, params["tag"], res.exit, time.Since(started).Seconds(), strings.TrimSpace(res.log))
+		return res
+	}
+	runs := rel.targets
+	if len(runs) != 1 || runs[0].service != svc.name || runs[0].target != svc.name || runs[0].lock != svc.lock() {
+		t.Fatalf("release of %s ran %+v, want one step for target %s of service %s holding %s", wf.Name, runs, svc.name, svc.name, svc.lock())
 	}
 	after := r.deployment(svc.namespace, svc.deployment)
 	res := stepResult{exit: runs[0].exit, log: runs[0].log}

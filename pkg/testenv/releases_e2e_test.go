@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
 	"github.com/argodeploy/argodeploy/pkg/simulate"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
@@ -26,12 +30,24 @@ const (
 	relMapping  = "../../testdata/e2e/releases.yaml"
 	relRegistry = "us-east1-docker.pkg.dev/acme-rel/apps/"
 	relAccount  = "rel-rollout"
+	relSensor   = "rel"
 )
+
+// relRoutes are, per service, the targets a push of its image reaches, as
+// the route step must print them: in mapping order, each with the lock of
+// its Deployment (worker and worker-batch share prod/worker's).
+var relRoutes = map[string][]rollout.Route{
+	"web":          {{Service: "web", Target: "web-staging", Lock: "local.staging.web"}, {Service: "web", Target: "web-prod", Lock: "local.prod.web"}},
+	"api":          {{Service: "api", Target: "api-staging", Lock: "local.staging.api"}, {Service: "api", Target: "api-prod", Lock: "local.prod.api"}},
+	"worker":       {{Service: "worker", Target: "worker", Lock: "local.prod.worker"}},
+	"worker-batch": {{Service: "worker-batch", Target: "worker-batch", Lock: "local.prod.worker"}},
+}
 
 // TestReleases runs the release model on the real kube-apiserver and
 // deployment controller: the Workflows simulate predicts for a sequence of
-// pushes, each target's step run as its pod would with the generated
-// ServiceAccount's token (runRelease). One image reaches two targets; a
+// pushes, their route step and each target's step run as their pods would
+// with the generated ServiceAccount's token (runRelease), the route step
+// printing the targets simulate's Follow predicts. One image reaches two targets; a
 // staged target receives a digest only after its upstream has run it
 // healthily for the soak, and never a push its upstream has replaced; two
 // services in two containers of one Deployment both end on their newest
@@ -68,7 +84,14 @@ func TestReleases(t *testing.T) {
 		}
 		return nil
 	})
+	if sensors := sensorsOf(objs); len(sensors) != 1 || sensors[0].Name != relSensor {
+		t.Fatalf("the pipeline has Sensors %v, want one, %s", sensors, relSensor)
+	}
 	sim, err := simulate.NewPipeline(render.Convert[runtime.Object](objs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCluster, err := sim.NewCluster(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +100,7 @@ func TestReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmpl := loadTemplate(ctx, t, api, pipelineN, relAccount)
-	r := &releaseRun{t: t, ctx: ctx, api: api, sim: sim, kc: kc, tmpl: tmpl, at: time.Now().Add(-time.Hour)}
+	r := &releaseRun{t: t, ctx: ctx, api: api, sim: sim, simCluster: simCluster, kc: kc, tmpl: tmpl, at: time.Now().Add(-time.Hour)}
 
 	// One image, two targets: one push rolls both.
 	a := r.push("api", "v1.0.0", "a1")
@@ -131,20 +154,23 @@ func TestReleases(t *testing.T) {
 
 // releaseRun is the state of TestReleases.
 type releaseRun struct {
-	t    *testing.T
-	ctx  context.Context
-	api  *testenv.APIServer
-	sim  *simulate.Pipeline
-	kc   string
-	tmpl *wfv1.WorkflowTemplate
-	at   time.Time // the last publish time handed out
+	t          *testing.T
+	ctx        context.Context
+	api        *testenv.APIServer
+	sim        *simulate.Pipeline
+	simCluster *simulate.Cluster // what simulate's Follow plays the releases on
+	kc         string
+	tmpl       *wfv1.WorkflowTemplate
+	at         time.Time // the last publish time handed out
 }
 
-// relPush is one push and the Workflow its trigger creates.
+// relPush is one push, the Workflow its trigger creates and the routes
+// simulate predicts its route step prints.
 type relPush struct {
 	service, tag, digest string
 	at                   time.Time
 	wf                   *wfv1.Workflow
+	routes               []rollout.Route
 }
 
 // push makes a push of service's image with tag and a digest of hex
@@ -158,17 +184,39 @@ func (r *releaseRun) push(service, tag, pair string) *relPush {
 	return p
 }
 
-// workflow is the Workflow simulate predicts for p: exactly one.
+// workflow is the Workflow simulate predicts for p (exactly one, from the
+// Sensor's one trigger, with the push as its only arguments), named as
+// its generateName says; it sets p.routes to the routes simulate's Follow
+// predicts, which must be relRoutes' of p's service.
 func (r *releaseRun) workflow(p *relPush) *wfv1.Workflow {
 	r.t.Helper()
 	image := relRegistry + p.service
-	data := fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, p.digest, image+":"+p.tag)
+	tag := image + ":" + p.tag
+	data := fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, p.digest, tag)
 	o := r.sim.Replay(simulate.Message{ID: p.tag, Data: data, PublishTime: p.at})
-	if len(o.Fired) != 1 || o.Fired[0].Workflow == nil || o.Fired[0].Name != p.service {
-		r.t.Fatalf("push %s: simulate fires %+v, want the trigger of %s", data, o.Fired, p.service)
+	if len(o.Fired) != 1 || o.Fired[0].Workflow == nil || o.Fired[0].Sensor != pipelineN+"/"+relSensor || o.Fired[0].Name != render.TriggerName {
+		r.t.Fatalf("push %s: simulate fires %+v, want trigger %s of %s/%s", data, o.Fired, render.TriggerName, pipelineN, relSensor)
 	}
 	w := o.Fired[0].Workflow
-	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: p.service + "-" + p.tag, Namespace: w.Namespace}}
+	wantArgs := map[string]string{render.ParamDigest: p.digest, render.ParamTag: tag, render.ParamPublishedAt: strconv.FormatInt(p.at.UnixNano(), 10)}
+	if !maps.Equal(w.Arguments, wantArgs) {
+		r.t.Fatalf("push %s: simulate's Workflow has arguments %v, want %v", data, w.Arguments, wantArgs)
+	}
+	if err := r.sim.Follow(r.ctx, r.simCluster, w, p.at); err != nil {
+		r.t.Fatalf("push %s: simulate's Follow: %v", data, err)
+	}
+	if w.Route == nil || w.Route.Exit != 0 || !slices.Equal(w.Route.Targets, relRoutes[p.service]) {
+		r.t.Fatalf("push %s: simulate's route %+v, want targets %+v", data, w.Route, relRoutes[p.service])
+	}
+	p.routes = w.Route.Targets
+	var res wfv1.Workflow
+	if err := json.Unmarshal(o.Fired[0].Resource, &res); err != nil {
+		r.t.Fatalf("push %s: simulate's resource: %v", data, err)
+	}
+	if res.GenerateName != relSensor+"-" {
+		r.t.Errorf("push %s: simulate's Workflow has generateName %q, want %s-", data, res.GenerateName, relSensor)
+	}
+	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Name: res.GenerateName + p.service + "-" + p.tag, Namespace: w.Namespace}}
 	wf.Spec.WorkflowTemplateRef = &wfv1.WorkflowTemplateRef{Name: w.Template}
 	for _, name := range render.WorkflowParams() {
 		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(w.Arguments[name])})
@@ -176,15 +224,28 @@ func (r *releaseRun) workflow(p *relPush) *wfv1.Workflow {
 	return wf
 }
 
-// run runs p's release (only the named targets, when given) and fails the
-// test on an exit other than 0.
+// run runs p's release (the rollout steps of only the named targets, when
+// given): its route step must print the routes simulate predicts, and a
+// step run for each (or each named) with p's service. It fails the test on
+// an exit other than 0.
 func (r *releaseRun) run(p *relPush, only ...string) []targetRun {
 	r.t.Helper()
-	runs := runRelease(r.ctx, r.t, r.api, r.kc, r.tmpl, p.wf, "", only...)
+	rel := runRelease(r.ctx, r.t, r.api, r.kc, r.tmpl, p.wf, "", only...)
+	if rel.route.exit != 0 || !slices.Equal(rel.route.routes, p.routes) {
+		r.t.Fatalf("%s %s: route step exit %d, routes %+v, simulate predicts %+v:\n%s", p.service, p.tag, rel.route.exit, rel.route.routes, p.routes, rel.route.log)
+	}
+	runs := rel.targets
+	want := len(p.routes)
+	if len(only) > 0 {
+		want = len(only)
+	}
+	if len(runs) != want {
+		r.t.Errorf("%s %s: %d rollout steps, want %d", p.service, p.tag, len(runs), want)
+	}
 	for _, run := range runs {
 		r.t.Logf("%s %s -> %s: exit %d\n%s", p.service, p.tag, run.target, run.exit, strings.TrimSpace(run.log))
-		if run.exit != 0 {
-			r.t.Errorf("%s %s -> %s: exit %d", p.service, p.tag, run.target, run.exit)
+		if run.exit != 0 || run.service != p.service {
+			r.t.Errorf("%s %s -> %s of service %s: exit %d", p.service, p.tag, run.target, run.service, run.exit)
 		}
 	}
 	return runs

@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
@@ -25,9 +25,10 @@ import (
 // services (pkg/mapping/synthetic) is applied, its EventSource and every
 // Sensor shard started, and 20 pushes spread over the services are
 // published 250 ms apart; for each size it reports the JetStream durable
-// consumers the sensors made (what every push is delivered to) and the
-// median and p90 time from publish to the Workflow seen by a watch. Each
-// push must create exactly one Workflow, for the service it names.
+// consumers the sensors made (what every push is delivered to: one per
+// Sensor) and the median and p90 time from publish to the Workflow seen by
+// a watch. Each push must create exactly one Workflow, whose arguments are
+// the push alone and whose digest's image is the pushed service's.
 func TestLatencyAtScale(t *testing.T) {
 	for _, n := range []int{10, 1000} {
 		t.Run(fmt.Sprintf("services=%d", n), func(t *testing.T) { latencyAtScale(t, n) })
@@ -44,13 +45,19 @@ func latencyAtScale(t *testing.T, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, err := synthetic.Mapping(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serviceOf := map[string]string{} // image → its service
+	for _, s := range m.Spec.Services {
+		serviceOf[s.Image] = s.Name
+	}
 	var sensors []string
 	consumers := 0
-	for _, o := range objs {
-		if s, ok := o.(*eventsv1.Sensor); ok {
-			sensors = append(sensors, s.Name)
-			consumers += len(s.Spec.Triggers) // one dependency each
-		}
+	for _, s := range sensorsOf(objs) {
+		sensors = append(sensors, s.Name)
+		consumers += sensorConsumers(s) // one: one trigger on one dependency
 	}
 	namespaces := []string{pipelineN}
 	for i := range min(n, 10) {
@@ -60,9 +67,11 @@ func latencyAtScale(t *testing.T, n int) {
 	step("create topic gcr", func() error { return ps.CreateTopic(ctx, "acme-fleet", "gcr") })
 
 	var (
-		mu   sync.Mutex
-		seen = map[string]time.Time{} // digest → when the watch saw its Workflow
-		wfs  = map[string][]string{}  // digest → services of its Workflows
+		mu      sync.Mutex
+		seen    = map[string]time.Time{} // digest → when the watch saw its Workflow
+		wfs     = map[string][]string{}  // digest → services of its Workflows, by the digest's image
+		tags    = map[string][]string{}  // digest → the tags of its Workflows
+		badArgs []string                 // Workflows whose arguments are not exactly the push's
 	)
 	step("watch workflows", func() error {
 		ch, err := api.Watch(ctx, "workflows", "-n", pipelineN)
@@ -75,8 +84,10 @@ func latencyAtScale(t *testing.T, n int) {
 				if ev.Type != "ADDED" || json.Unmarshal(ev.Object, &wf) != nil {
 					continue
 				}
+				var names []string
 				params := map[string]string{}
 				for _, p := range wf.Spec.Arguments.Parameters {
+					names = append(names, p.Name)
 					params[p.Name] = p.Value.String()
 				}
 				mu.Lock()
@@ -84,7 +95,15 @@ func latencyAtScale(t *testing.T, n int) {
 				if _, ok := seen[d]; !ok {
 					seen[d] = ev.Seen
 				}
-				wfs[d] = append(wfs[d], params[render.ParamService])
+				svc, ok := serviceOf[imageOf(d)]
+				if !ok {
+					svc = "no service of " + imageOf(d)
+				}
+				wfs[d] = append(wfs[d], svc)
+				tags[d] = append(tags[d], params[render.ParamTag])
+				if _, err := strconv.ParseInt(params[render.ParamPublishedAt], 10, 64); err != nil || !slices.Equal(names, render.WorkflowParams()) {
+					badArgs = append(badArgs, fmt.Sprintf("%s: %v", wf.Name, params))
+				}
 				mu.Unlock()
 			}
 		}()
@@ -101,7 +120,7 @@ func latencyAtScale(t *testing.T, n int) {
 		}
 		// Every consumer must exist before the first publish: they deliver
 		// only new messages.
-		return nats.WaitForConsumers(ctx, "default", consumers, 10*time.Minute)
+		return waitForConsumers(ctx, nats, consumers, 10*time.Minute)
 	})
 	t.Logf("%d services: %d Sensors, %d JetStream durable consumers, all subscribed %.1fs after the first sensor started",
 		n, len(sensors), consumers, time.Since(started).Seconds())
@@ -114,15 +133,17 @@ func latencyAtScale(t *testing.T, n int) {
 	const pushes, pace = 20, 250 * time.Millisecond
 	sent := map[string]time.Time{}
 	want := map[string]string{}
+	wantTag := map[string]string{}
 	for i := range pushes {
 		k := i * max(1, n/pushes) // spread over the services
 		msg := synthetic.Release(k, n)
-		var body struct{ Digest string }
+		var body struct{ Digest, Tag string }
 		if err := json.Unmarshal([]byte(msg), &body); err != nil {
 			t.Fatal(err)
 		}
 		sent[body.Digest] = time.Now()
 		want[body.Digest] = fmt.Sprintf("svc-%05d", k%n)
+		wantTag[body.Digest] = body.Tag
 		if _, err := pub.Publish(ctx, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
@@ -140,14 +161,17 @@ func latencyAtScale(t *testing.T, n int) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if len(badArgs) > 0 {
+		t.Errorf("Workflows whose arguments are not exactly %v: %v", render.WorkflowParams(), badArgs)
+	}
 	var latency []time.Duration
 	for d, at := range sent {
 		if wfs[d] == nil {
 			t.Errorf("push of %s: no Workflow after 2 minutes", d)
 			continue
 		}
-		if !slices.Equal(wfs[d], []string{want[d]}) {
-			t.Errorf("push of %s: Workflows for %v, want one for %s", d, wfs[d], want[d])
+		if !slices.Equal(wfs[d], []string{want[d]}) || !slices.Equal(tags[d], []string{wantTag[d]}) {
+			t.Errorf("push of %s: Workflows for %v with tags %v, want one for %s with tag %s", d, wfs[d], tags[d], want[d], wantTag[d])
 		}
 		latency = append(latency, seen[d].Sub(at))
 	}

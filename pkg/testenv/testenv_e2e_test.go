@@ -7,12 +7,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/argodeploy/argodeploy/pkg/output"
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -41,8 +44,12 @@ func TestSmoke(t *testing.T) {
 	step := stepper(t)
 	ps, api, nats := startCluster(ctx, e, step)
 
-	manifests := generate(t, "../../examples/single-service.yaml")
-	applyPipeline(ctx, t, step, api, manifests, pipelineN, "shop")
+	objs := renderMapping(t, "../../examples/single-service.yaml")
+	sensors := sensorsOf(objs)
+	if len(sensors) != 1 || sensors[0].Name != "shop" {
+		t.Fatalf("the pipeline has Sensors %v, want one, shop", sensors)
+	}
+	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "shop")
 	step("create target deployments", func() error {
 		for _, name := range []string{"web", "other"} {
 			if _, err := api.Kubectl(ctx, deployment(name, image+":latest"), "apply", "-f", "-"); err != nil {
@@ -72,7 +79,7 @@ func TestSmoke(t *testing.T) {
 		if err := testenv.WaitForLog(ctx, sn.Proc, "Subscribing to subject", 90*time.Second); err != nil {
 			return err
 		}
-		return nats.WaitForConsumers(ctx, "default", 1, 30*time.Second)
+		return waitForConsumers(ctx, nats, sensorConsumers(sensors[0]), 30*time.Second)
 	})
 	step("subscription exists", func() error {
 		ok, err := ps.SubscriptionExists(ctx, project, "argodeploy-shop")
@@ -93,27 +100,22 @@ func TestSmoke(t *testing.T) {
 	}
 	t.Logf("published message %s: %s", id, msg)
 
-	wf, err := waitForWorkflow(ctx, api, 90*time.Second)
+	wf, err := waitForWorkflow(ctx, api, "shop", digest, 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("publish -> Workflow %s: %.2fs", wf.Name, time.Since(published).Seconds())
-	params := map[string]string{}
-	for _, p := range wf.Spec.Arguments.Parameters {
-		if p.Value != nil {
-			params[p.Name] = p.Value.String()
-		}
+	// The Workflow names no service: its arguments are the push alone, and
+	// the digest's image is web's, the one service the mapping has.
+	params := workflowArgs(t, wf, digest, tag)
+	if imageOf(params["digest"]) != image {
+		t.Errorf("Workflow %s: digest %s is not of web's image %s", wf.Name, params["digest"], image)
 	}
-	want := map[string]string{"service": "web", "targets": `[{"name":"web","lock":"local.shop.web"}]`, "cache": "shop-cache", "digest": digest, "tag": tag}
-	for k, v := range want {
-		if params[k] != v {
-			t.Errorf("workflow parameter %s = %q, want %q", k, params[k], v)
+	checkWorkflowMeta(t, wf, "shop")
+	if ns, err := strconv.ParseInt(params["published-at"], 10, 64); err == nil {
+		if d := time.Unix(0, ns).Sub(published); d < -time.Minute || d > time.Minute {
+			t.Errorf("published-at %s is %s away from the publish time", params["published-at"], d)
 		}
-	}
-	if ns, err := strconv.ParseInt(params["published-at"], 10, 64); err != nil {
-		t.Errorf("published-at %q is not a number: %v", params["published-at"], err)
-	} else if d := time.Unix(0, ns).Sub(published); d < -time.Minute || d > time.Minute {
-		t.Errorf("published-at %s is %s away from the publish time", params["published-at"], d)
 	}
 	if wf.Spec.WorkflowTemplateRef.Name != "shop-rollout" {
 		t.Errorf("workflowTemplateRef = %q, want shop-rollout", wf.Spec.WorkflowTemplateRef.Name)
@@ -210,16 +212,22 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The Workflow's release, run as its pod would with the ServiceAccount's
-	// token: argodeploy rollout restarts web (its container references the
-	// pushed tag) and records the push. The deployment and replicaset
-	// controllers run but no kubelet, so web has replicas: 0.
+	// The Workflow's release, run as its pods would with the
+	// ServiceAccount's token: argodeploy route finds web's one target from
+	// the digest's image, then argodeploy rollout restarts web (its
+	// container references the pushed tag) and records the push. The
+	// deployment and replicaset controllers run but no kubelet, so web has
+	// replicas: 0.
 	tmpl := loadTemplate(ctx, t, api, pipelineN, "shop-rollout")
 	s := time.Now()
-	runs := runRelease(ctx, t, api, kc, tmpl, wf, "60s")
-	t.Logf("release as shop-rollout (%.1fs): %+v", time.Since(s).Seconds(), runs)
-	if len(runs) != 1 || runs[0].exit != 0 || runs[0].target != "web" {
-		t.Fatalf("release of %s: %+v, want target web rolled", wf.Name, runs)
+	rel := runRelease(ctx, t, api, kc, tmpl, wf, "60s")
+	t.Logf("release as shop-rollout (%.1fs): %+v", time.Since(s).Seconds(), rel)
+	wantRoutes := []rollout.Route{{Service: "web", Target: "web", Lock: "local.shop.web"}}
+	if rel.route.exit != 0 || !slices.Equal(rel.route.routes, wantRoutes) {
+		t.Fatalf("route step of %s: exit %d, routes %+v, want %+v:\n%s", wf.Name, rel.route.exit, rel.route.routes, wantRoutes, rel.route.log)
+	}
+	if runs := rel.targets; len(runs) != 1 || runs[0].exit != 0 || runs[0].service != "web" || runs[0].target != "web" || runs[0].lock != "local.shop.web" {
+		t.Fatalf("release of %s: %+v, want target web of service web rolled", wf.Name, runs)
 	}
 	out, err := api.Kubectl(ctx, "", "get", "deployment", "web", "-n", "shop", "-o", "json")
 	if err != nil {
@@ -234,11 +242,12 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-// waitForWorkflow polls for the first Workflow of service web.
-func waitForWorkflow(ctx context.Context, api *testenv.APIServer, timeout time.Duration) (*wfv1.Workflow, error) {
+// waitForWorkflow polls for the Workflow of pipeline's that releases
+// digest (one that names it in its digest argument).
+func waitForWorkflow(ctx context.Context, api *testenv.APIServer, pipeline, digest string, timeout time.Duration) (*wfv1.Workflow, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		out, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", "argodeploy.dev/service=web", "-o", "json")
+		out, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", render.LabelPartOf+"="+pipeline, "-o", "json")
 		if err != nil {
 			return nil, err
 		}
@@ -248,12 +257,16 @@ func waitForWorkflow(ctx context.Context, api *testenv.APIServer, timeout time.D
 		if err := json.Unmarshal([]byte(out), &list); err != nil {
 			return nil, err
 		}
-		if len(list.Items) > 0 {
-			return &list.Items[0], nil
+		for i := range list.Items {
+			for _, p := range list.Items[i].Spec.Arguments.Parameters {
+				if p.Name == render.ParamDigest && p.Value != nil && p.Value.String() == digest {
+					return &list.Items[i], nil
+				}
+			}
 		}
 		if time.Now().After(deadline) {
-			cms, _ := api.Kubectl(ctx, "", "get", "configmaps", "-n", pipelineN, "-l", "argodeploy.dev/dead-letter=true", "-o", "yaml")
-			return nil, fmt.Errorf("no Workflow for service web after %s; dead-letter ConfigMaps:\n%s", timeout, cms)
+			cms, _ := api.Kubectl(ctx, "", "get", "configmaps", "-n", pipelineN, "-l", render.LabelDeadLetter+"=true", "-o", "yaml")
+			return nil, fmt.Errorf("no Workflow of %s for %s after %s (%d others); dead-letter ConfigMaps:\n%s", pipeline, digest, timeout, len(list.Items), cms)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
