@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -26,7 +27,7 @@ import (
 const labelOrigin = "argodeploy.dev/origin"
 
 func newReconcileCommand(s streams) *cobra.Command {
-	var cacheDir, template string
+	var cacheDir, template, pipeline string
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "reconcile --workflow-template NAME",
@@ -57,6 +58,9 @@ failed (the others were still checked); 2 bad usage or cache.`,
 			if template == "" {
 				return &exitError{code: exitUsage, err: errors.New("--workflow-template is required")}
 			}
+			if pipeline == "" {
+				pipeline = strings.TrimSuffix(template, "-rollout")
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			services, err := rollout.LoadServices(cacheDir)
@@ -82,7 +86,7 @@ failed (the others were still checked); 2 bad usage or cache.`,
 				List:     registry.List,
 				Clusters: rollout.NewClusters(local, namespace),
 				Release: func(ctx context.Context, svc *mapping.Service, r reconcile.Release) (string, error) {
-					return createRelease(ctx, workflows, namespace, template, r)
+					return createRelease(ctx, workflows, namespace, pipeline, template, r)
 				},
 				DryRun: dryRun,
 				Log:    s.err,
@@ -98,13 +102,15 @@ failed (the others were still checked); 2 bad usage or cache.`,
 	f := cmd.Flags()
 	f.StringVar(&cacheDir, "cache-dir", "/etc/argodeploy/cache", "the directory of the cache entries")
 	f.StringVar(&template, "workflow-template", "", "the WorkflowTemplate the release Workflows run")
+	f.StringVar(&pipeline, "pipeline", "", "the pipeline the release Workflows are part of (default: --workflow-template less -rollout)")
 	f.BoolVar(&dryRun, "dry-run", false, "only say what would be released")
 	return cmd
 }
 
 // createRelease creates the Workflow of release r from template in
-// namespace, with the arguments the Sensor's trigger gives one.
-func createRelease(ctx context.Context, client dynamic.Interface, namespace, template string, r reconcile.Release) (string, error) {
+// namespace, named and labelled as the pipeline's Sensor names its
+// Workflows, with the arguments its trigger gives one.
+func createRelease(ctx context.Context, client dynamic.Interface, namespace, pipeline, template string, r reconcile.Release) (string, error) {
 	values := map[string]string{
 		render.ParamDigest:      r.Digest,
 		render.ParamTag:         r.Tag,
@@ -113,9 +119,9 @@ func createRelease(ctx context.Context, client dynamic.Interface, namespace, tem
 	wf := &wfv1.Workflow{
 		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Workflow"},
 		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: template + "-",
+			GenerateName: pipeline + "-",
 			Namespace:    namespace,
-			Labels:       map[string]string{render.LabelManagedBy: render.ManagerName, labelOrigin: "reconcile"},
+			Labels:       map[string]string{render.LabelManagedBy: render.ManagerName, render.LabelPartOf: pipeline, labelOrigin: "reconcile"},
 		},
 		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: template}},
 	}

@@ -20,7 +20,7 @@ func TestCreateRelease(t *testing.T) {
 	gvr := wfv1.SchemeGroupVersion.WithResource("workflows")
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "WorkflowList"})
 	r := reconcile.Release{Digest: rolloutDigest, Tag: rolloutImage + ":1.4.2", PublishedAt: 1748858400000000000, Targets: []string{"web"}}
-	if _, err := createRelease(context.Background(), client, "argo-events", "shop-rollout", r); err != nil {
+	if _, err := createRelease(context.Background(), client, "argo-events", "shop", "shop-rollout", r); err != nil {
 		t.Fatal(err)
 	}
 	list, err := client.Resource(gvr).Namespace("argo-events").List(context.Background(), metav1.ListOptions{})
@@ -35,7 +35,7 @@ func TestCreateRelease(t *testing.T) {
 	for _, p := range wf.Spec.Arguments.Parameters {
 		args[p.Name] = p.Value.String()
 	}
-	if wf.GenerateName != "shop-rollout-" || wf.Spec.WorkflowTemplateRef.Name != "shop-rollout" || wf.Labels[labelOrigin] != "reconcile" ||
+	if wf.GenerateName != "shop-" || wf.Labels["app.kubernetes.io/part-of"] != "shop" || wf.Spec.WorkflowTemplateRef.Name != "shop-rollout" || wf.Labels[labelOrigin] != "reconcile" ||
 		len(args) != 3 || args["digest"] != r.Digest || args["tag"] != r.Tag || args["published-at"] != "1748858400000000000" {
 		t.Errorf("Workflow %+v, arguments %v", wf.ObjectMeta, args)
 	}

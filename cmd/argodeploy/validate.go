@@ -23,7 +23,7 @@ import (
 
 // knownKinds are the kinds a pipeline is made of; other kinds are skipped.
 var knownKinds = map[string]bool{
-	"EventSource": true, "EventBus": true, "Sensor": true, "WorkflowTemplate": true, "Workflow": true, "ClusterWorkflowTemplate": true,
+	"EventSource": true, "EventBus": true, "Sensor": true, "WorkflowTemplate": true, "Workflow": true, "ClusterWorkflowTemplate": true, "CronWorkflow": true,
 	"ConfigMap": true, "ServiceAccount": true, "Role": true, "RoleBinding": true,
 	"ClusterRole": true, "ClusterRoleBinding": true, "Secret": true,
 }

@@ -80,9 +80,9 @@ func TestValidateJSONReport(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
-	want := problem{File: "testdata/manifests/bad/misspelled_sensor_field.yaml", Line: 474, Column: 3, Kind: "Sensor", Name: "shop"}
+	want := problem{File: "testdata/manifests/bad/misspelled_sensor_field.yaml", Line: 648, Column: 3, Kind: "Sensor", Name: "shop"}
 	// The schema layer also reports spec.dependencies as missing.
-	if rep.Resources != 14 || rep.Invalid != 1 || len(rep.Problems) != 2 {
+	if rep.Resources != 20 || rep.Invalid != 1 || len(rep.Problems) != 2 {
 		t.Fatalf("report %+v", rep)
 	}
 	got := rep.Problems[1]
@@ -105,7 +105,7 @@ func TestValidateMappingDrift(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "Drift: 0 files differ") {
 		t.Fatalf("fresh output: exit %d\n%s%s", code, stdout, stderr)
 	}
-	sensor := filepath.Join(dir, "14-sensor-argo-events-shop.yaml")
+	sensor := filepath.Join(dir, "20-sensor-argo-events-shop.yaml")
 	data, err := os.ReadFile(sensor)
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +147,8 @@ func TestValidateJUnitReport(t *testing.T) {
 		t.Fatalf("suites: %+v", suites)
 	}
 	s := suites.Suites[0]
-	if s.Tests != 14 || s.Failures != 1 || len(s.Cases) != 14 {
-		t.Fatalf("tests %d failures %d cases %d, want 14, 1, 14", s.Tests, s.Failures, len(s.Cases))
+	if s.Tests != 20 || s.Failures != 1 || len(s.Cases) != 20 {
+		t.Fatalf("tests %d failures %d cases %d, want 20, 1, 20", s.Tests, s.Failures, len(s.Cases))
 	}
 	for _, c := range s.Cases {
 		failed := c.Failure != nil

@@ -68,6 +68,8 @@ func Access(objs []runtime.Object, opts Options) []Result {
 			a.workflowTemplate(i, o)
 		case *wfv1.Workflow:
 			a.workflow(i, o.Namespace, o, nil, "")
+		case *wfv1.CronWorkflow:
+			a.cronWorkflow(i, o)
 		}
 	}
 	a.compare(decoded)
@@ -82,6 +84,8 @@ func Access(objs []runtime.Object, opts Options) []Result {
 			results = append(results, a.result(i, "WorkflowTemplate", o))
 		case *wfv1.Workflow:
 			results = append(results, a.result(i, "Workflow", o))
+		case *wfv1.CronWorkflow:
+			results = append(results, a.result(i, "CronWorkflow", o))
 		case *rbacv1.Role:
 			results = append(results, a.result(i, "Role", o))
 		case *rbacv1.RoleBinding:
@@ -365,6 +369,29 @@ func (a *access) workflowTemplate(i int, t *wfv1.WorkflowTemplate) {
 	a.specVolumes(i, "spec", t.Namespace, &t.Spec, nil)
 }
 
+// cronWorkflow records what a CronWorkflow's account needs: task results,
+// what its pods read, and, when its entrypoint runs argodeploy reconcile,
+// creating Workflows and getting the Deployments of every entry of its
+// cache (rolloutTarget, read-only).
+func (a *access) cronWorkflow(i int, c *wfv1.CronWorkflow) {
+	spec := &c.Spec.WorkflowSpec
+	sa := a.account(i, "spec.workflowSpec.serviceAccountName", c.Namespace, spec.ServiceAccountName)
+	a.require(sa, need{i, "spec.workflowSpec", c.Namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "CronWorkflow " + c.Name + " (executor task results)"})
+	a.specVolumes(i, "spec.workflowSpec", c.Namespace, spec, nil)
+	reconciles := false
+	for _, t := range spec.Templates {
+		if t.Name == spec.Entrypoint && t.Container != nil && slices.Equal(t.Container.Command, []string{"argodeploy", "reconcile"}) {
+			reconciles = true
+		}
+	}
+	if !reconciles {
+		a.unknown[sa] = true // its steps' needs are not known
+		return
+	}
+	a.require(sa, need{i, "spec.workflowSpec", c.Namespace, rule("argoproj.io", "workflows", "create"), "CronWorkflow " + c.Name + " (argodeploy reconcile creates release Workflows)"})
+	a.rolloutTarget(i, "spec.workflowSpec", c.Namespace, sa, spec.Volumes, map[string]string{}, nil, render.ReconcileVerbs)
+}
+
 // workflow checks a Workflow, among the objects or created by a trigger
 // (then path is the trigger's resource): its account and references, and
 // the Deployment its cache entry names. dynamic marks arguments that come
@@ -414,19 +441,19 @@ func (a *access) workflow(i int, namespace string, wf *wfv1.Workflow, dynamic ma
 		a.require(sa, need{i, path, namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "Workflow (executor task results)"})
 	}
 	a.specVolumes(i, path, namespace, cacheSpec, values)
-	a.rolloutTarget(i, path, namespace, sa, volumes, values, fromEvent)
+	a.rolloutTarget(i, path, namespace, sa, volumes, values, fromEvent, render.RolloutVerbs)
 }
 
 // eventArguments are the Workflow arguments a rollout Workflow may take
 // from event data: the push, never what rolls.
 var eventArguments = []string{render.ParamDigest, render.ParamTag, render.ParamPublishedAt}
 
-// rolloutTarget records the Deployments a rollout Workflow may patch: the
-// targets of every entry in the ConfigMaps of its "cache" volume (one
+// rolloutTarget records the Deployments a rollout (or reconcile) Workflow
+// does verbs to: the targets of every entry in the ConfigMaps of its "cache" volume (one
 // ConfigMap, or a projected volume of several), which the route step
 // chooses from. The volume must be fixed by the template, and no argument
 // but the push may come from the event.
-func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []corev1.Volume, values map[string]string, fromEvent map[string]bool) {
+func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []corev1.Volume, values map[string]string, fromEvent map[string]bool, verbs []string) {
 	var names []string
 	found := false
 	for _, v := range volumes {
@@ -492,7 +519,7 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 					a.unknown[sa] = true
 					return
 				}
-				r := rule("apps", "deployments", render.RolloutVerbs...)
+				r := rule("apps", "deployments", verbs...)
 				r.ResourceNames = []string{t.Deployment}
 				a.require(sa, need{i, path, t.Namespace, r, "rollout of target " + t.Name})
 			}

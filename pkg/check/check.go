@@ -51,6 +51,7 @@ const (
 	eventBusValidator        = "argo-events ValidateEventBus"
 	sensorValidator          = "argo-events ValidateSensor"
 	templateValidator        = "argo-workflows ValidateWorkflowTemplate"
+	cronWorkflowValidator    = "argo-workflows ValidateCronWorkflow"
 	clusterTemplateValidator = "argo-workflows ValidateClusterWorkflowTemplate"
 	workflowValidator        = "argo-workflows ValidateWorkflow"
 	referencesValidator      = "argodeploy References"
@@ -60,8 +61,8 @@ const (
 // Upstream runs every upstream validator that applies to the objects and
 // returns one Result per (object, validator), in input order.
 //
-// It validates EventSources, EventBuses, Sensors, WorkflowTemplates and
-// Workflows, typed or unstructured; other kinds get no Result. An
+// It validates EventSources, EventBuses, Sensors, WorkflowTemplates,
+// Workflows and CronWorkflows, typed or unstructured; other kinds get no Result. An
 // unstructured object is decoded strictly first: an unknown field fails the
 // decode Result and its validators are not run. A Sensor is validated with
 // the EventBus it names among objs; a WorkflowTemplate or Workflow resolves
@@ -110,6 +111,9 @@ func Upstream(ctx context.Context, objs []runtime.Object) []Result {
 			err := validate.ValidateWorkflow(templateGetter{o.Namespace, templates}, clusterTemplates,
 				o.DeepCopy(), nil, validate.ValidateOpts{})
 			results = append(results, result("Workflow", o, workflowValidator, err))
+		case *wfv1.CronWorkflow:
+			err := validate.ValidateCronWorkflow(ctx, templateGetter{o.Namespace, templates}, clusterTemplates, o.DeepCopy(), nil)
+			results = append(results, result("CronWorkflow", o, cronWorkflowValidator, err))
 		}
 	}
 	return results
@@ -130,6 +134,8 @@ func Local(objs []runtime.Object) []Result {
 			results = append(results, result("WorkflowTemplate", o, retryValidator, RetryExpressions(&o.Spec)))
 		case *wfv1.Workflow:
 			results = append(results, result("Workflow", o, retryValidator, RetryExpressions(&o.Spec)))
+		case *wfv1.CronWorkflow:
+			results = append(results, result("CronWorkflow", o, retryValidator, RetryExpressions(&o.Spec.WorkflowSpec)))
 		}
 	}
 	return results

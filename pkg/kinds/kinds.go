@@ -31,6 +31,7 @@ var ByGroupKind = map[schema.GroupKind]Typed{
 	{Group: "argoproj.io", Kind: "WorkflowTemplate"}:                 {"v1alpha1", func() runtime.Object { return &wfv1.WorkflowTemplate{} }},
 	{Group: "argoproj.io", Kind: "Workflow"}:                         {"v1alpha1", func() runtime.Object { return &wfv1.Workflow{} }},
 	{Group: "argoproj.io", Kind: "ClusterWorkflowTemplate"}:          {"v1alpha1", func() runtime.Object { return &wfv1.ClusterWorkflowTemplate{} }},
+	{Group: "argoproj.io", Kind: "CronWorkflow"}:                     {"v1alpha1", func() runtime.Object { return &wfv1.CronWorkflow{} }},
 	{Kind: "ServiceAccount"}:                                         {"v1", func() runtime.Object { return &corev1.ServiceAccount{} }},
 	{Kind: "ConfigMap"}:                                              {"v1", func() runtime.Object { return &corev1.ConfigMap{} }},
 	{Kind: "Secret"}:                                                 {"v1", func() runtime.Object { return &corev1.Secret{} }},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/robfig/cron/v3"
 	"io"
 	"math"
 	"os"
@@ -483,6 +484,7 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	if replicas := bus.get("jetstream").get("replicas"); replicas.n != nil && isTwo(yamlnode.Plain(replicas.n)) {
 		p.report(replicas, "2 replicas cannot keep a quorum when one fails: use 1, or 3 or more")
 	}
+	p.checkSchedule(spec.get("reconcile").get("schedule"))
 	w := spec.get("workflow")
 	rollout, maxi := p.checkDurations(w)
 	if k := w.key("kubectlImage"); k.n != nil {
@@ -500,6 +502,18 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 // pinnedImageRE is an image reference pinned by a tag or a digest (the
 // schema's pattern of workflow.image).
 var pinnedImageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][-.A-Za-z0-9_]{0,127}(@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$`)
+
+// checkSchedule checks that the reconcile schedule at l is a five-field
+// cron expression, read as Argo Workflows reads a CronWorkflow's.
+func (p *parser) checkSchedule(l loc) {
+	v, ok := l.str()
+	if !ok {
+		return
+	}
+	if _, err := cron.ParseStandard(v); err != nil {
+		p.report(l, "%s is not a five-field cron expression (minute hour day-of-month month day-of-week, e.g. */5 * * * *): %v", quote(v), err)
+	}
+}
 
 // checkWorkflowImage checks that the image of the rollout step, at l, is
 // pinned: by a digest, or by a tag other than latest.

@@ -56,7 +56,8 @@ func TestParseGood(t *testing.T) {
 						Name:      DefaultEventBusName,
 						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica},
 					},
-					Sensor: defaultSensor(),
+					Sensor:    defaultSensor(),
+					Reconcile: Reconcile{Schedule: DefaultReconcileSchedule},
 					Workflow: Workflow{
 						Image: DefaultImage,
 						Retry: Retry{
@@ -102,8 +103,9 @@ func TestParseGood(t *testing.T) {
 						CredentialSecret: &SecretKeyRef{Name: "gcp-credentials", Key: "key.json"},
 						ServiceAccount:   "argodeploy@my-project.iam.gserviceaccount.com",
 					},
-					EventBus: EventBus{Name: "shop-bus", JetStream: JetStream{Version: "2.10.29", Replicas: 1}},
-					Sensor:   Sensor{Retry: TriggerRetry{Steps: 12, Duration: "5s", Factor: 3, Jitter: ptrTo(0.0)}},
+					EventBus:  EventBus{Name: "shop-bus", JetStream: JetStream{Version: "2.10.29", Replicas: 1}},
+					Sensor:    Sensor{Retry: TriggerRetry{Steps: 12, Duration: "5s", Factor: 3, Jitter: ptrTo(0.0)}},
+					Reconcile: Reconcile{Schedule: "*/10 * * * *", Suspend: true},
 					Workflow: Workflow{
 						Image: "ghcr.io/argodeploy/argodeploy:v0.1.9@sha256:5b0c3b4f6d7e8a9b0c1d2e3f405162738495a6b7c8d9eaf0b1c2d3e4f5061728",
 						Retry: Retry{Limit: limit(0), Backoff: Backoff{Duration: "5s", Factor: 3, MaxDuration: "10m"}},
@@ -164,7 +166,8 @@ func TestParseGood(t *testing.T) {
 						Name:      DefaultEventBusName,
 						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica},
 					},
-					Sensor: defaultSensor(),
+					Sensor:    defaultSensor(),
+					Reconcile: Reconcile{Schedule: DefaultReconcileSchedule},
 					Workflow: Workflow{
 						Image: "ghcr.io/argodeploy/argodeploy:v0.2.0",
 						Retry: Retry{

@@ -28,15 +28,17 @@ const (
 	DefaultMemoryLimit      = "256Mi"
 	DefaultTTL              = "24h"
 	DefaultRolloutTimeout   = "5m"
-	DefaultTagPattern       = ".*"
-	StrategyRestart         = "restart"
-	StrategySetImage        = "set-image"
-	DefaultTriggerSteps     = 9    // tries of creating a push's Workflow
-	DefaultTriggerDuration  = "2s" // the first wait; 2+4+...+256 s: 8.5 min in all
-	DefaultTriggerFactor    = 2
-	DefaultTriggerJitter    = 0.2
-	PolicyPublishTime       = "publish-time"
-	PolicySemver            = "semver"
+	// DefaultReconcileSchedule runs a reconcile pass every five minutes.
+	DefaultReconcileSchedule = "*/5 * * * *"
+	DefaultTagPattern        = ".*"
+	StrategyRestart          = "restart"
+	StrategySetImage         = "set-image"
+	DefaultTriggerSteps      = 9    // tries of creating a push's Workflow
+	DefaultTriggerDuration   = "2s" // the first wait; 2+4+...+256 s: 8.5 min in all
+	DefaultTriggerFactor     = 2
+	DefaultTriggerJitter     = 0.2
+	PolicyPublishTime        = "publish-time"
+	PolicySemver             = "semver"
 )
 
 // ServiceMapping is the whole mapping file.
@@ -60,6 +62,7 @@ type Spec struct {
 	GCP       GCP       `json:"gcp"`
 	EventBus  EventBus  `json:"eventBus,omitempty"`
 	Sensor    Sensor    `json:"sensor,omitempty"`
+	Reconcile Reconcile `json:"reconcile,omitempty"`
 	Workflow  Workflow  `json:"workflow,omitempty"`
 	Services  []Service `json:"services"`
 }
@@ -106,6 +109,15 @@ type JetStream struct {
 // Sensor configures the Sensor's triggers.
 type Sensor struct {
 	Retry TriggerRetry `json:"retry,omitempty"`
+}
+
+// Reconcile is the loop behind the events: a CronWorkflow that releases
+// again every push a target missed, found in the registry.
+type Reconcile struct {
+	// Schedule is a five-field cron expression. Default: */5 * * * *.
+	Schedule string `json:"schedule,omitempty"`
+	// Suspend renders the CronWorkflow suspended.
+	Suspend bool `json:"suspend,omitempty"`
 }
 
 // TriggerRetry is how long a Sensor keeps trying to create a push's
@@ -242,6 +254,7 @@ func (m *ServiceMapping) Default() {
 	setDefault(&s.GCP.Topic, DefaultTopic)
 	setDefault(&s.GCP.Subscription, "argodeploy-"+m.Metadata.Name)
 	setDefault(&s.EventBus.Name, DefaultEventBusName)
+	setDefault(&s.Reconcile.Schedule, DefaultReconcileSchedule)
 	setDefault(&s.EventBus.JetStream.Version, DefaultJetStreamVersion)
 	if s.EventBus.JetStream.Replicas == 0 {
 		s.EventBus.JetStream.Replicas = DefaultJetStreamReplica

@@ -23,6 +23,7 @@ func (p *pipeline) eventSourceName() string    { return p.name }
 func (p *pipeline) eventSourceAccount() string { return p.name + "-eventsource" }
 func (p *pipeline) sensorAccount() string      { return p.name + "-sensor" }
 func (p *pipeline) rolloutAccount() string     { return p.name + "-rollout" }
+func (p *pipeline) reconcileAccount() string   { return p.name + "-reconcile" }
 
 // templateName names the rollout WorkflowTemplate.
 func (p *pipeline) templateName() string { return p.name + "-rollout" }

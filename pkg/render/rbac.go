@@ -18,8 +18,10 @@ var (
 // workloadIdentityAnnotation binds a Kubernetes service account to a Google one.
 const workloadIdentityAnnotation = "iam.gke.io/gcp-service-account"
 
-// serviceAccounts are one identity per pod kind. Only the rollout pods talk
-// to the Kubernetes API, so only they get a token mounted.
+// serviceAccounts are one identity per pod kind. Only the rollout and
+// reconcile pods talk to the Kubernetes API, so only they get a token
+// mounted; the EventSource and reconcile pods talk to Google as the
+// mapping's Google service account (Workload Identity), when it has one.
 func (p *pipeline) serviceAccounts() []Object {
 	noToken := false
 	es := &corev1.ServiceAccount{TypeMeta: serviceAccountType, ObjectMeta: p.meta(p.eventSourceAccount(), p.ns), AutomountServiceAccountToken: &noToken}
@@ -28,7 +30,11 @@ func (p *pipeline) serviceAccounts() []Object {
 	}
 	sensor := &corev1.ServiceAccount{TypeMeta: serviceAccountType, ObjectMeta: p.meta(p.sensorAccount(), p.ns)}
 	rollout := &corev1.ServiceAccount{TypeMeta: serviceAccountType, ObjectMeta: p.meta(p.rolloutAccount(), p.ns)}
-	return []Object{es, sensor, rollout}
+	reconcile := &corev1.ServiceAccount{TypeMeta: serviceAccountType, ObjectMeta: p.meta(p.reconcileAccount(), p.ns)}
+	if gsa := p.m.Spec.GCP.ServiceAccount; gsa != "" {
+		reconcile.Annotations = map[string]string{workloadIdentityAnnotation: gsa} // it reads the registry
+	}
+	return []Object{es, sensor, rollout, reconcile}
 }
 
 // rbac grants each identity only what it uses:
@@ -37,7 +43,9 @@ func (p *pipeline) serviceAccounts() []Object {
 //     the kubeconfig Secrets of the other clusters there, by name, and get
 //     and update the mapped Deployments, by name, in their namespaces.
 //     Deployments in other clusters are reached with their kubeconfig's
-//     credentials and get no local grant.
+//     credentials and get no local grant;
+//   - the reconcile pods do the same but only get the Deployments, and
+//     create Workflows in the pipeline namespace.
 func (p *pipeline) rbac() (roles, bindings []Object) {
 	sensorRules := []rbacv1.PolicyRule{
 		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
@@ -46,8 +54,29 @@ func (p *pipeline) rbac() (roles, bindings []Object) {
 	roles = append(roles, p.role(p.sensorAccount(), p.ns, sensorRules))
 	bindings = append(bindings, p.roleBinding(p.sensorAccount(), p.ns, p.sensorAccount()))
 
+	for _, a := range []struct {
+		account string
+		verbs   []string
+		extra   []rbacv1.PolicyRule
+	}{
+		{p.rolloutAccount(), RolloutVerbs, nil},
+		{p.reconcileAccount(), ReconcileVerbs, []rbacv1.PolicyRule{{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}}}},
+	} {
+		rules := p.stepRules(a.verbs, a.extra)
+		for _, ns := range slices.Sorted(maps.Keys(rules)) {
+			roles = append(roles, p.role(a.account, ns, rules[ns]))
+			bindings = append(bindings, p.roleBinding(a.account, ns, a.account))
+		}
+	}
+	return roles, bindings
+}
+
+// stepRules are, per namespace, the rules of the account of a workflow
+// step that does verbs to the mapped Deployments: task results and extra
+// in the pipeline namespace, the kubeconfig Secrets of other clusters.
+func (p *pipeline) stepRules(verbs []string, extra []rbacv1.PolicyRule) map[string][]rbacv1.PolicyRule {
 	rules := map[string][]rbacv1.PolicyRule{
-		p.ns: {{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}}},
+		p.ns: append(extra, rbacv1.PolicyRule{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}}),
 	}
 	if secrets := p.kubeconfigSecrets(); len(secrets) > 0 {
 		rules[p.ns] = append(rules[p.ns], rbacv1.PolicyRule{
@@ -62,19 +91,19 @@ func (p *pipeline) rbac() (roles, bindings []Object) {
 			APIGroups:     []string{"apps"},
 			Resources:     []string{"deployments"},
 			ResourceNames: names,
-			Verbs:         RolloutVerbs,
+			Verbs:         verbs,
 		})
 	}
-	for _, ns := range slices.Sorted(maps.Keys(rules)) {
-		roles = append(roles, p.role(p.rolloutAccount(), ns, rules[ns]))
-		bindings = append(bindings, p.roleBinding(p.rolloutAccount(), ns, p.rolloutAccount()))
-	}
-	return roles, bindings
+	return rules
 }
 
 // RolloutVerbs are what the rollout step does to a Deployment: read it,
 // then update its pod template and its argodeploy.dev/state annotation.
 var RolloutVerbs = []string{"get", "update"}
+
+// ReconcileVerbs are what the reconcile step does to a Deployment: read
+// what it runs and what it recorded.
+var ReconcileVerbs = []string{"get"}
 
 // localDeployments lists, per namespace, the sorted names of the mapped
 // Deployments in this cluster.

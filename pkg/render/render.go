@@ -60,7 +60,7 @@ type Options struct {
 
 // Render turns a checked, defaulted mapping into the pipeline's objects, in
 // apply order: service accounts, roles, role bindings, cache ConfigMaps,
-// EventBus, WorkflowTemplates, EventSource, Sensors.
+// EventBus, WorkflowTemplate, reconcile CronWorkflow, EventSource, Sensors.
 func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 	if opts.ShardBytes <= 0 {
 		opts.ShardBytes = DefaultShardBytes
@@ -81,7 +81,7 @@ func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 	objs = append(objs, bindings...)
 	objs = append(objs, caches...)
 	objs = append(objs, p.eventBus())
-	objs = append(objs, p.workflowTemplate(caches))
+	objs = append(objs, p.workflowTemplate(caches), p.cronWorkflow(caches))
 	objs = append(objs, p.eventSource())
 	objs = append(objs, sensors...)
 	return objs, nil

@@ -23,6 +23,7 @@ const (
 	releaseTemplate      = "release"
 	RouteTemplate        = "route"
 	RolloutTemplate      = "rollout"
+	ReconcileTemplate    = "reconcile"
 	InputService         = "service"
 	InputTarget          = "target"
 	InputLock            = "lock"
@@ -47,23 +48,9 @@ var retryExpression = fmt.Sprintf(`lastRetry.status == "Error" or (lastRetry.sta
 // image feeds, then a rollout step per target runs
 // side by side, each holding its Deployment's lock.
 func (p *pipeline) workflowTemplate(caches []Object) *wfv1.WorkflowTemplate {
-	w := p.m.Spec.Workflow
 	var params []wfv1.Parameter
 	for _, name := range WorkflowParams() {
 		params = append(params, wfv1.Parameter{Name: name})
-	}
-	ttl := int32(mustDuration(w.TTL).Seconds())
-	sources := make([]corev1.VolumeProjection, len(caches))
-	for i, cm := range caches {
-		sources[i] = corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
-			LocalObjectReference: corev1.LocalObjectReference{Name: cm.GetName()},
-		}}
-	}
-	volumes := []corev1.Volume{
-		{Name: "cache", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}},
-		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
-			SizeLimit: ptr.To(resource.MustParse("64Mi")),
-		}}},
 	}
 	release := wfv1.Template{
 		Name: releaseTemplate,
@@ -81,19 +68,70 @@ func (p *pipeline) workflowTemplate(caches []Object) *wfv1.WorkflowTemplate {
 			}}},
 		},
 	}
-	return &wfv1.WorkflowTemplate{
-		TypeMeta:   workflowTemplateType,
-		ObjectMeta: p.meta(p.templateName(), p.ns),
-		Spec: wfv1.WorkflowSpec{
-			Entrypoint:            releaseTemplate,
-			ServiceAccountName:    p.rolloutAccount(),
-			Arguments:             wfv1.Arguments{Parameters: params},
-			TTLStrategy:           &wfv1.TTLStrategy{SecondsAfterCompletion: &ttl},
-			PodGC:                 &wfv1.PodGC{Strategy: wfv1.PodGCOnPodSuccess},
-			ActiveDeadlineSeconds: ptr.To(p.deadlineSeconds()),
-			SecurityContext:       restrictedPodSecurity(),
-			Volumes:               volumes,
-			Templates:             []wfv1.Template{release, p.routeStep(), p.rolloutStep()},
+	spec := p.stepSpec(caches, p.rolloutAccount(), p.deadlineSeconds())
+	spec.Entrypoint = releaseTemplate
+	spec.Arguments = wfv1.Arguments{Parameters: params}
+	spec.Templates = []wfv1.Template{release, p.routeStep(), p.rolloutStep()}
+	return &wfv1.WorkflowTemplate{TypeMeta: workflowTemplateType, ObjectMeta: p.meta(p.templateName(), p.ns), Spec: spec}
+}
+
+// stepSpec is what the release and reconcile Workflows share: the account
+// they run as, their deadline, a TTL, pods removed once they succeed, the
+// restricted pod security, and the volumes: every cache ConfigMap
+// projected into one directory, and a scratch emptyDir.
+func (p *pipeline) stepSpec(caches []Object, account string, deadline int64) wfv1.WorkflowSpec {
+	ttl := int32(mustDuration(p.m.Spec.Workflow.TTL).Seconds())
+	sources := make([]corev1.VolumeProjection, len(caches))
+	for i, cm := range caches {
+		sources[i] = corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: cm.GetName()},
+		}}
+	}
+	return wfv1.WorkflowSpec{
+		ServiceAccountName:    account,
+		TTLStrategy:           &wfv1.TTLStrategy{SecondsAfterCompletion: &ttl},
+		PodGC:                 &wfv1.PodGC{Strategy: wfv1.PodGCOnPodSuccess},
+		ActiveDeadlineSeconds: ptr.To(deadline),
+		SecurityContext:       restrictedPodSecurity(),
+		Volumes: []corev1.Volume{
+			{Name: "cache", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}},
+			{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+				SizeLimit: ptr.To(resource.MustParse("64Mi")),
+			}}},
+		},
+	}
+}
+
+// reconcileDeadline bounds a reconcile pass: under the five minutes of the
+// default schedule, and the CronWorkflow forbids overlapping passes.
+const reconcileDeadline = 4 * time.Minute
+
+// cronWorkflow runs argodeploy reconcile on spec.reconcile's schedule, as
+// the reconcile account, over the same cache as the releases: it creates
+// a release Workflow of the WorkflowTemplate for each push a target missed.
+func (p *pipeline) cronWorkflow(caches []Object) *wfv1.CronWorkflow {
+	r := p.m.Spec.Reconcile
+	spec := p.stepSpec(caches, p.reconcileAccount(), int64(reconcileDeadline.Seconds()))
+	spec.Entrypoint = ReconcileTemplate
+	spec.Templates = []wfv1.Template{{
+		Name: ReconcileTemplate,
+		Container: p.container([]string{"argodeploy", "reconcile"}, nil,
+			"--cache-dir", cacheMountPath,
+			"--workflow-template", p.templateName(),
+			"--pipeline", p.name,
+		),
+	}}
+	return &wfv1.CronWorkflow{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "CronWorkflow"},
+		ObjectMeta: p.meta(p.name+"-reconcile", p.ns),
+		Spec: wfv1.CronWorkflowSpec{
+			WorkflowSpec:               spec,
+			Schedules:                  []string{r.Schedule},
+			ConcurrencyPolicy:          wfv1.ForbidConcurrent,
+			Suspend:                    r.Suspend,
+			StartingDeadlineSeconds:    ptr.To(int64(60)),
+			SuccessfulJobsHistoryLimit: ptr.To(int32(1)),
+			FailedJobsHistoryLimit:     ptr.To(int32(3)),
 		},
 	}
 }
@@ -144,18 +182,27 @@ func (p *pipeline) stepRetry() *wfv1.RetryStrategy {
 }
 
 // stepContainer runs argodeploy in the workflow image with the push in its
-// environment, the cache mounted read-only and a read-only root.
+// environment (container).
 func (p *pipeline) stepContainer(command []string, args ...string) *corev1.Container {
-	w := p.m.Spec.Workflow
-	env := []corev1.EnvVar{
+	push := []corev1.EnvVar{
 		{Name: "DIGEST", Value: workflowParam(ParamDigest)},
 		{Name: "TAG", Value: workflowParam(ParamTag)},
 		{Name: "PUBLISHED_AT", Value: workflowParam(ParamPublishedAt)},
 		{Name: "WORKFLOW_NAME", Value: "{{workflow.name}}"},
-		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
-		{Name: "HOME", Value: scratchMountPath},
-		{Name: "TMPDIR", Value: scratchMountPath},
 	}
+	return p.container(command, push, args...)
+}
+
+// container runs argodeploy in the workflow image with env, the pod's
+// namespace and a scratch home, the cache mounted read-only and a
+// read-only root.
+func (p *pipeline) container(command []string, env []corev1.EnvVar, args ...string) *corev1.Container {
+	w := p.m.Spec.Workflow
+	env = append(env,
+		corev1.EnvVar{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+		corev1.EnvVar{Name: "HOME", Value: scratchMountPath},
+		corev1.EnvVar{Name: "TMPDIR", Value: scratchMountPath},
+	)
 	mounts := []corev1.VolumeMount{
 		{Name: "cache", MountPath: cacheMountPath, ReadOnly: true},
 		{Name: "scratch", MountPath: scratchMountPath},

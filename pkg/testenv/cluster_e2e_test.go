@@ -90,6 +90,20 @@ func startEventSource(ctx context.Context, e *testenv.Env, p testenv.Pipeline, n
 	return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
 }
 
+// startSensor starts the pipeline's Sensor and waits until it has
+// subscribed and its durable consumers exist: they deliver only messages
+// published after them.
+func startSensor(ctx context.Context, e *testenv.Env, p testenv.Pipeline, nats *testenv.NATS, sensor *eventsv1.Sensor) (*testenv.ArgoProgram, error) {
+	sn, err := e.StartSensor(ctx, p, pipelineN, sensor.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := testenv.WaitForLog(ctx, sn.Proc, "Subscribing to subject", 90*time.Second); err != nil {
+		return nil, err
+	}
+	return sn, waitForConsumers(ctx, nats, sensorConsumers(sensor), 30*time.Second)
+}
+
 // sensorsOf are the Sensors among the rendered objects.
 func sensorsOf(objs []render.Object) []*eventsv1.Sensor {
 	var out []*eventsv1.Sensor

@@ -40,14 +40,8 @@ func TestAPIServerOutage(t *testing.T) {
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
 	step("start eventsource", func() error { return startEventSource(ctx, e, p, "shop") })
 	step("start sensor", func() error {
-		sn, err := e.StartSensor(ctx, p, pipelineN, "shop")
-		if err != nil {
-			return err
-		}
-		if err := testenv.WaitForLog(ctx, sn.Proc, "Subscribing to subject", 90*time.Second); err != nil {
-			return err
-		}
-		return waitForConsumers(ctx, nats, sensorConsumers(sensors[0]), 30*time.Second)
+		_, err := startSensor(ctx, e, p, nats, sensors[0])
+		return err
 	})
 	pub, err := ps.NewPublisher(ctx, project, "gcr")
 	if err != nil {
