@@ -114,6 +114,8 @@ type access struct {
 	// rollout Workflows, the images of the cache entries those read; nil
 	// when some entry is unknown.
 	cacheImages map[int]map[string]bool
+	entries     map[string][]cacheEntry // cache ConfigMap key → its decoded entries
+	required    map[string]bool         // requireOnce's needs recorded
 
 	broken  map[string]bool   // objects that did not decode, by kind/namespace/name
 	partial bool              // some needs are unknown: an object did not decode or a template is missing
@@ -136,8 +138,8 @@ func newAccess(decoded []runtime.Object, opts Options) *access {
 	a := &access{
 		opts: opts, accounts: map[string]bool{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]bool{},
 		roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{}, roleIndex: map[any]int{}, templates: map[string]*wfv1.WorkflowTemplate{},
-		cacheImages: map[int]map[string]bool{},
-		needs:       map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
+		cacheImages: map[int]map[string]bool{}, entries: map[string][]cacheEntry{}, required: map[string]bool{},
+		needs: map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
 	}
 	for i, obj := range decoded {
 		switch o := obj.(type) {
@@ -218,6 +220,42 @@ func (a *access) secret(obj int, path, use, namespace, name string) {
 }
 
 func (a *access) require(account string, n need) { a.needs[account] = append(a.needs[account], n) }
+
+// requireOnce is require for a need the account may already have
+// recorded (each Sensor's Workflows, and the reconcile CronWorkflow, read
+// the same cache entries): a repeat of the same rule is left out, and a
+// missing grant is reported where it was first needed.
+func (a *access) requireOnce(account string, n need) {
+	k := fmt.Sprintf("%s\x00%s\x00%v\x00%v\x00%v\x00%v", account, n.namespace, n.rule.APIGroups, n.rule.Resources, n.rule.ResourceNames, n.rule.Verbs)
+	if a.required[k] {
+		return
+	}
+	a.required[k] = true
+	a.require(account, n)
+}
+
+// cacheEntry is one decoded entry of a cache ConfigMap.
+type cacheEntry struct {
+	key string
+	svc mapping.Service
+	err error
+}
+
+// cacheEntries decodes the entries of cache ConfigMap cm (by key), once
+// per Access run.
+func (a *access) cacheEntries(k string, cm *corev1.ConfigMap) []cacheEntry {
+	if entries, ok := a.entries[k]; ok {
+		return entries
+	}
+	keys := slices.Sorted(maps.Keys(cm.Data))
+	entries := make([]cacheEntry, len(keys))
+	for j, service := range keys {
+		svc, err := mapping.DecodeEntry([]byte(cm.Data[service]))
+		entries[j] = cacheEntry{service, svc, err}
+	}
+	a.entries[k] = entries
+	return entries
+}
 
 func (a *access) eventSource(i int, es *eventsv1alpha1.EventSource) {
 	var sa string
@@ -500,18 +538,21 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 			a.unknown[sa] = true // reported by configMap
 			return
 		}
-		for _, service := range slices.Sorted(maps.Keys(cm.Data)) {
-			svc, err := mapping.DecodeEntry([]byte(cm.Data[service]))
-			if err != nil {
-				a.fail(i, path+".volumes", "service %q in cache ConfigMap %q: %v", service, name, err)
+		entries := a.cacheEntries(key(namespace, name), cm)
+		for _, e := range entries {
+			if e.err != nil {
+				a.fail(i, path+".volumes", "service %q in cache ConfigMap %q: %v", e.key, name, e.err)
 				a.unknown[sa] = true
 				return
 			}
+		}
+		for _, e := range entries {
+			svc, service := e.svc, e.key
 			for _, t := range svc.Targets {
 				if t.Cluster != nil {
 					r := rule("", "secrets", "get")
 					r.ResourceNames = []string{t.Cluster.KubeconfigSecret.Name}
-					a.require(sa, need{i, path, namespace, r, "kubeconfig of cluster " + t.Cluster.Name + " for target " + t.Name})
+					a.requireOnce(sa, need{i, path, namespace, r, "kubeconfig of cluster " + t.Cluster.Name + " for target " + t.Name})
 					continue // the Deployment is reached with the kubeconfig, not this account
 				}
 				if t.Deployment == "" || t.Namespace == "" {
@@ -521,7 +562,7 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 				}
 				r := rule("apps", "deployments", verbs...)
 				r.ResourceNames = []string{t.Deployment}
-				a.require(sa, need{i, path, t.Namespace, r, "rollout of target " + t.Name})
+				a.requireOnce(sa, need{i, path, t.Namespace, r, "rollout of target " + t.Name})
 			}
 			if images != nil {
 				images[svc.Image] = true

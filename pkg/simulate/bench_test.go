@@ -63,15 +63,11 @@ func benchmarkReplay(b *testing.B, mode func(*Pipeline) *Pipeline, message func(
 func BenchmarkArgoEventsAlone(b *testing.B) {
 	const n = 100
 	p := syntheticPipeline(b, n)
-	services := targets(b, p)
+	tg := onlyTarget(b, p)
 	b.ReportAllocs()
 	k := 0
 	for b.Loop() {
 		msg := release(b, k, n)
-		tg, found := services[fmt.Sprintf("svc-%05d", k%n)]
-		if !found {
-			b.Fatalf("no trigger for release %d", k)
-		}
 		event, err := pubSubEvent(msg, tg.source)
 		if err != nil {
 			b.Fatal(err)
@@ -98,22 +94,15 @@ type target struct {
 	trigger *eventsv1alpha1.StandardK8STrigger
 }
 
-// targets finds every service's dependency and trigger in p, by service
-// name (the dependency's and the trigger's).
-func targets(tb testing.TB, p *Pipeline) map[string]target {
+// onlyTarget is the dependency and trigger of p's one Sensor, which
+// every push goes through.
+func onlyTarget(tb testing.TB, p *Pipeline) target {
 	tb.Helper()
-	out := map[string]target{}
-	for si, s := range p.sensors {
-		for di := range s.Spec.Dependencies {
-			d := &s.Spec.Dependencies[di]
-			for ti := range s.Spec.Triggers {
-				if t := s.Spec.Triggers[ti].Template; t.Name == d.Name && t.K8s != nil {
-					out[d.Name] = target{source: p.sourceList[p.sourceOf[si][di]], dep: d, trigger: t.K8s}
-				}
-			}
-		}
+	if len(p.sensors) != 1 || len(p.sensors[0].Spec.Dependencies) != 1 || len(p.sensors[0].Spec.Triggers) != 1 {
+		tb.Fatalf("want one Sensor with one dependency and one trigger, have %d Sensors", len(p.sensors))
 	}
-	return out
+	s := p.sensors[0]
+	return target{source: p.sourceList[p.sourceOf[0][0]], dep: &s.Spec.Dependencies[0], trigger: s.Spec.Triggers[0].Template.K8s}
 }
 
 // syntheticPipeline is the pipeline of synthetic.Objects(n).
