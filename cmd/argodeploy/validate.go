@@ -53,7 +53,8 @@ Layers, all run on every input:
                 fields are errors unless --allow-unknown-fields)
   decode        each object strictly into its upstream Go type
   upstream      ValidateSensor, ValidateEventBus, the Pub/Sub source's
-                validation, ValidateWorkflowTemplate and ValidateWorkflow
+                validation, ValidateWorkflowTemplate, ValidateWorkflow and
+                ValidateCronWorkflow
   local         retry expressions compile, workflow parameters are declared,
                 trigger parameters and conditions name real dependencies
   cross         dependencies name an existing EventSource and event; filter

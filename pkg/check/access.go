@@ -41,16 +41,19 @@ type Options struct {
 //     belong in manifests, are noted as external);
 //   - the Roles bound to each service account grant what its objects need
 //     and no more: a Sensor's account creates what its triggers create, a
-//     workflow's account reports task results and gets, watches and
-//     patches the Deployments its cache entry names (the argodeploy
-//     convention: a volume "cache" from a ConfigMap and a "service"
-//     parameter naming the entry);
+//     workflow's account reports task results and gets and updates the
+//     Deployments of every entry of its cache (the argodeploy convention: a
+//     volume "cache" of one ConfigMap or a projection of several), and
+//     gets the kubeconfig Secrets of the other clusters its entries name;
+//     a CronWorkflow whose entrypoint runs argodeploy reconcile needs the
+//     same of its account, but only gets the Deployments, and creates
+//     Workflows in its namespace;
 //   - the Deployment a triggered Workflow restarts is never chosen by event
 //     data.
 //
 // Rule coverage is Kubernetes' own (component-helpers' rbac Covers). It
 // returns one Result per Sensor, EventSource, WorkflowTemplate, Workflow,
-// Role, RoleBinding, ClusterRole and ClusterRoleBinding. Grants beyond the needs are
+// CronWorkflow, Role, RoleBinding, ClusterRole and ClusterRoleBinding. Grants beyond the needs are
 // only reported when every object decoded and every needed object is
 // present, so that one mistake is not reported twice.
 func Access(objs []runtime.Object, opts Options) []Result {
@@ -413,8 +416,9 @@ func (a *access) workflowTemplate(i int, t *wfv1.WorkflowTemplate) {
 // cache (rolloutTarget, read-only).
 func (a *access) cronWorkflow(i int, c *wfv1.CronWorkflow) {
 	spec := &c.Spec.WorkflowSpec
-	sa := a.account(i, "spec.workflowSpec.serviceAccountName", c.Namespace, spec.ServiceAccountName)
-	a.require(sa, need{i, "spec.workflowSpec", c.Namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "CronWorkflow " + c.Name + " (executor task results)"})
+	const account = "spec.workflowSpec.serviceAccountName"
+	sa := a.account(i, account, c.Namespace, spec.ServiceAccountName)
+	a.require(sa, need{i, account, c.Namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "CronWorkflow " + c.Name + " (executor task results)"})
 	a.specVolumes(i, "spec.workflowSpec", c.Namespace, spec, nil)
 	reconciles := false
 	for _, t := range spec.Templates {
@@ -426,8 +430,8 @@ func (a *access) cronWorkflow(i int, c *wfv1.CronWorkflow) {
 		a.unknown[sa] = true // its steps' needs are not known
 		return
 	}
-	a.require(sa, need{i, "spec.workflowSpec", c.Namespace, rule("argoproj.io", "workflows", "create"), "CronWorkflow " + c.Name + " (argodeploy reconcile creates release Workflows)"})
-	a.rolloutTarget(i, "spec.workflowSpec", c.Namespace, sa, spec.Volumes, map[string]string{}, nil, render.ReconcileVerbs)
+	a.require(sa, need{i, account, c.Namespace, rule("argoproj.io", "workflows", "create"), "CronWorkflow " + c.Name + " (argodeploy reconcile creates release Workflows)"})
+	a.rolloutTarget(i, "spec.workflowSpec", c.Namespace, sa, spec.Volumes, map[string]string{}, nil, reconcileStep)
 }
 
 // workflow checks a Workflow, among the objects or created by a trigger
@@ -479,19 +483,30 @@ func (a *access) workflow(i int, namespace string, wf *wfv1.Workflow, dynamic ma
 		a.require(sa, need{i, path, namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "Workflow (executor task results)"})
 	}
 	a.specVolumes(i, path, namespace, cacheSpec, values)
-	a.rolloutTarget(i, path, namespace, sa, volumes, values, fromEvent, render.RolloutVerbs)
+	a.rolloutTarget(i, path, namespace, sa, volumes, values, fromEvent, rolloutStep)
 }
 
 // eventArguments are the Workflow arguments a rollout Workflow may take
 // from event data: the push, never what rolls.
 var eventArguments = []string{render.ParamDigest, render.ParamTag, render.ParamPublishedAt}
 
+// stepAccess is what a workflow step does to each target's Deployment.
+type stepAccess struct {
+	name  string // "rollout": says why the account needs it
+	verbs []string
+}
+
+var (
+	rolloutStep   = stepAccess{"rollout", render.RolloutVerbs}
+	reconcileStep = stepAccess{"reconcile", render.ReconcileVerbs}
+)
+
 // rolloutTarget records the Deployments a rollout (or reconcile) Workflow
-// does verbs to: the targets of every entry in the ConfigMaps of its "cache" volume (one
+// does step.verbs to: the targets of every entry in the ConfigMaps of its "cache" volume (one
 // ConfigMap, or a projected volume of several), which the route step
 // chooses from. The volume must be fixed by the template, and no argument
 // but the push may come from the event.
-func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []corev1.Volume, values map[string]string, fromEvent map[string]bool, verbs []string) {
+func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []corev1.Volume, values map[string]string, fromEvent map[string]bool, step stepAccess) {
 	var names []string
 	found := false
 	for _, v := range volumes {
@@ -560,9 +575,9 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 					a.unknown[sa] = true
 					return
 				}
-				r := rule("apps", "deployments", verbs...)
+				r := rule("apps", "deployments", step.verbs...)
 				r.ResourceNames = []string{t.Deployment}
-				a.requireOnce(sa, need{i, path, t.Namespace, r, "rollout of target " + t.Name})
+				a.requireOnce(sa, need{i, path, t.Namespace, r, step.name + " of target " + t.Name})
 			}
 			if images != nil {
 				images[svc.Image] = true

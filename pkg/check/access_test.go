@@ -1,9 +1,11 @@
 package check
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -16,7 +18,13 @@ import (
 // objects drop rejects.
 func pipelineObjects(t *testing.T, drop func(runtime.Object) bool) []runtime.Object {
 	t.Helper()
-	m, err := mapping.Load("../../examples/single-service.yaml")
+	return exampleObjects(t, "single-service", drop)
+}
+
+// exampleObjects renders an example, dropping the objects drop rejects.
+func exampleObjects(t *testing.T, example string, drop func(runtime.Object) bool) []runtime.Object {
+	t.Helper()
+	m, err := mapping.Load("../../examples/" + example + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +68,7 @@ func TestAccessGeneratedPipelinePasses(t *testing.T) {
 	for _, r := range results {
 		kinds[r.Kind] = true
 	}
-	for _, kind := range []string{"Sensor", "EventSource", "WorkflowTemplate", "Role", "RoleBinding"} {
+	for _, kind := range []string{"Sensor", "EventSource", "WorkflowTemplate", "CronWorkflow", "Role", "RoleBinding"} {
 		if !kinds[kind] {
 			t.Errorf("no Access result for any %s", kind)
 		}
@@ -73,7 +81,7 @@ func TestAccessExternalAccounts(t *testing.T) {
 		return kind == "ServiceAccount" || kind == "Role" || kind == "RoleBinding"
 	}
 	strict := findings(Access(pipelineObjects(t, noAccounts), Options{}), false)
-	for _, want := range []string{`ServiceAccount "shop-sensor" not found`, `ServiceAccount "shop-rollout" not found`, `ServiceAccount "shop-eventsource" not found`} {
+	for _, want := range []string{`ServiceAccount "shop-sensor" not found`, `ServiceAccount "shop-rollout" not found`, `ServiceAccount "shop-eventsource" not found`, `ServiceAccount "shop-reconcile" not found`} {
 		if !strings.Contains(strict, want) {
 			t.Errorf("strict: want %q in\n%s", want, strict)
 		}
@@ -121,5 +129,43 @@ func TestAccessClusterRole(t *testing.T) {
 	got = findings(Access(objs, Options{}), true)
 	if want := `ClusterRole "shop-sensor" must exist in the cluster (external)`; !strings.Contains(got, want) {
 		t.Fatalf("ClusterRole not given: want note %q in\n%s", want, got)
+	}
+}
+
+// TestAccessReconcile: the reconcile CronWorkflow's account needs to get
+// the kubeconfig Secrets of the other clusters and the local Deployments of
+// every cache entry, and nothing more; a CronWorkflow that runs something
+// else has needs Access does not know, so its account's grants are not
+// weighed.
+func TestAccessReconcile(t *testing.T) {
+	objs := exampleObjects(t, "multi-cluster", nil)
+	var cron *wfv1.CronWorkflow
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *rbacv1.Role:
+			if o.Name == "fleet-reconcile" && o.Namespace == "deploy-system" {
+				o.Rules = slices.DeleteFunc(o.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "secrets") })
+			}
+			if o.Name == "fleet-reconcile" && o.Namespace == "payments" {
+				o.Rules[0].Verbs = []string{"get", "list"}
+			}
+		case *wfv1.CronWorkflow:
+			cron = o
+		}
+	}
+	got := findings(Access(objs, Options{}), false)
+	for _, want := range []string{
+		`CronWorkflow/fleet-reconcile: spec.workflowSpec: ServiceAccount deploy-system/fleet-reconcile may not get secrets kubeconfig-eu-west in namespace "deploy-system" (needed by kubeconfig of cluster eu-west for target checkout-eu)`,
+		`spec.workflowSpec: ServiceAccount deploy-system/fleet-reconcile may not get secrets kubeconfig-asia-east in namespace "deploy-system" (needed by kubeconfig of cluster asia-east for target checkout-asia)`,
+		`Role/fleet-reconcile: rules[0]: grants ServiceAccount deploy-system/fleet-reconcile more than its objects need: list deployments.apps checkout in namespace "payments"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("want %q in\n%s", want, got)
+		}
+	}
+
+	cron.Spec.WorkflowSpec.Templates[0].Container.Command = []string{"argodeploy", "version"}
+	if got := findings(Access(objs, Options{}), false); got != "" {
+		t.Errorf("a CronWorkflow that does not reconcile: want its account's grants not weighed, got\n%s", got)
 	}
 }

@@ -504,14 +504,24 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 var pinnedImageRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][-.A-Za-z0-9_]{0,127}(@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$`)
 
 // checkSchedule checks that the reconcile schedule at l is a five-field
-// cron expression, read as Argo Workflows reads a CronWorkflow's.
+// cron expression, read as Argo Workflows reads a CronWorkflow's
+// (cron.ParseStandard, in workflow/validate), that runs at all and at most
+// once a minute.
 func (p *parser) checkSchedule(l loc) {
 	v, ok := l.str()
 	if !ok {
 		return
 	}
-	if _, err := cron.ParseStandard(v); err != nil {
+	s, err := cron.ParseStandard(v)
+	if err != nil {
 		p.report(l, "%s is not a five-field cron expression (minute hour day-of-month month day-of-week, e.g. */5 * * * *): %v", quote(v), err)
+		return
+	}
+	switch interval, runs := shortestInterval(s); {
+	case !runs:
+		p.report(l, "%s never runs: no time in the next five years matches it; to turn the reconcile loop off, set suspend: true", quote(v))
+	case interval > 0 && interval < MinReconcileInterval:
+		p.report(l, "%s runs a pass every %s: passes must be at least a minute apart (each lists every mapped image in the registry)", quote(v), interval)
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package render turns a checked service mapping into the typed Kubernetes
 // objects of the redeploy pipeline: RBAC, cache ConfigMaps, EventBus,
-// WorkflowTemplate, EventSource and Sensors.
+// WorkflowTemplate, reconcile CronWorkflow, EventSource and Sensors.
 package render
 
 import (

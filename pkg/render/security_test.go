@@ -12,7 +12,6 @@ import (
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
-	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
@@ -23,8 +22,9 @@ type podOf struct {
 	spec corev1.PodSpec
 }
 
-// definedPods lists the pod specs of the generated objects: the rollout
-// step, each EventSource and Sensor, and the JetStream servers.
+// definedPods lists the pod specs of the generated objects: the route and
+// rollout steps, the reconcile step, each EventSource and Sensor, and the
+// JetStream servers.
 func definedPods(objs []render.Object) []podOf {
 	var pods []podOf
 	fromTemplate := func(kind, name string, t *eventsv1.Template) podOf {
@@ -34,13 +34,9 @@ func definedPods(objs []render.Object) []podOf {
 	for _, o := range objs {
 		switch o := o.(type) {
 		case *wfv1.WorkflowTemplate:
-			spec := corev1.PodSpec{SecurityContext: o.Spec.SecurityContext, Volumes: o.Spec.Volumes}
-			for _, t := range o.Spec.Templates {
-				if t.Container != nil {
-					spec.Containers = append(spec.Containers, *t.Container)
-				}
-			}
-			pods = append(pods, podOf{"WorkflowTemplate/" + o.Name, spec})
+			pods = append(pods, workflowPod("WorkflowTemplate/"+o.Name, &o.Spec))
+		case *wfv1.CronWorkflow:
+			pods = append(pods, workflowPod("CronWorkflow/"+o.Name, &o.Spec.WorkflowSpec))
 		case *eventsv1.EventSource:
 			pods = append(pods, fromTemplate("EventSource", o.Name, o.Spec.Template))
 		case *eventsv1.Sensor:
@@ -57,6 +53,17 @@ func definedPods(objs []render.Object) []podOf {
 	return pods
 }
 
+// workflowPod is the pod of a workflow spec's container templates.
+func workflowPod(name string, wf *wfv1.WorkflowSpec) podOf {
+	spec := corev1.PodSpec{SecurityContext: wf.SecurityContext, Volumes: wf.Volumes}
+	for _, t := range wf.Templates {
+		if t.Container != nil {
+			spec.Containers = append(spec.Containers, *t.Container)
+		}
+	}
+	return podOf{name, spec}
+}
+
 // TestPodsMeetRestrictedStandard runs Kubernetes' own Pod Security
 // Admission checks, level "restricted", on every pod spec the examples
 // define, and asks of every container requests and limits for CPU and
@@ -70,21 +77,14 @@ func TestPodsMeetRestrictedStandard(t *testing.T) {
 	restricted := api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}
 	examples, _ := filepath.Glob("../../examples/*.yaml")
 	for _, example := range examples {
-		m, err := mapping.Load(example)
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs, err := render.Render(m, render.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, objs := renderFile(t, example)
 		for _, o := range objs {
 			if kind := o.GetObjectKind().GroupVersionKind().Kind; kind == "Secret" {
 				t.Errorf("%s: the output holds a Secret %s; credentials must only be referenced", filepath.Base(example), o.GetName())
 			}
 		}
 		pods := definedPods(objs)
-		if len(pods) < 4 {
+		if len(pods) < 5 {
 			t.Fatalf("%s: only %d pod specs found", example, len(pods))
 		}
 		for _, pod := range pods {

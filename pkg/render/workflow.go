@@ -102,16 +102,14 @@ func (p *pipeline) stepSpec(caches []Object, account string, deadline int64) wfv
 	}
 }
 
-// reconcileDeadline bounds a reconcile pass: under the five minutes of the
-// default schedule, and the CronWorkflow forbids overlapping passes.
-const reconcileDeadline = 4 * time.Minute
-
 // cronWorkflow runs argodeploy reconcile on spec.reconcile's schedule, as
 // the reconcile account, over the same cache as the releases: it creates
 // a release Workflow of the WorkflowTemplate for each push a target missed.
+// A pass ends well before the next is due (mapping.ReconcileDeadline), and
+// passes never overlap (Forbid). A suspended loop is rendered suspended.
 func (p *pipeline) cronWorkflow(caches []Object) *wfv1.CronWorkflow {
 	r := p.m.Spec.Reconcile
-	spec := p.stepSpec(caches, p.reconcileAccount(), int64(reconcileDeadline.Seconds()))
+	spec := p.stepSpec(caches, p.reconcileAccount(), int64(p.m.ReconcileDeadline().Seconds()))
 	spec.Entrypoint = ReconcileTemplate
 	spec.Templates = []wfv1.Template{{
 		Name: ReconcileTemplate,
