@@ -19,12 +19,14 @@ package simulate
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/Knetic/govaluate"
 	"github.com/argodeploy/argodeploy/pkg/check"
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/parallel"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
@@ -57,6 +59,15 @@ type Pipeline struct {
 	sources     map[string]sourceEvent // namespace/eventSource/event → its Pub/Sub source
 	templates   map[string]*wfv1.WorkflowTemplate
 	configMaps  map[string]*corev1.ConfigMap
+	entries     map[string][]cacheEntry // per ConfigMap, its entries decoded once, by key
+}
+
+// cacheEntry is one key of a ConfigMap decoded as a cache entry; err is
+// set when it is not one.
+type cacheEntry struct {
+	key string
+	svc mapping.Service
+	err error
 }
 
 // sourceEvent is one Pub/Sub event of an EventSource.
@@ -104,6 +115,13 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 			p.templates[o.Namespace+"/"+o.Name] = o
 		case *corev1.ConfigMap:
 			p.configMaps[o.Namespace+"/"+o.Name] = o
+		}
+	}
+	p.entries = make(map[string][]cacheEntry, len(p.configMaps))
+	for name, cm := range p.configMaps {
+		for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
+			svc, err := mapping.DecodeEntry([]byte(cm.Data[k]))
+			p.entries[name] = append(p.entries[name], cacheEntry{k, svc, err})
 		}
 	}
 	if len(p.sensors) == 0 {

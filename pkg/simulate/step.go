@@ -82,13 +82,12 @@ func (p *Pipeline) NewCluster(given []*appsv1.Deployment) (*Cluster, error) {
 	type key struct{ cluster, namespace, name string }
 	assumed := map[key]*appsv1.Deployment{}
 	var order []key
-	for _, name := range slices.Sorted(maps.Keys(p.configMaps)) {
-		for _, entry := range p.configMaps[name].Data {
-			svc, err := mapping.DecodeEntry([]byte(entry))
-			if err != nil {
+	for _, name := range slices.Sorted(maps.Keys(p.entries)) {
+		for _, e := range p.entries[name] {
+			if e.err != nil {
 				continue // not a cache entry: nothing rolls from it
 			}
-			for _, t := range svc.Targets {
+			for _, t := range e.svc.Targets {
 				k := key{t.ClusterName(), t.Namespace, t.Deployment}
 				d := assumed[k]
 				if d == nil {
@@ -99,9 +98,9 @@ func (p *Pipeline) NewCluster(given []*appsv1.Deployment) (*Cluster, error) {
 				if slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == t.Container }) {
 					continue
 				}
-				image := svc.Image + "@" + CurrentDigest
+				image := e.svc.Image + "@" + CurrentDigest
 				if t.Strategy == mapping.StrategyRestart {
-					image = svc.Image + ":latest"
+					image = e.svc.Image + ":latest"
 				}
 				d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers, corev1.Container{Name: t.Container, Image: image})
 			}
@@ -265,18 +264,16 @@ func (p *Pipeline) Follow(ctx context.Context, c *Cluster, w *Workflow, now time
 	push := rollout.Push{Digest: w.Arguments[render.ParamDigest], Tag: w.Arguments[render.ParamTag], PublishedAt: at}
 	services := map[string]mapping.Service{}
 	lookup := func(image string) (mapping.Service, error) {
-		names := slices.Sorted(maps.Keys(cache))
-		for _, name := range names {
-			svc, err := mapping.DecodeEntry([]byte(cache[name]))
-			if err != nil {
-				return mapping.Service{}, fmt.Errorf("cache entry %s of %s: %v", name, cacheName, err)
+		for _, e := range cache {
+			if e.err != nil {
+				return mapping.Service{}, fmt.Errorf("cache entry %s of %s: %v", e.key, cacheName, e.err)
 			}
-			if svc.Image == image {
-				services[svc.Name] = svc
-				return svc, nil
+			if e.svc.Image == image {
+				services[e.svc.Name] = e.svc
+				return e.svc, nil
 			}
 		}
-		return mapping.Service{}, rollout.UnknownImage(image, cacheName, len(names))
+		return mapping.Service{}, rollout.UnknownImage(image, cacheName, len(cache))
 	}
 	var log bytes.Buffer
 	routes, err := rollout.Routes(lookup, push, &log)
@@ -318,10 +315,11 @@ func (p *Pipeline) Follow(ctx context.Context, c *Cluster, w *Workflow, now time
 	return nil
 }
 
-// cacheOf is the directory the cache volume of tmpl shows a Workflow w,
-// as the files it holds by name, and the ConfigMaps it is made of (one,
-// or several projected into one directory), for reports.
-func (p *Pipeline) cacheOf(tmpl *wfv1.WorkflowTemplate, w *Workflow) (string, map[string]string, error) {
+// cacheOf is the directory the cache volume of tmpl shows a Workflow w, as
+// its entries in the order the route step reads them (by file name), and
+// the ConfigMaps it is made of (one, or several projected into one
+// directory), for reports.
+func (p *Pipeline) cacheOf(tmpl *wfv1.WorkflowTemplate, w *Workflow) (string, []cacheEntry, error) {
 	resolve := func(s string) string {
 		// An argument the Workflow lacks is empty, as the pod would see it.
 		return check.ResolveParameters(s, func(name string) (string, bool) { return w.Arguments[name], true })
@@ -344,17 +342,18 @@ func (p *Pipeline) cacheOf(tmpl *wfv1.WorkflowTemplate, w *Workflow) (string, ma
 	if len(names) == 0 {
 		return "", nil, fmt.Errorf("WorkflowTemplate %s/%s mounts no cache ConfigMap", tmpl.Namespace, tmpl.Name)
 	}
-	files := map[string]string{}
+	var entries []cacheEntry
 	for _, name := range names {
-		cm := p.configMaps[w.Namespace+"/"+name]
-		if cm == nil {
+		decoded, ok := p.entries[w.Namespace+"/"+name]
+		if !ok {
 			return "", nil, fmt.Errorf("cache ConfigMap %s/%s not found", w.Namespace, name)
 		}
-		for k, v := range cm.Data {
-			files[k] = v // render never writes a service into two ConfigMaps
-		}
+		entries = append(entries, decoded...)
 	}
-	return strings.Join(names, ", "), files, nil
+	if len(names) > 1 {
+		slices.SortStableFunc(entries, func(a, b cacheEntry) int { return strings.Compare(a.key, b.key) })
+	}
+	return strings.Join(names, ", "), entries, nil
 }
 
 // lines are the lines written to b, empty ones left out.
