@@ -71,7 +71,7 @@ failed (the others were still checked); 2 bad usage or cache.`,
 			if err != nil {
 				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("no client of the cluster: %v", err)}
 			}
-			local, err := localClient(os.Getenv)
+			local, err := localClientFor(config)
 			if err != nil {
 				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("no client of the cluster: %v", err)}
 			}

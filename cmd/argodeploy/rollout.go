@@ -144,6 +144,11 @@ func localClient(getenv func(string) string) (rollout.Local, error) {
 	if err != nil {
 		return nil, err
 	}
+	return localClientFor(config)
+}
+
+// localClientFor is localClient for a config already read.
+func localClientFor(config *rest.Config) (rollout.Local, error) {
 	httpClient, err := rest.HTTPClientFor(config)
 	if err != nil {
 		return nil, err

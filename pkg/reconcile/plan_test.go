@@ -118,3 +118,20 @@ func TestPlan(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkPlan: one target against an image with 1,000 tagged pushes,
+// as a pass meets a busy repository.
+func BenchmarkPlan(b *testing.B) {
+	svc := mapping.Service{Name: "web", Image: image, Targets: []mapping.Target{target("prod", mapping.StrategySetImage, `v[0-9]+\.[0-9]+\.[0-9]+`, mapping.PolicySemver)}}
+	var pushed []Pushed
+	for i := range 1000 {
+		pushed = append(pushed, Pushed{dig(i), []string{fmt.Sprintf("v1.%d.0", i), fmt.Sprintf("main-%d", i)}, at(i)})
+	}
+	observed := map[string]Observed{"prod": state(1, "v1.1.0", at(1), rollout.StateHealthy)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if releases, _ := Plan(&svc, pushed, observed); len(releases) != 1 {
+			b.Fatalf("releases %+v", releases)
+		}
+	}
+}

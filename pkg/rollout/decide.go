@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -54,7 +55,7 @@ func Admit(svc *mapping.Service, t *mapping.Target, p Push) Decision {
 	if pattern == "" {
 		pattern = mapping.DefaultTagPattern
 	}
-	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
+	re, err := tagRegexp(pattern)
 	if err != nil {
 		return Decision{Action: Refuse, Reason: fmt.Sprintf("target %s: tagPattern %q: %v", t.Name, pattern, err)}
 	}
@@ -78,6 +79,27 @@ func Admit(svc *mapping.Service, t *mapping.Target, p Push) Decision {
 		}
 	}
 	return Decision{Action: Roll, Version: v.String()}
+}
+
+// tagRegexps holds the compiled tag patterns: reconcile asks Admit about
+// every tag of every image each pass.
+var tagRegexps sync.Map // pattern → *regexp.Regexp or error
+
+// tagRegexp compiles pattern anchored at both ends, once.
+func tagRegexp(pattern string) (*regexp.Regexp, error) {
+	if v, ok := tagRegexps.Load(pattern); ok {
+		if re, ok := v.(*regexp.Regexp); ok {
+			return re, nil
+		}
+		return nil, v.(error)
+	}
+	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
+	if err != nil {
+		tagRegexps.Store(pattern, err)
+		return nil, err
+	}
+	tagRegexps.Store(pattern, re)
+	return re, nil
 }
 
 // TagVersion parses a tag as a semantic version, a leading v allowed.
