@@ -104,6 +104,25 @@ func startSensor(ctx context.Context, e *testenv.Env, p testenv.Pipeline, nats *
 	return sn, waitForConsumers(ctx, nats, sensorConsumers(sensor), 30*time.Second)
 }
 
+// startEvents creates the gcr topic, starts the pipeline's EventSource
+// (named as the pipeline) and its one Sensor, and returns a publisher to
+// the topic, closed when the test ends.
+func startEvents(ctx context.Context, t *testing.T, e *testenv.Env, step func(string, func() error), p testenv.Pipeline, sensor *eventsv1.Sensor) *testenv.Publisher {
+	t.Helper()
+	step("create topic gcr", func() error { return p.PubSub.CreateTopic(ctx, project, "gcr") })
+	step("start eventsource", func() error { return startEventSource(ctx, e, p, sensor.Name) })
+	step("start sensor", func() error {
+		_, err := startSensor(ctx, e, p, p.NATS, sensor)
+		return err
+	})
+	pub, err := p.PubSub.NewPublisher(ctx, project, "gcr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	return pub
+}
+
 // sensorsOf are the Sensors among the rendered objects.
 func sensorsOf(objs []render.Object) []*eventsv1.Sensor {
 	var out []*eventsv1.Sensor

@@ -115,19 +115,8 @@ func TestLostPushRecovered(t *testing.T) {
 		}
 		return nil
 	})
-	step("create topic gcr", func() error { return ps.CreateTopic(ctx, project, "gcr") })
-	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
-	step("start eventsource", func() error { return startEventSource(ctx, e, p, "heal") })
 	sensors := sensorsOf(objs)
-	step("start sensor", func() error {
-		_, err := startSensor(ctx, e, p, nats, sensors[0])
-		return err
-	})
-	pub, err := ps.NewPublisher(ctx, project, "gcr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := startEvents(ctx, t, e, step, testenv.Pipeline{API: api, NATS: nats, PubSub: ps}, sensors[0])
 	publish := func(digest, tag string) {
 		t.Helper()
 		msg := fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest, img+":"+tag)
