@@ -486,6 +486,28 @@ func (a *access) workflow(i int, namespace string, wf *wfv1.Workflow, dynamic ma
 	a.rolloutTarget(i, path, namespace, sa, volumes, values, fromEvent, rolloutStep)
 }
 
+// CacheConfigMaps names the ConfigMaps a workflow's "cache" volume shows its
+// steps, as written (parameters unresolved): one ConfigMap, or those a
+// projected volume joins into one directory, in order. ok is false when
+// there is no such volume.
+func CacheConfigMaps(volumes []corev1.Volume) (names []string, ok bool) {
+	for _, v := range volumes {
+		switch {
+		case v.Name != "cache":
+		case v.ConfigMap != nil:
+			names, ok = []string{v.ConfigMap.Name}, true
+		case v.Projected != nil:
+			names, ok = nil, true
+			for _, src := range v.Projected.Sources {
+				if src.ConfigMap != nil {
+					names = append(names, src.ConfigMap.Name)
+				}
+			}
+		}
+	}
+	return names, ok
+}
+
 // eventArguments are the Workflow arguments a rollout Workflow may take
 // from event data: the push, never what rolls.
 var eventArguments = []string{render.ParamDigest, render.ParamTag, render.ParamPublishedAt}
@@ -507,24 +529,7 @@ var (
 // chooses from. The volume must be fixed by the template, and no argument
 // but the push may come from the event.
 func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []corev1.Volume, values map[string]string, fromEvent map[string]bool, step stepAccess) {
-	var names []string
-	found := false
-	for _, v := range volumes {
-		if v.Name != "cache" {
-			continue
-		}
-		switch {
-		case v.ConfigMap != nil:
-			names, found = []string{v.ConfigMap.Name}, true
-		case v.Projected != nil:
-			names, found = nil, true
-			for _, src := range v.Projected.Sources {
-				if src.ConfigMap != nil {
-					names = append(names, src.ConfigMap.Name)
-				}
-			}
-		}
-	}
+	names, found := CacheConfigMaps(volumes)
 	if !found {
 		a.unknown[sa] = true // not an argodeploy rollout: its Deployments are unknown
 		return

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 )
 
@@ -131,34 +132,19 @@ func (g *Graph) trigger(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, sens
 // it takes.
 func (g *Graph) targets(tmpl *wfv1.WorkflowTemplate, caches map[string]*corev1.ConfigMap) {
 	from := "wt_" + id(tmpl.Namespace, tmpl.Name)
-	for _, v := range tmpl.Spec.Volumes {
-		if v.Name != "cache" {
+	names, _ := check.CacheConfigMaps(tmpl.Spec.Volumes)
+	for _, name := range names {
+		cm := caches[tmpl.Namespace+"/"+name]
+		if cm == nil {
 			continue
 		}
-		var names []string
-		switch {
-		case v.ConfigMap != nil:
-			names = []string{v.ConfigMap.Name}
-		case v.Projected != nil:
-			for _, src := range v.Projected.Sources {
-				if src.ConfigMap != nil {
-					names = append(names, src.ConfigMap.Name)
-				}
+		for _, key := range slices.Sorted(maps.Keys(cm.Data)) {
+			entry, err := mapping.DecodeEntry([]byte(cm.Data[key]))
+			if err != nil {
+				continue // not an argodeploy cache entry: its targets are unknown
 			}
-		}
-		for _, name := range names {
-			cm := caches[tmpl.Namespace+"/"+name]
-			if cm == nil {
-				continue
-			}
-			for _, key := range slices.Sorted(maps.Keys(cm.Data)) {
-				entry, err := mapping.DecodeEntry([]byte(cm.Data[key]))
-				if err != nil {
-					continue // not an argodeploy cache entry: its targets are unknown
-				}
-				for _, t := range entry.Targets {
-					g.target(from, entry, t)
-				}
+			for _, t := range entry.Targets {
+				g.target(from, entry, t)
 			}
 		}
 	}

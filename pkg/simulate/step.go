@@ -324,20 +324,9 @@ func (p *Pipeline) cacheOf(tmpl *wfv1.WorkflowTemplate, w *Workflow) (string, []
 		// An argument the Workflow lacks is empty, as the pod would see it.
 		return check.ResolveParameters(s, func(name string) (string, bool) { return w.Arguments[name], true })
 	}
-	var names []string
-	for _, v := range tmpl.Spec.Volumes {
-		switch {
-		case v.Name != "cache":
-		case v.ConfigMap != nil:
-			names = []string{resolve(v.ConfigMap.Name)}
-		case v.Projected != nil:
-			names = nil
-			for _, src := range v.Projected.Sources {
-				if src.ConfigMap != nil {
-					names = append(names, resolve(src.ConfigMap.Name))
-				}
-			}
-		}
+	names, _ := check.CacheConfigMaps(tmpl.Spec.Volumes)
+	for i := range names {
+		names[i] = resolve(names[i])
 	}
 	if len(names) == 0 {
 		return "", nil, fmt.Errorf("WorkflowTemplate %s/%s mounts no cache ConfigMap", tmpl.Namespace, tmpl.Name)
