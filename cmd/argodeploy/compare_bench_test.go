@@ -145,7 +145,13 @@ func TestBenchmarks(t *testing.T) {
 		row("| event bus per push, %d services: JetStream durable consumers it is delivered to / data filters they evaluate (counted from the generated Sensors: one consumer per trigger and dependency) | %d / %d | | | %s |", n, cost[n][0], cost[n][1], status)
 	}
 
-	// The same on the real chain, when make bench-e2e has run.
+	// The same on the real chain, when make bench-e2e has run, and how
+	// long the pipeline takes to catch up after an outage.
+	const notMeasured = "not measured in this run: `make bench-e2e` (needs `.ci/e2e-install`, root) writes bin/e2e-latency.txt"
+	recovery := []struct{ name, what string }{
+		{"BenchmarkE2EOutageRecovery/apiserver-down-20s", "end of a kube-apiserver outage of about 20 s → Workflow of the last push published during it created (the Sensor's trigger retries; TestAPIServerOutage)"},
+		{"BenchmarkE2ELostPushRecovered/reconcile-pass", "reconcile pass that releases a push lost in an outage, process included, until the Deployment runs it (the pass, its release Workflow's route and rollout steps; TestLostPushRecovered)"},
+	}
 	if data, err := os.ReadFile(*e2eBench); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			var n, pushes, consumers int
@@ -155,8 +161,18 @@ func TestBenchmarks(t *testing.T) {
 					n, consumers, pushes, ms(time.Duration(median)), ms(time.Duration(p90)))
 			}
 		}
+		for _, r := range recovery {
+			if ns, ok := benchMetric(string(data), r.name, "ns/op"); ok {
+				row("| %s (`make bench-e2e`, one run) | %.1f s | | | |", r.what, time.Duration(ns).Seconds())
+			} else {
+				row("| %s | %s | | | |", r.what, notMeasured)
+			}
+		}
 	} else {
-		row("| publish → Workflow on the real chain | not measured in this run: `make bench-e2e` (needs `.ci/e2e-install`, root) writes bin/e2e-latency.txt | | | |")
+		row("| publish → Workflow on the real chain | %s | | | |", notMeasured)
+		for _, r := range recovery {
+			row("| %s | %s | | | |", r.what, notMeasured)
+		}
 	}
 
 	// validate vs kubeconform on the same files, same schemas.
@@ -261,6 +277,7 @@ func TestBenchmarks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		md.WriteString(reconcileRequests(t, string(data)))
 		fmt.Fprintf(&md, "\n## Package benchmarks\n\n`go test -run '^$' -bench . -benchmem -benchtime 3x ./pkg/... ./cmd/...`:\n\n```\n%s```\n", data)
 	}
 	if err := os.WriteFile(*reportFile, []byte(md.String()), 0o644); err != nil {
@@ -290,23 +307,60 @@ func medianNsPerOp(t *testing.T, file, name string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var values []float64
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 4 || !strings.HasPrefix(fields[0], name+"-") && fields[0] != name || fields[3] != "ns/op" {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(fields[2], &v); err != nil {
-			t.Fatalf("%s: %q: %v", file, line, err)
-		}
-		values = append(values, v)
-	}
-	if len(values) == 0 {
+	v, ok := benchMetric(string(data), name, "ns/op")
+	if !ok {
 		t.Fatalf("%s: no %s results", file, name)
 	}
+	return v
+}
+
+// benchMetric is the median of the value the named benchmark's lines in
+// go test -bench output give unit ("ns/op", or a custom metric such as
+// "requests/op"), and whether any line gives it. name matches with or
+// without the -GOMAXPROCS suffix, and not a longer name.
+func benchMetric(output, name, unit string) (float64, bool) {
+	var values []float64
+	for _, line := range strings.Split(output, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], name+"-") && fields[0] != name {
+			continue
+		}
+		for i := 3; i < len(fields); i += 2 {
+			var v float64
+			if fields[i] == unit {
+				if _, err := fmt.Sscan(fields[i-1], &v); err == nil {
+					values = append(values, v)
+				}
+				break
+			}
+		}
+	}
+	if len(values) == 0 {
+		return 0, false
+	}
 	slices.Sort(values)
-	return values[len(values)/2]
+	return values[len(values)/2], true
+}
+
+// reconcileRequests is the section on the registry requests of a
+// reconcile pass (BenchmarkReconcileRequests in gobench, the go test
+// -bench output): one pass over services that are all up to date, the
+// cost paid every reconcile interval.
+func reconcileRequests(t *testing.T, gobench string) string {
+	var b strings.Builder
+	b.WriteString("\n## Reconcile pass: registry requests\n\nHTTP requests one pass of `argodeploy reconcile` sends to the registry when every target already has its image's newest push, the cost paid each reconcile interval (`BenchmarkReconcileRequests`: `reconcile.Run` with `Registry.List`, a fake Kubernetes API, one image with one tagged push and one target per service, no registry credentials). Artifact Registry lists every manifest with its upload time in `tags/list`; a plain v2 registry (go-containerregistry's) lists tag names, so each tag a target takes costs its manifest and image config as well.\n\n| registry | services | requests per pass | requests per service |\n|---|---|---|---|\n")
+	for _, registry := range []struct{ name, label string }{{"artifact-registry", "Artifact Registry (`tags/list` with manifests)"}, {"plain", "plain v2, one tag per image"}} {
+		for _, n := range []int{10, 100, 1000} {
+			name := fmt.Sprintf("BenchmarkReconcileRequests/registry=%s/services=%d", registry.name, n)
+			perPass, ok := benchMetric(gobench, name, "requests/op")
+			perService, ok2 := benchMetric(gobench, name, "requests/service")
+			if !ok || !ok2 {
+				t.Fatalf("gobench: no requests/op and requests/service of %s", name)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %.1f |\n", registry.label, n, perPass, perService)
+		}
+	}
+	return b.String()
 }
 
 // against says whether measured meets target, and the ratio of the two:
