@@ -77,7 +77,7 @@ func runGenerate(opts *generateOptions, s streams) error {
 	if opts.maxBytes < minObjectBytes || opts.maxBytes > maxObjectBytes {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--max-object-bytes must be between %d and %d", minObjectBytes, maxObjectBytes)}
 	}
-	outObjs, err := renderMapping(opts.file, opts.maxBytes, s.in)
+	outObjs, err := renderMapping(opts.file, opts.maxBytes, s)
 	if err != nil {
 		return err
 	}
@@ -99,8 +99,8 @@ func runGenerate(opts *generateOptions, s streams) error {
 }
 
 // renderMapping loads a mapping file (- for stdin) and renders its objects.
-func renderMapping(file string, maxBytes int, stdin io.Reader) ([]output.Object, error) {
-	m, err := loadMapping(file, stdin)
+func renderMapping(file string, maxBytes int, s streams) ([]output.Object, error) {
+	m, err := loadMapping(file, s)
 	if err != nil {
 		return nil, err
 	}
@@ -111,14 +111,25 @@ func renderMapping(file string, maxBytes int, stdin io.Reader) ([]output.Object,
 	return render.Convert[output.Object](objs), nil
 }
 
-// loadMapping reads a mapping from a file, or from stdin when the name is -.
-func loadMapping(file string, stdin io.Reader) (*mapping.ServiceMapping, error) {
+// loadMapping reads a mapping from a file, or from stdin when the name is
+// -, and prints its warnings on stderr.
+func loadMapping(file string, s streams) (*mapping.ServiceMapping, error) {
+	var m *mapping.ServiceMapping
+	var err error
 	if file == "-" {
-		data, err := io.ReadAll(stdin)
-		if err != nil {
+		var data []byte
+		if data, err = io.ReadAll(s.in); err != nil {
 			return nil, err
 		}
-		return mapping.Parse("<stdin>", data)
+		m, err = mapping.Parse("<stdin>", data)
+	} else {
+		m, err = preload.Mapping(file)
 	}
-	return preload.Mapping(file)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range m.Warnings {
+		fmt.Fprintf(s.err, "warning: %v\n", w)
+	}
+	return m, nil
 }

@@ -32,7 +32,7 @@ already generated (--manifests).`,
 			if format != "mermaid" && format != "dot" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("--output must be mermaid or dot, not %q", format)}
 			}
-			objs, err := source.objects(s.in)
+			objs, err := source.objects(s)
 			if err != nil {
 				return err
 			}

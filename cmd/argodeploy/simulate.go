@@ -111,7 +111,7 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 		msgs, err := readMessages(opts.messages, files, s.in)
 		messages <- read{msgs, err}
 	}()
-	objs, err := opts.objects(s.in)
+	objs, err := opts.objects(s)
 	if err != nil {
 		return err
 	}
@@ -210,12 +210,12 @@ func (p *pipelineSource) addFlags(cmd *cobra.Command, what string) {
 
 // objects are the pipeline's objects: rendered from the mapping, or read
 // from the manifests. Giving both or neither is a usage error.
-func (p *pipelineSource) objects(stdin io.Reader) ([]runtime.Object, error) {
+func (p *pipelineSource) objects(s streams) ([]runtime.Object, error) {
 	if (p.mapping == "") == (len(p.manifests) == 0) {
 		return nil, &exitError{code: exitUsage, err: errors.New("give the pipeline as -f MAPPING or as --manifests PATH, one of them")}
 	}
 	if p.mapping != "" {
-		m, err := loadMapping(p.mapping, stdin)
+		m, err := loadMapping(p.mapping, s)
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +225,7 @@ func (p *pipelineSource) objects(stdin io.Reader) ([]runtime.Object, error) {
 		}
 		return render.Convert[runtime.Object](rendered), nil
 	}
-	docs, err := manifest.Read(p.manifests, stdin)
+	docs, err := manifest.Read(p.manifests, s.in)
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 	var generated []output.Object
 	var err error
 	if opts.mapping != "" {
-		if generated, err = renderMapping(opts.mapping, opts.maxBytes, s.in); err != nil {
+		if generated, err = renderMapping(opts.mapping, opts.maxBytes, s); err != nil {
 			return err
 		}
 	}

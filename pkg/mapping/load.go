@@ -85,6 +85,7 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 		return nil, ErrorList{{File: file, Line: root.Line, Column: root.Column, Message: err.Error()}}
 	}
 	m.Default()
+	m.Warnings = p.warnings.normalize()
 	return m, nil
 }
 
@@ -107,6 +108,8 @@ type parser struct {
 	// missing holds what the semantic checks found missing; it is
 	// reported after the schema errors, which may explain it.
 	missing []missingField
+	// warnings are what a team may mean but should know the cost of.
+	warnings ErrorList
 }
 
 // missingField is a field, or one of several fields, that is missing.
@@ -148,6 +151,15 @@ func (p *parser) add(n *yaml.Node, field, format string, args ...any) {
 func (p *parser) report(l loc, format string, args ...any) {
 	p.reported[l.path] = true
 	p.add(l.n, l.path, format, args...)
+}
+
+// warn records a warning at l: the mapping is accepted.
+func (p *parser) warn(l loc, format string, args ...any) {
+	e := &FieldError{File: p.file, Line: 1, Field: l.path, Message: fmt.Sprintf(format, args...)}
+	if l.n != nil && l.n.Line > 0 {
+		e.Line, e.Column = l.n.Line, l.n.Column
+	}
+	p.warnings = append(p.warnings, e)
 }
 
 // parseYAML returns the root node of the single document in data.
@@ -481,8 +493,9 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	p.checkSecretRef(spec.get("gcp").get("credentialSecret"))
 	bus := spec.get("eventBus")
 	p.checkName(bus.get("name"), 0)
-	if replicas := bus.get("jetstream").get("replicas"); replicas.n != nil && isTwo(yamlnode.Plain(replicas.n)) {
-		p.report(replicas, "2 replicas cannot keep a quorum when one fails: use 1, or 3 or more")
+	p.checkJetStream(bus.get("jetstream"))
+	if ns, ok := spec.get("namespace").str(); ok && ns == systemNamespace {
+		p.warn(spec.get("namespace"), "the pipeline runs in %s, beside the cluster's own components: give it a namespace of its own", systemNamespace)
 	}
 	p.checkSchedule(spec.get("reconcile").get("schedule"))
 	w := spec.get("workflow")
@@ -497,6 +510,43 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	chains := p.checkServices(spec.get("services"))
 	p.checkDeadline(w, rollout, maxi, chains)
 	p.checkUnsafeText(r)
+}
+
+// systemNamespace is the cluster's own namespace: a pipeline or target
+// there is warned about.
+const systemNamespace = "kube-system"
+
+// Bounds of a JetStream claim: below the minimum the stream holds too few
+// events to ride out a Sensor outage.
+const minJetStreamStorage = "64Mi"
+
+// checkJetStream checks the bus's replicas and storage, and warns about
+// the set-ups that can lose events the EventSource already acknowledged
+// to Pub/Sub.
+func (p *parser) checkJetStream(js loc) {
+	replicas := js.get("replicas")
+	if replicas.n != nil && isNumber(yamlnode.Plain(replicas.n), 2) {
+		p.report(replicas, "2 replicas cannot keep a quorum when one fails: use 1, or 3 or more")
+	}
+	if replicas.n != nil && isNumber(yamlnode.Plain(replicas.n), 1) {
+		p.warn(replicas, "one JetStream server: while it restarts, pushes wait in Pub/Sub; if its volume is lost, the events it held are lost and the reconcile loop releases them on its next pass. Use 3 to ride out a node failure")
+	}
+	st := js.get("storage")
+	eph := st.get("ephemeral")
+	if eph.n != nil && yamlnode.Plain(eph.n) == true {
+		for _, k := range []string{"size", "storageClassName"} {
+			if f := st.key(k); f.n != nil {
+				p.report(f, "an ephemeral store has no volume claim: drop %s, or ephemeral", k)
+			}
+		}
+		p.warn(eph, "the stream lives in an emptyDir: a rescheduled JetStream pod starts empty, the events it held are lost (the reconcile loop releases them on its next pass), and the Sensor cannot reconnect until it restarts")
+	}
+	size := st.get("size")
+	if q, ok := p.quantity(size, DefaultJetStreamStorage); ok && size.n != nil {
+		if min := resource.MustParse(minJetStreamStorage); q.Cmp(min) < 0 {
+			p.report(size, "a claim of %s holds too few events: give at least %s", size.n.Value, minJetStreamStorage)
+		}
+	}
 }
 
 // pinnedImageRE is an image reference pinned by a tag or a digest (the
@@ -566,13 +616,13 @@ func (p *parser) checkUnsafeText(l loc) {
 	}
 }
 
-// isTwo reports whether v is the number 2.
-func isTwo(v any) bool {
+// isNumber reports whether v is the number n.
+func isNumber(v any, n int) bool {
 	switch v := v.(type) {
 	case int:
-		return v == 2
+		return v == n
 	case float64:
-		return v == 2
+		return v == float64(n)
 	}
 	return false
 }
@@ -880,6 +930,9 @@ func (p *parser) checkServices(services loc) []soakUse {
 func (p *parser) checkTarget(t *target, clusters map[string]secretUse) {
 	for _, key := range []string{"deployment", "namespace", "container"} {
 		p.checkName(t.l.get(key), 0)
+	}
+	if ns, ok := t.l.get("namespace").str(); ok && ns == systemNamespace {
+		p.warn(t.l.get("namespace"), "the target is in %s: the rollout account may patch its Deployment there, beside the cluster's own components", systemNamespace)
 	}
 	if !t.legacy {
 		p.checkTagPattern(t.l.get("tagPattern"))

@@ -54,7 +54,7 @@ func TestParseGood(t *testing.T) {
 					GCP:       GCP{Project: "my-project", Topic: DefaultTopic, Subscription: "argodeploy-shop"},
 					EventBus: EventBus{
 						Name:      DefaultEventBusName,
-						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica},
+						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica, Storage: JetStreamStorage{Size: DefaultJetStreamStorage}},
 					},
 					Sensor:    defaultSensor(),
 					Reconcile: Reconcile{Schedule: DefaultReconcileSchedule},
@@ -103,7 +103,7 @@ func TestParseGood(t *testing.T) {
 						CredentialSecret: &SecretKeyRef{Name: "gcp-credentials", Key: "key.json"},
 						ServiceAccount:   "argodeploy@my-project.iam.gserviceaccount.com",
 					},
-					EventBus:  EventBus{Name: "shop-bus", JetStream: JetStream{Version: "2.10.29", Replicas: 1}},
+					EventBus:  EventBus{Name: "shop-bus", JetStream: JetStream{Version: "2.10.29", Replicas: 1, Storage: JetStreamStorage{Size: "2Gi", StorageClassName: "premium-rwo"}}},
 					Sensor:    Sensor{Retry: TriggerRetry{Steps: 12, Duration: "5s", Factor: 3, Jitter: ptrTo(0.0)}},
 					Reconcile: Reconcile{Schedule: "*/10 * * * *", Suspend: true},
 					Workflow: Workflow{
@@ -164,7 +164,7 @@ func TestParseGood(t *testing.T) {
 					GCP:       GCP{Project: "my-project", Topic: DefaultTopic, Subscription: "argodeploy-shop"},
 					EventBus: EventBus{
 						Name:      DefaultEventBusName,
-						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica},
+						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica, Storage: JetStreamStorage{Size: DefaultJetStreamStorage}},
 					},
 					Sensor:    defaultSensor(),
 					Reconcile: Reconcile{Schedule: DefaultReconcileSchedule},
@@ -261,6 +261,7 @@ func TestParseGood(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
+			got.Warnings = nil // TestParseWarnings
 			if !reflect.DeepEqual(*got, tt.want) {
 				g, _ := json.MarshalIndent(got, "", "  ")
 				w, _ := json.MarshalIndent(tt.want, "", "  ")
@@ -309,6 +310,58 @@ func TestParseBad(t *testing.T) {
 		if _, err := os.Stat(strings.TrimSuffix(f, ".err") + ".yaml"); err != nil {
 			t.Errorf("%s has no .yaml", f)
 		}
+	}
+}
+
+// TestParseWarnings: each mapping of testdata/mappings/warn is accepted
+// with exactly the warnings of its .warn file, and every good mapping
+// without any unless it has a .warn file too.
+func TestParseWarnings(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repo, "testdata/mappings/*/*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, path := range files {
+		dir := filepath.Base(filepath.Dir(path))
+		if dir == "bad" {
+			continue
+		}
+		file := "testdata/mappings/" + dir + "/" + filepath.Base(path)
+		t.Run(dir+"/"+filepath.Base(path), func(t *testing.T) {
+			m, err := Parse(file, readCorpus(t, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if len(m.Warnings) > 0 {
+				got = m.Warnings.Error() + "\n"
+			}
+			warnFile := strings.TrimSuffix(path, ".yaml") + ".warn"
+			if *update && dir == "warn" {
+				if err := os.WriteFile(warnFile, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(warnFile)
+			switch {
+			case dir == "warn" && err != nil:
+				t.Fatalf("%v (run go test -update)", err)
+			case dir == "warn" && got == "":
+				t.Fatal("no warning")
+			case dir != "warn" && got != "":
+				if string(want) != got {
+					t.Errorf("a good mapping warns:\n%s", got)
+				}
+			case got != string(want):
+				t.Errorf("warnings differ (run go test -update)\ngot:\n%s\nwant:\n%s", got, want)
+			}
+			seen++
+		})
+	}
+	if seen == 0 {
+		t.Fatal("no mapping read")
 	}
 }
 
@@ -418,6 +471,9 @@ func TestSchemaMatchesTypes(t *testing.T) {
 			var fields []string
 			for f := range typ.Fields() {
 				name := jsonName(f)
+				if name == "-" {
+					continue // not in the file
+				}
 				fields = append(fields, name)
 				p, ok := props[name].(map[string]any)
 				if !ok {

@@ -2,7 +2,11 @@
 // redeploys which Deployment, and how the pipeline around it is configured.
 package mapping
 
-import "time"
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
 
 // APIVersion and Kind identify a service-mapping file.
 const (
@@ -17,6 +21,7 @@ const (
 	DefaultEventBusName     = "default"
 	DefaultJetStreamVersion = "2.10.29" // listed in the argo-events v1.9.11 controller config
 	DefaultJetStreamReplica = 3
+	DefaultJetStreamStorage = "1Gi"
 	DefaultImage            = "ghcr.io/argodeploy/argodeploy:v0.2.0"
 	DefaultRetryLimit       = 3
 	DefaultRetryDuration    = "10s"
@@ -47,6 +52,9 @@ type ServiceMapping struct {
 	Kind       string   `json:"kind"`
 	Metadata   Metadata `json:"metadata"`
 	Spec       Spec     `json:"spec"`
+	// Warnings are what Parse accepted but a reader should know the cost
+	// of, each at its file, line and field.
+	Warnings ErrorList `json:"-"`
 }
 
 // Metadata names the pipeline; the name prefixes every generated object.
@@ -104,6 +112,32 @@ type JetStream struct {
 	Version string `json:"version,omitempty"`
 	// Replicas is 1 or at least 3. Default: 3.
 	Replicas int32 `json:"replicas,omitempty"`
+	// Storage is the volume each JetStream server keeps the stream on.
+	Storage JetStreamStorage `json:"storage,omitempty"`
+}
+
+// JetStreamStorage is the volume claim of each JetStream server, so that
+// a restarted or rescheduled server comes back with the events it had
+// accepted.
+type JetStreamStorage struct {
+	// Size of each server's claim. Default: 1Gi. The stream keeps at most
+	// three quarters of it (StreamBytes), dropping the oldest events first.
+	Size string `json:"size,omitempty"`
+	// StorageClassName of the claim. Default: the cluster's default class.
+	StorageClassName string `json:"storageClassName,omitempty"`
+	// Ephemeral keeps the stream in an emptyDir instead, lost with the pod.
+	Ephemeral bool `json:"ephemeral,omitempty"`
+}
+
+// StreamBytes is the most the stream may hold on a claim of Size: three
+// quarters of it, leaving room for the Sensors' key-value buckets and the
+// server's own files.
+func (s JetStreamStorage) StreamBytes() int64 {
+	q, err := resource.ParseQuantity(s.Size)
+	if err != nil {
+		return 0
+	}
+	return q.Value() / 4 * 3
 }
 
 // Sensor configures the Sensor's triggers.
@@ -258,6 +292,9 @@ func (m *ServiceMapping) Default() {
 	setDefault(&s.EventBus.JetStream.Version, DefaultJetStreamVersion)
 	if s.EventBus.JetStream.Replicas == 0 {
 		s.EventBus.JetStream.Replicas = DefaultJetStreamReplica
+	}
+	if st := &s.EventBus.JetStream.Storage; !st.Ephemeral {
+		setDefault(&st.Size, DefaultJetStreamStorage)
 	}
 	r := &s.Sensor.Retry
 	if r.Steps == 0 {

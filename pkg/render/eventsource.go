@@ -6,6 +6,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 )
 
 var (
@@ -51,14 +54,42 @@ func (p *pipeline) eventBus() Object {
 		ReloaderContainerTemplate: &eventsv1.ContainerTemplate{Resources: sidecarResources, SecurityContext: restrictedContainerSecurity()},
 		MetricsContainerTemplate:  &eventsv1.ContainerTemplate{Resources: sidecarResources, SecurityContext: restrictedContainerSecurity()},
 	}
-	if js.Replicas == 1 {
-		bus.StreamConfig = ptr.To("replicas: 1\n")
+	if c := streamConfig(js); c != "" {
+		bus.StreamConfig = &c
+	}
+	if st := js.Storage; !st.Ephemeral {
+		bus.Persistence = &eventsv1.PersistenceStrategy{VolumeSize: ptr.To(resource.MustParse(st.Size))}
+		if st.StorageClassName != "" {
+			bus.Persistence.StorageClassName = ptr.To(st.StorageClassName)
+		}
 	}
 	return &eventsv1.EventBus{
 		TypeMeta:   eventBusType,
 		ObjectMeta: p.meta(p.m.Spec.EventBus.Name, p.ns),
 		Spec:       eventsv1.EventBusSpec{JetStream: bus},
 	}
+}
+
+// streamConfig is what the bus changes of the controller's stream
+// settings (argo-events merges it over them): a single replica needs a
+// single-replica stream, or the bus never becomes ready; on a claim, the
+// stream is bounded to fit it, oldest events dropped first.
+func streamConfig(js mapping.JetStream) string {
+	settings := map[string]int64{}
+	if js.Replicas == 1 {
+		settings["replicas"] = 1
+	}
+	if !js.Storage.Ephemeral {
+		settings["maxBytes"] = js.Storage.StreamBytes()
+	}
+	if len(settings) == 0 {
+		return ""
+	}
+	out, err := yaml.Marshal(settings)
+	if err != nil {
+		panic(err) // a map of numbers always marshals
+	}
+	return string(out)
 }
 
 // argoEventsPod is the pod template of an EventSource or Sensor: its own
