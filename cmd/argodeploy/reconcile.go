@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +28,8 @@ import (
 const labelOrigin = "argodeploy.dev/origin"
 
 func newReconcileCommand(s streams) *cobra.Command {
-	var cacheDir, template, pipeline string
+	var cacheDir, template, pipeline, eventBus, busAuth string
+	var sensors []string
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "reconcile --workflow-template NAME",
@@ -46,13 +48,26 @@ time, as the Sensor would have: the same route step, locks and policies
 decide, and a newer push that arrived meanwhile wins. It never asks for a
 push older than what a target has, nor again for one a target undid.
 
+With --event-bus, a pass first checks the JetStream bus (from the
+EventBus's status, with the client credentials in --bus-auth): a bus that
+restarted empty has lost the stream and the Sensors' key-value buckets,
+which an argo-events Sensor creates only when its pod starts; until then it
+can never reconnect, and the EventSource leaves every push in Pub/Sub. The
+pass recreates them with the Sensor's own code (--sensor, each), and the
+Sensor reconnects within 5 s; the pushes the bus lost are then released
+from the registry like any other.
+
 Registry credentials: Google's (Workload Identity's metadata server, or
 gcloud), else Docker's config. Kubernetes: KUBECONFIG, else in-cluster.
 
 Exit status: 0 every service was checked; 1 some registry or API call
 failed (the others were still checked); 2 bad usage or cache.`,
 		Example: `  # See what a pass would release, without creating anything
-  argodeploy reconcile --workflow-template shop-rollout --cache-dir ./cache --dry-run`,
+  argodeploy reconcile --workflow-template shop-rollout --cache-dir ./cache --dry-run
+
+  # What the CronWorkflow runs: the bus check, then the pass
+  argodeploy reconcile --workflow-template shop-rollout --event-bus default --sensor shop \
+    --bus-auth /etc/argodeploy/bus/auth.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if template == "" {
@@ -60,6 +75,9 @@ failed (the others were still checked); 2 bad usage or cache.`,
 			}
 			if pipeline == "" {
 				pipeline = strings.TrimSuffix(template, "-rollout")
+			}
+			if (eventBus == "") != (len(sensors) == 0) {
+				return &exitError{code: exitUsage, err: errors.New("--event-bus and --sensor go together: the bus to check and the Sensors that read it")}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
@@ -80,6 +98,12 @@ failed (the others were still checked); 2 bad usage or cache.`,
 				return &exitError{code: rollout.ExitPermanent, err: err}
 			}
 			namespace := podNamespace(os.Getenv)
+			var busErr error
+			if eventBus != "" {
+				if busErr = repairBus(ctx, workflows, namespace, eventBus, sensors, busAuth, s); busErr != nil {
+					busErr = fmt.Errorf("event bus %s: %w", eventBus, busErr)
+				}
+			}
 			registry := &reconcile.Registry{}
 			sum, err := reconcile.Run(ctx, reconcile.Options{
 				Services: services,
@@ -93,7 +117,7 @@ failed (the others were still checked); 2 bad usage or cache.`,
 			})
 			fmt.Fprintf(s.err, "argodeploy: reconcile: %d services, %d targets: %d up to date, %d releases, %d failed; %d registry requests\n",
 				sum.Services, sum.Targets, sum.UpToDate, sum.Releases, sum.Failed, registry.Requests.Load())
-			if err != nil {
+			if err = errors.Join(busErr, err); err != nil {
 				return &exitError{code: rollout.ExitTransient, err: err}
 			}
 			return nil
@@ -104,7 +128,46 @@ failed (the others were still checked); 2 bad usage or cache.`,
 	f.StringVar(&template, "workflow-template", "", "the WorkflowTemplate the release Workflows run")
 	f.StringVar(&pipeline, "pipeline", "", "the pipeline the release Workflows are part of (default: --workflow-template less -rollout)")
 	f.BoolVar(&dryRun, "dry-run", false, "only say what would be released")
+	f.StringVar(&eventBus, "event-bus", "", "the JetStream EventBus to check first, in the pod's namespace (none: no check)")
+	f.StringSliceVar(&sensors, "sensor", nil, "a Sensor that reads --event-bus (repeat for each)")
+	f.StringVar(&busAuth, "bus-auth", "/etc/argodeploy/bus/auth.yaml", "the EventBus's client credentials (key client-auth of its Secret eventbus-NAME-js-client-auth)")
 	return cmd
+}
+
+// repairBus reads the EventBus and the Sensors from the cluster and runs
+// reconcile.RepairBus on them.
+func repairBus(ctx context.Context, client dynamic.Interface, namespace, name string, sensorNames []string, authFile string, s streams) error {
+	auth, err := reconcile.LoadBusAuth(authFile)
+	if err != nil {
+		return err
+	}
+	var bus eventsv1.EventBus
+	if err := getTyped(ctx, client, "eventbus", namespace, name, &bus); err != nil {
+		return err
+	}
+	js := bus.Status.Config.JetStream
+	if js == nil || js.URL == "" {
+		return fmt.Errorf("EventBus %s/%s has no JetStream address in its status yet", namespace, name)
+	}
+	var sensors []*eventsv1.Sensor
+	for _, n := range sensorNames {
+		sensor := &eventsv1.Sensor{}
+		if err := getTyped(ctx, client, "sensors", namespace, n, sensor); err != nil {
+			return err
+		}
+		sensors = append(sensors, sensor)
+	}
+	_, err = reconcile.RepairBus(reconcile.Bus{URL: js.URL, StreamConfig: js.StreamConfig, Auth: auth}, sensors, s.err)
+	return err
+}
+
+// getTyped reads an argoproj.io object into out.
+func getTyped(ctx context.Context, client dynamic.Interface, resource, namespace, name string, out any) error {
+	u, err := client.Resource(eventsv1.SchemeGroupVersion.WithResource(resource)).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out)
 }
 
 // createRelease creates the Workflow of release r from template in

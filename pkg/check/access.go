@@ -152,6 +152,10 @@ func newAccess(decoded []runtime.Object, opts Options) *access {
 			a.configMaps[key(o.Namespace, o.Name)] = o
 		case *corev1.Secret:
 			a.secrets[key(o.Namespace, o.Name)] = true
+		case *eventsv1alpha1.EventBus:
+			if o.Spec.JetStream != nil { // its controller writes the client credentials
+				a.secrets[key(o.Namespace, render.BusAuthSecret(o.Name))] = true
+			}
 		case *rbacv1.Role:
 			a.roles[key(o.Namespace, o.Name)] = o
 			a.roleIndex[o] = i
@@ -420,17 +424,25 @@ func (a *access) cronWorkflow(i int, c *wfv1.CronWorkflow) {
 	sa := a.account(i, account, c.Namespace, spec.ServiceAccountName)
 	a.require(sa, need{i, account, c.Namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "CronWorkflow " + c.Name + " (executor task results)"})
 	a.specVolumes(i, "spec.workflowSpec", c.Namespace, spec, nil)
-	reconciles := false
+	var step *corev1.Container
 	for _, t := range spec.Templates {
 		if t.Name == spec.Entrypoint && t.Container != nil && slices.Equal(t.Container.Command, []string{"argodeploy", "reconcile"}) {
-			reconciles = true
+			step = t.Container
 		}
 	}
-	if !reconciles {
+	if step == nil {
 		a.unknown[sa] = true // its steps' needs are not known
 		return
 	}
 	a.require(sa, need{i, account, c.Namespace, rule("argoproj.io", "workflows", "create"), "CronWorkflow " + c.Name + " (argodeploy reconcile creates release Workflows)"})
+	// reconcile --event-bus reads the EventBus and each --sensor.
+	for _, read := range []struct{ flag, resource string }{{"--event-bus", "eventbus"}, {"--sensor", "sensors"}} {
+		for _, name := range flagValues(step.Args, read.flag) {
+			r := rule("argoproj.io", read.resource, "get")
+			r.ResourceNames = []string{name}
+			a.require(sa, need{i, account, c.Namespace, r, "CronWorkflow " + c.Name + " (argodeploy reconcile " + read.flag + " checks the event bus)"})
+		}
+	}
 	a.rolloutTarget(i, "spec.workflowSpec", c.Namespace, sa, spec.Volumes, map[string]string{}, nil, reconcileStep)
 }
 
@@ -847,6 +859,21 @@ func (a *access) boundRules(i int, namespace string, ref rbacv1.RoleRef) ([]rbac
 		a.note(i, "roleRef.name", "ClusterRole %q must exist in the cluster (external); what it grants is not checked", ref.Name)
 	}
 	return nil, i, false
+}
+
+// flagValues are the values of flag among a command's args, given as
+// "flag value" or "flag=value".
+func flagValues(args []string, flag string) []string {
+	var out []string
+	for i, arg := range args {
+		switch {
+		case arg == flag && i+1 < len(args):
+			out = append(out, args[i+1])
+		case strings.HasPrefix(arg, flag+"="):
+			out = append(out, strings.TrimPrefix(arg, flag+"="))
+		}
+	}
+	return out
 }
 
 func rule(group, resource string, verbs ...string) rbacv1.PolicyRule {

@@ -45,8 +45,9 @@ func (p *pipeline) serviceAccounts() []Object {
 //     Deployments in other clusters are reached with their kubeconfig's
 //     credentials and get no local grant;
 //   - the reconcile pods do the same but only get the Deployments, and
-//     create Workflows in the pipeline namespace.
-func (p *pipeline) rbac() (roles, bindings []Object) {
+//     create Workflows in the pipeline namespace; they also get, by name,
+//     the EventBus and the Sensors, to check the bus (reconcile --event-bus).
+func (p *pipeline) rbac(sensors []string) (roles, bindings []Object) {
 	sensorRules := []rbacv1.PolicyRule{
 		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
@@ -60,7 +61,11 @@ func (p *pipeline) rbac() (roles, bindings []Object) {
 		extra   []rbacv1.PolicyRule
 	}{
 		{p.rolloutAccount(), RolloutVerbs, nil},
-		{p.reconcileAccount(), ReconcileVerbs, []rbacv1.PolicyRule{{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}}}},
+		{p.reconcileAccount(), ReconcileVerbs, []rbacv1.PolicyRule{
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"eventbus"}, ResourceNames: []string{p.m.Spec.EventBus.Name}, Verbs: []string{"get"}},
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"sensors"}, ResourceNames: sensors, Verbs: []string{"get"}},
+		}},
 	} {
 		rules := p.stepRules(a.verbs, a.extra)
 		for _, ns := range slices.Sorted(maps.Keys(rules)) {

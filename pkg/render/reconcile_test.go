@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/robfig/cron/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -54,8 +55,14 @@ func TestReconcileRBAC(t *testing.T) {
 					deployments[tg.Namespace][tg.Deployment] = true
 				}
 			}
+			var sensors []string
+			for _, s := range sensorsOf(objs) {
+				sensors = append(sensors, s.Name)
+			}
 			want := map[string][]rbacv1.PolicyRule{ns: {
 				{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
+				{APIGroups: []string{"argoproj.io"}, Resources: []string{"eventbus"}, ResourceNames: []string{m.Spec.EventBus.Name}, Verbs: []string{"get"}},
+				{APIGroups: []string{"argoproj.io"}, Resources: []string{"sensors"}, ResourceNames: sensors, Verbs: []string{"get"}},
 				{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}},
 			}}
 			if len(secrets) > 0 {
@@ -178,7 +185,7 @@ func TestReconcileCronWorkflow(t *testing.T) {
 			}
 			for field, pair := range map[string][2]any{
 				"securityContext": {wf.SecurityContext, tmpl.Spec.SecurityContext},
-				"volumes":         {wf.Volumes, tmpl.Spec.Volumes},
+				"volumes":         {wf.Volumes[:len(wf.Volumes)-1], tmpl.Spec.Volumes},
 				"podGC":           {wf.PodGC, tmpl.Spec.PodGC},
 				"ttlStrategy":     {wf.TTLStrategy, tmpl.Spec.TTLStrategy},
 			} {
@@ -207,15 +214,28 @@ func TestReconcileCronWorkflow(t *testing.T) {
 			if !slices.Equal(c.Command, []string{"argodeploy", "reconcile"}) {
 				t.Errorf("command %q", c.Command)
 			}
-			wantArgs := []string{"--cache-dir", "/etc/argodeploy/cache", "--workflow-template", m.Metadata.Name + "-rollout", "--pipeline", m.Metadata.Name}
+			bus := m.Spec.EventBus.Name
+			wantArgs := []string{"--cache-dir", "/etc/argodeploy/cache", "--workflow-template", m.Metadata.Name + "-rollout", "--pipeline", m.Metadata.Name,
+				"--event-bus", bus, "--bus-auth", "/etc/argodeploy/bus/auth.yaml"}
+			for _, s := range sensorsOf(objs) {
+				wantArgs = append(wantArgs, "--sensor", s.Name)
+			}
 			if !slices.Equal(c.Args, wantArgs) {
 				t.Errorf("args %q, want %q", c.Args, wantArgs)
 			}
 			if c.Image != m.Spec.Workflow.Image || c.Image != rolloutC.Image {
 				t.Errorf("image %q", c.Image)
 			}
-			if !reflect.DeepEqual(c.Resources, rolloutC.Resources) || !reflect.DeepEqual(c.SecurityContext, rolloutC.SecurityContext) || !reflect.DeepEqual(c.VolumeMounts, rolloutC.VolumeMounts) {
+			if !reflect.DeepEqual(c.Resources, rolloutC.Resources) || !reflect.DeepEqual(c.SecurityContext, rolloutC.SecurityContext) || !reflect.DeepEqual(c.VolumeMounts[:len(c.VolumeMounts)-1], rolloutC.VolumeMounts) {
 				t.Errorf("resources, securityContext or volumeMounts differ from the rollout step's")
+			}
+			// The one addition: the bus's client credentials, read-only,
+			// from the Secret the argo-events controller writes.
+			busVol, busMount := wf.Volumes[len(wf.Volumes)-1], c.VolumeMounts[len(c.VolumeMounts)-1]
+			if sec := busVol.Secret; sec == nil || sec.SecretName != "eventbus-"+bus+"-js-client-auth" || len(sec.Items) != 1 ||
+				sec.Items[0].Key != "client-auth" || sec.Items[0].Path != "auth.yaml" ||
+				busMount.Name != busVol.Name || busMount.MountPath != "/etc/argodeploy/bus" || !busMount.ReadOnly {
+				t.Errorf("bus credentials volume %+v mounted %+v", busVol, busMount)
 			}
 			if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
 				t.Errorf("root filesystem is not read-only")
@@ -269,4 +289,15 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// sensorsOf are the Sensors among objs.
+func sensorsOf(objs []render.Object) []*eventsv1.Sensor {
+	var out []*eventsv1.Sensor
+	for _, o := range objs {
+		if s, ok := o.(*eventsv1.Sensor); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -76,13 +76,22 @@ func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 	}
 	var objs []Object
 	objs = append(objs, p.serviceAccounts()...)
-	roles, bindings := p.rbac()
+	roles, bindings := p.rbac(names(sensors))
 	objs = append(objs, roles...)
 	objs = append(objs, bindings...)
 	objs = append(objs, caches...)
 	objs = append(objs, p.eventBus())
-	objs = append(objs, p.workflowTemplate(caches), p.cronWorkflow(caches))
+	objs = append(objs, p.workflowTemplate(caches), p.cronWorkflow(caches, names(sensors)))
 	objs = append(objs, p.eventSource())
 	objs = append(objs, sensors...)
 	return objs, nil
+}
+
+// names are the objects' names, in order.
+func names(objs []Object) []string {
+	out := make([]string, len(objs))
+	for i, o := range objs {
+		out[i] = o.GetName()
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -103,22 +104,33 @@ func (p *pipeline) stepSpec(caches []Object, account string, deadline int64) wfv
 }
 
 // cronWorkflow runs argodeploy reconcile on spec.reconcile's schedule, as
-// the reconcile account, over the same cache as the releases: it creates
-// a release Workflow of the WorkflowTemplate for each push a target missed.
-// A pass ends well before the next is due (mapping.ReconcileDeadline), and
-// passes never overlap (Forbid). A suspended loop is rendered suspended.
-func (p *pipeline) cronWorkflow(caches []Object) *wfv1.CronWorkflow {
+// the reconcile account, over the same cache as the releases: it checks
+// that the event bus still holds what the Sensors need to read it, then
+// creates a release Workflow of the WorkflowTemplate for each push a target
+// missed. A pass ends well before the next is due
+// (mapping.ReconcileDeadline), and passes never overlap (Forbid). A
+// suspended loop is rendered suspended.
+func (p *pipeline) cronWorkflow(caches []Object, sensors []string) *wfv1.CronWorkflow {
 	r := p.m.Spec.Reconcile
 	spec := p.stepSpec(caches, p.reconcileAccount(), int64(p.m.ReconcileDeadline().Seconds()))
 	spec.Entrypoint = ReconcileTemplate
-	spec.Templates = []wfv1.Template{{
-		Name: ReconcileTemplate,
-		Container: p.container([]string{"argodeploy", "reconcile"}, nil,
-			"--cache-dir", cacheMountPath,
-			"--workflow-template", p.templateName(),
-			"--pipeline", p.name,
-		),
-	}}
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: busAuthVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: BusAuthSecret(p.m.Spec.EventBus.Name),
+		Items:      []corev1.KeyToPath{{Key: eventsv1.JetStreamClientAuthSecretKey, Path: busAuthFile}},
+	}}})
+	args := []string{
+		"--cache-dir", cacheMountPath,
+		"--workflow-template", p.templateName(),
+		"--pipeline", p.name,
+		"--event-bus", p.m.Spec.EventBus.Name,
+		"--bus-auth", busAuthMountPath + "/" + busAuthFile,
+	}
+	for _, s := range sensors {
+		args = append(args, "--sensor", s)
+	}
+	c := p.container([]string{"argodeploy", "reconcile"}, nil, args...)
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: busAuthVolume, MountPath: busAuthMountPath, ReadOnly: true})
+	spec.Templates = []wfv1.Template{{Name: ReconcileTemplate, Container: c}}
 	return &wfv1.CronWorkflow{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "CronWorkflow"},
 		ObjectMeta: p.meta(p.name+"-reconcile", p.ns),
@@ -231,6 +243,18 @@ func (p *pipeline) deadlineSeconds() int64 {
 	total := time.Duration(*w.Retry.Limit+1)*(time.Minute+attempt) + mustDuration(w.Retry.Backoff.MaxDuration)
 	return int64(total.Seconds())
 }
+
+// The reconcile pod reads the event bus's client credentials, which the
+// argo-events controller keeps in a Secret it names after the bus.
+const (
+	busAuthVolume    = "bus-auth"
+	busAuthMountPath = "/etc/argodeploy/bus"
+	busAuthFile      = "auth.yaml"
+)
+
+// BusAuthSecret is the Secret the argo-events controller writes a JetStream
+// EventBus's client credentials to (installer.generateJetStreamClientAuthSecretName).
+func BusAuthSecret(bus string) string { return "eventbus-" + bus + "-js-client-auth" }
 
 func workflowParam(name string) string { return "{{workflow.parameters." + name + "}}" }
 
