@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	eventbuscommon "github.com/argoproj/argo-events/pkg/eventbus/common"
 	jetstreambase "github.com/argoproj/argo-events/pkg/eventbus/jetstream/base"
 	jetstreamsensor "github.com/argoproj/argo-events/pkg/eventbus/jetstream/sensor"
+	sharedutil "github.com/argoproj/argo-events/pkg/shared/util"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/viper"
 	"go.uber.org/zap"
@@ -58,9 +60,12 @@ func LoadBusAuth(path string) (*eventbuscommon.Auth, error) {
 // Meanwhile the EventSource cannot publish to the missing stream and
 // leaves each push in Pub/Sub, unacknowledged. RepairBus checks the stream
 // and each Sensor's bucket, and where one is missing runs the Sensor's own
-// Initialize, which recreates both from the Sensor's spec: the Sensor's
-// next attempt reconnects and subscribes, and Pub/Sub's redeliveries flow
-// again. It returns the Sensors it repaired; healthy ones cost a look-up.
+// Initialize, which recreates both from the Sensor's spec, and then the
+// Sensor's durable consumers, as its subscription would create them: the
+// Sensor's next attempt reconnects and binds to them, and the pushes
+// Pub/Sub redelivers meanwhile wait in them (a Sensor's own subscription
+// delivers only what is published after it). It returns the Sensors it
+// repaired; healthy ones cost a look-up.
 func RepairBus(bus Bus, sensors []*eventsv1.Sensor, log io.Writer) ([]string, error) {
 	logger := zap.NewNop().Sugar()
 	probe, err := jetstreambase.NewJetstream(bus.URL, bus.StreamConfig, bus.Auth, logger, nil)
@@ -100,12 +105,55 @@ func RepairBus(bus Bus, sensors []*eventsv1.Sensor, log io.Writer) ([]string, er
 			errs = append(errs, fmt.Errorf("sensor %s: %s gone, and recreating failed: %w", s.Name, strings.Join(gone, " and "), err))
 			continue
 		}
+		if err := createConsumers(conn.JSContext, s); err != nil {
+			errs = append(errs, fmt.Errorf("sensor %s: %s recreated, its consumers not: %w", s.Name, strings.Join(gone, " and "), err))
+			continue
+		}
 		fmt.Fprintf(log, "argodeploy: event bus: sensor %s: %s gone (the bus restarted empty); recreated, it reconnects within 5 s\n", s.Name, strings.Join(gone, " and "))
 		repaired = append(repaired, s.Name)
 		streamMissing = false
 	}
 	return repaired, errors.Join(errs...)
 }
+
+// createConsumers creates the durable consumer of each (trigger,
+// dependency) pair of s as the Sensor's subscription does
+// (JetstreamTriggerConn.Subscribe: PullSubscribe with the durable name
+// group-HASH, explicit acks, new messages only). The subscriptions are
+// left open, not unsubscribed, which would delete the consumers: closing
+// the connection ends them and keeps the consumers.
+func createConsumers(js nats.JetStreamContext, s *eventsv1.Sensor) error {
+	deps := map[string]eventsv1.EventDependency{}
+	for _, d := range s.Spec.Dependencies {
+		deps[d.Name] = d
+	}
+	for _, tr := range s.Spec.Triggers {
+		if tr.Template == nil {
+			continue
+		}
+		named := conditionNames.FindAllString(tr.Template.Conditions, -1)
+		if len(named) == 0 {
+			for _, d := range s.Spec.Dependencies {
+				named = append(named, d.Name)
+			}
+		}
+		for _, name := range named {
+			d, ok := deps[name]
+			if !ok {
+				return fmt.Errorf("trigger %s: no dependency %s", tr.Template.Name, name)
+			}
+			subject := fmt.Sprintf("%s.%s.%s", eventsv1.JetStreamStreamName, d.EventSourceName, d.EventName)
+			durable := "group-" + sharedutil.Hasher(s.Name+"-"+tr.Template.Name+"-"+d.Name)
+			if _, err := js.PullSubscribe(subject, durable, nats.AckExplicit(), nats.DeliverNew()); err != nil {
+				return fmt.Errorf("consumer %s of %s: %w", durable, subject, err)
+			}
+		}
+	}
+	return nil
+}
+
+// conditionNames finds the dependency names in a trigger's conditions.
+var conditionNames = regexp.MustCompile(`[^\s&|()!]+`)
 
 // initializeSensor runs what a starting Sensor pod runs on the bus.
 func initializeSensor(bus Bus, s *eventsv1.Sensor, logger *zap.SugaredLogger) error {

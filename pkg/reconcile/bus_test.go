@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"math/big"
 	"net"
 	"os"
@@ -19,7 +20,9 @@ import (
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	eventbuscommon "github.com/argoproj/argo-events/pkg/eventbus/common"
 	jetstreambase "github.com/argoproj/argo-events/pkg/eventbus/jetstream/base"
+	jetstreamsource "github.com/argoproj/argo-events/pkg/eventbus/jetstream/eventsource"
 	jetstreamsensor "github.com/argoproj/argo-events/pkg/eventbus/jetstream/sensor"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,6 +89,25 @@ func (b *testBus) restart(wipe bool) {
 	b.start()
 }
 
+// consumers counts the stream's consumers.
+func (b *testBus) consumers() int {
+	b.t.Helper()
+	probe, err := jetstreambase.NewJetstream(b.bus().URL, "", b.bus().Auth, zap.NewNop().Sugar(), nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	conn, err := probe.MakeConnection()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer conn.NATSConn.Close()
+	info, err := conn.JSContext.StreamInfo(eventsv1.JetStreamStreamName)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return info.State.Consumers
+}
+
 func (b *testBus) bus() Bus {
 	return Bus{
 		URL:          "nats://127.0.0.1:" + itoa(b.port),
@@ -148,20 +170,75 @@ func sensorReconnects(bus Bus, s *eventsv1.Sensor) error {
 	return conn.Close()
 }
 
-// eventSourcePublishes publishes one event as the EventSource does, to
-// the stream's subject for its event source and event.
-func eventSourcePublishes(bus Bus) error {
-	probe, err := jetstreambase.NewJetstream(bus.URL, bus.StreamConfig, bus.Auth, zap.NewNop().Sugar(), nil)
+// eventSourcePublishes publishes one push as the EventSource "shop" does
+// for its event "gcr", with the upstream code: a CloudEvent with the
+// message as its data.
+func eventSourcePublishes(bus Bus, id string) error {
+	src, err := jetstreamsource.NewSourceJetstream(bus.URL, "shop", bus.StreamConfig, bus.Auth, zap.NewNop().Sugar(), nil)
 	if err != nil {
 		return err
 	}
-	conn, err := probe.MakeConnection()
+	conn, err := src.Connect("shop-eventsource-" + id)
 	if err != nil {
 		return err
 	}
-	defer conn.NATSConn.Close()
-	_, err = conn.JSContext.Publish(eventsv1.JetStreamStreamName+".shop.gcr", []byte(`{}`))
-	return err
+	defer conn.Close()
+	event := cloudevents.NewEvent()
+	event.SetID(id)
+	event.SetSource("shop")
+	event.SetSubject("gcr")
+	event.SetType("pubsub")
+	if err := event.SetData(cloudevents.ApplicationJSON, map[string]string{"action": "INSERT", "digest": id}); err != nil {
+		return err
+	}
+	body, err := json.Marshal(event)
+	if err != nil {
+		return err
+	}
+	return conn.Publish(context.Background(), eventbuscommon.Message{MsgHeader: eventbuscommon.MsgHeader{EventSourceName: "shop", EventName: "gcr", ID: id}, Body: body})
+}
+
+// sensorReceives runs a Sensor's subscription with the upstream code
+// (Connect, then Subscribe, as pkg/sensors/listener.go does) until it has
+// fired on want events, and returns their IDs.
+func sensorReceives(t *testing.T, bus Bus, s *eventsv1.Sensor, want int) []string {
+	t.Helper()
+	js, err := jetstreamsensor.NewSensorJetstream(bus.URL, s, bus.StreamConfig, bus.Auth, zap.NewNop().Sugar(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := js.Connect(context.Background(), "release", "push",
+		[]eventbuscommon.Dependency{{Name: "push", EventSourceName: "shop", EventName: "gcr"}}, false)
+	if err != nil {
+		t.Fatalf("sensor %s cannot connect: %v", s.Name, err)
+	}
+	defer conn.Close()
+	fired := make(chan string, 16)
+	closeCh := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- conn.Subscribe(context.Background(), closeCh, make(chan struct{}), time.Time{},
+			func(_ string, e cloudevents.Event) (*cloudevents.Event, error) { return &e, nil },
+			func(string, cloudevents.Event) bool { return true },
+			func(events map[string]cloudevents.Event) { fired <- events["push"].ID() },
+			nil)
+	}()
+	var got []string
+	timeout := time.After(20 * time.Second)
+	for len(got) < want {
+		select {
+		case id := <-fired:
+			got = append(got, id)
+		case err := <-done:
+			t.Fatalf("sensor %s subscription ended: %v", s.Name, err)
+		case <-timeout:
+			close(closeCh)
+			return got
+		}
+	}
+	close(closeCh)
+	<-done
+	return got
 }
 
 // TestRepairBus restarts a real JetStream server under upstream Sensor
@@ -201,7 +278,7 @@ func TestRepairBus(t *testing.T) {
 	if err := sensorReconnects(b.bus(), shop); err == nil || !strings.Contains(err.Error(), "K/V store") {
 		t.Fatalf("reconnecting to the wiped bus: %v; want the upstream failure on the missing bucket", err)
 	}
-	if err := eventSourcePublishes(b.bus()); err == nil {
+	if err := eventSourcePublishes(b.bus(), "lost"); err == nil {
 		t.Fatal("the EventSource published to the wiped bus; want a failure (it then leaves the push in Pub/Sub)")
 	}
 	if got := repair(); !slices.Equal(got, []string{"shop", "shop-2"}) {
@@ -216,11 +293,26 @@ func TestRepairBus(t *testing.T) {
 			t.Errorf("sensor %s does not reconnect after the repair: %v", s.Name, err)
 		}
 	}
-	if err := eventSourcePublishes(b.bus()); err != nil {
-		t.Errorf("the EventSource cannot publish after the repair: %v", err)
+	// Pub/Sub redelivers a push before the Sensor is back: it waits in
+	// the consumer the repair created, and the Sensor gets it.
+	if err := eventSourcePublishes(b.bus(), "redelivered"); err != nil {
+		t.Fatalf("the EventSource cannot publish after the repair: %v", err)
+	}
+	if got := sensorReceives(t, b.bus(), shop, 1); !slices.Equal(got, []string{"redelivered"}) {
+		t.Errorf("the Sensor fired on %v, want the push published between the repair and its return", got)
+	}
+	if err := eventSourcePublishes(b.bus(), "next"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sensorReceives(t, b.bus(), shop, 1); !slices.Equal(got, []string{"next"}) {
+		t.Errorf("the Sensor fired on %v, want the next push only", got)
 	}
 	if got := repair(); len(got) != 0 {
 		t.Errorf("repaired %v again", got)
+	}
+	// The Sensors bound to the consumers the repair made: one each.
+	if n := b.consumers(); n != len(sensors) {
+		t.Errorf("%d consumers on the stream, want %d (one per Sensor)", n, len(sensors))
 	}
 }
 
