@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/google"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Registry lists the tagged manifests of images through the Docker
@@ -28,6 +31,43 @@ type Registry struct {
 	Transport http.RoundTripper
 	// Requests counts the HTTP requests sent, for reports.
 	Requests atomic.Int64
+
+	mu         sync.Mutex
+	challenges map[string]*transport.Challenge // each registry's ping answer
+}
+
+// transportFor returns a transport authorized to pull repo. The
+// registry's ping (how it wants to be authenticated) is asked once per
+// Registry, not once per call as go-containerregistry does on its own, and
+// a bearer token once per repository: against Artifact Registry an image
+// whose targets are up to date then costs its one tags/list request.
+func (r *Registry) transportFor(ctx context.Context, repo name.Repository, keychain authn.Keychain, base http.RoundTripper) (http.RoundTripper, error) {
+	auth, err := keychain.Resolve(repo)
+	if err != nil {
+		return nil, err
+	}
+	host := repo.RegistryStr()
+	r.mu.Lock()
+	pr := r.challenges[host]
+	r.mu.Unlock()
+	if pr == nil {
+		if pr, err = transport.Ping(ctx, repo.Registry, base); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		if r.challenges == nil {
+			r.challenges = map[string]*transport.Challenge{}
+		}
+		r.challenges[host] = pr
+		r.mu.Unlock()
+	}
+	tok := &transport.Token{}
+	if strings.EqualFold(pr.Scheme, "bearer") {
+		if tok, err = transport.Exchange(ctx, repo.Registry, auth, base, []string{repo.Scope(transport.PullScope)}, pr); err != nil {
+			return nil, err
+		}
+	}
+	return transport.FromToken(repo.Registry, auth, base, pr, tok)
 }
 
 // List returns the tagged manifests of image, an image repository with no
@@ -42,12 +82,15 @@ func (r *Registry) List(ctx context.Context, image string, wanted func(tag strin
 	if keychain == nil {
 		keychain = authn.NewMultiKeychain(google.Keychain, authn.DefaultKeychain)
 	}
-	transport := r.Transport
-	if transport == nil {
-		transport = http.DefaultTransport
+	base := r.Transport
+	if base == nil {
+		base = http.DefaultTransport
 	}
-	counted := countingTransport{next: transport, n: &r.Requests}
-	tags, err := google.List(repo, google.WithContext(ctx), google.WithAuthFromKeychain(keychain), google.WithTransport(counted))
+	authorized, err := r.transportFor(ctx, repo, keychain, transport.NewRetry(countingTransport{next: base, n: &r.Requests}))
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", image, err)
+	}
+	tags, err := google.List(repo, google.WithContext(ctx), google.WithTransport(authorized))
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", image, err)
 	}
@@ -68,7 +111,7 @@ func (r *Registry) List(ctx context.Context, image string, wanted func(tag strin
 		}
 		return pushed, nil
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithTransport(counted)}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(authorized)}
 	var pushed []Pushed
 	for _, tag := range slices.Sorted(slices.Values(tags.Tags)) {
 		if !wanted(tag) {
@@ -90,13 +133,18 @@ func (r *Registry) List(ctx context.Context, image string, wanted func(tag strin
 	return pushed, nil
 }
 
-// countingTransport counts the requests it carries.
+// countingTransport counts the requests it carries that the registry
+// answered (not, say, the https attempt a ping makes before it falls back
+// to a plain-http local registry).
 type countingTransport struct {
 	next http.RoundTripper
 	n    *atomic.Int64
 }
 
 func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.n.Add(1)
-	return t.next.RoundTrip(req)
+	res, err := t.next.RoundTrip(req)
+	if err == nil {
+		t.n.Add(1)
+	}
+	return res, err
 }

@@ -7,6 +7,8 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,3 +153,78 @@ func TestRegistryArtifactRegistryShape(t *testing.T) {
 		t.Errorf("the registry was asked %v (%d requests counted), want the ping and one tags/list", paths, r.Requests.Load())
 	}
 }
+
+// TestRegistryAuthenticatesOncePerRepository plays a registry that wants
+// bearer tokens, as Artifact Registry does (Workload Identity's access
+// token, sent as the password of "oauth2accesstoken", exchanged at its
+// token endpoint for a token scoped to one repository): a pass over three
+// images pings the registry once, exchanges a token per repository and
+// lists each with it, and a token for one repository does not list
+// another.
+func TestRegistryAuthenticatesOncePerRepository(t *testing.T) {
+	var paths []string
+	var srv *httptest.Server
+	challenge := func(w http.ResponseWriter, scope string) {
+		v := fmt.Sprintf(`Bearer realm=%q,service="registry.test"`, srv.URL+"/token")
+		if scope != "" {
+			v += fmt.Sprintf(`,scope=%q`, scope)
+		}
+		w.Header().Set("WWW-Authenticate", v)
+		w.WriteHeader(http.StatusUnauthorized)
+	}
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		paths = append(paths, req.URL.Path)
+		switch {
+		case req.URL.Path == "/v2/":
+			challenge(w, "")
+		case req.URL.Path == "/token":
+			user, pass, ok := req.BasicAuth()
+			scope := req.URL.Query().Get("scope")
+			if !ok || user != "oauth2accesstoken" || pass != "ya29.access" || !strings.HasPrefix(scope, "repository:") {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"token":%q}`, "for "+scope)
+		case strings.HasSuffix(req.URL.Path, "/tags/list"):
+			repo := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v2/"), "/tags/list")
+			scope := "repository:" + repo + ":pull"
+			if req.Header.Get("Authorization") != "Bearer for "+scope {
+				challenge(w, scope)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, strings.Replace(arTagsList, `"acme/apps/web"`, strconv.Quote(repo), 1))
+		default:
+			http.NotFound(w, req)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	keychain := authn.NewMultiKeychain(staticKeychain{authn.FromConfig(authn.AuthConfig{Username: "oauth2accesstoken", Password: "ya29.access"})})
+	r := &Registry{Keychain: keychain}
+	for _, repo := range []string{"acme/apps/web", "acme/apps/api", "acme/jobs/batch"} {
+		got, err := r.List(context.Background(), host+"/"+repo, func(string) bool { return false })
+		if err != nil {
+			t.Fatalf("%s: %v", repo, err)
+		}
+		if len(got) != 2 {
+			t.Errorf("%s: %+v", repo, got)
+		}
+	}
+	want := []string{"/v2/",
+		"/token", "/v2/acme/apps/web/tags/list",
+		"/token", "/v2/acme/apps/api/tags/list",
+		"/token", "/v2/acme/jobs/batch/tags/list"}
+	if !slices.Equal(paths, want) {
+		t.Errorf("requests %v, want %v", paths, want)
+	}
+	if n := r.Requests.Load(); n != int64(len(want)) {
+		t.Errorf("%d requests counted, %d made", n, len(want))
+	}
+}
+
+// staticKeychain resolves every registry to one authenticator.
+type staticKeychain struct{ auth authn.Authenticator }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.auth, nil }
