@@ -106,13 +106,15 @@ func startSensor(ctx context.Context, e *testenv.Env, p testenv.Pipeline, nats *
 
 // startEvents creates the gcr topic, starts the pipeline's EventSource
 // (named as the pipeline) and its one Sensor, and returns a publisher to
-// the topic, closed when the test ends.
-func startEvents(ctx context.Context, t *testing.T, e *testenv.Env, step func(string, func() error), p testenv.Pipeline, sensor *eventsv1.Sensor) *testenv.Publisher {
+// the topic, closed when the test ends, and the Sensor's program.
+func startEvents(ctx context.Context, t *testing.T, e *testenv.Env, step func(string, func() error), p testenv.Pipeline, sensor *eventsv1.Sensor) (*testenv.Publisher, *testenv.ArgoProgram) {
 	t.Helper()
 	step("create topic gcr", func() error { return p.PubSub.CreateTopic(ctx, project, "gcr") })
 	step("start eventsource", func() error { return startEventSource(ctx, e, p, sensor.Name) })
+	var sn *testenv.ArgoProgram
 	step("start sensor", func() error {
-		_, err := startSensor(ctx, e, p, p.NATS, sensor)
+		var err error
+		sn, err = startSensor(ctx, e, p, p.NATS, sensor)
 		return err
 	})
 	pub, err := p.PubSub.NewPublisher(ctx, project, "gcr")
@@ -120,7 +122,29 @@ func startEvents(ctx context.Context, t *testing.T, e *testenv.Env, step func(st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pub.Close() })
-	return pub
+	return pub, sn
+}
+
+// playBusController does for the JetStream EventBus NAME what the
+// argo-events controller does once its server runs: it writes the client
+// credentials Secret (eventbus-NAME-js-client-auth, key client-auth) and
+// the bus's address and stream settings into the EventBus status, which
+// is where the reconcile step reads them.
+func playBusController(ctx context.Context, t *testing.T, step func(string, func() error), api *testenv.APIServer, nats *testenv.NATS, bus string) {
+	t.Helper()
+	step("play the EventBus controller", func() error {
+		if _, err := api.Kubectl(ctx, "", "create", "secret", "generic", render.BusAuthSecret(bus), "-n", pipelineN,
+			"--from-literal=client-auth="+nats.AuthYAML()); err != nil {
+			return err
+		}
+		config, err := nats.BusConfig(bus)
+		if err != nil {
+			return err
+		}
+		patch := fmt.Sprintf(`{"status":{"config":%s}}`, config)
+		_, err = api.Kubectl(ctx, "", "patch", "eventbus", bus, "-n", pipelineN, "--subresource=status", "--type=merge", "-p", patch)
+		return err
+	})
 }
 
 // sensorsOf are the Sensors among the rendered objects.

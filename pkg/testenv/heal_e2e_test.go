@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
@@ -32,7 +33,7 @@ import (
 const healMapping = `apiVersion: argodeploy.dev/v1alpha1
 kind: ServiceMapping
 metadata:
-  name: heal
+  name: %s
 spec:
   gcp:
     project: %s
@@ -60,49 +61,8 @@ spec:
 func TestLostPushRecovered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
-	img := strings.TrimPrefix(reg.URL, "http://") + "/acme-heal/web"
-	repo, err := name.NewRepository(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Each image is built just before its push: a registry that does not
-	// say when it received a manifest gives its creation time instead.
-	pushImage := func(tag string) string {
-		t.Helper()
-		i, err := random.Image(64, 1)
-		if err == nil {
-			i, err = mutate.CreatedAt(i, v1.Time{Time: time.Now()})
-		}
-		if err == nil {
-			err = remote.Write(repo.Tag(tag), i)
-		}
-		d, derr := i.Digest()
-		if err != nil || derr != nil {
-			t.Fatalf("push %s: %v %v", tag, err, derr)
-		}
-		return img + "@" + d.String()
-	}
-	mapping := filepath.Join(t.TempDir(), "heal.yaml")
-	if err := os.WriteFile(mapping, fmt.Appendf(nil, healMapping, project, img), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	e := testenv.New(t)
-	step := stepper(t)
-	ps, api, nats := startCluster(ctx, e, step)
-	objs := renderMapping(t, mapping)
-	var cron *wfv1.CronWorkflow
-	for _, o := range objs {
-		if c, ok := o.(*wfv1.CronWorkflow); ok {
-			cron = c
-		}
-	}
-	if cron == nil {
-		t.Fatal("the pipeline has no reconcile CronWorkflow")
-	}
-	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "shop")
+	rp := startRegistryPipeline(ctx, t, "heal")
+	e, step, ps, api, nats, objs, cron, img, pushImage := rp.e, rp.step, rp.ps, rp.api, rp.nats, rp.objs, rp.cron, rp.img, rp.pushImage
 	v0 := pushImage("v0")
 	step("create target and probe deployments", func() error {
 		for _, d := range []string{
@@ -116,7 +76,7 @@ func TestLostPushRecovered(t *testing.T) {
 		return nil
 	})
 	sensors := sensorsOf(objs)
-	pub := startEvents(ctx, t, e, step, testenv.Pipeline{API: api, NATS: nats, PubSub: ps}, sensors[0])
+	pub, _ := startEvents(ctx, t, e, step, testenv.Pipeline{API: api, NATS: nats, PubSub: ps}, sensors[0])
 	publish := func(digest, tag string) {
 		t.Helper()
 		msg := fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest, img+":"+tag)
@@ -179,16 +139,7 @@ func TestLostPushRecovered(t *testing.T) {
 	wantImage(v1d)
 
 	// The reconcile pass finds it in the registry and releases it.
-	pass := func() containerRun {
-		t.Helper()
-		c := cronContainer(t, cron)
-		run := runContainer(ctx, t, api, reconcileKC, &wfv1.WorkflowTemplate{ObjectMeta: cron.ObjectMeta, Spec: cron.Spec.WorkflowSpec}, pipelineN, c, func(s string) string { return s }, mustBinary(t), "")
-		t.Logf("reconcile pass, exit %d:\n%s", run.exit, run.log)
-		if run.exit != 0 {
-			t.Fatalf("reconcile exit %d", run.exit)
-		}
-		return run
-	}
+	pass := func() containerRun { return reconcilePass(ctx, t, api, reconcileKC, cron) }
 	started := time.Now()
 	first := pass()
 	wf, err = waitForWorkflow(ctx, api, "heal", v2d, 10*time.Second)
@@ -220,6 +171,93 @@ func TestLostPushRecovered(t *testing.T) {
 	if after != before || !strings.Contains(second.stderr, "1 up to date, 0 releases, 0 failed") {
 		t.Errorf("second pass: %d Workflows before, %d after:\n%s", before, after, second.stderr)
 	}
+}
+
+// registryPipeline is the pipeline of healMapping, named name, whose one
+// image is in a registry the test runs, applied to a fresh cluster whose
+// EventBus controller the test plays.
+type registryPipeline struct {
+	e         *testenv.Env
+	step      func(string, func() error)
+	ps        *testenv.PubSub
+	api       *testenv.APIServer
+	nats      *testenv.NATS
+	objs      []render.Object
+	cron      *wfv1.CronWorkflow
+	img       string
+	pushImage func(tag string) string
+}
+
+func startRegistryPipeline(ctx context.Context, t *testing.T, name string) *registryPipeline {
+	t.Helper()
+	rp := &registryPipeline{e: testenv.New(t), step: stepper(t)}
+	rp.img, rp.pushImage = startRegistry(t, "acme-"+name+"/web")
+	mapping := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(mapping, fmt.Appendf(nil, healMapping, name, project, rp.img), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rp.ps, rp.api, rp.nats = startCluster(ctx, rp.e, rp.step)
+	rp.objs = renderMapping(t, mapping)
+	rp.cron = cronOf(t, rp.objs)
+	applyPipeline(ctx, t, rp.step, rp.api, yamlOf(t, rp.objs), pipelineN, "shop")
+	playBusController(ctx, t, rp.step, rp.api, rp.nats, "default")
+	return rp
+}
+
+// startRegistry starts a real registry (go-containerregistry's) for the
+// test and returns the image repo in it, and a function that pushes a new
+// image to a tag of it and returns its digest reference. Each image is
+// built just before its push: a registry that does not say when it
+// received a manifest gives its creation time instead.
+func startRegistry(t *testing.T, repoPath string) (string, func(tag string) string) {
+	t.Helper()
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	img := strings.TrimPrefix(reg.URL, "http://") + "/" + repoPath
+	repo, err := name.NewRepository(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, func(tag string) string {
+		t.Helper()
+		i, err := random.Image(64, 1)
+		if err == nil {
+			i, err = mutate.CreatedAt(i, v1.Time{Time: time.Now()})
+		}
+		if err == nil {
+			err = remote.Write(repo.Tag(tag), i)
+		}
+		d, derr := i.Digest()
+		if err != nil || derr != nil {
+			t.Fatalf("push %s: %v %v", tag, err, derr)
+		}
+		return img + "@" + d.String()
+	}
+}
+
+// cronOf is the pipeline's reconcile CronWorkflow.
+func cronOf(t *testing.T, objs []render.Object) *wfv1.CronWorkflow {
+	t.Helper()
+	for _, o := range objs {
+		if c, ok := o.(*wfv1.CronWorkflow); ok {
+			return c
+		}
+	}
+	t.Fatal("the pipeline has no reconcile CronWorkflow")
+	return nil
+}
+
+// reconcilePass runs the CronWorkflow's step as its pod would, with the
+// reconcile account's kubeconfig, and wants it to exit 0.
+func reconcilePass(ctx context.Context, t *testing.T, api *testenv.APIServer, kubeconfig string, cron *wfv1.CronWorkflow) containerRun {
+	t.Helper()
+	c := cronContainer(t, cron)
+	run := runContainer(ctx, t, api, kubeconfig, &wfv1.WorkflowTemplate{ObjectMeta: cron.ObjectMeta, Spec: cron.Spec.WorkflowSpec}, pipelineN, c, func(s string) string { return s }, mustBinary(t), "")
+	t.Logf("reconcile pass, exit %d:\n%s", run.exit, run.log)
+	if run.exit != 0 {
+		t.Fatalf("reconcile exit %d", run.exit)
+	}
+	return run
 }
 
 // cronContainer is the container of the CronWorkflow's one step: it must

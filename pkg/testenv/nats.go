@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -33,14 +34,12 @@ type NATS struct {
 	StreamReplicas int
 	Proc           *Proc
 	monitor        int
+	env            *Env
+	conf, store    string
 }
 
 // StartNATS starts the cached nats-server on free loopback ports.
 func (e *Env) StartNATS(ctx context.Context) (*NATS, error) {
-	bin, err := Binary("nats-server-" + NATSServerVersion)
-	if err != nil {
-		return nil, err
-	}
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -85,19 +84,41 @@ tls {
 	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	p, err := e.Start("nats-server", nil, bin, "-c", confFile)
+	n.monitor, n.env, n.conf, n.store = monitor, e, confFile, filepath.Join(dir, "store")
+	return n, n.start(ctx)
+}
+
+func (n *NATS) start(ctx context.Context) error {
+	bin, err := Binary("nats-server-" + NATSServerVersion)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	p, err := n.env.Start("nats-server", nil, bin, "-c", n.conf)
+	if err != nil {
+		return err
 	}
 	n.Proc = p
-	n.monitor = monitor
-	err = WaitFor(ctx, "nats-server", 60*time.Second, p, func(ctx context.Context) error {
-		return httpOK(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", monitor), "")
+	return WaitFor(ctx, "nats-server", 60*time.Second, p, func(ctx context.Context) error {
+		return httpOK(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", n.monitor), "")
 	})
-	if err != nil {
-		return nil, err
+}
+
+// Kill ends the server at once, as a node failure or an OOM kill does.
+func (n *NATS) Kill() {
+	_ = syscall.Kill(-n.Proc.Cmd.Process.Pid, syscall.SIGKILL)
+	<-n.Proc.done
+}
+
+// Restart starts the killed server again on the same ports and
+// credentials: with the store it had (a pod back on its volume claim), or,
+// with wipe, an empty one (an emptyDir after a reschedule, a lost volume).
+func (n *NATS) Restart(ctx context.Context, wipe bool) error {
+	if wipe {
+		if err := os.RemoveAll(n.store); err != nil {
+			return err
+		}
 	}
-	return n, nil
+	return n.start(ctx)
 }
 
 // Consumers returns the names of the JetStream consumers of a stream, from

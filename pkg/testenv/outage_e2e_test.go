@@ -36,7 +36,7 @@ func TestAPIServerOutage(t *testing.T) {
 		t.Fatalf("the pipeline has Sensors %v, want one, shop", sensors)
 	}
 	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "shop")
-	pub := startEvents(ctx, t, e, step, testenv.Pipeline{API: api, NATS: nats, PubSub: ps}, sensors[0])
+	pub, _ := startEvents(ctx, t, e, step, testenv.Pipeline{API: api, NATS: nats, PubSub: ps}, sensors[0])
 	push := func(i int) string {
 		digest := fmt.Sprintf("%s@sha256:%s", image, strings.Repeat(fmt.Sprintf("%02x", 0x30+i), 32))
 		msg := fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, digest, image+":latest")

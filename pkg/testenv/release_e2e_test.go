@@ -347,10 +347,33 @@ func runContainer(ctx context.Context, t *testing.T, api *testenv.APIServer, kub
 				}
 			}
 			must(writeVolume(dir, files))
+		case vol.Secret != nil:
+			// As the kubelet mounts it: the Secret read from the apiserver,
+			// its items at their paths (every key when none is picked).
+			out, err := api.Kubectl(ctx, "", "get", "secret", resolve(vol.Secret.SecretName), "-n", namespace, "-o", "json")
+			must(err)
+			var sec corev1.Secret
+			must(json.Unmarshal([]byte(out), &sec))
+			files := map[string]string{}
+			for k, v := range sec.Data {
+				files[k] = string(v)
+			}
+			if len(vol.Secret.Items) > 0 {
+				picked := map[string]string{}
+				for _, it := range vol.Secret.Items {
+					v, ok := files[it.Key]
+					if !ok {
+						t.Fatalf("volume %s: Secret %s has no key %s", vm.Name, vol.Secret.SecretName, it.Key)
+					}
+					picked[it.Path] = v
+				}
+				files = picked
+			}
+			must(writeVolume(dir, files))
 		case vol.EmptyDir != nil:
 			must(os.Chown(dir, int(uid), int(gid)))
 		default:
-			t.Fatalf("volume %s of WorkflowTemplate %s is neither a ConfigMap, a projected volume nor an emptyDir", vm.Name, tmpl.Name)
+			t.Fatalf("volume %s of WorkflowTemplate %s is neither a ConfigMap, a Secret, a projected volume nor an emptyDir", vm.Name, tmpl.Name)
 		}
 		mounts[vm.MountPath] = dir
 	}
