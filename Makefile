@@ -13,7 +13,7 @@ EXAMPLE ?= examples/single-service.yaml
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/argodeploy
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/argodeploy
 
 example: build
 	$(BIN) generate -f $(EXAMPLE)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -51,7 +52,39 @@ A push rolls the mapped Deployment within seconds, without polling.`,
 		return &exitError{code: exitUsage, err: err}
 	})
 	root.AddCommand(newInitCommand(s), newGenerateCommand(s), newValidateCommand(s), newSimulateCommand(s), newVersionCommand(s), newSchemaCommand(s), newGraphCommand(s), newRolloutCommand(s), newRouteCommand(s), newReconcileCommand(s))
+	// argodeploy alone prints its help; an unknown command is a usage
+	// error, as cobra's own check would say it, with suggestions.
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		return errors.New(msg)
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	root.Version = buildVersion().short()
+	root.SetVersionTemplate("argodeploy {{.Version}}\n")
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes the positional-argument errors of cmd and its
+// subcommands usage errors (exit 2), as flag errors are.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // execute runs the CLI and returns the process exit code; it alone decides

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,11 +18,34 @@ var targets = []struct{ name, module string }{
 	{"kubernetes API", "k8s.io/api"},
 }
 
+// Stamped by a release build (make release):
+// -ldflags "-X main.version=v0.3.0 -X main.commit=... -X main.date=...".
+var version, commit, date string
+
 // versionInfo is what version prints.
 type versionInfo struct {
 	Version string            `json:"version"`
+	Commit  string            `json:"commit,omitempty"`
+	Date    string            `json:"date,omitempty"`
 	Go      string            `json:"go"`
 	Targets map[string]string `json:"targets"`
+	// dated says what Date is: "built" (stamped) or "committed" (vcs.time).
+	dated string
+}
+
+// short is the version, commit and date on one line.
+func (v versionInfo) short() string {
+	var extra []string
+	if v.Commit != "" {
+		extra = append(extra, "commit "+v.Commit)
+	}
+	if v.Date != "" {
+		extra = append(extra, v.dated+" "+v.Date)
+	}
+	if len(extra) == 0 {
+		return v.Version
+	}
+	return v.Version + " (" + strings.Join(extra, ", ") + ")"
 }
 
 func newVersionCommand(s streams) *cobra.Command {
@@ -40,7 +64,7 @@ func newVersionCommand(s streams) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(info)
 			case "text":
-				fmt.Fprintf(s.out, "argodeploy %s (%s)\n", info.Version, info.Go)
+				fmt.Fprintf(s.out, "argodeploy %s\n  %s\n", info.short(), info.Go)
 				for _, t := range targets {
 					fmt.Fprintf(s.out, "  %s %s\n", t.name, info.Targets[t.name])
 				}
@@ -53,23 +77,44 @@ func newVersionCommand(s streams) *cobra.Command {
 	return cmd
 }
 
-// buildVersion reads the versions from the binary's build information.
+// buildVersion reads the versions from what a release build stamps, else
+// from the binary's build information: the module version (go install
+// ...@v0.3.0) and, built from a checkout, its commit (vcs.revision, with
+// -dirty when the tree had changes) and commit time.
 func buildVersion() versionInfo {
 	info := versionInfo{Version: "(devel)", Targets: map[string]string{}}
 	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return info
-	}
-	info.Go = bi.GoVersion
-	if v := bi.Main.Version; v != "" {
-		info.Version = v
-	}
-	for _, d := range bi.Deps {
-		for _, t := range targets {
-			if d.Path == t.module {
-				info.Targets[t.name] = d.Version
+	if ok {
+		info.Go = bi.GoVersion
+		if v := bi.Main.Version; v != "" {
+			info.Version = v
+		}
+		settings := map[string]string{}
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+		if rev := settings["vcs.revision"]; rev != "" {
+			info.Commit = rev[:min(12, len(rev))]
+			if settings["vcs.modified"] == "true" {
+				info.Commit += "-dirty"
+			}
+			info.Date, info.dated = settings["vcs.time"], "committed"
+		}
+		for _, d := range bi.Deps {
+			for _, t := range targets {
+				if d.Path == t.module {
+					info.Targets[t.name] = d.Version
+				}
 			}
 		}
+	}
+	for field, stamped := range map[*string]string{&info.Version: version, &info.Commit: commit, &info.Date: date} {
+		if stamped != "" {
+			*field = stamped
+		}
+	}
+	if date != "" {
+		info.dated = "built"
 	}
 	return info
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUsageErrors: every usage error of every command exits 2 with one
+// "Error:" line (suggestions after it), and writes nothing on stdout:
+// unknown commands, extra positional arguments, unknown flags and bad flag
+// values.
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nosuch"}, `Error: unknown command "nosuch" for "argodeploy"`},
+		{[]string{"generat"}, "Did you mean this?\n\tgenerate"},
+		{[]string{"--bogus"}, "Error: unknown flag: --bogus"},
+		{[]string{"generate", "-o", "xml", "-f", "examples/single-service.yaml"}, "Error: --output must be yaml or json"},
+		{[]string{"generate", "--max-object-bytes", "many"}, `invalid argument "many"`},
+	}
+	// Every command that takes no positional argument refuses one.
+	for _, cmd := range newRootCommand(streams{}).Commands() {
+		if cmd.Args != nil && cmd.Args(cmd, nil) == nil && cmd.Args(cmd, []string{"extra"}) != nil {
+			tests = append(tests, struct {
+				args []string
+				want string
+			}{[]string{cmd.Name(), "extra"}, `Error: unknown command "extra" for "argodeploy ` + cmd.Name() + `"`})
+		}
+	}
+	if len(tests) < 10 {
+		t.Fatalf("only %d cases: the commands' Args checks were not found", len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			stdout, stderr, code := run(t, "", tt.args...)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) || stdout != "" || strings.Count(stderr, "Error:") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestVersionFlag: --version prints the version line of `version`, and
+// argodeploy alone prints its help and exits 0.
+func TestVersionFlag(t *testing.T) {
+	stdout, _, code := run(t, "", "--version")
+	long, _, _ := run(t, "", "version")
+	if code != 0 || !strings.HasPrefix(stdout, "argodeploy ") || strings.Count(stdout, "\n") != 1 || !strings.HasPrefix(long, stdout) {
+		t.Errorf("--version: exit %d, %q; version prints %q", code, stdout, long)
+	}
+	stdout, stderr, code := run(t, "")
+	if code != 0 || !strings.Contains(stdout, "Available Commands:") || stderr != "" {
+		t.Errorf("argodeploy alone: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestVersionStamp: a release build's stamps win over the build
+// information, and short puts them on one line.
+func TestVersionStamp(t *testing.T) {
+	defer func(v, c, d string) { version, commit, date = v, c, d }(version, commit, date)
+	version, commit, date = "v0.3.0", "0123456789ab", "2026-12-04T00:00:00Z"
+	info := buildVersion()
+	if got, want := info.short(), "v0.3.0 (commit 0123456789ab, built 2026-12-04T00:00:00Z)"; got != want {
+		t.Errorf("short() = %q, want %q", got, want)
+	}
+	if info.Targets["argo-events"] == "" {
+		t.Errorf("targets %v", info.Targets)
+	}
+}
