@@ -65,6 +65,9 @@ A mapping with an error writes nothing and exits 1.`,
 }
 
 func runGenerate(opts *generateOptions, s streams) error {
+	if opts.format == "yml" { // as kubectl takes it
+		opts.format = "yaml"
+	}
 	if opts.format != "yaml" && opts.format != "json" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be yaml or json, not %q", opts.format)}
 	}

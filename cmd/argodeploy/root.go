@@ -68,7 +68,38 @@ A push rolls the mapped Deployment within seconds, without polling.`,
 	root.Version = buildVersion().short()
 	root.SetVersionTemplate("argodeploy {{.Version}}\n")
 	usageArgs(root)
+	completeFlags(root)
 	return root
+}
+
+// outputFormats are the values of each command's -o, for completion.
+var outputFormats = map[string][]string{
+	"generate": {"yaml", "json"},
+	"graph":    {"mermaid", "dot"},
+	"simulate": {"text", "json"},
+	"validate": {"text", "json", "junit"},
+	"version":  {"text", "json"},
+}
+
+// completeFlags completes -o with its command's formats, the flags that
+// take a mapping or manifests with YAML and JSON files, and the directory
+// flags with directories.
+func completeFlags(root *cobra.Command) {
+	for _, cmd := range root.Commands() {
+		if formats, ok := outputFormats[cmd.Name()]; ok {
+			_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+		}
+		for _, name := range []string{"filename", "mapping", "manifests"} {
+			if cmd.Flags().Lookup(name) != nil {
+				_ = cmd.MarkFlagFilename(name, "yaml", "yml", "json")
+			}
+		}
+		for _, name := range []string{"output-dir", "cache-dir"} {
+			if cmd.Flags().Lookup(name) != nil {
+				_ = cmd.MarkFlagDirname(name)
+			}
+		}
+	}
 }
 
 // usageArgs makes the positional-argument errors of cmd and its

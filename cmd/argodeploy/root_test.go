@@ -69,3 +69,46 @@ func TestVersionStamp(t *testing.T) {
 		t.Errorf("targets %v", info.Targets)
 	}
 }
+
+// TestCompletion: -o completes to its command's formats, and file flags
+// to YAML and JSON files.
+func TestCompletion(t *testing.T) {
+	for cmd, want := range outputFormats {
+		stdout, _, code := run(t, "", "__complete", cmd, "-o", "")
+		got := strings.Split(strings.TrimSpace(stdout), "\n")
+		if code != 0 || len(got) != len(want)+1 || strings.Join(got[:len(want)], ",") != strings.Join(want, ",") || got[len(want)] != ":4" {
+			t.Errorf("%s -o: exit %d, %q; want %v and no file completion", cmd, code, stdout, want)
+		}
+		// Each listed format is one the command takes.
+		for _, f := range want {
+			args := []string{cmd, "-o", f}
+			switch cmd {
+			case "generate":
+				args = append(args, "-f", "examples/single-service.yaml")
+			case "graph", "simulate":
+				args = append(args, "-f", "examples/single-service.yaml")
+				if cmd == "simulate" {
+					args = append(args, "--message", `{"action":"INSERT","digest":"us-east1-docker.pkg.dev/my-project/apps/web@sha256:`+strings.Repeat("a", 64)+`","tag":"us-east1-docker.pkg.dev/my-project/apps/web:1.0"}`)
+				}
+			case "validate":
+				args = append(args, "examples/single-service.yaml")
+			}
+			if _, stderr, code := run(t, "", args...); code == exitUsage {
+				t.Errorf("%v: %s", args, stderr)
+			}
+		}
+	}
+	stdout, _, _ := run(t, "", "__complete", "generate", "-f", "")
+	if !strings.Contains(stdout, "yaml\nyml\njson\n:8") {
+		t.Errorf("generate -f completes %q, want YAML and JSON files", stdout)
+	}
+}
+
+// TestGenerateYml: -o yml is -o yaml, as kubectl takes it.
+func TestGenerateYml(t *testing.T) {
+	yml, _, code1 := run(t, "", "generate", "-o", "yml", "-f", "examples/single-service.yaml")
+	yaml, _, code2 := run(t, "", "generate", "-f", "examples/single-service.yaml")
+	if code1 != 0 || code2 != 0 || yml != yaml {
+		t.Errorf("-o yml: exit %d, differs from -o yaml (exit %d): %v", code1, code2, yml != yaml)
+	}
+}

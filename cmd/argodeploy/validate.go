@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -115,6 +116,7 @@ type problem struct {
 	Name      string `json:"name"`
 	Field     string `json:"field,omitempty"`
 	Message   string `json:"message"`
+	Layer     string `json:"layer"`
 	Validator string `json:"validator"`
 	Severity  string `json:"severity"`
 }
@@ -124,7 +126,9 @@ const (
 	severityNote  = "note"
 )
 
-// String is the problem as one line: file:line:col: Kind/name: field: message [validator].
+// String is the problem as one line: file:line:col: Kind/name: field:
+// message [layer], the upstream function named after the layer when an
+// upstream validator or decoder found it.
 func (p problem) String() string {
 	field := ""
 	if p.Field != "" {
@@ -133,7 +137,11 @@ func (p problem) String() string {
 	if p.Severity == severityNote {
 		field = "note: " + field
 	}
-	return fmt.Sprintf("%s:%d:%d: %s/%s: %s%s [%s]", p.File, p.Line, p.Column, p.Kind, p.Name, field, p.Message, p.Validator)
+	tag := p.Layer
+	if p.Layer == check.LayerUpstream || p.Layer == check.LayerDecode {
+		tag += ": " + p.Validator
+	}
+	return fmt.Sprintf("%s:%d:%d: %s/%s: %s%s [%s]", p.File, p.Line, p.Column, p.Kind, p.Name, field, p.Message, tag)
 }
 
 // report is the outcome of one validate run.
@@ -187,10 +195,10 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 		for _, d := range rep.Drift {
 			fmt.Fprint(s.out, d.Diff)
 		}
-		fmt.Fprintf(s.out, "Summary: %d resources in %d files - valid %d, invalid %d, skipped %d\n",
-			rep.Resources, rep.Files, rep.Valid, rep.Invalid, rep.Skipped)
+		fmt.Fprintf(s.out, "Summary: %s in %s - valid %d, invalid %d, skipped %d\n",
+			count(rep.Resources, "resource"), count(rep.Files, "file"), rep.Valid, rep.Invalid, rep.Skipped)
 		if opts.mapping != "" {
-			fmt.Fprintf(s.out, "Drift: %d files differ from what %s generates\n", len(rep.Drift), opts.mapping)
+			fmt.Fprintf(s.out, "Drift: %s from what %s generates\n", differ(len(rep.Drift)), opts.mapping)
 		}
 	}
 	if err != nil {
@@ -198,11 +206,36 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 	}
 	switch {
 	case rep.Invalid > 0:
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d resources invalid", rep.Invalid, rep.Resources)}
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %s invalid", rep.Invalid, count(rep.Resources, "resource"))}
 	case len(rep.Drift) > 0:
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d files differ from what %s generates; regenerate them with: argodeploy generate -f %s --output-dir DIR", len(rep.Drift), opts.mapping, opts.mapping)}
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s from what %s generates; regenerate with: %s", differ(len(rep.Drift)), opts.mapping, regenerate(opts.mapping, paths[0]))}
 	}
 	return nil
+}
+
+// count is "1 file" or "n files".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// differ is "1 file differs" or "n files differ".
+func differ(n int) string {
+	if n == 1 {
+		return "1 file differs"
+	}
+	return fmt.Sprintf("%d files differ", n)
+}
+
+// regenerate is the command that rewrites path, the one directory or file
+// validate --mapping compared, from mapping.
+func regenerate(mapping, path string) string {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Sprintf("argodeploy generate -f %s --output-dir %s", mapping, path)
+	}
+	return fmt.Sprintf("argodeploy generate -f %s > %s", mapping, path)
 }
 
 // schemaValidator names the JSON Schema layer in reports.
@@ -233,7 +266,7 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 			if p.Path == "" {
 				line, col = d.Line, 1
 			}
-			rep.Problems = append(rep.Problems, problem{d.File, line, col, o.GetKind(), o.GetNamespace(), o.GetName(), p.Path, p.Message, schemaValidator, severityError})
+			rep.Problems = append(rep.Problems, problem{d.File, line, col, o.GetKind(), o.GetNamespace(), o.GetName(), p.Path, p.Message, check.LayerSchema, schemaValidator, severityError})
 			invalid[key], schemaFailed[key] = true, true
 		}
 	}
@@ -249,7 +282,7 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 				if f.field == "" {
 					line, col = d.Line, 1
 				}
-				rep.Problems = append(rep.Problems, problem{d.File, line, col, r.Kind, r.Namespace, r.Name, f.field, f.message, r.Validator, severity})
+				rep.Problems = append(rep.Problems, problem{d.File, line, col, r.Kind, r.Namespace, r.Name, f.field, f.message, check.Layer(r.Validator), r.Validator, severity})
 			}
 		}
 		if r.Err != nil {

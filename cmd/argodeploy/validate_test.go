@@ -117,13 +117,13 @@ func TestValidateMappingDrift(t *testing.T) {
 	for _, want := range []string{
 		"--- " + sensor + "\n+++ " + sensor + " (generated)\n",
 		"-      conditions: push || push\n+      conditions: push\n",
-		"Drift: 1 files differ from what examples/single-service.yaml generates",
+		"Drift: 1 file differs from what examples/single-service.yaml generates",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("edited Sensor: want %q in\n%s", want, stdout)
 		}
 	}
-	if code != exitFailure || !strings.Contains(stderr, "regenerate them with: argodeploy generate -f examples/single-service.yaml") {
+	if code != exitFailure || !strings.Contains(stderr, "regenerate with: argodeploy generate -f examples/single-service.yaml --output-dir "+dir+"\n") {
 		t.Errorf("edited Sensor: exit %d, stderr %q", code, stderr)
 	}
 	if _, _, code := run(t, "", "validate", "--mapping", "examples/single-service.yaml", dir, dir); code != exitUsage {

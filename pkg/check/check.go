@@ -58,6 +58,34 @@ const (
 	retryValidator           = "argodeploy RetryExpressions"
 )
 
+// The layers of a check, as the README names them.
+const (
+	LayerSchema   = "schema"
+	LayerDecode   = "decode"
+	LayerUpstream = "upstream"
+	LayerLocal    = "local"
+	LayerCross    = "cross"
+	LayerAccess   = "access"
+)
+
+// Layer is the layer a validator belongs to: decode (strict decoding),
+// upstream (the Argo projects' own validators), local (argodeploy's
+// checks within one object), cross (across objects) or access (accounts,
+// roles and what may come from events).
+func Layer(validator string) string {
+	switch validator {
+	case DecodeValidator:
+		return LayerDecode
+	case referencesValidator, retryValidator:
+		return LayerLocal
+	case crossValidator:
+		return LayerCross
+	case accessValidator:
+		return LayerAccess
+	}
+	return LayerUpstream
+}
+
 // Upstream runs every upstream validator that applies to the objects and
 // returns one Result per (object, validator), in input order.
 //
