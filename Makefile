@@ -8,7 +8,7 @@ GO ?= go
 BIN := bin/argodeploy
 EXAMPLE ?= examples/single-service.yaml
 
-.PHONY: all build install example test race ci lint vet fmt-check golden docs fuzz clean e2e schemas bench bench-e2e
+.PHONY: all build install example test race ci lint vet fmt-check golden docs fuzz clean e2e e2e-faults schemas bench bench-e2e
 
 all: build
 
@@ -24,6 +24,7 @@ test: fmt-check vet
 ci: test race
 	$(MAKE) fuzz FUZZTIME=3000x
 	$(MAKE) e2e
+	$(MAKE) e2e-faults
 
 # race runs the tests of the packages that work on several goroutines
 # (parallel rendering, decoding, replay, cache warming) under the race
@@ -76,7 +77,15 @@ clean:
 # runs the end-to-end tests; see pkg/testenv/README.md. The measurement at
 # scale (TestLatencyAtScale) is make bench-e2e's.
 e2e:
-	.ci/e2e-install && $(GO) test -tags e2e -count=1 -timeout 30m -skip TestLatencyAtScale ./pkg/testenv/
+	.ci/e2e-install && $(GO) test -tags e2e -count=1 -timeout 30m -skip '$(E2E_FAULTS)|TestLatencyAtScale' ./pkg/testenv/
+
+# e2e-faults injects the outages the pipeline must lose nothing to (the
+# kube-apiserver down, a push lost and recovered by a reconcile pass, the
+# sensor, eventsource and JetStream server killed, the bus restarted
+# empty); about 9 minutes warm.
+E2E_FAULTS := TestAPIServerOutage|TestLostPushRecovered|TestBusRestart
+e2e-faults:
+	.ci/e2e-install && $(GO) test -tags e2e -count=1 -timeout 30m -run '$(E2E_FAULTS)' -v ./pkg/testenv/
 
 # schemas regenerates schemas/kinds from the upstream schemas of the module
 # versions in go.mod; see schemas/README.md.

@@ -82,12 +82,12 @@ func applyPipeline(ctx context.Context, t *testing.T, step func(string, func() e
 
 // startEventSource starts the pipeline's EventSource NAME and waits until
 // it listens to its subscription.
-func startEventSource(ctx context.Context, e *testenv.Env, p testenv.Pipeline, name string) error {
+func startEventSource(ctx context.Context, e *testenv.Env, p testenv.Pipeline, name string) (*testenv.ArgoProgram, error) {
 	es, err := e.StartEventSource(ctx, p, pipelineN, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
+	return es, testenv.WaitForLog(ctx, es.Proc, "listening for messages from PubSub", 90*time.Second)
 }
 
 // startSensor starts the pipeline's Sensor and waits until it has
@@ -106,15 +106,19 @@ func startSensor(ctx context.Context, e *testenv.Env, p testenv.Pipeline, nats *
 
 // startEvents creates the gcr topic, starts the pipeline's EventSource
 // (named as the pipeline) and its one Sensor, and returns a publisher to
-// the topic, closed when the test ends, and the Sensor's program.
-func startEvents(ctx context.Context, t *testing.T, e *testenv.Env, step func(string, func() error), p testenv.Pipeline, sensor *eventsv1.Sensor) (*testenv.Publisher, *testenv.ArgoProgram) {
+// the topic, closed when the test ends, and the two programs.
+func startEvents(ctx context.Context, t *testing.T, e *testenv.Env, step func(string, func() error), p testenv.Pipeline, sensor *eventsv1.Sensor) (*testenv.Publisher, eventPrograms) {
 	t.Helper()
+	var progs eventPrograms
 	step("create topic gcr", func() error { return p.PubSub.CreateTopic(ctx, project, "gcr") })
-	step("start eventsource", func() error { return startEventSource(ctx, e, p, sensor.Name) })
-	var sn *testenv.ArgoProgram
+	step("start eventsource", func() error {
+		var err error
+		progs.source, err = startEventSource(ctx, e, p, sensor.Name)
+		return err
+	})
 	step("start sensor", func() error {
 		var err error
-		sn, err = startSensor(ctx, e, p, p.NATS, sensor)
+		progs.sensor, err = startSensor(ctx, e, p, p.NATS, sensor)
 		return err
 	})
 	pub, err := p.PubSub.NewPublisher(ctx, project, "gcr")
@@ -122,8 +126,11 @@ func startEvents(ctx context.Context, t *testing.T, e *testenv.Env, step func(st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pub.Close() })
-	return pub, sn
+	return pub, progs
 }
+
+// eventPrograms are a pipeline's running EventSource and Sensor.
+type eventPrograms struct{ source, sensor *testenv.ArgoProgram }
 
 // playBusController does for the JetStream EventBus NAME what the
 // argo-events controller does once its server runs: it writes the client

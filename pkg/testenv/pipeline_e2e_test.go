@@ -148,7 +148,10 @@ func TestPipeline(t *testing.T) {
 	step("watch workflows", func() error { return r.watchWorkflows() })
 
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
-	step("start eventsource", func() error { return startEventSource(ctx, e, p, mnPipeline) })
+	step("start eventsource", func() error {
+		_, err := startEventSource(ctx, e, p, mnPipeline)
+		return err
+	})
 	step("start sensor", func() error {
 		sn, err := e.StartSensor(ctx, p, pipelineN, mnPipeline)
 		if err != nil {

@@ -110,7 +110,10 @@ func latencyAtScale(t *testing.T, n int) {
 		return nil
 	})
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
-	step("start eventsource", func() error { return startEventSource(ctx, e, p, "fleet") })
+	step("start eventsource", func() error {
+		_, err := startEventSource(ctx, e, p, "fleet")
+		return err
+	})
 	started := time.Now()
 	step(fmt.Sprintf("start %d sensors", len(sensors)), func() error {
 		for _, name := range sensors {
