@@ -23,6 +23,7 @@ func TestHelpExamplesWork(t *testing.T) {
 		"examples/multi-namespace.yaml#big":            "big.yaml",
 		"testdata/simulate/single-service.jsonl":       "messages.json",
 		"testdata/simulate/single-service.jsonl#lines": "messages.jsonl",
+		"testdata/simulate/gcloud-pull.json":           "pulled.json",
 	} {
 		data, err := os.ReadFile(repoPath(strings.Split(from, "#")[0]))
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,7 @@ type simulateOptions struct {
 	state    string
 	exact    bool
 	format   string
+	expect   string
 }
 
 func newSimulateCommand(s streams) *cobra.Command {
@@ -69,7 +71,14 @@ once, and time is each message's publish time, moved on by every wait. Each
 step shows the API requests it made, its outcome and why, and the image
 before and after. --no-step skips the releases.
 
-Exit status: 0 replayed (whatever fired), 1 an error, 2 bad usage.`,
+The text report ends with a summary line: messages, what fired, Workflows
+and the outcome of their steps. With --expect, every message must do what it
+says: fired (some trigger fires), nothing (none fires: e.g. a pull-request tag
+that must not reach prod) or rolled (a trigger fires and a step rolls a
+target); each message that does not is named on stderr.
+
+Exit status: 0 replayed (whatever fired, or as --expect says), 1 an error or
+a message not as --expect says, 2 bad usage.`,
 		Example: `  # What does a push of web:1.4.2 do?
   argodeploy simulate -f examples/single-service.yaml --message \
     '{"action":"INSERT","digest":"us-east1-docker.pkg.dev/acme-shop-prod/containers/web@sha256:1111111111111111111111111111111111111111111111111111111111111111","tag":"us-east1-docker.pkg.dev/acme-shop-prod/containers/web:1.4.2"}'
@@ -79,7 +88,10 @@ Exit status: 0 replayed (whatever fired), 1 an error, 2 bad usage.`,
   argodeploy simulate --manifests deploy/pipeline/ messages.json
 
   # Machine-readable
-  argodeploy simulate -f mapping.yaml -o json messages.jsonl`,
+  argodeploy simulate -f mapping.yaml -o json messages.jsonl
+
+  # In CI: what gcloud pulled must fire (exit 1 names each message that does not)
+  argodeploy simulate -f examples/single-service.yaml --expect fired pulled.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSimulate(cmd.Context(), opts, args, s)
 		},
@@ -90,6 +102,8 @@ Exit status: 0 replayed (whatever fired), 1 an error, 2 bad usage.`,
 	cmd.Flags().StringVar(&opts.state, "state", "", "YAML or JSON file of Deployments the simulated cluster starts with (kubectl get deployments -o yaml)")
 	cmd.Flags().BoolVar(&opts.exact, "exact", false, "decide every trigger that fires with Argo Events' own Filter and ApplyResourceParameters (slower)")
 	cmd.Flags().StringVarP(&opts.format, "output", "o", "text", "report format: text or json")
+	cmd.Flags().StringVar(&opts.expect, "expect", "", "fail (exit 1) unless every message does this: fired, nothing or rolled")
+	_ = cmd.RegisterFlagCompletionFunc("expect", cobra.FixedCompletions([]string{simulate.ExpectFired, simulate.ExpectNothing, simulate.ExpectRolled}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -97,6 +111,10 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	switch {
 	case opts.format != "text" && opts.format != "json":
 		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", opts.format)}
+	case opts.expect != "" && opts.expect != simulate.ExpectFired && opts.expect != simulate.ExpectNothing && opts.expect != simulate.ExpectRolled:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--expect must be fired, nothing or rolled, not %q", opts.expect)}
+	case opts.expect == simulate.ExpectRolled && opts.noStep:
+		return &exitError{code: exitUsage, err: errors.New("--expect rolled needs the steps: drop --no-step")}
 	case (opts.mapping == "-" || slices.Contains(opts.manifests, "-")) && (len(files) == 0 && len(opts.messages) == 0 || slices.Contains(files, "-")):
 		return &exitError{code: exitUsage, err: errors.New("stdin cannot hold both the pipeline and the messages")}
 	}
@@ -149,6 +167,8 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 		out = &held
 	}
 	list := &listWriter[simulate.Outcome]{w: out}
+	var sum simulate.Summary
+	var unmet []string
 	for start := 0; start < len(msgs); start += replayBatch {
 		batch := msgs[start:min(start+replayBatch, len(msgs))]
 		outcomes := make([]simulate.Outcome, len(batch))
@@ -170,6 +190,15 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 				}
 			}
 		}
+		for i, o := range outcomes {
+			sum.Add(o)
+			if opts.expect == "" {
+				continue
+			}
+			if ok, why := o.Meets(opts.expect); !ok {
+				unmet = append(unmet, fmt.Sprintf("message %d (%s): %s", start+i+1, cmp.Or(o.Message, "no id"), why))
+			}
+		}
 		if opts.format == "json" {
 			err = list.items(outcomes)
 		} else {
@@ -189,7 +218,19 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	if _, err := held.WriteTo(buffered); err != nil { // empty without steps
 		return err
 	}
-	return buffered.Flush()
+	if opts.format == "text" {
+		fmt.Fprintf(buffered, "Summary: %s\n", sum)
+	}
+	if err := buffered.Flush(); err != nil {
+		return err
+	}
+	if len(unmet) > 0 {
+		for _, u := range unmet {
+			fmt.Fprintf(s.err, "argodeploy: --expect %s: %s\n", opts.expect, u)
+		}
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d messages not as --expect %s says", len(unmet), len(msgs), opts.expect)}
+	}
+	return nil
 }
 
 // replayBatch is how many messages simulate replays before it reports

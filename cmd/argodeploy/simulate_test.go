@@ -199,3 +199,47 @@ func TestSimulateStdinOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulateGcloudPull: what `gcloud pubsub subscriptions pull
+// --format=json` prints (an array of {ackId, message}, the message with
+// both camelCase and snake_case names and an orderingKey) is replayed as
+// the messages it holds, with their IDs and publish times.
+func TestSimulateGcloudPull(t *testing.T) {
+	_, outcomes := simulateJSON(t, "", "examples/single-service.yaml", "testdata/simulate/gcloud-pull.json")
+	if len(outcomes) != 2 || outcomes[0].Message != "1" || outcomes[1].Message != "2" || len(outcomes[0].Fired) != 1 || len(outcomes[1].Fired) != 1 {
+		t.Fatalf("outcomes %+v", outcomes)
+	}
+	if got := outcomes[0].Fired[0].Workflow.Arguments["published-at"]; got != "1796119201123000000" {
+		t.Errorf("published-at %q: the publishTime was not read", got)
+	}
+}
+
+// TestSimulateExpect: the text report ends with a summary; --expect fails
+// the run (exit 1) and names each message that does not do what it says.
+func TestSimulateExpect(t *testing.T) {
+	const pulled = "testdata/simulate/gcloud-pull.json"
+	stdout, stderr, code := run(t, "", "simulate", "-f", "examples/single-service.yaml", "--expect", "fired", pulled)
+	if code != 0 || !strings.HasSuffix(stdout, "Summary: 2 messages: 2 fired (2 Workflows), 0 fired nothing; steps: 2 skipped\n") || stderr != "" {
+		t.Errorf("--expect fired: exit %d, stderr %q, stdout ends %q", code, stderr, stdout[max(0, len(stdout)-120):])
+	}
+	for _, tt := range []struct{ expect, why string }{
+		{"rolled", "no step rolled a target"},
+		{"nothing", "1 triggers fired"},
+	} {
+		_, stderr, code := run(t, "", "simulate", "-f", "examples/single-service.yaml", "--expect", tt.expect, pulled)
+		want := "argodeploy: --expect " + tt.expect + ": message 1 (1): " + tt.why + "\n" +
+			"argodeploy: --expect " + tt.expect + ": message 2 (2): " + tt.why + "\n" +
+			"Error: 2 of 2 messages not as --expect " + tt.expect + " says\n"
+		if code != exitFailure || stderr != want {
+			t.Errorf("--expect %s: exit %d, stderr\n%s\nwant\n%s", tt.expect, code, stderr, want)
+		}
+	}
+	for _, args := range [][]string{{"--expect", "fires"}, {"--expect", "rolled", "--no-step"}} {
+		if _, stderr, code := run(t, "", append([]string{"simulate", "-f", "examples/single-service.yaml", pulled}, args...)...); code != exitUsage {
+			t.Errorf("%v: exit %d, %s", args, code, stderr)
+		}
+	}
+	if _, stderr, code := run(t, "", "simulate", "-f", "examples/single-service.yaml", "--message", `"INSERT"`); code != exitFailure || !strings.Contains(stderr, "a string is not a message: give a JSON object") {
+		t.Errorf(`--message '"INSERT"': exit %d, %s`, code, stderr)
+	}
+}

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,13 +20,16 @@ type Message struct {
 }
 
 // pubSubMessage is a message in the Pub/Sub REST form (data base64), as
-// `gcloud pubsub subscriptions pull --format=json` and push subscriptions
-// ({"message": {...}}) print it.
+// `gcloud pubsub subscriptions pull --format=json` (which also prints the
+// snake_case names) and push subscriptions ({"message": {...}}) print it.
+// Other fields (orderingKey, deliveryAttempt, ...) are ignored.
 type pubSubMessage struct {
 	Data        *string           `json:"data"`
 	Attributes  map[string]string `json:"attributes"`
 	MessageID   string            `json:"messageId"`
+	MessageID2  string            `json:"message_id"`
 	PublishTime string            `json:"publishTime"`
+	PublishTim2 string            `json:"publish_time"`
 }
 
 // DefaultPublishTime is the publish time of messages that give none, so
@@ -34,8 +38,10 @@ var DefaultPublishTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // ReadMessages reads a stream of JSON values from r (one document, several,
 // or JSON Lines). Each value is a registry notification as Artifact
-// Registry publishes it, a Pub/Sub message with base64 "data", or a push
-// envelope {"message": {...}}. Messages without a publish time get
+// Registry publishes it, a Pub/Sub message with base64 "data", an envelope
+// {"message": {...}} (a push subscription's, or a pulled message's with its
+// ackId), or an array of these (what gcloud pubsub subscriptions pull
+// --format=json prints). Messages without a publish time get
 // DefaultPublishTime; IDs are left as given (possibly empty).
 func ReadMessages(name string, r io.Reader) ([]Message, error) {
 	dec := json.NewDecoder(r)
@@ -50,21 +56,29 @@ func ReadMessages(name string, r io.Reader) ([]Message, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: message %d (byte %d): %w", name, len(msgs)+1, offset, err)
 		}
-		msg, err := parseMessage(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s: message %d (byte %d): %w", name, len(msgs)+1, offset, err)
+		values := []json.RawMessage{raw}
+		if bytes.HasPrefix(bytes.TrimSpace(raw), []byte("[")) {
+			if err := json.Unmarshal(raw, &values); err != nil {
+				return nil, fmt.Errorf("%s: byte %d: %w", name, offset, err)
+			}
 		}
-		if msg.PublishTime.IsZero() {
-			msg.PublishTime = DefaultPublishTime
+		for _, v := range values {
+			msg, err := parseMessage(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: message %d (byte %d): %w", name, len(msgs)+1, offset, err)
+			}
+			if msg.PublishTime.IsZero() {
+				msg.PublishTime = DefaultPublishTime
+			}
+			msgs = append(msgs, msg)
 		}
-		msgs = append(msgs, msg)
 	}
 }
 
 func parseMessage(raw json.RawMessage) (Message, error) {
 	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return Message{}, fmt.Errorf("not a JSON object: %w", err)
+	if err := json.Unmarshal(raw, &probe); err != nil || probe == nil {
+		return Message{}, fmt.Errorf("%s is not a message: give a JSON object, an Artifact Registry notification such as {\"action\":\"INSERT\",\"digest\":\"...\",\"tag\":\"...\"}, a Pub/Sub message with base64 data, or {\"message\": ...}", kindOf(raw))
 	}
 	if inner, ok := probe["message"]; ok {
 		return parseMessage(inner)
@@ -74,11 +88,11 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 		return Message{Data: compact(raw)}, nil // a bare notification
 	}
 	var m pubSubMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return Message{}, fmt.Errorf("a Pub/Sub message has data, attributes, messageId and publishTime: %w", err)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return Message{}, fmt.Errorf("a Pub/Sub message has a base64 string data, an attributes object of strings, and string messageId and publishTime: %w", err)
 	}
+	m.MessageID = cmp.Or(m.MessageID, m.MessageID2)
+	m.PublishTime = cmp.Or(m.PublishTime, m.PublishTim2)
 	if m.Data == nil {
 		return Message{}, fmt.Errorf("data is %s, want a base64 string", data)
 	}
@@ -93,6 +107,23 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 		}
 	}
 	return msg, nil
+}
+
+// kindOf names the JSON value raw for an error.
+func kindOf(raw json.RawMessage) string {
+	switch t := bytes.TrimSpace(raw); {
+	case len(t) == 0:
+		return "an empty value"
+	case t[0] == '"':
+		return "a string"
+	case t[0] == '[':
+		return "an array inside an array"
+	case bytes.Equal(t, []byte("null")):
+		return "null"
+	case bytes.Equal(t, []byte("true")) || bytes.Equal(t, []byte("false")):
+		return "a boolean"
+	}
+	return "a number"
 }
 
 func compact(raw json.RawMessage) json.RawMessage {

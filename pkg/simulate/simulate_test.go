@@ -70,10 +70,21 @@ func TestReadMessagesForms(t *testing.T) {
 			t.Errorf("Pub/Sub message: %+v", m)
 		}
 	}
+	// What gcloud pubsub subscriptions pull --format=json prints: an array
+	// of {ackId, message}, with snake_case twins and fields simulate does
+	// not use, which are ignored.
+	pulled := `[{"ackId":"a1","message":{"data":"e30=","messageId":"7","message_id":"7","orderingKey":"","publishTime":"2026-11-29T10:00:00.5Z","publish_time":"2026-11-29T10:00:00.5Z"}},` +
+		`{"ackId":"a2","message":{"data":"e30=","message_id":"8","publish_time":"2026-11-29T10:00:01Z","deliveryAttempt":2}}]`
+	got, err := ReadMessages("pulled", strings.NewReader(pulled))
+	if err != nil || len(got) != 2 || got[0].ID != "7" || !got[0].PublishTime.Equal(want) || got[1].ID != "8" || !got[1].PublishTime.Equal(want.Add(time.Second/2)) || string(got[1].Data) != "{}" {
+		t.Errorf("gcloud pull output: %+v, %v", got, err)
+	}
 	for _, bad := range []struct{ in, want string }{
-		{`[1]`, "message 1 (byte 0): not a JSON object"},
+		{`[1]`, "message 1 (byte 0): a number is not a message: give a JSON object"},
+		{`"INSERT"`, "message 1 (byte 0): a string is not a message"},
+		{`[[{}]]`, "an array inside an array is not a message"},
 		{payload + ` {"data":"!!"}`, "message 2 (byte 224): data is not base64"},
-		{`{"data":"e30=","extra":1}`, `unknown field "extra"`},
+		{`{"data":1}`, "a Pub/Sub message has a base64 string data"},
 		{`{"data":"e30=","publishTime":"yesterday"}`, "publishTime"},
 		{`{"action":`, "message 1 (byte 0): unexpected EOF"},
 	} {
