@@ -174,7 +174,11 @@ func value(o object, key string) any {
 	return v
 }
 
-// clean removes every "creationTimestamp": null below v and every nested
+// clean removes below v what the upstream types write but a person would
+// not, and what decodes to the same object when left out: every null
+// (kubectl drops them; e.g. a Sensor's loggingFields, a creationTimestamp),
+// the empty objects of the Argo Workflows fields in emptyWhenAbsent, the
+// empty strings of the fields in blankWhenAbsent, and every nested
 // "metadata" object that is empty afterwards; top marks the object's root,
 // whose metadata is kept even when empty.
 func clean(v any, top bool) any {
@@ -182,11 +186,11 @@ func clean(v any, top bool) any {
 	case object:
 		out := v[:0]
 		for _, m := range v {
-			if m.key == "creationTimestamp" && m.value == nil {
+			if m.value == nil || m.value == "" && blankWhenAbsent[m.key] {
 				continue
 			}
 			m.value = clean(m.value, false)
-			if o, ok := m.value.(object); ok && m.key == "metadata" && !top && len(o) == 0 {
+			if o, ok := m.value.(object); ok && len(o) == 0 && (m.key == "metadata" && !top || emptyWhenAbsent[m.key]) {
 				continue
 			}
 			out = append(out, m)
@@ -199,6 +203,17 @@ func clean(v any, top bool) any {
 	}
 	return v
 }
+
+// emptyWhenAbsent are the fields (non-pointer structs of the Argo
+// Workflows types: a template's inputs and outputs, a step's or a
+// Workflow's arguments, an embedded object's status) whose empty object
+// means what their absence does.
+var emptyWhenAbsent = map[string]bool{"inputs": true, "outputs": true, "arguments": true, "status": true}
+
+// blankWhenAbsent are the fields whose upstream type writes an empty
+// string that means what their absence does (the Pub/Sub EventSource's
+// topicProjectID: the subscription's project).
+var blankWhenAbsent = map[string]bool{"topicProjectID": true}
 
 // encodeYAML returns one YAML document for obj: keys sorted, two-space
 // indent, lists not indented under their key (as kubectl prints), and
