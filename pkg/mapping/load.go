@@ -110,6 +110,9 @@ type parser struct {
 	missing []missingField
 	// warnings are what a team may mean but should know the cost of.
 	warnings ErrorList
+	// topicProject is the project whose gcr topic the pipeline reads
+	// (gcp.topicProject, else gcp.project); "" when not a string.
+	topicProject string
 }
 
 // missingField is a field, or one of several fields, that is missing.
@@ -491,6 +494,11 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	spec := r.get("spec")
 	p.checkName(spec.get("namespace"), 0)
 	p.checkSecretRef(spec.get("gcp").get("credentialSecret"))
+	for _, key := range []string{"project", "topicProject"} { // the latter wins
+		if v, ok := spec.get("gcp").get(key).str(); ok && projectIDRE.MatchString(v) {
+			p.topicProject = v
+		}
+	}
 	bus := spec.get("eventBus")
 	p.checkName(bus.get("name"), 0)
 	p.checkJetStream(bus.get("jetstream"))
@@ -507,6 +515,8 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	res := w.get("resources")
 	p.checkQuantities(res.get("requests").get("cpu"), DefaultCPURequest, res.get("limits").get("cpu"), DefaultCPULimit)
 	p.checkQuantities(res.get("requests").get("memory"), DefaultMemoryRequest, res.get("limits").get("memory"), DefaultMemoryLimit)
+	p.checkFloor(res.get("limits").get("cpu"), minStepCPU, "CPU")
+	p.checkFloor(res.get("limits").get("memory"), minStepMemory, "memory")
 	chains := p.checkServices(spec.get("services"))
 	p.checkDeadline(w, rollout, maxi, chains)
 	p.checkUnsafeText(r)
@@ -524,6 +534,9 @@ const minJetStreamStorage = "64Mi"
 // the set-ups that can lose events the EventSource already acknowledged
 // to Pub/Sub.
 func (p *parser) checkJetStream(js loc) {
+	if v, ok := js.get("version").str(); ok && strings.EqualFold(v, "latest") {
+		p.report(js.get("version"), "version latest moves with the argo-events controller config: pin one it lists, e.g. %s", DefaultJetStreamVersion)
+	}
 	replicas := js.get("replicas")
 	if replicas.n != nil && isNumber(yamlnode.Plain(replicas.n), 2) {
 		p.report(replicas, "2 replicas cannot keep a quorum when one fails: use 1, or 3 or more")
@@ -546,6 +559,28 @@ func (p *parser) checkJetStream(js loc) {
 		if min := resource.MustParse(minJetStreamStorage); q.Cmp(min) < 0 {
 			p.report(size, "a claim of %s holds too few events: give at least %s", size.n.Value, minJetStreamStorage)
 		}
+	}
+}
+
+// projectIDRE is a GCP project ID that is not domain-scoped (the schema
+// reports the others).
+var projectIDRE = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
+
+// The least CPU and memory limit the release steps start and finish in
+// (argodeploy, a Go program, and its API calls).
+const (
+	minStepCPU    = "10m"
+	minStepMemory = "32Mi"
+)
+
+// checkFloor reports a limit at l below min.
+func (p *parser) checkFloor(l loc, min, what string) {
+	v, ok := l.str()
+	if !ok {
+		return
+	}
+	if q, err := resource.ParseQuantity(v); err == nil && q.Cmp(resource.MustParse(min)) < 0 {
+		p.report(l, "a %s limit of %s is too small for the release steps to start: give at least %s", what, v, min)
 	}
 }
 
@@ -1203,10 +1238,19 @@ var (
 	imageHostRE = regexp.MustCompile(`^(localhost|[^/]*[.:][^/]*)/`)
 )
 
-// checkImage checks that l is a full repository path without tag or digest.
+// checkImage checks that l is a full repository path without tag or
+// digest, and that the pushes to it reach the pipeline's topic: an
+// Artifact Registry or Container Registry image of the topic's project
+// (they publish to the gcr topic of the repository's own project), named
+// beyond its repository. Another registry is warned about: nothing
+// publishes its pushes unless the team does.
 func (p *parser) checkImage(l loc) {
 	v, ok := l.str()
-	if !ok || imageRE.MatchString(v) {
+	if !ok {
+		return
+	}
+	if imageRE.MatchString(v) {
+		p.checkImageRegistry(l, v)
 		return
 	}
 	last := v[strings.LastIndex(v, "/")+1:]
@@ -1221,6 +1265,29 @@ func (p *parser) checkImage(l loc) {
 		p.report(l, "%s has no registry host: give the full path, e.g. us-east1-docker.pkg.dev/my-project/my-repo/app", quote(v))
 	default:
 		p.report(l, "%s is not a valid repository path, e.g. us-east1-docker.pkg.dev/my-project/my-repo/app", quote(v))
+	}
+}
+
+// checkImageRegistry checks the registry, project and path of image v at l.
+func (p *parser) checkImageRegistry(l loc, v string) {
+	parts := strings.Split(v, "/")
+	host := parts[0]
+	var project string
+	minParts := 0
+	switch {
+	case strings.HasSuffix(host, "-docker.pkg.dev"):
+		project, minParts = parts[1], 4 // LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE
+	case host == "gcr.io" || strings.HasSuffix(host, ".gcr.io"):
+		project, minParts = parts[1], 3 // [REGION.]gcr.io/PROJECT/IMAGE
+	default:
+		p.warn(l, "%s is not in Artifact Registry (LOCATION-docker.pkg.dev) or Container Registry (gcr.io): neither publishes its pushes to the gcr topic, so only the reconcile loop, or a publisher of your own, will find them", host)
+		return
+	}
+	switch {
+	case len(parts) < minParts:
+		p.report(l, "%s names a repository, not an image: add the image name, e.g. %s/app", quote(v), v)
+	case p.topicProject != "" && project != p.topicProject:
+		p.report(l, "%s is in project %s, but the pipeline reads the gcr topic of project %s: a registry publishes its pushes to the topic of its own project, so none would arrive (one pipeline per registry project, or gcp.topicProject)", quote(v), project, p.topicProject)
 	}
 }
 

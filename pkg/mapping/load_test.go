@@ -119,7 +119,7 @@ func TestParseGood(t *testing.T) {
 					Services: []Service{
 						{
 							Name:  "api",
-							Image: "us-east1-docker.pkg.dev/my-project/apps/api",
+							Image: "us-east1-docker.pkg.dev/registry-project/apps/api",
 							Targets: []Target{{
 								Name:       "api",
 								Namespace:  "shop",

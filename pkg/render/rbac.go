@@ -18,10 +18,11 @@ var (
 // workloadIdentityAnnotation binds a Kubernetes service account to a Google one.
 const workloadIdentityAnnotation = "iam.gke.io/gcp-service-account"
 
-// serviceAccounts are one identity per pod kind. Only the rollout and
-// reconcile pods talk to the Kubernetes API, so only they get a token
-// mounted; the EventSource and reconcile pods talk to Google as the
-// mapping's Google service account (Workload Identity), when it has one.
+// serviceAccounts are one identity per pod kind. The Sensor (it creates
+// the Workflows), rollout and reconcile pods talk to the Kubernetes API
+// and get a token mounted; the EventSource's does not. The EventSource and
+// reconcile pods talk to Google as the mapping's Google service account
+// (Workload Identity), when it has one.
 func (p *pipeline) serviceAccounts() []Object {
 	noToken := false
 	es := &corev1.ServiceAccount{TypeMeta: serviceAccountType, ObjectMeta: p.meta(p.eventSourceAccount(), p.ns), AutomountServiceAccountToken: &noToken}
