@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
@@ -60,6 +61,13 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 	root := p.parseYAML(bytes.TrimPrefix(data, []byte("\uFEFF")))
 	if root != nil {
 		p.checkStructure(root, "")
+		// One error each for anchors and aliases, however many.
+		if p.anchors > 1 {
+			p.firstAnchor.Message += fmt.Sprintf(" (the first of %d anchors)", p.anchors)
+		}
+		if p.aliases > 1 {
+			p.firstAlias.Message += fmt.Sprintf(" (the first of %d aliases)", p.aliases)
+		}
 	}
 	if len(p.errs) > 0 {
 		return nil, p.errs.normalize()
@@ -110,6 +118,10 @@ type parser struct {
 	missing []missingField
 	// warnings are what a team may mean but should know the cost of.
 	warnings ErrorList
+	// anchors and aliases count the YAML anchors and aliases; only the
+	// first of each is reported.
+	anchors, aliases        int
+	firstAnchor, firstAlias *FieldError
 	// topicProject is the project whose gcr topic the pipeline reads
 	// (gcp.topicProject, else gcp.project); "" when not a string.
 	topicProject string
@@ -185,13 +197,20 @@ func (p *parser) parseYAML(data []byte) *yaml.Node {
 		p.errs = append(p.errs, &FieldError{File: p.file, Message: msg})
 		return nil
 	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case err == nil:
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			p.syntaxError(data, err)
+			return nil
+		}
+		if len(next.Content) == 0 || next.Content[0].Tag == "!!null" && next.Content[0].Value == "" {
+			continue // a trailing "---" with nothing after it, as kubectl takes it
+		}
 		p.add(&next, "", "a second YAML document starts here: a mapping file holds exactly one document")
-		return nil
-	case !errors.Is(err, io.EOF):
-		p.syntaxError(data, err)
 		return nil
 	}
 	if len(doc.Content) == 0 {
@@ -325,10 +344,16 @@ var allowedTags = map[string]bool{
 // custom tags, non-string and duplicate keys.
 func (p *parser) checkStructure(n *yaml.Node, path string) {
 	if n.Anchor != "" {
-		p.add(n, path, "YAML anchors (&%s) are not supported: write every value out so the file reads as it is validated", n.Anchor)
+		if p.anchors++; p.anchors == 1 {
+			p.add(n, path, "YAML anchors (&%s) are not supported: write every value out so the file reads as it is validated", n.Anchor)
+			p.firstAnchor = p.errs[len(p.errs)-1]
+		}
 	}
 	if n.Kind == yaml.AliasNode {
-		p.add(n, path, "YAML aliases (*%s) are not supported: write every value out so the file reads as it is validated", n.Value)
+		if p.aliases++; p.aliases == 1 {
+			p.add(n, path, "YAML aliases (*%s) are not supported: write every value out so the file reads as it is validated", n.Value)
+			p.firstAlias = p.errs[len(p.errs)-1]
+		}
 		return
 	}
 	if !allowedTags[n.ShortTag()] {
@@ -560,6 +585,101 @@ func (p *parser) checkJetStream(js loc) {
 			p.report(size, "a claim of %s holds too few events: give at least %s", size.n.Value, minJetStreamStorage)
 		}
 	}
+}
+
+// neverATag says why the tag pattern re can match no legal tag (letters,
+// digits, '_', '.' and '-'; the pattern is matched whole), or "": an
+// anchor ^ or $ inside it, or a character a tag never has where the
+// pattern needs one.
+func neverATag(re *syntax.Regexp) string {
+	branches := []*syntax.Regexp{re}
+	if re.Op == syntax.OpAlternate {
+		branches = re.Sub
+	}
+	for _, b := range branches {
+		parts := []*syntax.Regexp{b}
+		if b.Op == syntax.OpConcat {
+			parts = b.Sub
+		}
+		// Anchors at either end of a branch are redundant: tagPattern is
+		// matched whole. Anywhere else they can never match.
+		for len(parts) > 0 && isAnchor(parts[0].Op) {
+			parts = parts[1:]
+		}
+		for len(parts) > 0 && isAnchor(parts[len(parts)-1].Op) {
+			parts = parts[:len(parts)-1]
+		}
+		for _, part := range parts {
+			if hasAnchor(part) {
+				return "^ or $ inside the pattern can never match: tagPattern is matched against the whole tag; drop them or put them at its ends"
+			}
+			if r, ok := needsNonTagRune(part); ok {
+				return fmt.Sprintf("the pattern needs %q, which no tag has (tags are letters, digits, '_', '.' and '-')", r)
+			}
+		}
+	}
+	return ""
+}
+
+func isAnchor(op syntax.Op) bool {
+	return op == syntax.OpBeginLine || op == syntax.OpEndLine || op == syntax.OpBeginText || op == syntax.OpEndText
+}
+
+func hasAnchor(re *syntax.Regexp) bool {
+	if isAnchor(re.Op) {
+		return true
+	}
+	for _, s := range re.Sub {
+		if hasAnchor(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTagRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-'
+}
+
+// needsNonTagRune finds a rune that every match of re (a part of a
+// concatenation) contains and no tag does: in a literal, or a character
+// class without a tag character.
+func needsNonTagRune(re *syntax.Regexp) (rune, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if !isTagRune(r) && !(re.Flags&syntax.FoldCase != 0 && isTagRune(unicode.SimpleFold(r))) {
+				return r, true
+			}
+		}
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if isTagRune(r) {
+					return 0, false
+				}
+				if r-re.Rune[i] > 256 {
+					break // a wide range: assume it may hold one
+				}
+			}
+		}
+		if len(re.Rune) > 0 {
+			return re.Rune[0], true
+		}
+	case syntax.OpPlus, syntax.OpCapture:
+		return needsNonTagRune(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min > 0 {
+			return needsNonTagRune(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		for _, s := range re.Sub {
+			if r, ok := needsNonTagRune(s); ok {
+				return r, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // projectIDRE is a GCP project ID that is not domain-scoped (the schema
@@ -1300,11 +1420,20 @@ func (p *parser) checkTagPattern(l loc) {
 	if !ok {
 		return
 	}
+	if strings.Contains(v, "{{") {
+		return // checkUnsafeText says why
+	}
 	err, seen := p.patterns[v]
 	if !seen {
-		_, err = syntax.Parse(v, syntax.Perl)
+		var re *syntax.Regexp
+		re, err = syntax.Parse(v, syntax.Perl)
 		if err == nil {
 			_, err = syntax.Parse("^(?:"+v+")$", syntax.Perl)
+		}
+		if err == nil {
+			if why := neverATag(re); why != "" {
+				err = errors.New(why)
+			}
 		}
 		p.patterns[v] = err
 	}
@@ -1316,7 +1445,7 @@ func (p *parser) checkTagPattern(l loc) {
 		p.report(l, "invalid regular expression: %s: `%s`", se.Code, se.Expr)
 		return
 	}
-	p.report(l, "invalid regular expression: %v", err)
+	p.report(l, "%s can never match a tag: %v", quote(v), err)
 }
 
 var mappingSchema = sync.OnceValues(func() (*gojsonschema.Schema, error) {

@@ -786,3 +786,20 @@ func defaultSensor() Sensor {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestTrailingDocumentSeparator: a "---" (or several) with nothing after it
+// ends the one document, as kubectl reads it; a second document with
+// content is still refused, at its line.
+func TestTrailingDocumentSeparator(t *testing.T) {
+	base := string(readCorpus(t, "testdata/mappings/good/minimal.yaml"))
+	for _, tail := range []string{"---\n", "---\n---\n", "---\n# nothing more\n", "...\n"} {
+		if _, err := Parse("m.yaml", []byte(base+tail)); err != nil {
+			t.Errorf("tail %q: %v", tail, err)
+		}
+	}
+	lines := strings.Count(base, "\n")
+	_, err := Parse("m.yaml", []byte(base+"---\n---\nkind: Other\n"))
+	if want := fmt.Sprintf("m.yaml:%d:1: a second YAML document starts here", lines+2); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("second document: %v, want %q", err, want)
+	}
+}
