@@ -77,13 +77,17 @@ func TestBusRestart(t *testing.T) {
 	}
 
 	// burst publishes six pushes 300 ms apart, kills after the second and
-	// revives after the fifth, then waits for the Sensor's Workflow of each.
-	// With leased set, pushes may still be missing after a minute: Pub/Sub
-	// redelivers what it had handed to a killed client only when the lease
-	// runs out, minutes later. Then a reconcile pass must release the
-	// newest, which the target takes; the older ones are superseded.
+	// revives after the fifth, then waits up to two minutes for the
+	// Sensor's Workflow of each. Older pushes may still be missing then:
+	// Pub/Sub redelivers what a killed client had leased when the lease
+	// runs out, and what the eventsource nacked while the bus was down on
+	// its own schedule (the emulator waits longer each time, up to minutes).
+	// The newest, which the target takes, must have its Workflow: from the
+	// Sensor, or else from a reconcile pass; the older ones are superseded
+	// and, when they come, skipped by the step. With strict, every push
+	// must have come.
 	var held []string
-	burst := func(row string, leased bool, kill, revive func()) {
+	burst := func(row string, strict bool, kill, revive func()) {
 		t.Helper()
 		var digests []string
 		for i := range 6 {
@@ -97,25 +101,21 @@ func TestBusRestart(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 		back := time.Now()
-		timeout := 3 * time.Minute
-		if leased {
-			timeout = time.Minute
-		}
-		got, missing := eventWorkflows(ctx, t, api, "bus", digests, timeout)
+		got, missing := eventWorkflows(ctx, t, api, "bus", digests, 2*time.Minute)
 		fmt.Printf("BenchmarkE2EBusRecovery/%s\t1\t%d ns/op\n", row, time.Since(back).Nanoseconds())
 		t.Logf("%s: 6 pushes; Workflows per push %v, %.1fs after the revival", row, values(got, digests), time.Since(back).Seconds())
-		switch {
-		case len(missing) > 0 && !leased:
+		if len(missing) > 0 && strict {
 			t.Fatalf("%s: %d of 6 pushes lost", row, len(missing))
-		case len(missing) > 0:
+		}
+		if len(missing) > 0 {
 			held = append(held, missing...)
 			if got[digests[5]] == 0 {
 				run := reconcilePass(ctx, t, api, reconcileKC, cron)
 				if _, err := waitForWorkflow(ctx, api, "bus", digests[5], time.Second); err != nil {
-					t.Fatalf("%s: %d of 6 pushes still leased to the killed eventsource, and the reconcile pass did not release the newest: %v\n%s", row, len(missing), err, run.stderr)
+					t.Fatalf("%s: %d of 6 pushes still held by Pub/Sub, and the reconcile pass did not release the newest: %v\n%s", row, len(missing), err, run.stderr)
 				}
 			}
-			t.Logf("%s: %d pushes still leased to the killed eventsource after a minute; the newest, which the target takes, released (by the Sensor or a reconcile pass)", row, len(missing))
+			t.Logf("%s: %d older pushes still held by Pub/Sub after two minutes; the newest, which the target takes, released (by the Sensor or a reconcile pass)", row, len(missing))
 		}
 		for _, d := range digests {
 			if got[d] > 1 {
@@ -123,7 +123,9 @@ func TestBusRestart(t *testing.T) {
 			}
 		}
 	}
-	burst("sensor-killed", false, func() { killProgram(t, progs.sensor) }, func() {
+	// The sensor's durable consumer keeps what it missed: nothing may be
+	// late.
+	burst("sensor-killed", true, func() { killProgram(t, progs.sensor) }, func() {
 		time.Sleep(5 * time.Second)
 		step("restart sensor", func() error {
 			var err error
@@ -131,7 +133,7 @@ func TestBusRestart(t *testing.T) {
 			return err
 		})
 	})
-	burst("eventsource-killed", true, func() { killProgram(t, progs.source) }, func() {
+	burst("eventsource-killed", false, func() { killProgram(t, progs.source) }, func() {
 		step("restart eventsource", func() error {
 			var err error
 			progs.source, err = startEventSource(ctx, e, p, sensors[0].Name)
