@@ -15,8 +15,11 @@ all: build
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/argodeploy
 
-example: build
-	$(BIN) generate -f $(EXAMPLE)
+# example prints only the manifests on stdout (the build, if any, goes to
+# stderr), so that make example | kubectl apply -f - works.
+example:
+	@$(GO) build -buildvcs=auto -o $(BIN) ./cmd/argodeploy >&2
+	@$(BIN) generate -f $(EXAMPLE)
 
 test: fmt-check vet
 	$(GO) test ./...
