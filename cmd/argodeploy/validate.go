@@ -34,6 +34,7 @@ type validateOptions struct {
 	format             string
 	allowExternal      bool
 	allowUnknownFields bool
+	allowEmpty         bool
 	mapping            string
 	maxBytes           int
 }
@@ -100,6 +101,7 @@ Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
 	cmd.Flags().StringVarP(&opts.format, "output", "o", "text", "report format: text, json or junit")
 	cmd.Flags().BoolVar(&opts.allowExternal, "allow-external", false, "accept ServiceAccounts and ConfigMaps that are referenced but not among the inputs (they must exist in the cluster)")
 	cmd.Flags().BoolVar(&opts.allowUnknownFields, "allow-unknown-fields", false, "ignore fields the upstream types do not have, instead of failing on them")
+	cmd.Flags().BoolVar(&opts.allowEmpty, "allow-empty", false, "pass when the inputs hold no resource of the pipeline's kinds (by default that fails: nothing was validated)")
 	cmd.Flags().StringVar(&opts.mapping, "mapping", "", "service-mapping file: also fail when PATH differs from what generate writes for it (unified diff)")
 	cmd.Flags().IntVar(&opts.maxBytes, "max-object-bytes", render.DefaultShardBytes, "with --mapping: the --max-object-bytes PATH was generated with")
 	return cmd
@@ -205,6 +207,8 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 		return err
 	}
 	switch {
+	case rep.Valid+rep.Invalid == 0 && !opts.allowEmpty && len(rep.Drift) == 0:
+		return &exitError{code: exitFailure, err: fmt.Errorf("nothing validated: %s, none of a pipeline's kinds (EventSource, EventBus, Sensor, WorkflowTemplate, ...); is this the mapping file rather than generated manifests? --allow-empty passes such a run", count(rep.Resources, "resource"))}
 	case rep.Invalid > 0:
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %s invalid", rep.Invalid, count(rep.Resources, "resource"))}
 	case len(rep.Drift) > 0:

@@ -173,3 +173,23 @@ func TestValidateAllowUnknownFields(t *testing.T) {
 		t.Fatalf("relaxed: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestValidateNothing: inputs without one resource of a pipeline's kinds
+// (the mapping file itself, an empty directory, only Deployments) fail,
+// saying nothing was validated; --allow-empty passes them.
+func TestValidateNothing(t *testing.T) {
+	empty := t.TempDir()
+	deployments := filepath.Join(t.TempDir(), "deploy.yaml")
+	if err := os.WriteFile(deployments, []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"examples/single-service.yaml", empty, deployments} {
+		_, stderr, code := run(t, "", "validate", path)
+		if code != exitFailure || !strings.Contains(stderr, "Error: nothing validated: ") {
+			t.Errorf("%s: exit %d, %q", path, code, stderr)
+		}
+		if _, stderr, code := run(t, "", "validate", "--allow-empty", path); code != 0 {
+			t.Errorf("%s --allow-empty: exit %d, %q", path, code, stderr)
+		}
+	}
+}
