@@ -83,11 +83,15 @@ func TestCIExamples(t *testing.T) {
 				runIn(t, repo, line)
 				ran[file]++
 			case strings.HasPrefix(line, "kubectl apply -k "):
-				// What apply -k would send: the kustomization must build.
-				out, err := exec.Command("kubectl", "kustomize", filepath.Join(repo, strings.TrimPrefix(line, "kubectl apply -k "))).CombinedOutput()
+				// What apply -k would send: the kustomization must build,
+				// and --prune must be limited to the pipeline's objects, of
+				// every kind it writes (a label every object carries).
+				args := strings.Fields(strings.TrimPrefix(line, "kubectl apply -k "))
+				out, err := exec.Command("kubectl", "kustomize", filepath.Join(repo, args[0])).CombinedOutput()
 				if err != nil || !bytes.Contains(out, []byte("kind: Sensor")) {
 					t.Errorf("%s: %s: %v\n%s", file, line, err, out)
 				}
+				checkPrune(t, file, args[1:], out)
 			}
 		}
 	}
@@ -120,5 +124,51 @@ func parse(t *testing.T, file string, into any) {
 	}
 	if err := yaml.Unmarshal(data, into); err != nil {
 		t.Fatalf("%s: %v", file, err)
+	}
+}
+
+// checkPrune checks the flags of a kubectl apply --prune against what it
+// applies: a -l selector that every object matches, with the pipeline's
+// name (the variable $PIPELINE stands for it), and an allowlist entry for
+// every kind.
+func checkPrune(t *testing.T, file string, flags []string, manifests []byte) {
+	t.Helper()
+	allow := map[string]bool{}
+	selector := ""
+	prune := false
+	for i, f := range flags {
+		switch {
+		case f == "--prune":
+			prune = true
+		case f == "-l" && i+1 < len(flags):
+			selector = strings.ReplaceAll(flags[i+1], "$PIPELINE", "platform")
+		case strings.HasPrefix(f, "--prune-allowlist="):
+			allow[strings.TrimPrefix(f, "--prune-allowlist=")] = true
+		}
+	}
+	if !prune || selector != "app.kubernetes.io/part-of=platform" {
+		t.Errorf("%s: apply -k without --prune -l app.kubernetes.io/part-of=NAME: %v", file, flags)
+		return
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(manifests))
+	for {
+		var obj struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string
+			Metadata   struct{ Labels map[string]string }
+		}
+		if err := dec.Decode(&obj); err != nil {
+			break
+		}
+		gv := obj.APIVersion
+		if !strings.Contains(gv, "/") {
+			gv = "core/" + gv
+		}
+		if !allow[gv+"/"+obj.Kind] {
+			t.Errorf("%s: --prune-allowlist lacks %s/%s", file, gv, obj.Kind)
+		}
+		if obj.Metadata.Labels["app.kubernetes.io/part-of"] != "platform" {
+			t.Errorf("%s: a %s is not labelled app.kubernetes.io/part-of=platform", file, obj.Kind)
+		}
 	}
 }
