@@ -151,7 +151,9 @@ func TestBenchmarks(t *testing.T) {
 	recovery := []struct{ name, what string }{
 		{"BenchmarkE2EOutageRecovery/apiserver-down-20s", "end of a kube-apiserver outage of about 20 s → Workflow of the last push published during it created (the Sensor's trigger retries; TestAPIServerOutage)"},
 		{"BenchmarkE2ELostPushRecovered/reconcile-pass", "reconcile pass that releases a push lost in an outage, process included, until the Deployment runs it (the pass, its release Workflow's route and rollout steps; TestLostPushRecovered)"},
-		{"BenchmarkE2EBusRecovery/store-kept", "NATS JetStream killed with pushes published meanwhile, restarted on its store → Workflow of the last of them created, no repair (TestBusRestart)"},
+		{"BenchmarkE2EBusRecovery/sensor-killed", "sensor killed mid-burst, restarted 5 s later → the Sensor's Workflow of every push of the burst (TestBusRestart)"},
+		{"BenchmarkE2EBusRecovery/eventsource-killed", "eventsource killed mid-burst, restarted → every push's Workflow from the Sensor, capped at 120 s (older pushes Pub/Sub still holds for the killed client's lease then are superseded; the newest is released; TestBusRestart)"},
+		{"BenchmarkE2EBusRecovery/store-kept", "NATS JetStream killed mid-burst, restarted on its store → every push's Workflow from the Sensor, no repair, capped at 120 s (Pub/Sub redelivers what the eventsource nacked on its own growing schedule; TestBusRestart)"},
 		{"BenchmarkE2EBusRecovery/store-wiped-reconcile-pass", "NATS JetStream restarted empty (the Sensor stuck): start of the reconcile pass that repairs the bus → Workflows of the pushes Pub/Sub held, created by the Sensor (TestBusRestart)"},
 	}
 	if data, err := os.ReadFile(*e2eBench); err == nil {
