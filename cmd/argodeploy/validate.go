@@ -99,7 +99,7 @@ Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.format, "output", "o", "text", "report format: text, json or junit")
-	cmd.Flags().BoolVar(&opts.allowExternal, "allow-external", false, "accept ServiceAccounts and ConfigMaps that are referenced but not among the inputs (they must exist in the cluster)")
+	cmd.Flags().BoolVar(&opts.allowExternal, "allow-external", false, "accept ServiceAccounts, ConfigMaps and EventSources that are referenced but not among the inputs (they must exist in the cluster): a note instead of an error")
 	cmd.Flags().BoolVar(&opts.allowUnknownFields, "allow-unknown-fields", false, "ignore fields the upstream types do not have, instead of failing on them")
 	cmd.Flags().BoolVar(&opts.allowEmpty, "allow-empty", false, "pass when the inputs hold no resource of the pipeline's kinds (by default that fails: nothing was validated)")
 	cmd.Flags().StringVar(&opts.mapping, "mapping", "", "service-mapping file: also fail when PATH differs from what generate writes for it (unified diff)")

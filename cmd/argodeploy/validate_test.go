@@ -193,3 +193,28 @@ func TestValidateNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateExternalEventSource: a Sensor whose EventSource is not among
+// the inputs fails, and with --allow-external passes with a note, as a
+// missing ServiceAccount does.
+func TestValidateExternalEventSource(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pipeline")
+	if _, stderr, code := run(t, "", "generate", "-f", "examples/single-service.yaml", "--output-dir", dir); code != 0 {
+		t.Fatal(stderr)
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, "*-eventsource-*.yaml"))
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("EventSource files %v, %v", matches, err)
+	}
+	if err := os.Remove(matches[0]); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, code := run(t, "", "validate", dir)
+	if code != exitFailure || !strings.Contains(stdout, `EventSource "shop" not found in namespace "argo-events" [cross]`) {
+		t.Errorf("without --allow-external: exit %d\n%s", code, stdout)
+	}
+	stdout, _, code = run(t, "", "validate", "--allow-external", dir)
+	if code != 0 || !strings.Contains(stdout, `note: spec.dependencies[0].eventSourceName: EventSource "shop" is not among the inputs`) {
+		t.Errorf("with --allow-external: exit %d\n%s", code, stdout)
+	}
+}

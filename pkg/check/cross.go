@@ -29,7 +29,7 @@ func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
 	layers := []func() []Result{
 		func() []Result { return Upstream(ctx, objs) },
 		func() []Result { return Local(objs) },
-		func() []Result { return CrossResource(objs) },
+		func() []Result { return CrossResource(objs, opts) },
 		func() []Result { return Access(objs, opts) },
 	}
 	found := make([][]Result, len(layers))
@@ -47,8 +47,10 @@ func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
 // passes only parameters it declares, and the template uses no workflow
 // parameter that is neither declared nor passed; each string data filter compiles and
 // is anchored at both ends; filter and parameter paths into a Pub/Sub event
-// name fields the event has. It returns one Result per Sensor.
-func CrossResource(objs []runtime.Object) []Result {
+// name fields the event has. It returns one Result per Sensor. With
+// opts.External, an EventSource that is not among objs is a note: an
+// upstream Sensor checked alone may name one that lives elsewhere.
+func CrossResource(objs []runtime.Object, opts Options) []Result {
 	decoded, decodeErrs := decodeAll(objs)
 	broken := undecoded(decoded, decodeErrs)
 	events := map[string]map[string]*eventsv1alpha1.PubSubEventSource{} // namespace/name → event name → Pub/Sub source, nil for other types
@@ -67,7 +69,7 @@ func CrossResource(objs []runtime.Object) []Result {
 		if !ok {
 			continue
 		}
-		var errs []error
+		var errs, notes []error
 		pubSub := map[string]*eventsv1alpha1.PubSubEventSource{} // dependency → its Pub/Sub source
 		for i, d := range s.Spec.Dependencies {
 			path := fmt.Sprintf("spec.dependencies[%d]", i)
@@ -75,6 +77,8 @@ func CrossResource(objs []runtime.Object) []Result {
 			source, hasEvent := sources[d.EventName]
 			switch {
 			case !ok && broken["EventSource/"+s.Namespace+"/"+d.EventSourceName]:
+			case !ok && opts.External:
+				notes = append(notes, fieldErrorf(path+".eventSourceName", "EventSource %q is not among the inputs: it must exist in namespace %q (external); its events and the paths filtered on are not checked", d.EventSourceName, s.Namespace))
 			case !ok:
 				errs = append(errs, fieldErrorf(path+".eventSourceName", "EventSource %q not found in namespace %q", d.EventSourceName, s.Namespace))
 			case !hasEvent:
@@ -97,7 +101,9 @@ func CrossResource(objs []runtime.Object) []Result {
 				}
 			}
 		}
-		results = append(results, result("Sensor", s, crossValidator, errors.Join(errs...)))
+		r := result("Sensor", s, crossValidator, errors.Join(errs...))
+		r.Notes = notes
+		results = append(results, r)
 	}
 	return results
 }
