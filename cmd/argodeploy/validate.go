@@ -242,6 +242,9 @@ func regenerate(mapping, path string) string {
 	return fmt.Sprintf("argodeploy generate -f %s > %s", mapping, path)
 }
 
+// duplicatesValidator names the check that each object is given once.
+const duplicatesValidator = "argodeploy duplicates"
+
 // schemaValidator names the JSON Schema layer in reports.
 const schemaValidator = "json-schema"
 
@@ -252,13 +255,27 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 	objs := make([]runtime.Object, len(docs))
 	where := map[string]manifest.Doc{}
 	files := map[string]bool{}
+	var twice []manifest.Doc // the second and later of one kind, namespace and name
 	for i, d := range docs {
 		objs[i] = d.Object
-		where[objectKey(d.Object.GetKind(), d.Object.GetNamespace(), d.Object.GetName())] = d
+		key := objectKey(d.Object.GetKind(), d.Object.GetNamespace(), d.Object.GetName())
+		if _, dup := where[key]; dup {
+			twice = append(twice, d)
+		} else {
+			where[key] = d
+		}
 		files[d.File] = true
 	}
 	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}, docs: docs}
 	invalid := map[string]bool{}
+	for _, d := range twice {
+		o := d.Object
+		first := where[objectKey(o.GetKind(), o.GetNamespace(), o.GetName())]
+		rep.Problems = append(rep.Problems, problem{d.File, d.Line, 1, o.GetKind(), o.GetNamespace(), o.GetName(), "",
+			fmt.Sprintf("defined twice: first at %s:%d; kubectl apply would keep whichever comes last, and kustomize refuses both: keep one", first.File, first.Line),
+			check.LayerCross, duplicatesValidator, severityError})
+		invalid[objectKey(o.GetKind(), o.GetNamespace(), o.GetName())] = true
+	}
 	schemaFailed := map[string]bool{} // objects whose decode errors the schema layer already explains
 	schemaResults := validateSchemas(docs, schema.Options{Relaxed: opts.AllowUnknownFields})
 	results := check.All(ctx, objs, opts)
