@@ -85,6 +85,9 @@ func CrossResource(objs []runtime.Object, opts Options) []Result {
 				errs = append(errs, fieldErrorf(path+".eventName", "EventSource %q has no event %q", d.EventSourceName, d.EventName))
 			}
 			pubSub[d.Name] = source
+			if source != nil {
+				errs = append(errs, filterLogic(path, d)...)
+			}
 			if d.Filters != nil {
 				for j, f := range d.Filters.Data {
 					at := fmt.Sprintf("%s.filters.data[%d]", path, j)
@@ -106,6 +109,48 @@ func CrossResource(objs []runtime.Object, opts Options) []Result {
 		results = append(results, r)
 	}
 	return results
+}
+
+// filterLogic reports the filters of a dependency on a Pub/Sub event at
+// path that let less than all of them decide: "or" between its data filters, its expression filters, or
+// its kinds of filter (then one filter alone, say the action's, fires the
+// trigger: any INSERT rolls), a data filter comparing other than by
+// equality, and a data filter that does not compare a string: the
+// Pub/Sub message's fields (body.action, body.digest, body.tag,
+// publishTime, ...) are strings.
+func filterLogic(path string, d eventsv1alpha1.EventDependency) []error {
+	var errs []error
+	{
+		f := d.Filters
+		if f == nil {
+			return errs
+		}
+		kinds := 0
+		for _, present := range []bool{len(f.Data) > 0, len(f.Exprs) > 0, f.Time != nil, f.Context != nil, f.Script != ""} {
+			if present {
+				kinds++
+			}
+		}
+		if d.FiltersLogicalOperator == eventsv1alpha1.OrLogicalOperator && kinds > 1 {
+			errs = append(errs, fieldErrorf(path+".filtersLogicalOperator", "or: any one kind of filter alone fires the trigger; every filter must hold (and, the default)"))
+		}
+		if f.DataLogicalOperator == eventsv1alpha1.OrLogicalOperator && len(f.Data) > 1 {
+			errs = append(errs, fieldErrorf(path+".filters.dataLogicalOperator", "or: any one data filter alone fires the trigger (the action filter alone: any INSERT rolls); every filter must hold (and, the default)"))
+		}
+		if f.ExprLogicalOperator == eventsv1alpha1.OrLogicalOperator && len(f.Exprs) > 1 {
+			errs = append(errs, fieldErrorf(path+".filters.exprLogicalOperator", "or: any one expression alone fires the trigger; every one must hold (and, the default)"))
+		}
+		for j, df := range f.Data {
+			at := fmt.Sprintf("%s.filters.data[%d]", path, j)
+			if df.Comparator != "" && df.Comparator != eventsv1alpha1.EqualTo {
+				errs = append(errs, fieldErrorf(at+".comparator", "%q on %s: a string filter admits what matches one of its values (=); any other comparator turns it into what does not", df.Comparator, df.Path))
+			}
+			if df.Type != eventsv1alpha1.JSONTypeString {
+				errs = append(errs, fieldErrorf(at+".type", "%q on %s, which is a string in a Pub/Sub event: compare it as a string", df.Type, df.Path))
+			}
+		}
+	}
+	return errs
 }
 
 // undecoded is the set of "kind/namespace/name" of the objects that did not
