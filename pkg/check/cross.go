@@ -115,9 +115,8 @@ func CrossResource(objs []runtime.Object, opts Options) []Result {
 // path that let less than all of them decide: "or" between its data filters, its expression filters, or
 // its kinds of filter (then one filter alone, say the action's, fires the
 // trigger: any INSERT rolls), a data filter comparing other than by
-// equality, and a data filter that does not compare a string: the
-// Pub/Sub message's fields (body.action, body.digest, body.tag,
-// publishTime, ...) are strings.
+// equality, and a data filter that does not compare as a string one of
+// the stringFields.
 func filterLogic(path string, d eventsv1alpha1.EventDependency) []error {
 	var errs []error
 	{
@@ -145,13 +144,18 @@ func filterLogic(path string, d eventsv1alpha1.EventDependency) []error {
 			if df.Comparator != "" && df.Comparator != eventsv1alpha1.EqualTo {
 				errs = append(errs, fieldErrorf(at+".comparator", "%q on %s: a string filter admits what matches one of its values (=); any other comparator turns it into what does not", df.Comparator, df.Path))
 			}
-			if df.Type != eventsv1alpha1.JSONTypeString {
+			if df.Type != eventsv1alpha1.JSONTypeString && stringFields[df.Path] {
 				errs = append(errs, fieldErrorf(at+".type", "%q on %s, which is a string in a Pub/Sub event: compare it as a string", df.Type, df.Path))
 			}
 		}
 	}
 	return errs
 }
+
+// stringFields are the paths of a Pub/Sub event from Artifact Registry
+// whose values are strings: the event's id and publish time, and the
+// notification's action, digest and tag.
+var stringFields = map[string]bool{"id": true, "publishTime": true, "body.action": true, "body.digest": true, "body.tag": true}
 
 // undecoded is the set of "kind/namespace/name" of the objects that did not
 // decode: they exist, so they are not reported missing, but their content
