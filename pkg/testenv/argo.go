@@ -319,18 +319,19 @@ func forward(l net.Listener, addr string) {
 				return
 			}
 			defer d.Close()
+			// When one side ends, both do, as when a pod dies: the kernel
+			// closes its connections and the server ends their streams at
+			// once. A half-close towards the server would leave an HTTP/2
+			// server (the Pub/Sub emulator) streaming messages into a dead
+			// client until a write failed, which a real pod's death does not.
 			done := make(chan struct{}, 2)
-			go func() { _, _ = io.Copy(d, c); closeWrite(d); done <- struct{}{} }()
-			go func() { _, _ = io.Copy(c, d); closeWrite(c); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(d, c); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(c, d); done <- struct{}{} }()
 			<-done
+			c.Close()
+			d.Close()
 			<-done
 		}()
-	}
-}
-
-func closeWrite(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
 	}
 }
 
