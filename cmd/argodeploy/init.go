@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,11 @@ func runInit(opts *initOptions, s streams) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("%s is required", flag)}
 		}
 	}
+	// A tag or digest on --image would also spoil the names drawn from
+	// it: say so once, about the flag.
+	if i := strings.LastIndexAny(opts.Image, ":@"); i > strings.LastIndex(opts.Image, "/") {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--image %s: give the repository without its tag or digest (%s); the mapping's tagPattern selects the tags that roll", opts.Image, opts.Image[:i])}
+	}
 	if opts.Service == "" {
 		opts.Service = path.Base(opts.Image)
 	}
@@ -64,6 +70,15 @@ func runInit(opts *initOptions, s streams) error {
 		opts.Name = opts.Service
 	}
 	data, err := mapping.Starter(opts.StarterOptions)
+	var bad *mapping.StarterError
+	if errors.As(err, &bad) {
+		for i, m := range bad.Messages {
+			if !strings.HasPrefix(m, "starter mapping") {
+				bad.Messages[i] = "--" + m
+			}
+		}
+		return &exitError{code: exitUsage, err: bad}
+	}
 	if err != nil {
 		return err
 	}
@@ -76,7 +91,11 @@ func runInit(opts *initOptions, s streams) error {
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	// Write beside the target and rename, so a failure leaves no half file.
+	// Write beside the target and rename, so a failure leaves no half file;
+	// create its directory first, as generate --output-dir does.
+	if err := os.MkdirAll(filepath.Dir(opts.file), 0o755); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(opts.file), "."+filepath.Base(opts.file)+".tmp-")
 	if err != nil {
 		return err

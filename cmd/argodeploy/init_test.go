@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,14 +47,33 @@ func TestInit(t *testing.T) {
 		t.Fatalf("--force: exit %d", code)
 	}
 
-	// Bad values are reported against the field, and nothing is written.
+	// Bad values are reported against the flag that gave them, once each
+	// (a usage error), and nothing is written.
 	other := filepath.Join(filepath.Dir(file), "other.yaml")
-	stdout, stderr, code := run(t, "", "init", "--project", "x", "--image", "nope", "--namespace", "shop", "-f", other)
-	if code != exitFailure || !strings.Contains(stderr, "spec.gcp.project") || !strings.Contains(stderr, "spec.services[0].image") || stdout != "" {
-		t.Fatalf("bad flags: exit %d, stderr %q", code, stderr)
+	stdout, stderr, code := run(t, "", "init", "--project", "x", "--image", "nope", "--namespace", "Shop", "-f", other)
+	want := "Error: the options do not make a valid mapping:\n" +
+		"--project: \"x\" is not a GCP project ID: 6 to 30 lowercase letters, digits or '-', starting with a letter and not ending with '-'\n" +
+		"--image: \"nope\" has no registry host: give the full path, e.g. us-east1-docker.pkg.dev/my-project/my-repo/app\n" +
+		"--namespace: \"Shop\" is not a valid name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit\n"
+	if code != exitUsage || stderr != want || stdout != "" {
+		t.Fatalf("bad flags: exit %d, stderr\n%s\nwant\n%s", code, stderr, want)
 	}
 	if _, err := os.Stat(other); !os.IsNotExist(err) {
 		t.Fatalf("bad flags wrote %s", other)
+	}
+	// A tag on --image is one error about the flag, not one per name drawn
+	// from it.
+	_, stderr, code = run(t, "", "init", "--project", "my-project-1", "--image", "us-east1-docker.pkg.dev/my-project-1/apps/web:1.0", "--namespace", "shop", "-f", other)
+	if code != exitUsage || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "Error: --image us-east1-docker.pkg.dev/my-project-1/apps/web:1.0: give the repository without its tag") {
+		t.Fatalf("--image with a tag: exit %d, stderr %q", code, stderr)
+	}
+	// The file's directory is created.
+	nested := filepath.Join(filepath.Dir(file), "sub", "dir", "m.yaml")
+	if _, stderr, code := run(t, "", "init", "--project", "my-project-1", "--image", "us-east1-docker.pkg.dev/my-project-1/apps/web", "--namespace", "shop", "-f", nested); code != 0 {
+		t.Fatalf("-f sub/dir/m.yaml: exit %d, %s", code, stderr)
+	}
+	if _, err := mappingLoad(nested); err != nil {
+		t.Fatal(err)
 	}
 	if _, stderr, code := run(t, "", "init", "--image", "us-east1-docker.pkg.dev/p/r/web"); code != exitUsage || !strings.Contains(stderr, "is required") {
 		t.Fatalf("missing flags: exit %d, stderr %q", code, stderr)
@@ -93,3 +113,5 @@ func TestVersionAndSchema(t *testing.T) {
 		}
 	}
 }
+
+func mappingLoad(path string) (*mapping.ServiceMapping, error) { return mapping.Load(path) }

@@ -2,8 +2,9 @@ package mapping
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"strconv"
+	"strings"
 	"text/template"
 
 	"github.com/argodeploy/argodeploy/templates"
@@ -39,7 +40,45 @@ func Starter(opts StarterOptions) ([]byte, error) {
 		return nil, err
 	}
 	if _, err := Parse("starter mapping", buf.Bytes()); err != nil {
-		return nil, fmt.Errorf("the flags do not make a valid mapping:\n%w", err)
+		var list ErrorList
+		if !errors.As(err, &list) {
+			return nil, err
+		}
+		// Name the option each field came from, once per option: the
+		// user never wrote the starter's lines.
+		var msgs []string
+		seen := map[string]bool{}
+		for _, e := range list {
+			opt, ok := starterFields[e.Field]
+			switch {
+			case !ok:
+				msgs = append(msgs, e.Error())
+			case !seen[opt]:
+				seen[opt] = true
+				msgs = append(msgs, opt+": "+e.Message)
+			}
+		}
+		return nil, &StarterError{Messages: msgs}
 	}
 	return buf.Bytes(), nil
+}
+
+// starterFields are the StarterOptions each field of the starter comes
+// from, by their flag names in argodeploy init.
+var starterFields = map[string]string{
+	"metadata.name":                    "name",
+	"spec.gcp.project":                 "project",
+	"spec.services[0].name":            "service",
+	"spec.services[0].image":           "image",
+	"spec.services[0].deployment":      "deployment",
+	"spec.services[0].namespace":       "namespace",
+	"spec.services[0].targets[0].name": "service",
+}
+
+// StarterError says which options do not make a valid mapping, each named
+// as argodeploy init's flag (without its dashes) with what is wrong.
+type StarterError struct{ Messages []string }
+
+func (e *StarterError) Error() string {
+	return "the options do not make a valid mapping:\n" + strings.Join(e.Messages, "\n")
 }
