@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"regexp/syntax"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -308,17 +310,22 @@ func fieldErrorf(path, format string, args ...any) error {
 	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
 }
 
+// argumentDestRE is a trigger parameter's dest into a Workflow argument.
+var argumentDestRE = regexp.MustCompile(`^spec\.arguments\.parameters\.([0-9]+)\.`)
+
 // triggerWorkflow checks the Workflow a k8s or argoWorkflow trigger creates.
 func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates *templateIndex, broken map[string]bool) []error {
 	if t.Template == nil {
 		return nil
 	}
 	var source *eventsv1alpha1.ArtifactLocation
+	var params []eventsv1alpha1.TriggerParameter
+	triggerPath := path
 	switch {
 	case t.Template.K8s != nil:
-		source, path = t.Template.K8s.Source, path+".k8s.source.resource.spec"
+		source, params, triggerPath, path = t.Template.K8s.Source, t.Template.K8s.Parameters, path+".k8s", path+".k8s.source.resource.spec"
 	case t.Template.ArgoWorkflow != nil:
-		source, path = t.Template.ArgoWorkflow.Source, path+".argoWorkflow.source.resource.spec"
+		source, params, triggerPath, path = t.Template.ArgoWorkflow.Source, t.Template.ArgoWorkflow.Parameters, path+".argoWorkflow", path+".argoWorkflow.source.resource.spec"
 	}
 	if source == nil || source.Resource == nil {
 		return nil
@@ -347,6 +354,17 @@ func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates
 		declared[p.Name] = true
 	}
 	var errs []error
+	// A parameter's dest past the Workflow's arguments makes sjson append
+	// an argument without a name: the value reaches no parameter.
+	for j, p := range params {
+		m := argumentDestRE.FindStringSubmatch(p.Dest)
+		if m == nil {
+			continue
+		}
+		if n, _ := strconv.Atoi(m[1]); n >= len(wf.Spec.Arguments.Parameters) {
+			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.parameters[%d].dest", triggerPath, j), "%s: the Workflow has %d arguments, so the value would go to a new argument with no name and reach no parameter", p.Dest, len(wf.Spec.Arguments.Parameters)))
+		}
+	}
 	for i, p := range wf.Spec.Arguments.Parameters {
 		if !declared[p.Name] {
 			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.arguments.parameters[%d].name", path, i), "parameter %q is not declared by WorkflowTemplate %q", p.Name, ref.Name))
