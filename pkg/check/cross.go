@@ -1,10 +1,12 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"regexp/syntax"
@@ -57,10 +59,18 @@ func CrossResource(objs []runtime.Object, opts Options) []Result {
 	broken := undecoded(decoded, decodeErrs)
 	events := map[string]map[string]*eventsv1alpha1.PubSubEventSource{} // namespace/name → event name → Pub/Sub source, nil for other types
 	templates := &templateIndex{byName: map[string]*wfv1.WorkflowTemplate{}, usesOf: map[*wfv1.WorkflowTemplate][]parameterUse{}}
+	buses := map[string]map[string]bool{} // namespace → the EventBuses among objs
+	sourceBus := map[string]string{}      // namespace/EventSource → the bus it publishes to
 	for _, obj := range decoded {
 		switch o := obj.(type) {
+		case *eventsv1alpha1.EventBus:
+			if buses[o.Namespace] == nil {
+				buses[o.Namespace] = map[string]bool{}
+			}
+			buses[o.Namespace][o.Name] = true
 		case *eventsv1alpha1.EventSource:
 			events[o.Namespace+"/"+o.Name] = eventSources(o)
+			sourceBus[o.Namespace+"/"+o.Name] = cmp.Or(o.Spec.EventBusName, "default")
 		case *wfv1.WorkflowTemplate:
 			templates.byName[o.Namespace+"/"+o.Name] = o
 		}
@@ -72,6 +82,10 @@ func CrossResource(objs []runtime.Object, opts Options) []Result {
 			continue
 		}
 		var errs, notes []error
+		bus := cmp.Or(s.Spec.EventBusName, "default")
+		if inNS := buses[s.Namespace]; len(inNS) > 0 && !inNS[bus] {
+			errs = append(errs, fieldErrorf("spec.eventBusName", "EventBus %q not found in namespace %q (the inputs have %s): the Sensor would read nothing", bus, s.Namespace, strings.Join(slices.Sorted(maps.Keys(inNS)), ", ")))
+		}
 		pubSub := map[string]*eventsv1alpha1.PubSubEventSource{} // dependency → its Pub/Sub source
 		for i, d := range s.Spec.Dependencies {
 			path := fmt.Sprintf("spec.dependencies[%d]", i)
@@ -85,6 +99,9 @@ func CrossResource(objs []runtime.Object, opts Options) []Result {
 				errs = append(errs, fieldErrorf(path+".eventSourceName", "EventSource %q not found in namespace %q", d.EventSourceName, s.Namespace))
 			case !hasEvent:
 				errs = append(errs, fieldErrorf(path+".eventName", "EventSource %q has no event %q", d.EventSourceName, d.EventName))
+			}
+			if sb, ok := sourceBus[s.Namespace+"/"+d.EventSourceName]; ok && sb != bus {
+				errs = append(errs, fieldErrorf(path+".eventSourceName", "EventSource %q publishes to EventBus %q and this Sensor reads %q: its events never arrive", d.EventSourceName, sb, bus))
 			}
 			pubSub[d.Name] = source
 			if source != nil {
