@@ -135,37 +135,36 @@ func CrossResource(objs []runtime.Object, opts Options) []Result {
 // its kinds of filter (then one filter alone, say the action's, fires the
 // trigger: any INSERT rolls), a data filter comparing other than by
 // equality, and a data filter that does not compare as a string one of
-// the stringFields.
+// the stringFields. Numbers and other fields of a custom message are the
+// publisher's to filter as it means.
 func filterLogic(path string, d eventsv1alpha1.EventDependency) []error {
+	f := d.Filters
+	if f == nil {
+		return nil
+	}
 	var errs []error
-	{
-		f := d.Filters
-		if f == nil {
-			return errs
+	kinds := 0
+	for _, present := range []bool{len(f.Data) > 0, len(f.Exprs) > 0, f.Time != nil, f.Context != nil, f.Script != ""} {
+		if present {
+			kinds++
 		}
-		kinds := 0
-		for _, present := range []bool{len(f.Data) > 0, len(f.Exprs) > 0, f.Time != nil, f.Context != nil, f.Script != ""} {
-			if present {
-				kinds++
-			}
-		}
-		if d.FiltersLogicalOperator == eventsv1alpha1.OrLogicalOperator && kinds > 1 {
-			errs = append(errs, fieldErrorf(path+".filtersLogicalOperator", "or: any one kind of filter alone fires the trigger; every filter must hold (and, the default)"))
-		}
-		if f.DataLogicalOperator == eventsv1alpha1.OrLogicalOperator && len(f.Data) > 1 {
-			errs = append(errs, fieldErrorf(path+".filters.dataLogicalOperator", "or: any one data filter alone fires the trigger (the action filter alone: any INSERT rolls); every filter must hold (and, the default)"))
-		}
-		if f.ExprLogicalOperator == eventsv1alpha1.OrLogicalOperator && len(f.Exprs) > 1 {
-			errs = append(errs, fieldErrorf(path+".filters.exprLogicalOperator", "or: any one expression alone fires the trigger; every one must hold (and, the default)"))
-		}
-		for j, df := range f.Data {
-			at := fmt.Sprintf("%s.filters.data[%d]", path, j)
-			if df.Comparator != "" && df.Comparator != eventsv1alpha1.EqualTo {
-				errs = append(errs, fieldErrorf(at+".comparator", "%q on %s: a string filter admits what matches one of its values (=); any other comparator turns it into what does not", df.Comparator, df.Path))
-			}
-			if df.Type != eventsv1alpha1.JSONTypeString && stringFields[df.Path] {
-				errs = append(errs, fieldErrorf(at+".type", "%q on %s, which is a string in a Pub/Sub event: compare it as a string", df.Type, df.Path))
-			}
+	}
+	if d.FiltersLogicalOperator == eventsv1alpha1.OrLogicalOperator && kinds > 1 {
+		errs = append(errs, fieldErrorf(path+".filtersLogicalOperator", "or: any one kind of filter alone fires the trigger; every filter must hold (and, the default)"))
+	}
+	if f.DataLogicalOperator == eventsv1alpha1.OrLogicalOperator && len(f.Data) > 1 {
+		errs = append(errs, fieldErrorf(path+".filters.dataLogicalOperator", "or: any one data filter alone fires the trigger (the action filter alone: any INSERT rolls); every filter must hold (and, the default)"))
+	}
+	if f.ExprLogicalOperator == eventsv1alpha1.OrLogicalOperator && len(f.Exprs) > 1 {
+		errs = append(errs, fieldErrorf(path+".filters.exprLogicalOperator", "or: any one expression alone fires the trigger; every one must hold (and, the default)"))
+	}
+	for j, df := range f.Data {
+		at := fmt.Sprintf("%s.filters.data[%d]", path, j)
+		switch {
+		case df.Type != eventsv1alpha1.JSONTypeString && stringFields[df.Path]:
+			errs = append(errs, fieldErrorf(at+".type", "%q on %s, which is a string in a Pub/Sub event: compare it as a string", df.Type, df.Path))
+		case df.Type == eventsv1alpha1.JSONTypeString && df.Comparator != "" && df.Comparator != eventsv1alpha1.EqualTo:
+			errs = append(errs, fieldErrorf(at+".comparator", "%q on %s: a string filter admits what matches one of its values (=); any other comparator turns it into what does not", df.Comparator, df.Path))
 		}
 	}
 	return errs
