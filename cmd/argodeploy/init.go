@@ -72,12 +72,7 @@ func runInit(opts *initOptions, s streams) error {
 	data, err := mapping.Starter(opts.StarterOptions)
 	var bad *mapping.StarterError
 	if errors.As(err, &bad) {
-		for i, m := range bad.Messages {
-			if !strings.HasPrefix(m, "starter mapping") {
-				bad.Messages[i] = "--" + m
-			}
-		}
-		return &exitError{code: exitUsage, err: bad}
+		return &exitError{code: exitUsage, err: errors.New(bad.Format("--"))}
 	}
 	if err != nil {
 		return err

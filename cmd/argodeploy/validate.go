@@ -228,9 +228,9 @@ func count(n int, noun string) string {
 // differ is "1 file differs" or "n files differ".
 func differ(n int) string {
 	if n == 1 {
-		return "1 file differs"
+		return count(n, "file") + " differs"
 	}
-	return fmt.Sprintf("%d files differ", n)
+	return count(n, "file") + " differ"
 }
 
 // regenerate is the command that rewrites path, the one directory or file

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
@@ -108,13 +109,10 @@ func buildVersion() versionInfo {
 			}
 		}
 	}
-	for field, stamped := range map[*string]string{&info.Version: version, &info.Commit: commit, &info.Date: date} {
-		if stamped != "" {
-			*field = stamped
-		}
-	}
+	info.Version = cmp.Or(version, info.Version)
+	info.Commit = cmp.Or(commit, info.Commit)
 	if date != "" {
-		info.dated = "built"
+		info.Date, info.dated = date, "built"
 	}
 	return info
 }

@@ -46,19 +46,19 @@ func Starter(opts StarterOptions) ([]byte, error) {
 		}
 		// Name the option each field came from, once per option: the
 		// user never wrote the starter's lines.
-		var msgs []string
+		bad := &StarterError{}
 		seen := map[string]bool{}
 		for _, e := range list {
 			opt, ok := starterFields[e.Field]
 			switch {
 			case !ok:
-				msgs = append(msgs, e.Error())
+				bad.Problems = append(bad.Problems, StarterProblem{Message: e.Error()})
 			case !seen[opt]:
 				seen[opt] = true
-				msgs = append(msgs, opt+": "+e.Message)
+				bad.Problems = append(bad.Problems, StarterProblem{Option: opt, Message: e.Message})
 			}
 		}
-		return nil, &StarterError{Messages: msgs}
+		return nil, bad
 	}
 	return buf.Bytes(), nil
 }
@@ -75,10 +75,27 @@ var starterFields = map[string]string{
 	"spec.services[0].targets[0].name": "service",
 }
 
-// StarterError says which options do not make a valid mapping, each named
-// as argodeploy init's flag (without its dashes) with what is wrong.
-type StarterError struct{ Messages []string }
+// StarterError says which options do not make a valid mapping.
+type StarterError struct{ Problems []StarterProblem }
+
+// StarterProblem is what is wrong with one option, named as argodeploy
+// init's flag without its dashes; Option is "" when no option gave the
+// field, and Message is then the whole error, at its line.
+type StarterProblem struct{ Option, Message string }
 
 func (e *StarterError) Error() string {
-	return "the options do not make a valid mapping:\n" + strings.Join(e.Messages, "\n")
+	return e.Format("")
+}
+
+// Format is the error with each option's name after prefix (init's "--").
+func (e *StarterError) Format(prefix string) string {
+	lines := []string{"the options do not make a valid mapping:"}
+	for _, p := range e.Problems {
+		if p.Option == "" {
+			lines = append(lines, p.Message)
+		} else {
+			lines = append(lines, prefix+p.Option+": "+p.Message)
+		}
+	}
+	return strings.Join(lines, "\n")
 }

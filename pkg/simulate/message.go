@@ -24,12 +24,12 @@ type Message struct {
 // snake_case names) and push subscriptions ({"message": {...}}) print it.
 // Other fields (orderingKey, deliveryAttempt, ...) are ignored.
 type pubSubMessage struct {
-	Data        *string           `json:"data"`
-	Attributes  map[string]string `json:"attributes"`
-	MessageID   string            `json:"messageId"`
-	MessageID2  string            `json:"message_id"`
-	PublishTime string            `json:"publishTime"`
-	PublishTim2 string            `json:"publish_time"`
+	Data             *string           `json:"data"`
+	Attributes       map[string]string `json:"attributes"`
+	MessageID        string            `json:"messageId"`
+	MessageIDSnake   string            `json:"message_id"`
+	PublishTime      string            `json:"publishTime"`
+	PublishTimeSnake string            `json:"publish_time"`
 }
 
 // DefaultPublishTime is the publish time of messages that give none, so
@@ -91,8 +91,8 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return Message{}, fmt.Errorf("a Pub/Sub message has a base64 string data, an attributes object of strings, and string messageId and publishTime: %w", err)
 	}
-	m.MessageID = cmp.Or(m.MessageID, m.MessageID2)
-	m.PublishTime = cmp.Or(m.PublishTime, m.PublishTim2)
+	m.MessageID = cmp.Or(m.MessageID, m.MessageIDSnake)
+	m.PublishTime = cmp.Or(m.PublishTime, m.PublishTimeSnake)
 	if m.Data == nil {
 		return Message{}, fmt.Errorf("data is %s, want a base64 string", data)
 	}

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -46,13 +47,7 @@ func (s Summary) String() string {
 	}
 	if len(s.Steps) > 0 {
 		var parts []string
-		for _, outcome := range slices.Sorted(func(yield func(string) bool) {
-			for k := range s.Steps {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, outcome := range slices.Sorted(maps.Keys(s.Steps)) {
 			parts = append(parts, fmt.Sprintf("%d %s", s.Steps[outcome], outcome))
 		}
 		b.WriteString("; steps: " + strings.Join(parts, ", "))
