@@ -601,12 +601,12 @@ func neverATag(re *syntax.Regexp) string {
 		if b.Op == syntax.OpConcat {
 			parts = b.Sub
 		}
-		// Anchors at either end of a branch are redundant: tagPattern is
-		// matched whole. Anywhere else they can never match.
-		for len(parts) > 0 && isAnchor(parts[0].Op) {
+		// ^ at the start and $ at the end of a branch are redundant:
+		// tagPattern is matched whole. Anywhere else they can never match.
+		for len(parts) > 0 && (parts[0].Op == syntax.OpBeginLine || parts[0].Op == syntax.OpBeginText) {
 			parts = parts[1:]
 		}
-		for len(parts) > 0 && isAnchor(parts[len(parts)-1].Op) {
+		for len(parts) > 0 && (parts[len(parts)-1].Op == syntax.OpEndLine || parts[len(parts)-1].Op == syntax.OpEndText) {
 			parts = parts[:len(parts)-1]
 		}
 		for _, part := range parts {
@@ -637,9 +637,20 @@ func hasAnchor(re *syntax.Regexp) bool {
 	return false
 }
 
-func isTagRune(r rune) bool {
-	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-'
+// tagRunes are the ranges of the characters a tag may have.
+var tagRunes = [][2]rune{{'-', '.'}, {'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}}
+
+// overlapsTagRunes reports whether [lo, hi] holds a character a tag may have.
+func overlapsTagRunes(lo, hi rune) bool {
+	for _, r := range tagRunes {
+		if lo <= r[1] && r[0] <= hi {
+			return true
+		}
+	}
+	return false
 }
+
+func isTagRune(r rune) bool { return overlapsTagRunes(r, r) }
 
 // needsNonTagRune finds a rune that every match of re (a part of a
 // concatenation) contains and no tag does: in a literal, or a character
@@ -654,13 +665,8 @@ func needsNonTagRune(re *syntax.Regexp) (rune, bool) {
 		}
 	case syntax.OpCharClass:
 		for i := 0; i+1 < len(re.Rune); i += 2 {
-			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
-				if isTagRune(r) {
-					return 0, false
-				}
-				if r-re.Rune[i] > 256 {
-					break // a wide range: assume it may hold one
-				}
+			if overlapsTagRunes(re.Rune[i], re.Rune[i+1]) {
+				return 0, false
 			}
 		}
 		if len(re.Rune) > 0 {

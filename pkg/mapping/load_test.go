@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp/syntax"
 	"sort"
 	"strings"
 	"testing"
@@ -801,5 +802,30 @@ func TestTrailingDocumentSeparator(t *testing.T) {
 	_, err := Parse("m.yaml", []byte(base+"---\n---\nkind: Other\n"))
 	if want := fmt.Sprintf("m.yaml:%d:1: a second YAML document starts here", lines+2); err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("second document: %v, want %q", err, want)
+	}
+}
+
+// TestNeverATag: what a tag pattern needs is read from its syntax tree.
+func TestNeverATag(t *testing.T) {
+	for pattern, never := range map[string]bool{
+		`v[0-9]+`:               false,
+		`^v1$|^stable$`:         false,
+		`v[^/]`:                 false, // the class holds tag characters
+		`(?i)STABLE`:            false,
+		`v[\x{100}-\x{10FFFF}]`: true, // a wide class with no tag character
+		`release [0-9]+`:        true,
+		`v1^`:                   true,
+		`(feature/)+x`:          true,
+		`(feature/)*x`:          false, // may be left out
+		`x{0,1}/?y`:             false,
+		`a(b|c/)`:               false, // one branch is a tag
+	} {
+		re, err := syntax.Parse(pattern, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := neverATag(re) != ""; got != never {
+			t.Errorf("%s: never a tag %v (%q), want %v", pattern, got, neverATag(re), never)
+		}
 	}
 }

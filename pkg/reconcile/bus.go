@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
@@ -123,21 +124,27 @@ func RepairBus(bus Bus, sensors []*eventsv1.Sensor, log io.Writer) ([]string, er
 // left open, not unsubscribed, which would delete the consumers: closing
 // the connection ends them and keeps the consumers.
 func createConsumers(js nats.JetStreamContext, s *eventsv1.Sensor) error {
+	// Conditions may spell a dependency's "-" as "_" (the Sensor's
+	// getDependencyExpression); each dependency is subscribed once.
 	deps := map[string]eventsv1.EventDependency{}
 	for _, d := range s.Spec.Dependencies {
-		deps[d.Name] = d
+		deps[strings.ReplaceAll(d.Name, "-", "_")] = d
 	}
 	for _, tr := range s.Spec.Triggers {
 		if tr.Template == nil {
 			continue
 		}
-		named := conditionNames.FindAllString(tr.Template.Conditions, -1)
+		var named []string
+		for _, n := range conditionNames.FindAllString(tr.Template.Conditions, -1) {
+			named = append(named, strings.ReplaceAll(n, "-", "_"))
+		}
 		if len(named) == 0 {
-			for _, d := range s.Spec.Dependencies {
-				named = append(named, d.Name)
+			for key := range deps {
+				named = append(named, key)
 			}
 		}
-		for _, name := range named {
+		slices.Sort(named)
+		for _, name := range slices.Compact(named) {
 			d, ok := deps[name]
 			if !ok {
 				return fmt.Errorf("trigger %s: no dependency %s", tr.Template.Name, name)

@@ -24,6 +24,7 @@ import (
 	jetstreamsensor "github.com/argoproj/argo-events/pkg/eventbus/jetstream/sensor"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -368,5 +369,41 @@ func TestLoadBusAuth(t *testing.T) {
 	}
 	if _, err := LoadBusAuth(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("no error for a missing file")
+	}
+}
+
+// TestCreateConsumersReadsConditions: a dependency named with "-" and
+// spelled with "_" in the conditions, twice, gets its one consumer, on its
+// event's subject.
+func TestCreateConsumersReadsConditions(t *testing.T) {
+	b := startBus(t)
+	s := testSensor("shop")
+	s.Spec.Dependencies[0].Name = "image-push"
+	s.Spec.Triggers[0].Template.Conditions = "image_push || (image-push)"
+	sensorStarts(t, b.bus(), s)
+	probe, err := jetstreambase.NewJetstream(b.bus().URL, "", b.bus().Auth, zap.NewNop().Sugar(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := probe.MakeConnection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := createConsumers(conn.JSContext, s); err != nil {
+		t.Fatal(err)
+	}
+	conn.NATSConn.Close()
+	if n := b.consumers(); n != 1 {
+		t.Fatalf("%d consumers, want 1", n)
+	}
+	conn, err = probe.MakeConnection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.NATSConn.Close()
+	for info := range conn.JSContext.Consumers(eventsv1.JetStreamStreamName) {
+		if info.Config.FilterSubject != "default.shop.gcr" || info.Config.DeliverPolicy != nats.DeliverNewPolicy {
+			t.Errorf("consumer %s: subject %q, deliver %v", info.Name, info.Config.FilterSubject, info.Config.DeliverPolicy)
+		}
 	}
 }
