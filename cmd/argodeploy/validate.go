@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,7 +38,8 @@ type validateOptions struct {
 	allowUnknownFields bool
 	allowEmpty         bool
 	mapping            string
-	maxBytes           int
+	maxBytes           int // 0: as recorded in the inputs, else the default
+	diff               string
 }
 
 func newValidateCommand(s streams) *cobra.Command {
@@ -103,7 +106,8 @@ Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
 	cmd.Flags().BoolVar(&opts.allowUnknownFields, "allow-unknown-fields", false, "ignore fields the upstream types do not have, instead of failing on them")
 	cmd.Flags().BoolVar(&opts.allowEmpty, "allow-empty", false, "pass when the inputs hold no resource of the pipeline's kinds (by default that fails: nothing was validated)")
 	cmd.Flags().StringVar(&opts.mapping, "mapping", "", "service-mapping file: also fail when PATH differs from what generate writes for it (unified diff)")
-	cmd.Flags().IntVar(&opts.maxBytes, "max-object-bytes", render.DefaultShardBytes, "with --mapping: the --max-object-bytes PATH was generated with")
+	cmd.Flags().IntVar(&opts.maxBytes, "max-object-bytes", 0, "with --mapping: the --max-object-bytes PATH was generated with (default: as its cache ConfigMaps record it, else 204800)")
+	cmd.Flags().StringVar(&opts.diff, "diff", "short", "with --mapping: how drift is shown: short (diffs up to 200 lines, then one line per file), stat (one line per file) or full")
 	return cmd
 }
 
@@ -163,24 +167,37 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 	if opts.format != "text" && opts.format != "json" && opts.format != "junit" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text, json or junit, not %q", opts.format)}
 	}
-	if opts.maxBytes < minObjectBytes || opts.maxBytes > maxObjectBytes {
+	if opts.maxBytes != 0 && (opts.maxBytes < minObjectBytes || opts.maxBytes > maxObjectBytes) {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--max-object-bytes must be between %d and %d", minObjectBytes, maxObjectBytes)}
 	}
-	var generated []output.Object
-	var err error
-	if opts.mapping != "" {
-		if generated, err = renderMapping(opts.mapping, opts.maxBytes, s); err != nil {
-			return err
-		}
+	if opts.diff != "short" && opts.diff != "stat" && opts.diff != "full" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--diff must be short, stat or full, not %q", opts.diff)}
 	}
 	docs, err := manifest.ReadParsed(paths, s.in, preload.Manifests)
 	if err != nil {
 		return err
 	}
+	var generated []output.Object
+	if opts.mapping != "" {
+		maxBytes := opts.maxBytes
+		if maxBytes == 0 {
+			if maxBytes, err = recordedShardBytes(docs); err != nil {
+				return err
+			}
+		}
+		if generated, err = renderMapping(opts.mapping, maxBytes, s); err != nil {
+			return err
+		}
+	}
 	rep := validateDocs(ctx, docs, check.Options{External: opts.allowExternal, AllowUnknownFields: opts.allowUnknownFields})
 	if opts.mapping != "" {
 		if rep.Drift, err = drift.Compare(paths[0], generated); err != nil {
 			return err
+		}
+		if opts.diff == "stat" {
+			for i := range rep.Drift {
+				rep.Drift[i].Diff = ""
+			}
 		}
 	}
 	switch opts.format {
@@ -194,13 +211,11 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 		for _, p := range rep.Problems {
 			fmt.Fprintln(s.out, p)
 		}
-		for _, d := range rep.Drift {
-			fmt.Fprint(s.out, d.Diff)
-		}
 		fmt.Fprintf(s.out, "Summary: %s in %s - valid %d, invalid %d, skipped %d\n",
 			count(rep.Resources, "resource"), count(rep.Files, "file"), rep.Valid, rep.Invalid, rep.Skipped)
 		if opts.mapping != "" {
-			fmt.Fprintf(s.out, "Drift: %s from what %s generates\n", differ(len(rep.Drift)), opts.mapping)
+			fmt.Fprintf(s.out, "Drift: %s from what %s generates%s\n", differ(len(rep.Drift)), opts.mapping, lineCounts(rep.Drift))
+			writeDrift(s.out, rep.Drift, opts.diff)
 		}
 	}
 	if err != nil {
@@ -215,6 +230,73 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 		return &exitError{code: exitFailure, err: fmt.Errorf("%s from what %s generates; regenerate with: %s", differ(len(rep.Drift)), opts.mapping, regenerate(opts.mapping, paths[0]))}
 	}
 	return nil
+}
+
+// shortDiffLines is how many lines of diff --diff=short prints before it
+// shows the remaining files as one line each.
+const shortDiffLines = 200
+
+// writeDrift prints the differences: their unified diffs (full), one line
+// each (stat), or the diffs while they fit in shortDiffLines and one line
+// for each file after that (short).
+func writeDrift(w io.Writer, diffs []drift.Difference, mode string) {
+	printed, stats := 0, 0
+	for _, d := range diffs {
+		n := strings.Count(d.Diff, "\n")
+		switch {
+		case mode == "full" || mode == "short" && stats == 0 && printed+n <= shortDiffLines:
+			fmt.Fprint(w, d.Diff)
+			printed += n
+		default:
+			fmt.Fprintln(w, d.Stat())
+			stats++
+		}
+	}
+	if mode == "short" && stats > 0 {
+		fmt.Fprintf(w, "(%s shown as one line each, past %d lines of diff; --diff=full prints every line)\n", count(stats, "file"), shortDiffLines)
+	}
+}
+
+// lineCounts is ", +A -R lines" over diffs, or nothing when there are none.
+func lineCounts(diffs []drift.Difference) string {
+	if len(diffs) == 0 {
+		return ""
+	}
+	added, removed := 0, 0
+	for _, d := range diffs {
+		added += d.Added
+		removed += d.Removed
+	}
+	return fmt.Sprintf(" (+%d -%d lines)", added, removed)
+}
+
+// recordedShardBytes is the --max-object-bytes the cache ConfigMaps among
+// docs record (render.ShardBytesAnnotation), or the default when none does.
+// ConfigMaps that record different values are an error.
+func recordedShardBytes(docs []manifest.Doc) (int, error) {
+	value, from := "", ""
+	for _, d := range docs {
+		if d.Object.GetKind() != "ConfigMap" {
+			continue
+		}
+		v, ok := d.Object.GetAnnotations()[render.ShardBytesAnnotation]
+		switch {
+		case !ok || v == value:
+		case value != "":
+			return 0, fmt.Errorf("%s:%d: ConfigMap/%s records %s %s, but %s records %s: the inputs were generated with different --max-object-bytes",
+				d.File, d.Line, d.Object.GetName(), render.ShardBytesAnnotation, v, from, value)
+		default:
+			value, from = v, fmt.Sprintf("%s:%d", d.File, d.Line)
+		}
+	}
+	if value == "" {
+		return render.DefaultShardBytes, nil
+	}
+	n, err := strconv.Atoi(value)
+	if err != nil || n < minObjectBytes || n > maxObjectBytes {
+		return 0, fmt.Errorf("%s: %s is %q, not a number of bytes between %d and %d", from, render.ShardBytesAnnotation, value, minObjectBytes, maxObjectBytes)
+	}
+	return n, nil
 }
 
 // count is "1 file" or "n files".

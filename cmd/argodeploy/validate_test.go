@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +133,77 @@ func TestValidateMappingDrift(t *testing.T) {
 	}
 	if _, stderr, code := run(t, "", "validate", "--mapping", "examples/nope.yaml", dir); code != exitFailure || !strings.Contains(stderr, "nope.yaml") {
 		t.Errorf("missing mapping: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestValidateDriftOptions: validate --mapping regenerates with the
+// --max-object-bytes the output records, and --diff caps what it prints.
+func TestValidateDriftOptions(t *testing.T) {
+	const mappingFile = "examples/multi-namespace.yaml"
+	dir := filepath.Join(t.TempDir(), "pipeline")
+	if _, stderr, code := run(t, "", "generate", "-f", mappingFile, "--max-object-bytes", "20000", "--output-dir", dir); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	cache := filepath.Join(dir, "23-configmap-argo-events-platform-cache.yaml")
+	data, err := os.ReadFile(cache)
+	if err != nil || !strings.Contains(string(data), "argodeploy.dev/max-object-bytes: \"20000\"") {
+		t.Fatalf("cache ConfigMap does not record --max-object-bytes (err %v):\n%s", err, data)
+	}
+	if stdout, stderr, code := run(t, "", "validate", "--mapping", mappingFile, dir); code != 0 {
+		t.Fatalf("recorded option not reused: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// An explicit flag wins over what is recorded.
+	stdout, _, code := run(t, "", "validate", "--mapping", mappingFile, "--max-object-bytes", "204800", "--diff", "stat", dir)
+	if want := cache + " | +0 -2\n"; code != exitFailure || !strings.Contains(stdout, want) {
+		t.Errorf("--max-object-bytes 204800: exit %d, want %q in\n%s", code, want, stdout)
+	}
+	if _, _, code := run(t, "", "validate", "--mapping", mappingFile, "--diff", "unified", dir); code != exitUsage {
+		t.Errorf("--diff unified: exit %d, want %d", code, exitUsage)
+	}
+
+	// Two files that record different options are refused, naming both.
+	other := filepath.Join(t.TempDir(), "other")
+	if _, stderr, code := run(t, "", "generate", "-f", mappingFile, "--max-object-bytes", "30000", "--output-dir", other); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	data, _ = os.ReadFile(filepath.Join(other, "23-configmap-argo-events-platform-cache.yaml"))
+	copied := filepath.Join(dir, "99-copy.yaml")
+	if err := os.WriteFile(copied, bytes.Replace(data, []byte("name: platform-cache"), []byte("name: platform-cache-copy"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run(t, "", "validate", "--mapping", mappingFile, dir); code != exitFailure ||
+		!strings.Contains(stderr, copied+":2: ConfigMap/platform-cache-copy records argodeploy.dev/max-object-bytes 30000, but "+cache+":2 records 20000") {
+		t.Errorf("conflicting records: exit %d, stderr %q", code, stderr)
+	}
+	if err := os.Remove(copied); err != nil {
+		t.Fatal(err)
+	}
+
+	// Every file missing: short prints diffs up to 200 lines, then a line
+	// per file; full prints every line; stat one line per file.
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	for _, f := range files {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := map[string]int{}
+	for _, mode := range []string{"short", "stat", "full"} {
+		stdout, _, code := run(t, "", "validate", "--mapping", mappingFile, "--allow-empty", "--diff", mode, dir)
+		if code != exitFailure {
+			t.Errorf("--diff %s: exit %d, want %d", mode, code, exitFailure)
+		}
+		if want := fmt.Sprintf("Drift: %d files differ from what %s generates (+", len(files), mappingFile); !strings.HasPrefix(stdout, "Summary: ") || !strings.Contains(stdout, want) {
+			t.Errorf("--diff %s: the summary does not come first with %q:\n%s", mode, want, stdout)
+		}
+		lines[mode] = strings.Count(stdout, "\n")
+		note := strings.Contains(stdout, "shown as one line each, past 200 lines of diff; --diff=full prints every line")
+		if note != (mode == "short") {
+			t.Errorf("--diff %s: capping note %v", mode, note)
+		}
+	}
+	if lines["stat"] != len(files)+2 || lines["short"] > 200+len(files)+3 || lines["full"] <= lines["short"] {
+		t.Errorf("lines printed: %v for %d files", lines, len(files))
 	}
 }
 

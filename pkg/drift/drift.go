@@ -18,10 +18,13 @@ import (
 )
 
 // Difference is one file that differs from what generate writes: Diff is a
-// unified diff from the committed file to the generated one.
+// unified diff from the committed file to the generated one, which adds
+// Added lines and removes Removed ones.
 type Difference struct {
-	File string `json:"file"`
-	Diff string `json:"diff"`
+	File    string `json:"file"`
+	Added   int    `json:"added"`
+	Removed int    `json:"removed"`
+	Diff    string `json:"diff,omitempty"`
 }
 
 // Compare compares path with the manifests of objs as generate writes them:
@@ -130,5 +133,21 @@ func compare(path string, got, want []byte) (*Difference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("drift: %s: %w", path, err)
 	}
-	return &Difference{File: path, Diff: diff}, nil
+	d := &Difference{File: path, Diff: diff}
+	for i, line := range strings.Split(diff, "\n") {
+		switch {
+		case i < 2: // the --- and +++ header
+		case strings.HasPrefix(line, "+"):
+			d.Added++
+		case strings.HasPrefix(line, "-"):
+			d.Removed++
+		}
+	}
+	return d, nil
+}
+
+// Stat is the difference as one line, as git diff --stat writes it:
+// "FILE | +ADDED -REMOVED".
+func (d Difference) Stat() string {
+	return fmt.Sprintf("%s | +%d -%d", d.File, d.Added, d.Removed)
 }

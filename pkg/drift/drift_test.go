@@ -48,10 +48,12 @@ func TestCompareDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []struct{ file, diff string }{
-		{"01-configmap-ns-a.yaml", "-  key: \"9\"\n+  key: \"1\"\n"},
-		{"02-configmap-ns-b.yaml", "--- /dev/null\n+++ " + filepath.Join(dir, "02-configmap-ns-b.yaml") + " (generated)\n@@ -0,0 +1,8 @@\n"},
-		{"extra.yml", "+++ /dev/null\n@@ -1 +0,0 @@\n-kind: ConfigMap\n"},
+	want := []struct {
+		file, diff, stat string
+	}{
+		{"01-configmap-ns-a.yaml", "-  key: \"9\"\n+  key: \"1\"\n", " | +1 -1"},
+		{"02-configmap-ns-b.yaml", "--- /dev/null\n+++ " + filepath.Join(dir, "02-configmap-ns-b.yaml") + " (generated)\n@@ -0,0 +1,8 @@\n", " | +8 -0"},
+		{"extra.yml", "+++ /dev/null\n@@ -1 +0,0 @@\n-kind: ConfigMap\n", " | +0 -1"},
 	}
 	if len(diffs) != len(want) {
 		t.Fatalf("got %d diffs, want %d: %+v", len(diffs), len(want), diffs)
@@ -59,6 +61,9 @@ func TestCompareDirectory(t *testing.T) {
 	for i, w := range want {
 		if filepath.Base(diffs[i].File) != w.file || !strings.Contains(diffs[i].Diff, w.diff) {
 			t.Errorf("diff %d: got %s\n%s\nwant %s containing\n%s", i, diffs[i].File, diffs[i].Diff, w.file, w.diff)
+		}
+		if got := diffs[i].Stat(); got != diffs[i].File+w.stat {
+			t.Errorf("diff %d: stat %q, want %q", i, got, diffs[i].File+w.stat)
 		}
 	}
 }

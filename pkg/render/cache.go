@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,6 +48,9 @@ func (p *pipeline) cacheConfigMaps(limit int) ([]Object, error) {
 			TypeMeta:   configMapType,
 			ObjectMeta: p.meta(shardName(p.name+"-cache", g, len(groups)), p.ns),
 			Data:       make(map[string]string, len(members)),
+		}
+		if limit != DefaultShardBytes {
+			cm.Annotations = map[string]string{ShardBytesAnnotation: strconv.Itoa(limit)}
 		}
 		for _, i := range members {
 			cm.Data[services[i].Name] = CacheEntry(services[i])

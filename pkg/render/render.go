@@ -42,6 +42,10 @@ const EventName = "artifact-registry"
 // limited to 256 KiB.
 const DefaultShardBytes = 200 * 1024
 
+// ShardBytesAnnotation records a ShardBytes other than the default on each
+// cache ConfigMap, so that validate --mapping regenerates the same shards.
+const ShardBytesAnnotation = "argodeploy.dev/max-object-bytes"
+
 // MaxSensorBytes caps the JSON of each Sensor, whatever ShardBytes says:
 // the Argo Events controller hands a Sensor to its pod as one environment
 // variable, SENSOR_OBJECT, the base64 of the Sensor's metadata and spec

@@ -105,7 +105,7 @@ type Plan struct {
 // valueFlags are validate's flags that take a value; what follows one is
 // not a manifest. TestPreloadPlansAsCobraParses (in cmd/argodeploy) holds
 // the list to validate's flags.
-var valueFlags = map[string]bool{"-o": true, "--output": true, "--mapping": true, "--max-object-bytes": true}
+var valueFlags = map[string]bool{"-o": true, "--output": true, "--mapping": true, "--max-object-bytes": true, "--diff": true}
 
 // Command returns the command that args (os.Args without the program)
 // name, as cobra finds it: the first argument that is not a flag; and the
