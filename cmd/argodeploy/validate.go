@@ -28,7 +28,7 @@ import (
 var knownKinds = map[string]bool{
 	"EventSource": true, "EventBus": true, "Sensor": true, "WorkflowTemplate": true, "Workflow": true, "ClusterWorkflowTemplate": true, "CronWorkflow": true,
 	"ConfigMap": true, "ServiceAccount": true, "Role": true, "RoleBinding": true,
-	"ClusterRole": true, "ClusterRoleBinding": true, "Secret": true,
+	"ClusterRole": true, "ClusterRoleBinding": true, "Secret": true, "Namespace": true,
 }
 
 // validateOptions are the flags of validate.

@@ -34,6 +34,7 @@ var ByGroupKind = map[schema.GroupKind]Typed{
 	{Group: "argoproj.io", Kind: "CronWorkflow"}:                     {"v1alpha1", func() runtime.Object { return &wfv1.CronWorkflow{} }},
 	{Kind: "ServiceAccount"}:                                         {"v1", func() runtime.Object { return &corev1.ServiceAccount{} }},
 	{Kind: "ConfigMap"}:                                              {"v1", func() runtime.Object { return &corev1.ConfigMap{} }},
+	{Kind: "Namespace"}:                                              {"v1", func() runtime.Object { return &corev1.Namespace{} }},
 	{Kind: "Secret"}:                                                 {"v1", func() runtime.Object { return &corev1.Secret{} }},
 	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:               {"v1", func() runtime.Object { return &rbacv1.Role{} }},
 	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        {"v1", func() runtime.Object { return &rbacv1.RoleBinding{} }},

@@ -66,13 +66,15 @@ type Metadata struct {
 type Spec struct {
 	// Namespace is where the EventSource, EventBus, Sensor, WorkflowTemplate
 	// and cache ConfigMap live. Default: argo-events.
-	Namespace string    `json:"namespace,omitempty"`
-	GCP       GCP       `json:"gcp"`
-	EventBus  EventBus  `json:"eventBus,omitempty"`
-	Sensor    Sensor    `json:"sensor,omitempty"`
-	Reconcile Reconcile `json:"reconcile,omitempty"`
-	Workflow  Workflow  `json:"workflow,omitempty"`
-	Services  []Service `json:"services"`
+	Namespace string `json:"namespace,omitempty"`
+	// CreateNamespace writes the Namespace itself, first in apply order.
+	CreateNamespace bool      `json:"createNamespace,omitempty"`
+	GCP             GCP       `json:"gcp"`
+	EventBus        EventBus  `json:"eventBus,omitempty"`
+	Sensor          Sensor    `json:"sensor,omitempty"`
+	Reconcile       Reconcile `json:"reconcile,omitempty"`
+	Workflow        Workflow  `json:"workflow,omitempty"`
+	Services        []Service `json:"services"`
 }
 
 // GCP says where Artifact Registry publishes and how to subscribe.

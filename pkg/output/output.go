@@ -190,7 +190,7 @@ func clean(v any, top bool) any {
 				continue
 			}
 			m.value = clean(m.value, false)
-			if o, ok := m.value.(object); ok && len(o) == 0 && (m.key == "metadata" && !top || emptyWhenAbsent[m.key]) {
+			if o, ok := m.value.(object); ok && len(o) == 0 && (m.key == "metadata" && !top || m.key == "spec" && top || emptyWhenAbsent[m.key]) {
 				continue
 			}
 			out = append(out, m)

@@ -63,7 +63,7 @@ type Options struct {
 }
 
 // Render turns a checked, defaulted mapping into the pipeline's objects, in
-// apply order: service accounts, roles, role bindings, cache ConfigMaps,
+// apply order: the Namespace (when the mapping asks for it), service accounts, roles, role bindings, cache ConfigMaps,
 // EventBus, WorkflowTemplate, reconcile CronWorkflow, EventSource, Sensors.
 func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 	if opts.ShardBytes <= 0 {
@@ -79,6 +79,9 @@ func Render(m *mapping.ServiceMapping, opts Options) ([]Object, error) {
 		return nil, err
 	}
 	var objs []Object
+	if m.Spec.CreateNamespace {
+		objs = append(objs, p.namespace())
+	}
 	objs = append(objs, p.serviceAccounts()...)
 	roles, bindings := p.rbac(names(sensors))
 	objs = append(objs, roles...)

@@ -56,6 +56,7 @@ var kindSpecs = []kindSpec{
 	{argoWorkflowsModule, "io.argoproj.workflow.v1alpha1.Workflow", "argoproj.io/v1alpha1", "Workflow"},
 	{argoWorkflowsModule, "io.argoproj.workflow.v1alpha1.WorkflowTemplate", "argoproj.io/v1alpha1", "WorkflowTemplate"},
 	{kubernetesModule, "io.k8s.api.core.v1.ConfigMap", "v1", "ConfigMap"},
+	{kubernetesModule, "io.k8s.api.core.v1.Namespace", "v1", "Namespace"},
 	{kubernetesModule, "io.k8s.api.core.v1.Secret", "v1", "Secret"},
 	{kubernetesModule, "io.k8s.api.core.v1.ServiceAccount", "v1", "ServiceAccount"},
 	{kubernetesModule, "io.k8s.api.rbac.v1.ClusterRole", "rbac.authorization.k8s.io/v1", "ClusterRole"},
