@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,18 +60,24 @@ func TestCIExamples(t *testing.T) {
 		}
 	}
 	parse(t, "examples/ci/pre-commit-config.yaml", &precommit)
-	var hooks []struct {
-		ID            string
-		Entry         string
-		PassFilenames *bool `yaml:"pass_filenames"`
-	}
+	var hooks []precommitHook
 	parse(t, ".pre-commit-hooks.yaml", &hooks)
+	used := map[string]bool{}
 	for _, r := range precommit.Repos {
 		for _, h := range r.Hooks {
-			if len(hooks) != 1 || h.ID != hooks[0].ID || hooks[0].PassFilenames == nil || *hooks[0].PassFilenames {
+			i := slices.IndexFunc(hooks, func(d precommitHook) bool { return d.ID == h.ID })
+			// The hooks work on directories, never on the files pre-commit
+			// would append.
+			if i < 0 || hooks[i].PassFilenames == nil || *hooks[i].PassFilenames {
 				t.Fatalf("hook %q does not match .pre-commit-hooks.yaml %+v", h.ID, hooks)
 			}
-			commands["pre-commit-config.yaml"] = append(commands["pre-commit-config.yaml"], hooks[0].Entry+" "+strings.Join(h.Args, " "))
+			used[h.ID] = true
+			commands["pre-commit-config.yaml"] = append(commands["pre-commit-config.yaml"], hooks[i].Entry+" "+strings.Join(h.Args, " "))
+		}
+	}
+	for _, h := range hooks {
+		if !used[h.ID] {
+			t.Errorf("hook %q of .pre-commit-hooks.yaml is not in examples/ci/pre-commit-config.yaml", h.ID)
 		}
 	}
 
@@ -100,6 +107,13 @@ func TestCIExamples(t *testing.T) {
 			t.Errorf("%s: no argodeploy command found", file)
 		}
 	}
+}
+
+// precommitHook is a hook as .pre-commit-hooks.yaml defines it.
+type precommitHook struct {
+	ID            string
+	Entry         string
+	PassFilenames *bool `yaml:"pass_filenames"`
 }
 
 // runIn runs one argodeploy command line from dir: words split on spaces,
