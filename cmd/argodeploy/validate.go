@@ -376,7 +376,7 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 	for _, r := range results {
 		key := objectKey(r.Kind, r.Namespace, r.Name)
 		if r.Validator == check.DecodeValidator && schemaFailed[key] {
-			continue
+			r.Err = nil // the schema layer says it, at the field; its notes stay
 		}
 		d := where[key]
 		add := func(err error, severity string) {

@@ -92,17 +92,22 @@ func Layer(validator string) string {
 // It validates EventSources, EventBuses, Sensors, WorkflowTemplates,
 // Workflows and CronWorkflows, typed or unstructured; other kinds get no Result. An
 // unstructured object is decoded strictly first: an unknown field fails the
-// decode Result and its validators are not run. A Sensor is validated with
+// decode Result, noted as skipped by every later layer, and its validators
+// are not run; the other objects still see it, as its controller reads it
+// (standIn). A Sensor is validated with
 // the EventBus it names among objs; a WorkflowTemplate or Workflow resolves
 // templateRefs among the WorkflowTemplates and ClusterWorkflowTemplates in
 // objs. An EventSource's sources of other types than Pub/Sub are noted as
 // not checked.
 func Upstream(ctx context.Context, objs []runtime.Object) []Result {
-	decoded, decodeErrs := decodeAll(objs)
+	return upstream(ctx, decodeInputs(objs, true))
+}
+
+func upstream(ctx context.Context, in *inputs) []Result {
 	var buses []*eventsv1alpha1.EventBus
 	var templates []*wfv1.WorkflowTemplate
 	var clusterTemplates clusterTemplateGetter
-	for _, obj := range decoded {
+	for _, obj := range in.objs {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.EventBus:
 			buses = append(buses, o)
@@ -113,12 +118,12 @@ func Upstream(ctx context.Context, objs []runtime.Object) []Result {
 		}
 	}
 	var results []Result
-	for i, obj := range decoded {
+	for i, obj := range in.objs {
+		if in.skipped(i) {
+			results = append(results, undecodedResult(obj, in.errs[i]))
+			continue
+		}
 		switch o := obj.(type) {
-		case *unstructured.Unstructured:
-			if decodeErrs[i] != nil {
-				results = append(results, result(o.GetKind(), o, DecodeValidator, decodeErrs[i]))
-			}
 		case *eventsv1alpha1.EventSource:
 			r := result("EventSource", o, eventSourceValidator, validateEventSource(ctx, o))
 			r.Notes = uncheckedSources(o)
@@ -147,14 +152,34 @@ func Upstream(ctx context.Context, objs []runtime.Object) []Result {
 	return results
 }
 
+// undecodedResult is the decode Result of an object that does not decode
+// (obj is its stand-in, or the object itself), with a note that the later
+// layers skip it.
+func undecodedResult(obj runtime.Object, err error) Result {
+	m := obj.(metav1.Object)
+	r := result(obj.GetObjectKind().GroupVersionKind().Kind, m, DecodeValidator, err)
+	if _, ok := obj.(*unstructured.Unstructured); ok {
+		r.Notes = []error{errors.New("the upstream, local, cross and access layers skip this object, and what the other objects need of it, until it decodes")}
+	} else {
+		r.Notes = []error{errors.New("the upstream, local, cross and access layers skip this object until it decodes; the other objects are checked against it as its controller reads it (unknown fields ignored)")}
+	}
+	return r
+}
+
 // Local runs the checks upstream lacks, References on Sensors and
 // RetryExpressions on WorkflowTemplates and Workflows, and returns one
 // Result per (object, check), in input order. Objects that Upstream reports
 // as undecodable get no Result.
 func Local(objs []runtime.Object) []Result {
-	decoded, _ := decodeAll(objs)
+	return local(decodeInputs(objs, true))
+}
+
+func local(in *inputs) []Result {
 	var results []Result
-	for _, obj := range decoded {
+	for i, obj := range in.objs {
+		if in.skipped(i) {
+			continue
+		}
 		switch o := obj.(type) {
 		case *eventsv1alpha1.Sensor:
 			results = append(results, result("Sensor", o, referencesValidator, References(o)))

@@ -18,7 +18,6 @@ import (
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -27,14 +26,17 @@ const crossValidator = "argodeploy cross-resource"
 // All runs Upstream, Local, CrossResource and Access over objs: every
 // check this package has. With opts.AllowUnknownFields, objects are decoded
 // ignoring unknown fields first.
+//
+// An object that does not decode is reported by the decode layer alone;
+// every later layer still runs on all the others.
 func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
-	objs, _ = decodeAllWith(objs, !opts.AllowUnknownFields)
+	in := decodeInputs(objs, !opts.AllowUnknownFields)
 	// The layers only read the objects: run them side by side.
 	layers := []func() []Result{
-		func() []Result { return Upstream(ctx, objs) },
-		func() []Result { return Local(objs) },
-		func() []Result { return CrossResource(objs, opts) },
-		func() []Result { return Access(objs, opts) },
+		func() []Result { return upstream(ctx, in) },
+		func() []Result { return local(in) },
+		func() []Result { return crossResource(in, opts) },
+		func() []Result { return accessLayer(in, opts) },
 	}
 	found := make([][]Result, len(layers))
 	var wg sync.WaitGroup
@@ -55,8 +57,11 @@ func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
 // opts.External, an EventSource that is not among objs is a note: an
 // upstream Sensor checked alone may name one that lives elsewhere.
 func CrossResource(objs []runtime.Object, opts Options) []Result {
-	decoded, decodeErrs := decodeAll(objs)
-	broken := undecoded(decoded, decodeErrs)
+	return crossResource(decodeInputs(objs, true), opts)
+}
+
+func crossResource(in *inputs, opts Options) []Result {
+	decoded, broken := in.objs, in.broken
 	events := map[string]map[string]*eventsv1alpha1.PubSubEventSource{} // namespace/name → event name → Pub/Sub source, nil for other types
 	templates := &templateIndex{byName: map[string]*wfv1.WorkflowTemplate{}, usesOf: map[*wfv1.WorkflowTemplate][]parameterUse{}}
 	buses := map[string]map[string]bool{} // namespace → the EventBuses among objs
@@ -76,9 +81,9 @@ func CrossResource(objs []runtime.Object, opts Options) []Result {
 		}
 	}
 	var results []Result
-	for _, obj := range decoded {
+	for i, obj := range decoded {
 		s, ok := obj.(*eventsv1alpha1.Sensor)
-		if !ok {
+		if !ok || in.skipped(i) {
 			continue
 		}
 		var errs, notes []error
@@ -174,19 +179,6 @@ func filterLogic(path string, d eventsv1alpha1.EventDependency) []error {
 // whose values are strings: the event's id and publish time, and the
 // notification's action, digest and tag.
 var stringFields = map[string]bool{"id": true, "publishTime": true, "body.action": true, "body.digest": true, "body.tag": true}
-
-// undecoded is the set of "kind/namespace/name" of the objects that did not
-// decode: they exist, so they are not reported missing, but their content
-// is unknown.
-func undecoded(decoded []runtime.Object, errs []error) map[string]bool {
-	broken := map[string]bool{}
-	for i, err := range errs {
-		if u, ok := decoded[i].(*unstructured.Unstructured); ok && err != nil {
-			broken[u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = true
-		}
-	}
-	return broken
-}
 
 // templateIndex finds WorkflowTemplates by namespace/name and remembers
 // the parameters each uses, which every trigger of a large Sensor asks for.

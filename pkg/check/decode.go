@@ -11,9 +11,55 @@ import (
 	sigsjson "sigs.k8s.io/json"
 )
 
-// decodeAll decodes the unstructured objects among objs strictly.
-func decodeAll(objs []kruntime.Object) ([]kruntime.Object, []error) {
-	return decodeAllWith(objs, true)
+// inputs are the objects of one check, decoded once for every layer.
+type inputs struct {
+	// objs are the objects, typed where they decode; an object that does
+	// not decode is there as its stand-in, when it has one (standIn), so
+	// that the other objects are checked against it, else unstructured.
+	objs []kruntime.Object
+	// errs are the decode errors, per object: the later layers report
+	// nothing of an object that has one.
+	errs []error
+	// broken are the objects without a stand-in, by kind/namespace/name:
+	// they exist, so they are not reported missing, but their content is
+	// unknown.
+	broken map[string]bool
+}
+
+// decodeInputs decodes objs for the layers, reporting unknown fields if
+// strict.
+func decodeInputs(objs []kruntime.Object, strict bool) *inputs {
+	in := &inputs{broken: map[string]bool{}}
+	in.objs, in.errs = decodeAllWith(objs, strict)
+	for i, err := range in.errs {
+		if err == nil {
+			continue
+		}
+		u := in.objs[i].(*unstructured.Unstructured)
+		if obj := standIn(u); obj != nil {
+			in.objs[i] = obj
+		} else {
+			in.broken[u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = true
+		}
+	}
+	return in
+}
+
+// skipped reports whether the later layers leave object i out: it did
+// not decode.
+func (in *inputs) skipped(i int) bool { return in.errs[i] != nil }
+
+// standIn is u, which does not decode strictly, as its controller reads
+// it: unknown fields ignored. It is nil when u does not decode even so (a
+// wrong apiVersion, a value of the wrong type): its controller cannot
+// read it either.
+func standIn(u *unstructured.Unstructured) kruntime.Object {
+	if obj, err := decode(u, false); err == nil {
+		if _, still := obj.(*unstructured.Unstructured); !still {
+			return obj
+		}
+	}
+	return nil
 }
 
 // decodeAllWith decodes the unstructured objects among objs, on every
