@@ -8,7 +8,7 @@ GO ?= go
 BIN := bin/argodeploy
 EXAMPLE ?= examples/single-service.yaml
 
-.PHONY: all build install example test race ci lint vet fmt-check golden docs fuzz clean e2e e2e-faults schemas bench bench-e2e
+.PHONY: all build install example test race ci lint vet fmt-check golden docs fuzz clean e2e e2e-faults schemas bench bench-e2e release release-check
 
 all: build
 
@@ -74,7 +74,22 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzObject -fuzztime=$(FUZZTIME) ./pkg/manifest/
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# release writes dist/: an archive per platform (linux, darwin x amd64,
+# arm64) stamped with VERSION (default: git describe), the image tarball
+# per linux platform and checksums.txt; see .ci/release. release-check also
+# tests them: checksums, both binaries print the version and commit, the
+# image holds the binary alone as user 65534, and the CI recipes run with
+# the released binary.
+release:
+	.ci/release
+
+release-check: release
+	$(GO) test -tags release -count=1 -run TestReleaseArtifacts ./cmd/argodeploy/
+	ARGODEPLOY_BIN=$$(mktemp -d)/argodeploy; \
+	tar -xzf dist/argodeploy_*_linux_amd64.tar.gz -C $$(dirname $$ARGODEPLOY_BIN) argodeploy && \
+	ARGODEPLOY_BIN=$$ARGODEPLOY_BIN $(GO) test -count=1 -run 'TestCIExamples' ./cmd/argodeploy/
 
 # e2e builds (once, cached) and starts the real components on loopback and
 # runs the end-to-end tests; see pkg/testenv/README.md. The measurement at

@@ -117,15 +117,24 @@ type precommitHook struct {
 }
 
 // runIn runs one argodeploy command line from dir: words split on spaces,
-// an output redirection dropped. It must exit 0.
+// an output redirection dropped. It must exit 0. It runs in-process, or
+// the binary $ARGODEPLOY_BIN when set (make release-check: the released
+// binary).
 func runIn(t *testing.T, dir, line string) {
 	t.Helper()
 	if i := strings.Index(line, " >"); i >= 0 {
 		line = line[:i]
 	}
 	t.Chdir(dir)
+	args := strings.Fields(line)[1:]
+	if bin := os.Getenv("ARGODEPLOY_BIN"); bin != "" {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %s: %v\n%s", bin, line, err, out)
+		}
+		return
+	}
 	var out, errOut bytes.Buffer
-	if code := execute(strings.Fields(line)[1:], strings.NewReader(""), &out, &errOut); code != 0 {
+	if code := execute(args, strings.NewReader(""), &out, &errOut); code != 0 {
 		t.Fatalf("%s: exit %d\n%s%s", line, code, out.String(), errOut.String())
 	}
 }

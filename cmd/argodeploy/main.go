@@ -10,6 +10,10 @@ import (
 	_ "github.com/argodeploy/argodeploy/cmd/argodeploy/internal/gcpercent"
 	// Fills the command's caches on the CPU initialisation leaves idle.
 	_ "github.com/argodeploy/argodeploy/cmd/argodeploy/internal/prewarm"
+	// Mozilla's root certificates, used only where the system has none: the
+	// release image is the static binary alone, and reconcile reads the
+	// registry over TLS.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {
