@@ -129,8 +129,11 @@ type access struct {
 	// rollout Workflows, the images of the cache entries those read; nil
 	// when some entry is unknown.
 	cacheImages map[int]map[string]bool
-	entries     map[string][]cacheEntry // cache ConfigMap key → its decoded entries
-	required    map[string]bool         // requireOnce's needs recorded
+	cacheNames  map[int][]string         // per such Sensor, the cache ConfigMaps its Workflows read
+	caches      map[string]*mappedPushes // what the entries of those ConfigMaps map, by cacheNames
+	matchers    map[string]*matcher      // compiled filters, by path and values
+	entries     map[string][]cacheEntry  // cache ConfigMap key → its decoded entries
+	required    map[string]bool          // requireOnce's needs recorded
 
 	broken  map[string]bool   // objects that did not decode, by kind/namespace/name
 	partial bool              // some needs are unknown: an object did not decode or a template is missing
@@ -153,7 +156,7 @@ func newAccess(decoded []runtime.Object, opts Options) *access {
 	a := &access{
 		opts: opts, accounts: map[string]bool{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]bool{},
 		roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{}, roleIndex: map[any]int{}, templates: map[string]*wfv1.WorkflowTemplate{},
-		cacheImages: map[int]map[string]bool{}, entries: map[string][]cacheEntry{}, required: map[string]bool{},
+		cacheImages: map[int]map[string]bool{}, cacheNames: map[int][]string{}, caches: map[string]*mappedPushes{}, matchers: map[string]*matcher{}, entries: map[string][]cacheEntry{}, required: map[string]bool{},
 		needs: map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
 	}
 	for i, obj := range decoded {
@@ -305,6 +308,7 @@ func (a *access) sensor(i int, s *eventsv1alpha1.Sensor) {
 		}
 	}
 	a.routedImages(i, s)
+	a.exactFilters(i, s)
 }
 
 // routedImages checks that every image a dependency's digest filter admits
@@ -615,6 +619,9 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 	}
 	if images != nil {
 		a.cacheImages[i] = images
+		for _, name := range names {
+			a.cacheNames[i] = append(a.cacheNames[i], key(namespace, name))
+		}
 	}
 }
 

@@ -303,15 +303,46 @@ func dataFilter(path string, f eventsv1alpha1.DataFilter) []error {
 		at := fmt.Sprintf("%s.value[%d]", path, k)
 		// Parsing with regexp.Compile's flags finds every error it would
 		// (syntax, size), without building a matcher.
-		if _, err := syntax.Parse(v, syntax.Perl); err != nil {
+		re, err := syntax.Parse(v, syntax.Perl)
+		if err != nil {
 			errs = append(errs, fieldErrorf(at, "filter on %s: %w", f.Path, err))
 			continue
 		}
-		if !strings.HasPrefix(v, "^") || !strings.HasSuffix(v, "$") {
+		if !anchored(re, true) || !anchored(re, false) {
 			errs = append(errs, fieldErrorf(at, "filter on %s: %q is not anchored with ^...$, so it also matches values that merely contain it", f.Path, v))
 		}
 	}
 	return errs
+}
+
+// anchored reports whether every match of re begins at the start of the
+// text (start) or ends at its end: each alternative begins with ^ or \A
+// (ends with $ or \z), so ^a|b$ is anchored at neither end.
+func anchored(re *syntax.Regexp, start bool) bool {
+	switch re.Op {
+	case syntax.OpBeginText:
+		return start
+	case syntax.OpEndText:
+		return !start
+	case syntax.OpCapture:
+		return anchored(re.Sub[0], start)
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if !anchored(sub, start) {
+				return false
+			}
+		}
+		return true
+	case syntax.OpConcat:
+		if len(re.Sub) == 0 {
+			return false
+		}
+		if start {
+			return anchored(re.Sub[0], start)
+		}
+		return anchored(re.Sub[len(re.Sub)-1], start)
+	}
+	return false
 }
 
 func fieldErrorf(path, format string, args ...any) error {
