@@ -76,7 +76,7 @@ func Layer(validator string) string {
 	switch validator {
 	case DecodeValidator:
 		return LayerDecode
-	case referencesValidator, retryValidator:
+	case referencesValidator, retryValidator, stepsValidator:
 		return LayerLocal
 	case crossValidator:
 		return LayerCross
@@ -167,7 +167,8 @@ func undecodedResult(obj runtime.Object, err error) Result {
 }
 
 // Local runs the checks upstream lacks, References on Sensors and
-// RetryExpressions on WorkflowTemplates and Workflows, and returns one
+// RetryExpressions and ReleaseSteps on WorkflowTemplates, Workflows and
+// CronWorkflows, and returns one
 // Result per (object, check), in input order. Objects that Upstream reports
 // as undecodable get no Result.
 func Local(objs []runtime.Object) []Result {
@@ -184,11 +185,14 @@ func local(in *inputs) []Result {
 		case *eventsv1alpha1.Sensor:
 			results = append(results, result("Sensor", o, referencesValidator, References(o)))
 		case *wfv1.WorkflowTemplate:
-			results = append(results, result("WorkflowTemplate", o, retryValidator, RetryExpressions(&o.Spec)))
+			results = append(results, result("WorkflowTemplate", o, retryValidator, RetryExpressions(&o.Spec)),
+				result("WorkflowTemplate", o, stepsValidator, ReleaseSteps(&o.Spec)))
 		case *wfv1.Workflow:
-			results = append(results, result("Workflow", o, retryValidator, RetryExpressions(&o.Spec)))
+			results = append(results, result("Workflow", o, retryValidator, RetryExpressions(&o.Spec)),
+				result("Workflow", o, stepsValidator, ReleaseSteps(&o.Spec)))
 		case *wfv1.CronWorkflow:
-			results = append(results, result("CronWorkflow", o, retryValidator, RetryExpressions(&o.Spec.WorkflowSpec)))
+			results = append(results, result("CronWorkflow", o, retryValidator, RetryExpressions(&o.Spec.WorkflowSpec)),
+				result("CronWorkflow", o, stepsValidator, ReleaseSteps(&o.Spec.WorkflowSpec)))
 		}
 	}
 	return results

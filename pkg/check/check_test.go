@@ -523,6 +523,7 @@ func TestLocal(t *testing.T) {
 	}
 	want := []struct{ kind, validator, err string }{
 		{"WorkflowTemplate", "RetryExpressions", "spec.retryStrategy.expression"},
+		{"WorkflowTemplate", "ReleaseSteps", ""},
 		{"Sensor", "References", `unknown dependency "nope"`},
 		{"Sensor", "References", ""},
 	}

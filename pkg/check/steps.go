@@ -1,0 +1,185 @@
+package check
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/argodeploy/argodeploy/pkg/rollout"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v3/util/expr/argoexpr"
+	"github.com/argoproj/argo-workflows/v3/util/expr/env"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+const stepsValidator = "argodeploy ReleaseSteps"
+
+// finalExits are the exit codes after which argodeploy route and rollout
+// must not run again, and why.
+var finalExits = []struct {
+	code int
+	what string
+	why  string
+}{
+	{rollout.ExitPermanent, "a permanent failure, such as a push the cache does not map", "it fails again, for nothing"},
+	{rollout.ExitUndone, "not healthy in time and undone", "it rolls the undone image again"},
+}
+
+// lockItem is what the route step prints as each target's lock
+// (mapping.Target.Lock: cluster, namespace and Deployment).
+const lockItem = "{{item.lock}}"
+
+// inputRef finds the inputs a template field reads.
+var inputRef = regexp.MustCompile(`\{\{\s*inputs\.parameters\.([A-Za-z0-9_-]+)\s*\}\}`)
+
+// ReleaseSteps checks the steps of spec that run argodeploy: a rollout
+// step holds a mutex named by the lock its step's argument takes from the
+// route step's output (so that two releases never roll one Deployment at
+// once, and targets that share none never wait for each other), and no
+// route or rollout step is retried after an exit that is final (2: a
+// permanent failure; 3: rolled back), as the workflow controller would
+// decide it: the retry policy, the limit and the expression, evaluated
+// with the controller's evaluator.
+func ReleaseSteps(spec *wfv1.WorkflowSpec) error {
+	var errs []error
+	for i, t := range spec.Templates {
+		at := fmt.Sprintf("spec.templates[%d]", i)
+		command := argodeployCommand(t)
+		if command == "rollout" {
+			errs = append(errs, rolloutLock(at, t, spec.Templates)...)
+		}
+		if command != "rollout" && command != "route" {
+			continue
+		}
+		rs, rsAt := t.RetryStrategy, at+".retryStrategy"
+		if rs == nil {
+			rs, rsAt = spec.RetryStrategy, "spec.retryStrategy"
+		}
+		if err := finalRetries(rsAt, rs, command); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// argodeployCommand is the argodeploy subcommand a template's container
+// runs, or "".
+func argodeployCommand(t wfv1.Template) string {
+	c := containerOf(t)
+	if c == nil {
+		return ""
+	}
+	words := append(append([]string(nil), c.Command...), c.Args...)
+	if len(words) < 2 || path.Base(words[0]) != "argodeploy" {
+		return ""
+	}
+	return words[1]
+}
+
+// rolloutLock checks the mutexes of rollout template t, at path at.
+func rolloutLock(at string, t wfv1.Template, templates []wfv1.Template) []error {
+	var mutexes []*wfv1.Mutex
+	var paths []string
+	if s := t.Synchronization; s != nil {
+		if s.Mutex != nil {
+			mutexes, paths = append(mutexes, s.Mutex), append(paths, at+".synchronization.mutex.name")
+		}
+		for m, mutex := range s.Mutexes {
+			mutexes, paths = append(mutexes, mutex), append(paths, fmt.Sprintf("%s.synchronization.mutexes[%d].name", at, m))
+		}
+	}
+	if len(mutexes) == 0 {
+		return []error{fieldErrorf(at+".synchronization", "the rollout step holds no mutex: two releases could roll the same Deployment at once; hold mutexes: [{name: \"{{inputs.parameters.lock}}\"}], the lock the route step prints for the target")}
+	}
+	var errs []error
+	for m, mutex := range mutexes {
+		refs := inputRef.FindAllStringSubmatch(mutex.Name, -1)
+		if len(refs) == 0 {
+			errs = append(errs, fieldErrorf(paths[m], "%q is one lock for every target: releases of targets that share no Deployment wait for each other, and a staged target waiting for its upstream holds the lock its upstream needs; name it by the target's lock, {{inputs.parameters.lock}}", mutex.Name))
+			continue
+		}
+		if why := notTheLock(t.Name, refs, templates); why != "" {
+			errs = append(errs, fieldErrorf(paths[m], "%q is not the target's lock (%s, which the route step prints as cluster.namespace.deployment): %s, so two targets that roll one Deployment would not exclude each other", mutex.Name, lockItem, why))
+		}
+	}
+	return errs
+}
+
+// notTheLock says why a mutex named by the inputs refs of template name is
+// not the lock of the target every step that runs it passes, or "".
+func notTheLock(name string, refs [][]string, templates []wfv1.Template) string {
+	callers := 0
+	for _, caller := range templates {
+		var steps []wfv1.WorkflowStep
+		for _, parallel := range caller.Steps {
+			steps = append(steps, parallel.Steps...)
+		}
+		if caller.DAG != nil {
+			for _, task := range caller.DAG.Tasks {
+				steps = append(steps, wfv1.WorkflowStep{Name: task.Name, Template: task.Template, Arguments: task.Arguments, WithParam: task.WithParam})
+			}
+		}
+		for _, step := range steps {
+			if step.Template != name {
+				continue
+			}
+			callers++
+			locked := false
+			for _, ref := range refs {
+				for _, p := range step.Arguments.Parameters {
+					if p.Name == ref[1] && p.Value != nil && strings.Contains(p.Value.String(), lockItem) && step.WithParam != "" {
+						locked = true
+					}
+				}
+			}
+			if !locked {
+				return fmt.Sprintf("step %s of template %s passes no %s to it", step.Name, caller.Name, lockItem)
+			}
+		}
+	}
+	if callers == 0 {
+		return "no step passes it one"
+	}
+	return ""
+}
+
+// finalRetries reports a retry strategy at path at that the workflow
+// controller would follow after a final exit of argodeploy command.
+func finalRetries(at string, rs *wfv1.RetryStrategy, command string) error {
+	if rs == nil {
+		return nil
+	}
+	if rs.Limit != nil {
+		if limit, err := intstr.GetScaledValueFromIntOrPercent(rs.Limit, 0, false); err == nil && limit <= 0 {
+			return nil
+		}
+	}
+	switch rs.RetryPolicyActual() {
+	case wfv1.RetryPolicyAlways, wfv1.RetryPolicyOnFailure:
+	default:
+		return nil // an exit is a Failed node, which these do not retry
+	}
+	var retried []string
+	for _, exit := range finalExits {
+		if command == "route" && exit.code == rollout.ExitUndone {
+			continue // route never undoes anything
+		}
+		if rs.Expression != "" {
+			scope := map[string]any{"retries": "0", "lastRetry.exitCode": fmt.Sprint(exit.code), "lastRetry.status": "Failed", "lastRetry.duration": "5", "lastRetry.message": fmt.Sprintf("exit code %d", exit.code)}
+			again, err := argoexpr.EvalBool(rs.Expression, env.GetFuncMap(scope))
+			if err != nil || !again {
+				continue // RetryExpressions reports one that does not evaluate
+			}
+		}
+		retried = append(retried, fmt.Sprintf("after exit %d (%s: %s)", exit.code, exit.what, exit.why))
+	}
+	if len(retried) == 0 {
+		return nil
+	}
+	if rs.Expression != "" {
+		at += ".expression"
+	}
+	return fieldErrorf(at, "retries argodeploy %s %s; retry only what may pass next time, e.g. expression: lastRetry.status == \"Error\" or (lastRetry.status == \"Failed\" and asInt(lastRetry.exitCode) == %d)", command, strings.Join(retried, " and "), rollout.ExitTransient)
+}
