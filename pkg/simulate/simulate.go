@@ -443,7 +443,9 @@ func pubSubEvent(msg Message, src sourceEvent) (*eventsv1alpha1.Event, error) {
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("the EventSource %s drops this message: its body is not JSON (%v)", src.name, err)
+		// The EventSource nacks it (gcppubsub/start.go): Pub/Sub redelivers
+		// it until the subscription's dead-letter policy takes it.
+		return nil, fmt.Errorf("the EventSource %s nacks this message, its body is not JSON (%v): Pub/Sub redelivers it until the subscription's dead-letter policy (--dead-letter-topic, --max-delivery-attempts) moves it", src.name, err)
 	}
 	return &eventsv1alpha1.Event{
 		Context: &eventsv1alpha1.EventContext{ID: msg.ID, Source: src.name, Type: "pubsub", DataContentType: "application/json"},

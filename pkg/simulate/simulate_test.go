@@ -105,7 +105,7 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("bad tag: %+v", out)
 	}
 	out = p.Replay(Message{ID: "3", Data: []byte("not json"), PublishTime: DefaultPublishTime})
-	if !strings.Contains(out.Error, "drops this message: its body is not JSON") {
+	if !strings.Contains(out.Error, "nacks this message, its body is not JSON") || !strings.Contains(out.Error, "dead-letter policy") {
 		t.Fatalf("non-JSON body: %+v", out)
 	}
 }
