@@ -74,14 +74,24 @@ func accessLayer(in *inputs, opts Options) []Result {
 		switch o := obj.(type) {
 		case *eventsv1alpha1.Sensor:
 			a.sensor(i, o)
+			a.pods(i, []definedPod{argoEventsPod(o.Spec.Template)})
 		case *eventsv1alpha1.EventSource:
 			a.eventSource(i, o)
+			a.pods(i, []definedPod{argoEventsPod(o.Spec.Template)})
+		case *eventsv1alpha1.EventBus:
+			a.pods(i, eventBusPods(o.Spec.JetStream))
+			if js := o.Spec.JetStream; js != nil && js.Version == "latest" {
+				a.fail(i, "spec.jetstream.version", "latest: the controller runs the NATS images it maps latest to, which change under it: pin a version")
+			}
 		case *wfv1.WorkflowTemplate:
 			a.workflowTemplate(i, o)
+			a.pods(i, workflowPods("spec", &o.Spec))
 		case *wfv1.Workflow:
 			a.workflow(i, o.Namespace, o, nil, "")
+			a.pods(i, workflowPods("spec", &o.Spec))
 		case *wfv1.CronWorkflow:
 			a.cronWorkflow(i, o)
+			a.pods(i, workflowPods("spec.workflowSpec", &o.Spec.WorkflowSpec))
 		}
 	}
 	a.compare(decoded)
@@ -95,6 +105,8 @@ func accessLayer(in *inputs, opts Options) []Result {
 			results = append(results, a.result(i, "Sensor", o))
 		case *eventsv1alpha1.EventSource:
 			results = append(results, a.result(i, "EventSource", o))
+		case *eventsv1alpha1.EventBus:
+			results = append(results, a.result(i, "EventBus", o))
 		case *wfv1.WorkflowTemplate:
 			results = append(results, a.result(i, "WorkflowTemplate", o))
 		case *wfv1.Workflow:
