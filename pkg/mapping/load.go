@@ -1417,6 +1417,10 @@ func (p *parser) checkImageRegistry(l loc, v string) {
 	}
 }
 
+// backreference finds a backreference, which Go's regexp parser refuses
+// as an invalid escape (\1, \k<name>, \g{1}) or Perl syntax ((?P=name)).
+var backreference = regexp.MustCompile(`\\[1-9][0-9]*|\\k[<{'][^>}']*[>}']|\\g\{?-?[0-9]+\}?|\(\?P=[^)]*\)`)
+
 // checkTagPattern checks that l compiles as a Go regexp, alone and
 // anchored the way the renderer uses it. Parsing with regexp.Compile's
 // flags finds every error it would, without building a matcher; each
@@ -1448,6 +1452,10 @@ func (p *parser) checkTagPattern(l loc) {
 	}
 	var se *syntax.Error
 	if errors.As(err, &se) {
+		if ref := backreference.FindString(v); ref != "" && (se.Code == syntax.ErrInvalidEscape || se.Code == syntax.ErrInvalidPerlOp) {
+			p.report(l, "`%s` is a backreference: Go regular expressions (RE2) have none, so the pattern never compiles; spell the repeated part out", ref)
+			return
+		}
 		p.report(l, "invalid regular expression: %s: `%s`", se.Code, se.Expr)
 		return
 	}
