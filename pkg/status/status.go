@@ -1,0 +1,188 @@
+// Package status reads, for each target of a mapping, what its Deployment
+// container runs and what the rollout step last recorded there
+// (argodeploy.dev/state), and the pipeline's dead letters: argodeploy
+// status. It only reads, with whatever access the caller has, and says
+// what it could not read.
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
+)
+
+// Target is one target's state. Image is what its container runs; the
+// fields from Digest on are what the last step recorded. Error says why
+// the target could not be read.
+type Target struct {
+	Service    string `json:"service"`
+	Target     string `json:"target"`
+	Cluster    string `json:"cluster,omitempty"`
+	Namespace  string `json:"namespace"`
+	Deployment string `json:"deployment"`
+	Container  string `json:"container"`
+	Strategy   string `json:"strategy"`
+	Image      string `json:"image,omitempty"`
+	// Rollout is the Deployment's rollout as kubectl rollout status judges
+	// it: "complete", or what it waits for.
+	Rollout     string `json:"rollout,omitempty"`
+	Digest      string `json:"digest,omitempty"`
+	Tag         string `json:"tag,omitempty"`
+	PublishedAt string `json:"publishedAt,omitempty"`
+	Outcome     string `json:"outcome,omitempty"`
+	HealthyAt   string `json:"healthyAt,omitempty"`
+	Workflow    string `json:"workflow,omitempty"`
+	Undone      string `json:"undone,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// DeadLetter is a push whose Workflow the Sensor could not create.
+type DeadLetter struct {
+	Name        string `json:"name"`
+	Created     string `json:"created"`
+	PublishTime string `json:"publishTime,omitempty"`
+	Digest      string `json:"digest,omitempty"`
+	Tag         string `json:"tag,omitempty"`
+}
+
+// Report is what Read found.
+type Report struct {
+	Namespace   string       `json:"namespace"`
+	Targets     []Target     `json:"targets"`
+	DeadLetters []DeadLetter `json:"deadLetters"`
+	// DeadLettersError says why the dead letters could not be listed.
+	DeadLettersError string `json:"deadLettersError,omitempty"`
+}
+
+// Unread says what could not be read ("2 of 6 targets, the dead
+// letters"), or nothing when everything was.
+func (r *Report) Unread() string {
+	n := 0
+	for _, t := range r.Targets {
+		if t.Error != "" {
+			n++
+		}
+	}
+	var parts []string
+	if n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d targets", n, len(r.Targets)))
+	}
+	if r.DeadLettersError != "" {
+		parts = append(parts, "the dead letters")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// Options say where to read.
+type Options struct {
+	Mapping *mapping.ServiceMapping
+	// Clusters gives each target's Deployments client (rollout.NewClusters).
+	Clusters rollout.Clusters
+	// ConfigMaps lists the dead letters in the pipeline's namespace.
+	ConfigMaps corev1client.ConfigMapsGetter
+}
+
+// Read reads every target of the mapping, in mapping order, and the dead
+// letters, newest first.
+func Read(ctx context.Context, o Options) *Report {
+	r := &Report{Namespace: o.Mapping.Spec.Namespace}
+	for i := range o.Mapping.Spec.Services {
+		svc := &o.Mapping.Spec.Services[i]
+		for j := range svc.Targets {
+			r.Targets = append(r.Targets, readTarget(ctx, o.Clusters, svc, &svc.Targets[j]))
+		}
+	}
+	r.DeadLetters, r.DeadLettersError = deadLetters(ctx, o.ConfigMaps, o.Mapping)
+	return r
+}
+
+func readTarget(ctx context.Context, clusters rollout.Clusters, svc *mapping.Service, t *mapping.Target) Target {
+	out := Target{Service: svc.Name, Target: t.Name, Namespace: t.Namespace, Deployment: t.Deployment, Container: t.Container, Strategy: t.Strategy}
+	if t.Cluster != nil {
+		out.Cluster = t.Cluster.Name
+	}
+	client, err := clusters(ctx, t)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	d, err := client.Deployments(t.Namespace).Get(ctx, t.Deployment, metav1.GetOptions{})
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == t.Container })
+	if i < 0 {
+		out.Error = fmt.Sprintf("deployment %s/%s has no container %s", t.Namespace, t.Deployment, t.Container)
+		return out
+	}
+	out.Image = d.Spec.Template.Spec.Containers[i].Image
+	out.Rollout = rolloutState(d)
+	e, err := rollout.ReadState(d, t.Container)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	if e != nil {
+		out.Digest, out.Tag, out.Outcome, out.HealthyAt, out.Workflow, out.Undone = e.Digest, e.Tag, e.Outcome, e.HealthyAt, e.Workflow, e.Undone
+		if e.PublishedAt > 0 {
+			out.PublishedAt = time.Unix(0, e.PublishedAt).UTC().Format(time.RFC3339)
+		}
+	}
+	return out
+}
+
+// rolloutState is kubectl rollout status's verdict on d, in a few words.
+func rolloutState(d *appsv1.Deployment) string {
+	s := d.Status
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	switch {
+	case s.ObservedGeneration < d.Generation:
+		return "waiting for the controller"
+	case s.UpdatedReplicas < want:
+		return fmt.Sprintf("%d of %d updated", s.UpdatedReplicas, want)
+	case s.Replicas > s.UpdatedReplicas:
+		return fmt.Sprintf("%d old replicas terminating", s.Replicas-s.UpdatedReplicas)
+	case s.AvailableReplicas < s.UpdatedReplicas:
+		return fmt.Sprintf("%d of %d available", s.AvailableReplicas, s.UpdatedReplicas)
+	}
+	return "complete"
+}
+
+// deadLetters lists the dead-letter ConfigMaps of the pipeline, newest
+// first.
+func deadLetters(ctx context.Context, cms corev1client.ConfigMapsGetter, m *mapping.ServiceMapping) ([]DeadLetter, string) {
+	sel := render.LabelDeadLetter + "=true," + render.LabelPartOf + "=" + m.Metadata.Name
+	list, err := cms.ConfigMaps(m.Spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, err.Error()
+	}
+	out := []DeadLetter{}
+	for _, cm := range list.Items {
+		dl := DeadLetter{Name: cm.Name, Created: cm.CreationTimestamp.UTC().Format(time.RFC3339), PublishTime: cm.Data["publishTime"]}
+		var msg struct{ Digest, Tag string }
+		if json.Unmarshal([]byte(cm.Data["message"]), &msg) == nil {
+			dl.Digest, dl.Tag = msg.Digest, msg.Tag
+		}
+		out = append(out, dl)
+	}
+	slices.SortFunc(out, func(a, b DeadLetter) int {
+		return strings.Compare(b.Created+b.Name, a.Created+a.Name)
+	})
+	return out, ""
+}
