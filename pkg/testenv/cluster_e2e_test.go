@@ -39,8 +39,6 @@ func stepper(t *testing.T) func(what string, f func() error) {
 func startCluster(ctx context.Context, e *testenv.Env, step func(string, func() error)) (*testenv.PubSub, *testenv.APIServer, *testenv.NATS) {
 	var (
 		ps   *testenv.PubSub
-		etcd *testenv.Etcd
-		api  *testenv.APIServer
 		nats *testenv.NATS
 	)
 	psErr := make(chan error, 1)
@@ -49,13 +47,24 @@ func startCluster(ctx context.Context, e *testenv.Env, step func(string, func() 
 		ps, err = e.StartPubSub(ctx)
 		psErr <- err
 	}()
+	api := startKube(ctx, e, step)
+	step("start nats-server", func() (err error) { nats, err = e.StartNATS(ctx); return })
+	step("start pubsub emulator", func() error { return <-psErr })
+	return ps, api, nats
+}
+
+// startKube starts etcd, the kube-apiserver and controller-manager, and
+// applies the full CRDs.
+func startKube(ctx context.Context, e *testenv.Env, step func(string, func() error)) *testenv.APIServer {
+	var (
+		etcd *testenv.Etcd
+		api  *testenv.APIServer
+	)
 	step("start etcd", func() (err error) { etcd, err = e.StartEtcd(ctx); return })
 	step("start kube-apiserver", func() (err error) { api, err = e.StartAPIServer(ctx, etcd); return })
 	step("start controller-manager", func() error { _, err := e.StartControllerManager(ctx, api); return err })
-	step("start nats-server", func() (err error) { nats, err = e.StartNATS(ctx); return })
-	step("start pubsub emulator", func() error { return <-psErr })
 	step("apply CRDs (full)", func() error { return api.ApplyCRDs(ctx, true) })
-	return ps, api, nats
+	return api
 }
 
 // applyPipeline creates the namespaces and applies the generated manifests

@@ -57,14 +57,7 @@ func TestReleases(t *testing.T) {
 	defer cancel()
 	e := testenv.New(t)
 	step := stepper(t)
-	var (
-		etcd *testenv.Etcd
-		api  *testenv.APIServer
-	)
-	step("start etcd", func() (err error) { etcd, err = e.StartEtcd(ctx); return })
-	step("start kube-apiserver", func() (err error) { api, err = e.StartAPIServer(ctx, etcd); return })
-	step("start controller-manager", func() error { _, err := e.StartControllerManager(ctx, api); return err })
-	step("apply CRDs (full)", func() error { return api.ApplyCRDs(ctx, true) })
+	api := startKube(ctx, e, step)
 
 	objs := renderMapping(t, relMapping)
 	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "staging", "prod")
