@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/argodeploy/argodeploy/pkg/rollout"
@@ -24,13 +25,22 @@ func (c *clusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.context, "context", "", "kubeconfig context (default: the current one)")
 }
 
-// client is a typed client of the selected cluster.
-func (c *clusterFlags) client() (localClients, error) {
+// config is the selected cluster's client config.
+func (c *clusterFlags) config() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = c.kubeconfig
 	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.context}).ClientConfig()
 	if err != nil {
-		return localClients{}, fmt.Errorf("no cluster to read: %v", err)
+		return nil, fmt.Errorf("no cluster to read: %v", err)
+	}
+	return config, nil
+}
+
+// client is a typed client of the selected cluster.
+func (c *clusterFlags) client() (localClients, error) {
+	config, err := c.config()
+	if err != nil {
+		return localClients{}, err
 	}
 	local, err := localClientFor(config)
 	if err != nil {
