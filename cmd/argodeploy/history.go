@@ -38,13 +38,7 @@ unknown target among them).`,
   argodeploy history web-prod -f mapping.yaml --context prod -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", format)}
-			}
-			if file == "" {
-				return &exitError{code: exitUsage, err: fmt.Errorf("-f/--filename is required (a service-mapping file, or - for stdin)")}
-			}
-			m, err := loadMapping(file, s)
+			m, err := loadReadMapping(file, format, s)
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 	"github.com/argodeploy/argodeploy/pkg/status"
 )
@@ -76,13 +77,7 @@ still shown); 2 bad usage.`,
   argodeploy status -f mapping.yaml --context prod -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "text" && format != "json" {
-				return &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", format)}
-			}
-			if file == "" {
-				return &exitError{code: exitUsage, err: fmt.Errorf("-f/--filename is required (a service-mapping file, or - for stdin)")}
-			}
-			m, err := loadMapping(file, s)
+			m, err := loadReadMapping(file, format, s)
 			if err != nil {
 				return err
 			}
@@ -115,6 +110,18 @@ still shown); 2 bad usage.`,
 	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text or json")
 	cluster.add(cmd)
 	return cmd
+}
+
+// loadReadMapping checks the flags the cluster-reading commands share (-f,
+// -o text|json) and loads the mapping.
+func loadReadMapping(file, format string, s streams) (*mapping.ServiceMapping, error) {
+	if format != "text" && format != "json" {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--output must be text or json, not %q", format)}
+	}
+	if file == "" {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("-f/--filename is required (a service-mapping file, or - for stdin)")}
+	}
+	return loadMapping(file, s)
 }
 
 // writeStatus prints the report as two tables and the errors.
