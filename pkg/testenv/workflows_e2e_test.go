@@ -189,6 +189,22 @@ func TestWorkflowController(t *testing.T) {
 		}
 	}
 
+	// The stuck pipeline's reconcile CronWorkflow runs every minute: the
+	// cron controller starts a pass as the reconcile ServiceAccount, with
+	// the bus Secret mounted. Its pod never runs here, so the next
+	// minute's pass is not started (concurrencyPolicy: Forbid).
+	var cron wfv1.CronWorkflow
+	getJSON(ctx, t, api, &cron, "cronworkflow", "stuck-reconcile", "-n", stuckNamespace)
+	passes := stuck.cronPasses(cron.Name, 1, time.Minute)
+	pass := &wfPush{Name: passes[0]}
+	checkStepPod(t, &cron.Spec.WorkflowSpec, stuck.waitPod(pass, render.ReconcileTemplate, 0), render.ReconcileTemplate, "the reconcile pass "+pass.Name, func(s string) string { return s })
+	if err := testenv.WaitForLog(ctx, wc.Proc, cron.Name+" has 'ConcurrencyPolicy: Forbid' and has an active Workflow so it was not run", 90*time.Second); err != nil {
+		t.Error(err)
+	}
+	if got := stuck.cronPasses(cron.Name, 1, 0); len(got) != 1 {
+		t.Errorf("CronWorkflow %s started %v while its first pass runs, want only %s", cron.Name, got, pass.Name)
+	}
+
 	// The stuck Workflow: its pod is failed by the kubelet at its
 	// deadline, and the controller fails the Workflow.
 	stuck.playDeadline(stuckPod)
@@ -512,59 +528,6 @@ func (w *workflowRun) wantImage(name, digest string) {
 // executor (emissary) of the default image.
 func (w *workflowRun) checkPod(p *wfPush, pod *corev1.Pod, template string, inputs map[string]string) {
 	w.t.Helper()
-	spec := w.tmpl.Spec
-	var tmpl *wfv1.Template
-	for i := range spec.Templates {
-		if spec.Templates[i].Name == template {
-			tmpl = &spec.Templates[i]
-		}
-	}
-	where := fmt.Sprintf("pod %s (%s of %s)", pod.Name, template, p.Name)
-	if pod.Spec.ServiceAccountName != spec.ServiceAccountName {
-		w.t.Errorf("%s: serviceAccountName %q, want %q", where, pod.Spec.ServiceAccountName, spec.ServiceAccountName)
-	}
-	if !equality.Semantic.DeepEqual(pod.Spec.SecurityContext, spec.SecurityContext) {
-		w.t.Errorf("%s: securityContext %+v, want the template's %+v", where, pod.Spec.SecurityContext, spec.SecurityContext)
-	}
-	for _, v := range spec.Volumes {
-		i := slices.IndexFunc(pod.Spec.Volumes, func(pv corev1.Volume) bool { return pv.Name == v.Name })
-		if i < 0 {
-			w.t.Errorf("%s: no volume %s", where, v.Name)
-			continue
-		}
-		got := pod.Spec.Volumes[i].VolumeSource
-		want := v.VolumeSource
-		if want.Projected != nil && got.Projected != nil && want.Projected.DefaultMode == nil {
-			// The apiserver defaults the mode.
-			got.Projected = got.Projected.DeepCopy()
-			got.Projected.DefaultMode = nil
-		}
-		if !equality.Semantic.DeepEqual(got, want) {
-			w.t.Errorf("%s: volume %s is %+v, want the template's %+v", where, v.Name, got, want)
-		}
-	}
-	for _, ic := range pod.Spec.InitContainers {
-		if ic.Image != testenv.ExecutorImage {
-			w.t.Errorf("%s: init container %s runs %s, want the default executor %s", where, ic.Name, ic.Image, testenv.ExecutorImage)
-		}
-	}
-	var main *corev1.Container
-	for i, c := range pod.Spec.Containers {
-		switch c.Name {
-		case "main":
-			main = &pod.Spec.Containers[i]
-		case "wait":
-			if c.Image != testenv.ExecutorImage {
-				w.t.Errorf("%s: wait container runs %s, want %s", where, c.Image, testenv.ExecutorImage)
-			}
-		default:
-			w.t.Errorf("%s: unexpected container %s", where, c.Name)
-		}
-	}
-	if main == nil {
-		w.t.Fatalf("%s: no main container", where)
-	}
-	want := tmpl.Container
 	subst := func(s string) string {
 		s = strings.ReplaceAll(s, "{{workflow.parameters."+render.ParamDigest+"}}", p.digest)
 		s = strings.ReplaceAll(s, "{{workflow.parameters."+render.ParamTag+"}}", p.tag)
@@ -575,19 +538,86 @@ func (w *workflowRun) checkPod(p *wfPush, pod *corev1.Pod, template string, inpu
 		}
 		return s
 	}
+	checkStepPod(w.t, &w.tmpl.Spec, pod, template, fmt.Sprintf("pod %s (%s of %s)", pod.Name, template, p.Name), subst)
+}
+
+// checkStepPod checks a pod the controller created for template of spec:
+// the spec's ServiceAccount, pod security context and volumes; its main
+// container the template's container with subst applied, run through
+// Argo's executor (emissary) of the default image.
+func checkStepPod(t *testing.T, spec *wfv1.WorkflowSpec, pod *corev1.Pod, template, where string, subst func(string) string) {
+	t.Helper()
+	var tmpl *wfv1.Template
+	for i := range spec.Templates {
+		if spec.Templates[i].Name == template {
+			tmpl = &spec.Templates[i]
+		}
+	}
+	if tmpl == nil || tmpl.Container == nil {
+		t.Fatalf("%s: no container template %s", where, template)
+	}
+	if pod.Spec.ServiceAccountName != spec.ServiceAccountName {
+		t.Errorf("%s: serviceAccountName %q, want %q", where, pod.Spec.ServiceAccountName, spec.ServiceAccountName)
+	}
+	if !equality.Semantic.DeepEqual(pod.Spec.SecurityContext, spec.SecurityContext) {
+		t.Errorf("%s: securityContext %+v, want the template's %+v", where, pod.Spec.SecurityContext, spec.SecurityContext)
+	}
+	for _, v := range spec.Volumes {
+		i := slices.IndexFunc(pod.Spec.Volumes, func(pv corev1.Volume) bool { return pv.Name == v.Name })
+		if i < 0 {
+			t.Errorf("%s: no volume %s", where, v.Name)
+			continue
+		}
+		got := pod.Spec.Volumes[i].VolumeSource
+		want := v.VolumeSource
+		// The apiserver defaults the modes.
+		if want.Projected != nil && got.Projected != nil && want.Projected.DefaultMode == nil {
+			got.Projected = got.Projected.DeepCopy()
+			got.Projected.DefaultMode = nil
+		}
+		if want.Secret != nil && got.Secret != nil && want.Secret.DefaultMode == nil {
+			got.Secret = got.Secret.DeepCopy()
+			got.Secret.DefaultMode = nil
+		}
+		if !equality.Semantic.DeepEqual(got, want) {
+			t.Errorf("%s: volume %s is %+v, want the template's %+v", where, v.Name, got, want)
+		}
+	}
+	for _, ic := range pod.Spec.InitContainers {
+		if ic.Image != testenv.ExecutorImage {
+			t.Errorf("%s: init container %s runs %s, want the default executor %s", where, ic.Name, ic.Image, testenv.ExecutorImage)
+		}
+	}
+	var main *corev1.Container
+	for i, c := range pod.Spec.Containers {
+		switch c.Name {
+		case "main":
+			main = &pod.Spec.Containers[i]
+		case "wait":
+			if c.Image != testenv.ExecutorImage {
+				t.Errorf("%s: wait container runs %s, want %s", where, c.Image, testenv.ExecutorImage)
+			}
+		default:
+			t.Errorf("%s: unexpected container %s", where, c.Name)
+		}
+	}
+	if main == nil {
+		t.Fatalf("%s: no main container", where)
+	}
+	want := tmpl.Container
 	cmd, args := emissaryArgv(main)
 	wantArgv := append(slices.Clone(want.Command), want.Args...)
 	for i := range wantArgv {
 		wantArgv[i] = subst(wantArgv[i])
 	}
 	if got := append(cmd, args...); !slices.Equal(got, wantArgv) {
-		w.t.Errorf("%s: runs %q, want %q", where, got, wantArgv)
+		t.Errorf("%s: runs %q, want %q", where, got, wantArgv)
 	}
 	if main.Image != want.Image || main.ImagePullPolicy != want.ImagePullPolicy {
-		w.t.Errorf("%s: image %s (%s), want %s (%s)", where, main.Image, main.ImagePullPolicy, want.Image, want.ImagePullPolicy)
+		t.Errorf("%s: image %s (%s), want %s (%s)", where, main.Image, main.ImagePullPolicy, want.Image, want.ImagePullPolicy)
 	}
 	if !equality.Semantic.DeepEqual(main.SecurityContext, want.SecurityContext) || !equality.Semantic.DeepEqual(main.Resources, want.Resources) {
-		w.t.Errorf("%s: securityContext %+v and resources %+v, want the template's", where, main.SecurityContext, main.Resources)
+		t.Errorf("%s: securityContext %+v and resources %+v, want the template's", where, main.SecurityContext, main.Resources)
 	}
 	for _, ev := range want.Env {
 		i := slices.IndexFunc(main.Env, func(e corev1.EnvVar) bool { return e.Name == ev.Name })
@@ -597,12 +627,12 @@ func (w *workflowRun) checkPod(p *wfPush, pod *corev1.Pod, template string, inpu
 			f.FieldRef.APIVersion = "v1" // the apiserver's default
 		}
 		if i < 0 || !equality.Semantic.DeepEqual(main.Env[i], wantEv) {
-			w.t.Errorf("%s: env %s, want %+v", where, ev.Name, wantEv)
+			t.Errorf("%s: env %s, want %+v", where, ev.Name, wantEv)
 		}
 	}
 	for _, vm := range want.VolumeMounts {
 		if !slices.ContainsFunc(main.VolumeMounts, func(m corev1.VolumeMount) bool { return equality.Semantic.DeepEqual(m, vm) }) {
-			w.t.Errorf("%s: no volume mount %+v", where, vm)
+			t.Errorf("%s: no volume mount %+v", where, vm)
 		}
 	}
 }
@@ -783,4 +813,26 @@ func getJSON(ctx context.Context, t *testing.T, api *testenv.APIServer, v any, a
 	if err := json.Unmarshal([]byte(out), v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// cronPasses waits until a CronWorkflow has started at least n Workflows
+// and returns their names.
+func (w *workflowRun) cronPasses(cron string, n int, timeout time.Duration) []string {
+	w.t.Helper()
+	var names []string
+	w.poll(fmt.Sprintf("%d Workflows of CronWorkflow %s", n, cron), timeout, func() string {
+		out, err := w.api.Kubectl(w.ctx, "", "get", "workflows", "-n", w.ns, "-l", "workflows.argoproj.io/cron-workflow="+cron, "-o", "name")
+		if err != nil {
+			return err.Error()
+		}
+		names = nil
+		for _, f := range strings.Fields(out) {
+			names = append(names, strings.TrimPrefix(f, "workflow.argoproj.io/"))
+		}
+		if len(names) < n {
+			return fmt.Sprintf("%d", len(names))
+		}
+		return ""
+	})
+	return names
 }
