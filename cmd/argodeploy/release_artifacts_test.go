@@ -5,12 +5,12 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,11 +48,20 @@ func TestReleaseArtifacts(t *testing.T) {
 		t.Fatalf("linux/amd64 archives: %v", archives)
 	}
 	base := strings.TrimSuffix(filepath.Base(archives[0]), ".tar.gz")
-	want := []string{base + ".image.tar", base + ".tar.gz"}
-	for _, p := range []string{"darwin_amd64", "darwin_arm64", "linux_arm64"} {
-		want = append(want, strings.Replace(base, "linux_amd64", p, 1)+".tar.gz")
+	// An archive per platform make release built (PLATFORMS, as
+	// .ci/release reads it), and an image per linux one.
+	platforms := cmp.Or(os.Getenv("PLATFORMS"), "linux/amd64 linux/arm64 darwin/amd64 darwin/arm64")
+	var want []string
+	for _, p := range strings.Fields(platforms) {
+		name := strings.Replace(base, "linux_amd64", strings.ReplaceAll(p, "/", "_"), 1)
+		want = append(want, name+".tar.gz")
+		if strings.HasPrefix(p, "linux/") {
+			want = append(want, name+".image.tar")
+		}
 	}
-	want = append(want, strings.Replace(base, "linux_amd64", "linux_arm64", 1)+".image.tar")
+	if len(files) != len(want) {
+		t.Errorf("checksums.txt has %d files, want %d (%v)", len(files), len(want), want)
+	}
 	for _, f := range want {
 		if !files[f] {
 			t.Errorf("checksums.txt lacks %s", f)
@@ -69,23 +78,12 @@ func TestReleaseArtifacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries := map[string][]byte{}
-	tr := tar.NewReader(zr)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries[hdr.Name], _ = io.ReadAll(tr)
-	}
-	if names := slices.Sorted(maps.Keys(entries)); !slices.Equal(names, []string{"LICENSE", "README.md", "argodeploy"}) {
+	names, entries := untar(t, zr)
+	if !slices.Equal(names, []string{"argodeploy", "LICENSE", "README.md"}) {
 		t.Errorf("archive holds %v", names)
 	}
-	version := strings.TrimPrefix(base, "argodeploy_")
-	version = "v" + strings.TrimSuffix(version, "_linux_amd64")
+	// The archive names the version without its v.
+	version := strings.TrimSuffix(strings.TrimPrefix(base, "argodeploy_"), "_linux_amd64")
 	commit, err := exec.Command("git", "-C", repoPath("."), "rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -104,26 +102,34 @@ func TestReleaseArtifacts(t *testing.T) {
 	if cf.Config.User != "65534:65534" || !slices.Equal(cf.Config.Entrypoint, []string{"/usr/local/bin/argodeploy"}) || cf.Architecture != "amd64" {
 		t.Errorf("image config: user %q entrypoint %v arch %s", cf.Config.User, cf.Config.Entrypoint, cf.Architecture)
 	}
-	var regular []string
-	var binary []byte
-	tr = tar.NewReader(mutate.Extract(img))
+	regular, content := untar(t, mutate.Extract(img))
+	binary := content["usr/local/bin/argodeploy"]
+	if !slices.Equal(regular, []string{"usr/local/bin/argodeploy"}) || !bytes.Equal(binary, entries["argodeploy"]) {
+		t.Errorf("image files %v; binary equal to the archive's: %v", regular, bytes.Equal(binary, entries["argodeploy"]))
+	}
+	checkVersion(t, "image", binary, version, strings.TrimSpace(string(commit)))
+}
+
+// untar reads a tar stream: the names of what is not a directory, in
+// order, and their contents.
+func untar(t *testing.T, r io.Reader) ([]string, map[string][]byte) {
+	t.Helper()
+	var names []string
+	content := map[string][]byte{}
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			break
+			return names, content
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		if hdr.Typeflag != tar.TypeDir {
-			regular = append(regular, hdr.Name)
-			binary, _ = io.ReadAll(tr)
+			names = append(names, hdr.Name)
+			content[hdr.Name], _ = io.ReadAll(tr)
 		}
 	}
-	if !slices.Equal(regular, []string{"usr/local/bin/argodeploy"}) || !bytes.Equal(binary, entries["argodeploy"]) {
-		t.Errorf("image files %v; binary equal to the archive's: %v", regular, bytes.Equal(binary, entries["argodeploy"]))
-	}
-	checkVersion(t, "image", binary, version, strings.TrimSpace(string(commit)))
 }
 
 // checkVersion runs binary version -o json and checks the stamps.
@@ -141,7 +147,7 @@ func checkVersion(t *testing.T, what string, binary []byte, version, commit stri
 	if err := json.Unmarshal(out, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.Version != version || v.Commit != commit || v.Date == "" {
+	if strings.TrimPrefix(v.Version, "v") != version || v.Commit != commit || v.Date == "" {
 		t.Errorf("%s: version %+v, want %s at %s", what, v, version, commit)
 	}
 }
