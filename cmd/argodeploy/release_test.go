@@ -121,6 +121,22 @@ func TestReleaseConfig(t *testing.T) {
 		}
 	}
 
+	// The CI recipes install that archive, checked against the checksums.
+	for _, recipe := range []string{"examples/ci/github-actions.yaml", "examples/ci/gitlab-ci.yaml"} {
+		data, err := os.ReadFile(repoPath(recipe))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"releases/download/", "_linux_amd64.tar.gz", sums, "sha256sum -c"} {
+			if !bytes.Contains(data, []byte(want)) {
+				t.Errorf("%s does not install the release archive checked by its checksums: no %q", recipe, want)
+			}
+		}
+		if bytes.Contains(data, []byte("go install")) {
+			t.Errorf("%s compiles argodeploy (go install) instead of installing the release", recipe)
+		}
+	}
+
 	// The image: the default workflow.image's repository, its tag, user
 	// 65534 as the pods run.
 	k := g.Kos[0]
