@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argodeploy/argodeploy/pkg/ociimage"
 )
 
 // WorkflowsNamespace is where the Argo Workflows install puts its
@@ -198,4 +200,39 @@ func (s *APIServer) writeKubeconfigNamespace(path, token, namespace string) erro
 	}
 	b = bytes.Replace(b, []byte("    cluster: e2e\n    user: e2e\n"), []byte("    cluster: e2e\n    user: e2e\n    namespace: "+namespace+"\n"), 1)
 	return os.WriteFile(path, b, 0o600)
+}
+
+// WriteExecutorImage writes ExecutorImage as an image tarball at path, for
+// a node to import: the pinned argoexec (static) as Argo Workflows'
+// Dockerfile target argoexec lays it out on distroless/static, less that
+// base: /bin/argoexec, the entrypoint, run as root (the image names no
+// user; the pods' securityContext decides), /etc/nsswitch.conf and
+// /etc/ssh/ssh_known_hosts from the module's hack/ directory, and
+// /etc/mime.types (the Dockerfile copies the build stage's, from Alpine's
+// mailcap; this is the host's, Debian's media-types).
+func WriteExecutorImage(path string) error {
+	bin, err := Binary("argoexec-" + ArgoWorkflowsVersion)
+	if err != nil {
+		return err
+	}
+	dir, err := moduleDir("github.com/argoproj/argo-workflows/v3", ArgoWorkflowsVersion)
+	if err != nil {
+		return err
+	}
+	files := []ociimage.File{
+		{Path: "/bin/argoexec", Source: bin, Mode: 0o755},
+		{Path: "/etc/nsswitch.conf", Source: filepath.Join(dir, "hack", "nsswitch.conf")},
+		{Path: "/etc/ssh/ssh_known_hosts", Source: filepath.Join(dir, "hack", "ssh_known_hosts")},
+	}
+	if _, err := os.Stat("/etc/mime.types"); err == nil {
+		files = append(files, ociimage.File{Path: "/etc/mime.types", Source: "/etc/mime.types"})
+	}
+	img, err := ociimage.Build(files, ociimage.Config{
+		Entrypoint: []string{"argoexec"},
+		Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+	if err != nil {
+		return err
+	}
+	return ociimage.WriteTarball(path, ExecutorImage, img)
 }

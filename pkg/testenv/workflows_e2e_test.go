@@ -69,7 +69,13 @@ func TestWorkflowController(t *testing.T) {
 	}
 
 	applyPipeline(ctx, t, step, api, generateWith(t, wfMapping), pipelineN, "shop")
-	applyPipeline(ctx, t, step, api, generateWith(t, stuckMapping), stuckNamespace)
+	// The stuck pipeline writes its Namespace first (createNamespace), so
+	// it is applied as is: a server-side dry run would not find the
+	// namespace its other objects go to.
+	step("apply the stuck pipeline", func() error {
+		_, err := api.Kubectl(ctx, generateWith(t, stuckMapping), "apply", "-f", "-")
+		return err
+	})
 	step("create target deployments", func() error {
 		for _, name := range []string{"web", "api", "stuck"} {
 			d := targetDeployment("shop", name, corev1.Container{Name: name, Image: wfRegistry + name + ":0.9"})
@@ -85,7 +91,9 @@ func TestWorkflowController(t *testing.T) {
 	// A Workflow whose step never runs: its pod stays Pending (say, on a
 	// node that cannot pull its image). Created first: its deadline, which
 	// the generator derives from the mapping's durations, is two minutes
-	// away.
+	// away. Its namespace enforces Pod Security baseline, which the
+	// controller's pod (the executor's init and wait containers beside
+	// argodeploy's) must meet to be created.
 	sw := stuck.create("stuck", "v1", "5a")
 	stuckPod := stuck.waitPod(sw, render.RouteTemplate, 0)
 	deadline := stuck.tmpl.Spec.ActiveDeadlineSeconds
