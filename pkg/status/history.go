@@ -52,7 +52,9 @@ func History(ctx context.Context, client dynamic.Interface, namespace, pipeline,
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b Rollout) int { return cmp.Or(cmp.Compare(b.Created, a.Created), cmp.Compare(b.Workflow, a.Workflow)) })
+	slices.SortFunc(out, func(a, b Rollout) int {
+		return cmp.Or(cmp.Compare(b.Created, a.Created), cmp.Compare(b.Workflow, a.Workflow))
+	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}

@@ -80,20 +80,7 @@ func TestReleases(t *testing.T) {
 	if sensors := sensorsOf(objs); len(sensors) != 1 || sensors[0].Name != relSensor {
 		t.Fatalf("the pipeline has Sensors %v, want one, %s", sensors, relSensor)
 	}
-	sim, err := simulate.NewPipeline(render.Convert[runtime.Object](objs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	simCluster, err := sim.NewCluster(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, relAccount)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := loadTemplate(ctx, t, api, pipelineN, relAccount)
-	r := &releaseRun{t: t, ctx: ctx, api: api, sim: sim, simCluster: simCluster, kc: kc, tmpl: tmpl, at: time.Now().Add(-time.Hour)}
+	r := newReleaseRun(ctx, t, api, objs)
 
 	// One image, two targets: one push rolls both.
 	a := r.push("api", "v1.0.0", "a1")
@@ -155,6 +142,27 @@ type releaseRun struct {
 	kc         string
 	tmpl       *wfv1.WorkflowTemplate
 	at         time.Time // the last publish time handed out
+}
+
+// newReleaseRun prepares the releases of the pipeline objs on api: the
+// simulated pipeline and cluster that predict each push, and the rollout
+// account's kubeconfig and WorkflowTemplate the steps run with.
+func newReleaseRun(ctx context.Context, t *testing.T, api *testenv.APIServer, objs []render.Object) *releaseRun {
+	t.Helper()
+	sim, err := simulate.NewPipeline(render.Convert[runtime.Object](objs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCluster, err := sim.NewCluster(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, relAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := loadTemplate(ctx, t, api, pipelineN, relAccount)
+	return &releaseRun{t: t, ctx: ctx, api: api, sim: sim, simCluster: simCluster, kc: kc, tmpl: tmpl, at: time.Now().Add(-time.Hour)}
 }
 
 // relPush is one push, the Workflow its trigger creates and the routes

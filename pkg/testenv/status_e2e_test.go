@@ -13,10 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/argodeploy/argodeploy/pkg/render"
-	"github.com/argodeploy/argodeploy/pkg/simulate"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
@@ -98,25 +95,4 @@ func TestStatus(t *testing.T) {
 	if code != 1 || strings.Count(out, "is forbidden") < 6 || !strings.Contains(out, "dead letters: could not list ConfigMaps in "+pipelineN) {
 		t.Errorf("status as rel-sensor: exit %d\n%s", code, out)
 	}
-}
-
-// newReleaseRun prepares the releases of the pipeline objs on api: the
-// simulated pipeline and cluster that predict each push, and the rollout
-// account's kubeconfig and WorkflowTemplate the steps run with.
-func newReleaseRun(ctx context.Context, t *testing.T, api *testenv.APIServer, objs []render.Object) *releaseRun {
-	t.Helper()
-	sim, err := simulate.NewPipeline(render.Convert[runtime.Object](objs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	simCluster, err := sim.NewCluster(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, relAccount)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := loadTemplate(ctx, t, api, pipelineN, relAccount)
-	return &releaseRun{t: t, ctx: ctx, api: api, sim: sim, simCluster: simCluster, kc: kc, tmpl: tmpl, at: time.Now().Add(-time.Hour)}
 }
