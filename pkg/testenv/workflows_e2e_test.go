@@ -3,12 +3,14 @@
 package testenv_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -185,6 +187,61 @@ func TestWorkflowController(t *testing.T) {
 	w.runPod(w3, roll3)
 	w.waitPhase(w3.Name, wfv1.WorkflowSucceeded, time.Minute)
 	w.wantImage("api", w3.digest)
+
+	// Pod Security restricted in the pipeline's namespace: argodeploy's
+	// containers meet it, Argo's init and wait containers only with the
+	// controller's executor.securityContext (what the README says). Without
+	// it the admission refuses every attempt's pod, naming only Argo's
+	// containers; with it (the controller reloads its ConfigMap) the pod is
+	// admitted.
+	step("enforce restricted in "+pipelineN, func() error {
+		_, err := api.Kubectl(ctx, "", "label", "namespace", pipelineN, "--overwrite", "pod-security.kubernetes.io/enforce=restricted")
+		return err
+	})
+	w4 := w.create("api", "v2", "d4")
+	r = w.waitPhase(w4.Name, wfv1.WorkflowFailed, time.Minute)
+	attempts := 0
+	for _, n := range r.Status.Nodes {
+		if n.Type != wfv1.NodeTypePod {
+			continue
+		}
+		attempts++
+		if n.Phase != wfv1.NodeError || !strings.Contains(n.Message, "violates PodSecurity") || !strings.Contains(n.Message, `"init", "wait"`) || strings.Contains(n.Message, "main") {
+			t.Errorf("Workflow %s: node %s %s %q, want refused by Pod Security for the init and wait containers alone", r.Name, n.Name, n.Phase, n.Message)
+		}
+	}
+	t.Logf("Workflow %s failed: %s; nodes:\n%s", r.Name, r.Status.Message, nodeSummary(r))
+	if attempts != 3 {
+		t.Errorf("Workflow %s: %d attempts at its route pod, want 3 (an Error is retried, limit 2); nodes:\n%s", r.Name, attempts, nodeSummary(r))
+	}
+	executor := "securityContext:\n  allowPrivilegeEscalation: false\n  capabilities:\n    drop: [ALL]\n"
+	step("set executor.securityContext", func() error {
+		const updated = "Configuration updated"
+		log, err := os.ReadFile(wc.Proc.LogPath)
+		if err != nil {
+			return err
+		}
+		patch, _ := json.Marshal(map[string]any{"data": map[string]string{"executor": executor}})
+		if _, err := api.Kubectl(ctx, "", "patch", "configmap", testenv.WorkflowsConfigMap, "-n", testenv.WorkflowsNamespace, "--type", "merge", "-p", string(patch)); err != nil {
+			return err
+		}
+		return testenv.WaitForLogCount(ctx, wc.Proc, updated, bytes.Count(log, []byte(updated))+1, 30*time.Second)
+	})
+	w5 := w.create("api", "v3", "e5")
+	route5 := w.waitPod(w5, render.RouteTemplate, 0)
+	for _, c := range append(slices.Clone(route5.Spec.InitContainers), route5.Spec.Containers...) {
+		if sc := c.SecurityContext; c.Name != "main" && (sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation) {
+			t.Errorf("pod %s: container %s has securityContext %+v, want the executor's", route5.Name, c.Name, sc)
+		}
+	}
+	w.checkPod(w5, route5, render.RouteTemplate, nil)
+	step("stop the release and enforce baseline again", func() error {
+		if _, err := api.Kubectl(ctx, "", "delete", "workflow", w5.Name, "-n", pipelineN); err != nil {
+			return err
+		}
+		_, err := api.Kubectl(ctx, "", "label", "namespace", pipelineN, "--overwrite", "pod-security.kubernetes.io/enforce-")
+		return err
+	})
 
 	// The garbage collection: each finished Workflow is deleted 20s (the
 	// mapping's ttl) after it ended.
