@@ -35,6 +35,7 @@ import (
 const (
 	wfMapping      = "../../testdata/e2e/workflows.yaml"
 	wfRegistry     = "us-east1-docker.pkg.dev/acme-wf/apps/"
+	wfProject      = "acme-wf"
 	stuckMapping   = "../../testdata/e2e/workflows-stuck.yaml"
 	stuckNamespace = "argo-stuck"
 )
@@ -63,7 +64,7 @@ func TestWorkflowController(t *testing.T) {
 	defer cancel()
 	e := testenv.New(t)
 	step := stepper(t)
-	api := startKube(ctx, e, step)
+	ps, api, nats := startCluster(ctx, e, step)
 	var wc *testenv.WorkflowController
 	step("start workflow-controller", func() (err error) { wc, err = e.StartWorkflowController(ctx, api); return })
 	if len(wc.Config) != 0 {
@@ -89,6 +90,15 @@ func TestWorkflowController(t *testing.T) {
 	})
 	w := newWorkflowRun(ctx, t, api, wfMapping, pipelineN, "wf")
 	stuck := newWorkflowRun(ctx, t, api, stuckMapping, stuckNamespace, "stuck")
+	// The wf pipeline's EventSource and Sensor run, for its first push.
+	sensors := sensorsOf(renderMapping(t, wfMapping))
+	if len(sensors) != 1 || sensors[0].Name != "wf" {
+		t.Fatalf("the wf pipeline has Sensors %v, want one, wf", sensors)
+	}
+	chain := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}
+	step("create topic gcr", func() error { return ps.CreateTopic(ctx, wfProject, "gcr") })
+	step("start eventsource", func() error { _, err := startEventSource(ctx, e, chain, "wf"); return err })
+	step("start sensor", func() error { _, err := startSensor(ctx, e, chain, nats, sensors[0]); return err })
 
 	// A Workflow whose step never runs: its pod stays Pending (say, on a
 	// node that cannot pull its image). Created first: its deadline, which
@@ -108,9 +118,10 @@ func TestWorkflowController(t *testing.T) {
 		t.Errorf("pod %s: activeDeadlineSeconds %v, want what is left of the Workflow's %d", stuckPod.Name, d, *deadline)
 	}
 
-	// The first release of web: the controller resolves the template and
-	// creates the route step's pod.
-	w1 := w.create("web", "v1", "a1")
+	// The first release of web, published to Pub/Sub: the Sensor creates
+	// its Workflow, the controller resolves the template and creates the
+	// route step's pod.
+	w1 := w.publish(ps, "web", "v1", "a1")
 	route1 := w.waitPod(w1, render.RouteTemplate, 0)
 	w.checkPod(w1, route1, render.RouteTemplate, nil)
 	wf := w.get(w1.Name)
@@ -399,6 +410,30 @@ func (w *workflowRun) create(service, tag, pair string) *wfPush {
 	}
 	p.Name = strings.TrimSpace(out)
 	w.t.Logf("push %s %s: Workflow %s/%s", service, tag, w.ns, p.Name)
+	return p
+}
+
+// publish publishes a push of service's image to the emulator's topic and
+// waits for the Workflow the Sensor creates for it.
+func (w *workflowRun) publish(ps *testenv.PubSub, service, tag, pair string) *wfPush {
+	w.t.Helper()
+	image := wfRegistry + service
+	p := &wfPush{service: service, digest: image + "@sha256:" + strings.Repeat(pair, 32), tag: image + ":" + tag}
+	msg := fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, p.digest, p.tag)
+	if _, err := ps.Publish(w.ctx, wfProject, "gcr", []byte(msg)); err != nil {
+		w.t.Fatal(err)
+	}
+	wf, err := waitForWorkflow(w.ctx, w.api, w.name, p.digest, 90*time.Second)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	params := workflowArgs(w.t, wf, p.digest, p.tag)
+	ns, _ := strconv.ParseInt(params[render.ParamPublishedAt], 10, 64)
+	p.Name, p.at = wf.Name, time.Unix(0, ns)
+	if wf.Labels["events.argoproj.io/sensor"] != w.name {
+		w.t.Errorf("Workflow %s: labels %v, want the Sensor %s's", wf.Name, wf.Labels, w.name)
+	}
+	w.t.Logf("published %s: the Sensor created Workflow %s/%s", msg, w.ns, p.Name)
 	return p
 }
 
