@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/status"
@@ -45,11 +44,7 @@ unknown target among them).`,
 			if names := targetNames(m); !slices.Contains(names, args[0]) {
 				return &exitError{code: exitUsage, err: fmt.Errorf("%s has no target %q; its targets: %v", file, args[0], names)}
 			}
-			config, err := cluster.config()
-			if err != nil {
-				return err
-			}
-			client, err := dynamic.NewForConfig(config)
+			client, err := cluster.dynamic()
 			if err != nil {
 				return err
 			}

@@ -110,7 +110,7 @@ failed (the others were still checked); 2 bad usage or cache.`,
 				List:     registry.List,
 				Clusters: rollout.NewClusters(local, namespace),
 				Release: func(ctx context.Context, svc *mapping.Service, r reconcile.Release) (string, error) {
-					return createRelease(ctx, workflows, namespace, pipeline, template, r)
+					return createRelease(ctx, workflows, namespace, pipeline, template, "reconcile", r)
 				},
 				DryRun: dryRun,
 				Log:    s.err,
@@ -172,8 +172,9 @@ func getTyped(ctx context.Context, client dynamic.Interface, resource, namespace
 
 // createRelease creates the Workflow of release r from template in
 // namespace, named and labelled as the pipeline's Sensor names its
-// Workflows, with the arguments its trigger gives one.
-func createRelease(ctx context.Context, client dynamic.Interface, namespace, pipeline, template string, r reconcile.Release) (string, error) {
+// Workflows, with the arguments its trigger gives one, and labelled with
+// its origin (reconcile, replay).
+func createRelease(ctx context.Context, client dynamic.Interface, namespace, pipeline, template, origin string, r reconcile.Release) (string, error) {
 	values := map[string]string{
 		render.ParamDigest:      r.Digest,
 		render.ParamTag:         r.Tag,
@@ -184,7 +185,7 @@ func createRelease(ctx context.Context, client dynamic.Interface, namespace, pip
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: pipeline + "-",
 			Namespace:    namespace,
-			Labels:       map[string]string{render.LabelManagedBy: render.ManagerName, render.LabelPartOf: pipeline, labelOrigin: "reconcile"},
+			Labels:       map[string]string{render.LabelManagedBy: render.ManagerName, render.LabelPartOf: pipeline, labelOrigin: origin},
 		},
 		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: template}},
 	}

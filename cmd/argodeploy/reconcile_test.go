@@ -20,7 +20,7 @@ func TestCreateRelease(t *testing.T) {
 	gvr := wfv1.SchemeGroupVersion.WithResource("workflows")
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "WorkflowList"})
 	r := reconcile.Release{Digest: rolloutDigest, Tag: rolloutImage + ":1.4.2", PublishedAt: 1748858400000000000, Targets: []string{"web"}}
-	if _, err := createRelease(context.Background(), client, "argo-events", "shop", "shop-rollout", r); err != nil {
+	if _, err := createRelease(context.Background(), client, "argo-events", "shop", "shop-rollout", "reconcile", r); err != nil {
 		t.Fatal(err)
 	}
 	list, err := client.Resource(gvr).Namespace("argo-events").List(context.Background(), metav1.ListOptions{})

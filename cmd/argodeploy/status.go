@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -35,6 +36,15 @@ func (c *clusterFlags) config() (*rest.Config, error) {
 		return nil, fmt.Errorf("no cluster to read: %v", err)
 	}
 	return config, nil
+}
+
+// dynamic is a dynamic client of the selected cluster (for the Argo kinds).
+func (c *clusterFlags) dynamic() (dynamic.Interface, error) {
+	config, err := c.config()
+	if err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(config)
 }
 
 // client is a typed client of the selected cluster.

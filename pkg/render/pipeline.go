@@ -26,7 +26,10 @@ func (p *pipeline) rolloutAccount() string     { return p.name + "-rollout" }
 func (p *pipeline) reconcileAccount() string   { return p.name + "-reconcile" }
 
 // templateName names the rollout WorkflowTemplate.
-func (p *pipeline) templateName() string { return p.name + "-rollout" }
+func (p *pipeline) templateName() string { return TemplateName(p.name) }
+
+// TemplateName names the rollout WorkflowTemplate of pipeline NAME.
+func TemplateName(pipeline string) string { return pipeline + "-rollout" }
 
 // shardName names the i-th of n shards of a kind of object: no suffix when
 // there is only one.

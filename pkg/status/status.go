@@ -48,6 +48,35 @@ type Target struct {
 	Error       string `json:"error,omitempty"`
 }
 
+// ReadDeadLetter reads a dead-letter ConfigMap as the Sensor's dead-letter
+// trigger writes it: the registry message and its Pub/Sub publish time.
+func ReadDeadLetter(cm *corev1.ConfigMap) DeadLetter {
+	dl := DeadLetter{Name: cm.Name, Created: cm.CreationTimestamp.UTC().Format(time.RFC3339), PublishTime: cm.Data["publishTime"]}
+	var msg struct{ Digest, Tag string }
+	if json.Unmarshal([]byte(cm.Data["message"]), &msg) == nil {
+		dl.Digest, dl.Tag = msg.Digest, msg.Tag
+	}
+	return dl
+}
+
+// publishTimeLayout is how the Pub/Sub EventSource writes a publish time
+// (time.Time's String).
+const publishTimeLayout = "2006-01-02 15:04:05.999999999 -0700 MST"
+
+// Push is the push a dead letter holds, as a release Workflow takes it:
+// the digest and tag as the registry sent them and the publish time in
+// Unix nanoseconds. It fails when the message lacks them.
+func (d DeadLetter) Push() (digest, tag string, publishedAt int64, err error) {
+	if d.Digest == "" || d.Tag == "" {
+		return "", "", 0, fmt.Errorf("dead letter %s holds no registry message with a digest and a tag", d.Name)
+	}
+	at, err := time.Parse(publishTimeLayout, d.PublishTime)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("dead letter %s: publish time %q: %v", d.Name, d.PublishTime, err)
+	}
+	return d.Digest, d.Tag, at.UnixNano(), nil
+}
+
 // DeadLetter is a push whose Workflow the Sensor could not create.
 type DeadLetter struct {
 	Name        string `json:"name"`
@@ -174,12 +203,7 @@ func deadLetters(ctx context.Context, cms corev1client.ConfigMapsGetter, m *mapp
 	}
 	out := []DeadLetter{}
 	for _, cm := range list.Items {
-		dl := DeadLetter{Name: cm.Name, Created: cm.CreationTimestamp.UTC().Format(time.RFC3339), PublishTime: cm.Data["publishTime"]}
-		var msg struct{ Digest, Tag string }
-		if json.Unmarshal([]byte(cm.Data["message"]), &msg) == nil {
-			dl.Digest, dl.Tag = msg.Digest, msg.Tag
-		}
-		out = append(out, dl)
+		out = append(out, ReadDeadLetter(&cm))
 	}
 	slices.SortFunc(out, func(a, b DeadLetter) int {
 		return strings.Compare(b.Created+b.Name, a.Created+a.Name)

@@ -4,26 +4,35 @@ package testenv_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
 var updateStatus = flag.Bool("update-status", false, "rewrite testdata/e2e/status.golden")
 
 // TestStatus runs argodeploy status against a real kube-apiserver after a
-// release: what each target runs and recorded, checked against a golden
-// with times masked; a target whose Deployment is missing is said and
-// fails the run; and with an account that may not read Deployments, each
-// target says it was forbidden.
+// release: what each target runs and recorded, and a dead letter, checked
+// against a golden with times masked; a target whose Deployment is missing
+// is said and fails the run. argodeploy replay then releases the dead
+// letter's push as a Workflow of the template and deletes it. With an
+// account that may not read Deployments, each target says it was
+// forbidden.
 func TestStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -50,12 +59,35 @@ func TestStatus(t *testing.T) {
 	r.run(r.push("api", "v1.0.0", "a1"))
 	r.run(r.push("worker-batch", "v1.0.0", "f1"))
 
+	// A push whose Workflow the Sensor could not create, recorded as its
+	// dead-letter trigger records one: the registry message and the
+	// publish time as the EventSource writes it.
+	published := time.Date(2026, 12, 1, 9, 30, 0, 123456789, time.UTC)
+	deadTag, deadDigest := relRegistry+"api:v1.1.0", relRegistry+"api@sha256:"+strings.Repeat("b2", 32)
+	deadLetter := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: "rel-dead-letter-abcde", Namespace: pipelineN,
+			Labels: map[string]string{render.LabelManagedBy: render.ManagerName, render.LabelPartOf: "rel", render.LabelDeadLetter: "true"}},
+		Data: map[string]string{
+			"message":     fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, deadDigest, deadTag),
+			"publishTime": published.String(),
+		},
+	}
+	step("create a dead letter", func() error {
+		data, err := json.Marshal(deadLetter)
+		if err != nil {
+			return err
+		}
+		_, err = api.Kubectl(ctx, string(data), "create", "-f", "-")
+		return err
+	})
+
 	bin, err := argodeployBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	status := func(kubeconfig string) (string, int) {
-		cmd := exec.CommandContext(ctx, bin, "status", "-f", relMapping, "--kubeconfig", kubeconfig)
+	run := func(args ...string) (string, int) {
+		cmd := exec.CommandContext(ctx, bin, args...)
 		out, err := cmd.CombinedOutput()
 		code := 0
 		if x, ok := err.(*exec.ExitError); ok {
@@ -64,6 +96,9 @@ func TestStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 		return string(out), code
+	}
+	status := func(kubeconfig string) (string, int) {
+		return run("status", "-f", relMapping, "--kubeconfig", kubeconfig)
 	}
 	out, code := status(api.Kubeconfig)
 	t.Logf("argodeploy status:\n%s", out)
@@ -84,6 +119,32 @@ func TestStatus(t *testing.T) {
 	}
 	if masked != string(want) {
 		t.Errorf("status differs from %s (go test -tags e2e -run TestStatus ./pkg/testenv/ -update-status):\n got:\n%s\nwant:\n%s", golden, masked, want)
+	}
+
+	// replay releases the dead letter's push as the Sensor would have, and
+	// deletes it.
+	out, code = run("replay", deadLetter.Name, "-f", relMapping, "--kubeconfig", api.Kubeconfig)
+	if code != 0 || !strings.Contains(out, "configmap "+pipelineN+"/"+deadLetter.Name+" deleted") {
+		t.Fatalf("replay: exit %d\n%s", code, out)
+	}
+	var wfs wfv1.WorkflowList
+	list, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", "argodeploy.dev/origin=replay", "-o", "json")
+	if err != nil || json.Unmarshal([]byte(list), &wfs) != nil || len(wfs.Items) != 1 {
+		t.Fatalf("replayed Workflows: %v\n%s", err, list)
+	}
+	args := map[string]string{}
+	for _, p := range wfs.Items[0].Spec.Arguments.Parameters {
+		args[p.Name] = p.Value.String()
+	}
+	wantArgs := map[string]string{render.ParamDigest: deadDigest, render.ParamTag: deadTag, render.ParamPublishedAt: strconv.FormatInt(published.UnixNano(), 10)}
+	if !maps.Equal(args, wantArgs) || wfs.Items[0].Spec.WorkflowTemplateRef.Name != "rel-rollout" {
+		t.Errorf("replayed Workflow: template %v, arguments %v, want %v", wfs.Items[0].Spec.WorkflowTemplateRef, args, wantArgs)
+	}
+	if _, err := api.Kubectl(ctx, "", "get", "configmap", "-n", pipelineN, deadLetter.Name); err == nil {
+		t.Errorf("dead letter %s still there after replay", deadLetter.Name)
+	}
+	if out, code = run("replay", deadLetter.Name, "-f", relMapping, "--kubeconfig", api.Kubeconfig); code != 1 || !strings.Contains(out, "not found") {
+		t.Errorf("replay of a dead letter that is gone: exit %d\n%s", code, out)
 	}
 
 	// The Sensor's account may create Workflows, not read Deployments.
