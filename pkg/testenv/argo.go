@@ -200,16 +200,22 @@ const netnsPrefix = "argodeploy-e2e-"
 func removeStaleNetns() {
 	entries, _ := os.ReadDir("/run/netns")
 	for _, ent := range entries {
-		rest, ok := strings.CutPrefix(ent.Name(), netnsPrefix)
-		if !ok {
-			continue
+		if ownerGone(ent.Name()) {
+			_ = exec.Command("ip", "netns", "delete", ent.Name()).Run()
 		}
-		pid, _, _ := strings.Cut(rest, "-")
-		if _, err := os.Stat("/proc/" + pid); err == nil {
-			continue
-		}
-		_ = exec.Command("ip", "netns", "delete", ent.Name()).Run()
 	}
+}
+
+// ownerGone reports whether name is netnsPrefix, a pid and "-..." and that
+// process has ended.
+func ownerGone(name string) bool {
+	rest, ok := strings.CutPrefix(name, netnsPrefix)
+	if !ok {
+		return false
+	}
+	pid, _, _ := strings.Cut(rest, "-")
+	_, err := os.Stat("/proc/" + pid)
+	return err != nil
 }
 
 // newNetns makes a network namespace with lo up and, for each port, a

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -76,9 +77,14 @@ type APIServer struct {
 	AdminToken string
 	// Kubeconfig is the admin kubeconfig file.
 	Kubeconfig string
-	Proc       *Proc
-	env        *Env
-	argv       []string // how it was started, for Restart
+	// HostIP is the address it advertises (the kubernetes Service's
+	// endpoint): the host's address on its default route, which a node in
+	// its own network namespace (StartNode) reaches; 127.0.0.1 on a host
+	// without one. It listens on every address, so URL (loopback) works too.
+	HostIP string
+	Proc   *Proc
+	env    *Env
+	argv   []string // how it was started, for Restart
 }
 
 // ServiceAccountIssuer is the issuer and audience of the tokens the
@@ -112,11 +118,12 @@ func (e *Env) StartAPIServer(ctx context.Context, etcd *Etcd) (*APIServer, error
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
+	hostIP := defaultRouteIP()
 	argv := []string{bin,
 		"--etcd-servers", etcd.URL,
 		"--etcd-prefix", "/registry",
-		"--bind-address", "127.0.0.1",
-		"--advertise-address", "127.0.0.1",
+		"--bind-address", "0.0.0.0",
+		"--advertise-address", hostIP,
 		"--secure-port", fmt.Sprint(port),
 		"--cert-dir", filepath.Join(dir, "certs"),
 		"--token-auth-file", tokens,
@@ -127,11 +134,14 @@ func (e *Env) StartAPIServer(ctx context.Context, etcd *Etcd) (*APIServer, error
 		"--service-account-signing-key-file", keyFile,
 		"--service-cluster-ip-range", "10.0.0.0/24",
 		"--allow-privileged=true",
+		// A node's name is no DNS name here: reach the kubelet (logs,
+		// exec) on its address.
+		"--kubelet-preferred-address-types", "InternalIP,Hostname",
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
 		"--v=1",
 	}
-	s := &APIServer{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Port: port, AdminToken: token, env: e, argv: argv}
+	s := &APIServer{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Port: port, AdminToken: token, HostIP: hostIP, env: e, argv: argv}
 	if err := s.start(ctx); err != nil {
 		return nil, err
 	}
@@ -189,9 +199,25 @@ func (e *Env) StartControllerManager(ctx context.Context, api *APIServer) (*Proc
 	return p, WaitForLog(ctx, p, `"Started controller" controller="deployment-controller"`, 60*time.Second)
 }
 
+// defaultRouteIP is this host's source address towards the outside (no
+// packet is sent), or 127.0.0.1 when it has no route there.
+func defaultRouteIP() string {
+	c, err := net.Dial("udp4", "203.0.113.1:9")
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
 // WriteKubeconfig writes a kubeconfig that reaches the apiserver with a
 // bearer token.
 func (s *APIServer) WriteKubeconfig(path, token string) error {
+	return writeKubeconfig(path, s.URL, token)
+}
+
+// writeKubeconfig writes a kubeconfig for server with a bearer token.
+func writeKubeconfig(path, server, token string) error {
 	cfg := fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -209,7 +235,7 @@ contexts:
     cluster: e2e
     user: e2e
 current-context: e2e
-`, s.URL, token)
+`, server, token)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -1,0 +1,104 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/argodeploy/argodeploy/pkg/ociimage"
+)
+
+// The node pulls nothing: every image its pods run is built here from local
+// files with pkg/ociimage and imported under the reference the pods name.
+
+// busyboxPath is Debian busybox-static's binary.
+const busyboxPath = "/bin/busybox"
+
+// ImportBuilt writes img as a tarball tagged ref and imports it.
+func (n *Node) ImportBuilt(ctx context.Context, ref string, img v1.Image) error {
+	dir, err := os.MkdirTemp(n.Dir, "image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tar := filepath.Join(dir, "image.tar")
+	if err := ociimage.WriteTarball(tar, ref, img); err != nil {
+		return err
+	}
+	return n.ImportImage(ctx, tar)
+}
+
+// importPause imports PauseImage: the pause program alone, run as
+// 65535:65535 as upstream's image is.
+func (n *Node) importPause(ctx context.Context, pause string) error {
+	img, err := ociimage.Build([]ociimage.File{{Path: "/pause", Source: pause, Mode: 0o755}},
+		ociimage.Config{Entrypoint: []string{"/pause"}, User: "65535:65535"})
+	if err != nil {
+		return err
+	}
+	return n.ImportBuilt(ctx, PauseImage, img)
+}
+
+// BusyboxImage is an image of the static busybox, with a link in /bin for
+// each of its programs (sh, id, cat, sleep, wget...) and PATH set, run as
+// user (e.g. "65534:65534", or "" for root).
+func BusyboxImage(user string) (v1.Image, error) {
+	if _, err := os.Stat(busyboxPath); err != nil {
+		return nil, fmt.Errorf("%s missing (Debian busybox-static): %s", busyboxPath, installHint)
+	}
+	out, err := exec.Command(busyboxPath, "--list").Output()
+	if err != nil {
+		return nil, fmt.Errorf("busybox --list: %w", err)
+	}
+	files := []ociimage.File{{Path: "/bin/busybox", Source: busyboxPath, Mode: 0o755}}
+	for _, name := range strings.Fields(string(out)) {
+		if name != "busybox" && !strings.Contains(name, "/") {
+			files = append(files, ociimage.File{Path: "/bin/" + name, Link: "busybox"})
+		}
+	}
+	return ociimage.Build(files, ociimage.Config{
+		Entrypoint: []string{"/bin/sh"},
+		Env:        []string{"PATH=/bin"},
+		User:       user,
+		WorkingDir: "/",
+	})
+}
+
+// argodeployStatic builds cmd/argodeploy once per test binary, static
+// (CGO_ENABLED=0), for an image with nothing else in it.
+var argodeployStatic = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "argodeploy-static-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "argodeploy")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/argodeploy/argodeploy/cmd/argodeploy")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/argodeploy: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// ArgodeployImage is argodeploy's image as make release builds it: the
+// static binary alone at /usr/local/bin/argodeploy on an empty base, run
+// as 65534:65534, built from this checkout.
+func ArgodeployImage() (v1.Image, error) {
+	bin, err := argodeployStatic()
+	if err != nil {
+		return nil, err
+	}
+	return ociimage.Build([]ociimage.File{{Path: "/usr/local/bin/argodeploy", Source: bin, Mode: 0o755}},
+		ociimage.Config{
+			Entrypoint: []string{"/usr/local/bin/argodeploy"},
+			User:       "65534:65534",
+			Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp"},
+			WorkingDir: "/",
+		})
+}
