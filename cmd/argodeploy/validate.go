@@ -360,6 +360,7 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 	}
 	schemaFailed := map[string]bool{} // objects whose decode errors the schema layer already explains
 	schemaResults := validateSchemas(docs, schema.Options{Relaxed: opts.AllowUnknownFields})
+	opts.ParseCommand = parseStep
 	results := check.All(ctx, objs, opts)
 	for i, d := range docs {
 		o := d.Object

@@ -31,6 +31,10 @@ type Options struct {
 	// but not among the objects from a problem to a note: it must then
 	// exist in the cluster. Secrets are always external.
 	External bool
+	// ParseCommand parses the words a workflow step runs argodeploy with
+	// (after "argodeploy") as the argodeploy binary does; nil leaves them
+	// unchecked.
+	ParseCommand func(args []string) error
 }
 
 // Access checks what objects reach by name and what their service accounts
@@ -94,6 +98,7 @@ func accessLayer(in *inputs, opts Options) []Result {
 			a.pods(i, workflowPods("spec.workflowSpec", &o.Spec.WorkflowSpec))
 		}
 	}
+	a.mappedPushesAdmitted(decoded)
 	a.compare(decoded)
 	var results []Result
 	for i, obj := range decoded {
@@ -140,12 +145,13 @@ type access struct {
 	// cacheImages are, per Sensor (by object index) whose triggers create
 	// rollout Workflows, the images of the cache entries those read; nil
 	// when some entry is unknown.
-	cacheImages map[int]map[string]bool
-	cacheNames  map[int][]string         // per such Sensor, the cache ConfigMaps its Workflows read
-	caches      map[string]*mappedPushes // what the entries of those ConfigMaps map, by cacheNames
-	matchers    map[string]*matcher      // compiled filters, by path and values
-	entries     map[string][]cacheEntry  // cache ConfigMap key → its decoded entries
-	required    map[string]bool          // requireOnce's needs recorded
+	cacheImages   map[int]map[string]bool
+	cacheNames    map[int][]string         // per such Sensor, the cache ConfigMaps its Workflows read
+	caches        map[string]*mappedPushes // what the entries of those ConfigMaps map, by cacheNames
+	matchers      map[string]*matcher      // compiled filters, by path and values
+	generatedDeps map[[2]int]bool          // per Sensor and dependency: its filters are generate's (generated)
+	entries       map[string][]cacheEntry  // cache ConfigMap key → its decoded entries
+	required      map[string]bool          // requireOnce's needs recorded
 
 	broken  map[string]bool   // objects that did not decode, by kind/namespace/name
 	partial bool              // some needs are unknown: an object did not decode or a template is missing
@@ -168,7 +174,7 @@ func newAccess(decoded []runtime.Object, opts Options) *access {
 	a := &access{
 		opts: opts, accounts: map[string]bool{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]bool{},
 		roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{}, roleIndex: map[any]int{}, templates: map[string]*wfv1.WorkflowTemplate{},
-		cacheImages: map[int]map[string]bool{}, cacheNames: map[int][]string{}, caches: map[string]*mappedPushes{}, matchers: map[string]*matcher{}, entries: map[string][]cacheEntry{}, required: map[string]bool{},
+		cacheImages: map[int]map[string]bool{}, cacheNames: map[int][]string{}, caches: map[string]*mappedPushes{}, matchers: map[string]*matcher{}, generatedDeps: map[[2]int]bool{}, entries: map[string][]cacheEntry{}, required: map[string]bool{},
 		needs: map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
 	}
 	for i, obj := range decoded {
@@ -285,6 +291,9 @@ func (a *access) cacheEntries(k string, cm *corev1.ConfigMap) []cacheEntry {
 	entries := make([]cacheEntry, len(keys))
 	for j, service := range keys {
 		svc, err := mapping.DecodeEntry([]byte(cm.Data[service]))
+		if err == nil {
+			err = mapping.CheckEntry(svc)
+		}
 		entries[j] = cacheEntry{service, svc, err}
 	}
 	a.entries[k] = entries
@@ -453,14 +462,24 @@ func (a *access) cronWorkflow(i int, c *wfv1.CronWorkflow) {
 	a.require(sa, need{i, account, c.Namespace, rule("argoproj.io", "workflowtaskresults", "create", "patch"), "CronWorkflow " + c.Name + " (executor task results)"})
 	a.specVolumes(i, "spec.workflowSpec", c.Namespace, spec, nil)
 	var step *corev1.Container
-	for _, t := range spec.Templates {
-		if t.Name == spec.Entrypoint && t.Container != nil && slices.Equal(t.Container.Command, []string{"argodeploy", "reconcile"}) {
-			step = t.Container
+	stepAt := ""
+	for t, tmpl := range spec.Templates {
+		if tmpl.Name == spec.Entrypoint && tmpl.Container != nil && slices.Equal(tmpl.Container.Command, []string{"argodeploy", "reconcile"}) {
+			step, stepAt = tmpl.Container, fmt.Sprintf("spec.workflowSpec.templates[%d].container.args", t)
 		}
 	}
 	if step == nil {
 		a.unknown[sa] = true // its steps' needs are not known
 		return
+	}
+	for _, name := range flagValues(step.Args, "--workflow-template") {
+		switch k := key(c.Namespace, name); {
+		case a.templates[k] != nil || a.broken["WorkflowTemplate/"+k]:
+		case a.opts.External:
+			a.note(i, stepAt, "--workflow-template %s: WorkflowTemplate %q is not among the inputs: it must exist in namespace %q (external)", name, name, c.Namespace)
+		default:
+			a.fail(i, stepAt, "--workflow-template %s: WorkflowTemplate %q not found in namespace %q: every release the reconcile pass creates fails", name, name, c.Namespace)
+		}
 	}
 	a.require(sa, need{i, account, c.Namespace, rule("argoproj.io", "workflows", "create"), "CronWorkflow " + c.Name + " (argodeploy reconcile creates release Workflows)"})
 	// reconcile --event-bus reads the EventBus and each --sensor.
@@ -586,7 +605,14 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 		images = prev // another Workflow of the Sensor's; nil when its entries are not known
 	}
 	a.cacheImages[i] = nil // until every entry is read
+	projected := map[string]bool{}
 	for _, raw := range names {
+		if projected[raw] {
+			a.fail(i, path+".volumes", "cache ConfigMap %q is projected twice into volume cache: its keys would be written twice to the same paths", raw)
+			a.unknown[sa] = true
+			return
+		}
+		projected[raw] = true
 		name := resolve(raw, values)
 		if isTemplated(raw) {
 			a.fail(i, path+".volumes", "cache ConfigMap %q is a parameter: the cache the route step reads must be fixed in the WorkflowTemplate", raw)

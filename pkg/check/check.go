@@ -172,10 +172,10 @@ func undecodedResult(obj runtime.Object, err error) Result {
 // Result per (object, check), in input order. Objects that Upstream reports
 // as undecodable get no Result.
 func Local(objs []runtime.Object) []Result {
-	return local(decodeInputs(objs, true))
+	return local(decodeInputs(objs, true), Options{})
 }
 
-func local(in *inputs) []Result {
+func local(in *inputs, opts Options) []Result {
 	var results []Result
 	for i, obj := range in.objs {
 		if in.skipped(i) {
@@ -186,13 +186,13 @@ func local(in *inputs) []Result {
 			results = append(results, result("Sensor", o, referencesValidator, References(o)))
 		case *wfv1.WorkflowTemplate:
 			results = append(results, result("WorkflowTemplate", o, retryValidator, RetryExpressions(&o.Spec)),
-				result("WorkflowTemplate", o, stepsValidator, ReleaseSteps(&o.Spec)))
+				result("WorkflowTemplate", o, stepsValidator, errors.Join(ReleaseSteps("spec", &o.Spec), stepCommands("spec", &o.Spec, opts.ParseCommand))))
 		case *wfv1.Workflow:
 			results = append(results, result("Workflow", o, retryValidator, RetryExpressions(&o.Spec)),
-				result("Workflow", o, stepsValidator, ReleaseSteps(&o.Spec)))
+				result("Workflow", o, stepsValidator, errors.Join(ReleaseSteps("spec", &o.Spec), stepCommands("spec", &o.Spec, opts.ParseCommand))))
 		case *wfv1.CronWorkflow:
 			results = append(results, result("CronWorkflow", o, retryValidator, RetryExpressions(&o.Spec.WorkflowSpec)),
-				result("CronWorkflow", o, stepsValidator, ReleaseSteps(&o.Spec.WorkflowSpec)))
+				result("CronWorkflow", o, stepsValidator, errors.Join(ReleaseSteps("spec.workflowSpec", &o.Spec.WorkflowSpec), stepCommands("spec.workflowSpec", &o.Spec.WorkflowSpec, opts.ParseCommand))))
 		}
 	}
 	return results

@@ -152,7 +152,7 @@ func workflowTemplate() *wfv1.WorkflowTemplate {
 				Container: &corev1.Container{
 					Name:         "main",
 					Image:        "bitnami/kubectl:1.33",
-					Command:      []string{"/bin/sh", "-c", "echo $TAG"},
+					Command:      []string{"argodeploy", "route"},
 					Env:          []corev1.EnvVar{{Name: "TAG", Value: "{{workflow.parameters.tag}}"}},
 					VolumeMounts: []corev1.VolumeMount{{Name: "cache", MountPath: "/etc/cache", ReadOnly: true}},
 					SecurityContext: &corev1.SecurityContext{

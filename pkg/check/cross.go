@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/argodeploy/argodeploy/pkg/render"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -34,7 +35,7 @@ func All(ctx context.Context, objs []runtime.Object, opts Options) []Result {
 	// The layers only read the objects: run them side by side.
 	layers := []func() []Result{
 		func() []Result { return upstream(ctx, in) },
-		func() []Result { return local(in) },
+		func() []Result { return local(in, opts) },
 		func() []Result { return crossResource(in, opts) },
 		func() []Result { return accessLayer(in, opts) },
 	}
@@ -88,8 +89,16 @@ func crossResource(in *inputs, opts Options) []Result {
 		}
 		var errs, notes []error
 		bus := cmp.Or(s.Spec.EventBusName, "default")
-		if inNS := buses[s.Namespace]; len(inNS) > 0 && !inNS[bus] {
+		switch inNS := buses[s.Namespace]; {
+		case len(inNS) > 0 && !inNS[bus]:
 			errs = append(errs, fieldErrorf("spec.eventBusName", "EventBus %q not found in namespace %q (the inputs have %s): the Sensor would read nothing", bus, s.Namespace, strings.Join(slices.Sorted(maps.Keys(inNS)), ", ")))
+		case len(inNS) == 0 && len(buses) > 0:
+			elsewhere := fieldErrorf("spec.eventBusName", "EventBus %q not found in namespace %q (the inputs have EventBuses in namespace %s only): the Sensor would read nothing", bus, s.Namespace, strings.Join(slices.Sorted(maps.Keys(buses)), ", "))
+			if opts.External {
+				notes = append(notes, elsewhere)
+			} else {
+				errs = append(errs, elsewhere)
+			}
 		}
 		pubSub := map[string]*eventsv1alpha1.PubSubEventSource{} // dependency → its Pub/Sub source
 		for i, d := range s.Spec.Dependencies {
@@ -349,6 +358,45 @@ func fieldErrorf(path, format string, args ...any) error {
 	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
 }
 
+// pushFieldArguments are the push's fields a trigger parameter reads (by
+// dataKey, or in a dataTemplate), and the argument of a release Workflow
+// each must set.
+var pushFieldArguments = []struct{ field, argument string }{
+	{"body.digest", render.ParamDigest},
+	{"body.tag", render.ParamTag},
+	{"publishTime", render.ParamPublishedAt},
+}
+
+// pushArguments checks, for a Workflow of a WorkflowTemplate that declares
+// the release's arguments (digest, tag, published-at), that each trigger
+// parameter reading one of the push's fields sets the argument for it,
+// not another: the release would read a tag as the digest, say.
+func pushArguments(triggerPath string, params []eventsv1alpha1.TriggerParameter, args []wfv1.Parameter, declared map[string]bool) []error {
+	for _, name := range render.WorkflowParams() {
+		if !declared[name] {
+			return nil
+		}
+	}
+	var errs []error
+	for j, p := range params {
+		m := argumentDestRE.FindStringSubmatch(p.Dest)
+		if m == nil || p.Src == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		if n >= len(args) || !declared[args[n].Name] {
+			continue // reported as past the arguments, or not declared
+		}
+		for _, f := range pushFieldArguments {
+			reads := p.Src.DataKey == f.field || p.Src.DataKey == "" && strings.Contains(p.Src.DataTemplate, ".Input."+f.field)
+			if reads && args[n].Name != f.argument {
+				errs = append(errs, fieldErrorf(fmt.Sprintf("%s.parameters[%d].dest", triggerPath, j), "%s sets argument %q from the push's %s: the release would take it for the %s", p.Dest, args[n].Name, f.field, args[n].Name))
+			}
+		}
+	}
+	return errs
+}
+
 // argumentDestRE is a trigger parameter's dest into a Workflow argument.
 var argumentDestRE = regexp.MustCompile(`^spec\.arguments\.parameters\.([0-9]+)\.`)
 
@@ -404,11 +452,17 @@ func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates
 			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.parameters[%d].dest", triggerPath, j), "%s: the Workflow has %d arguments, so the value would go to a new argument with no name and reach no parameter", p.Dest, len(wf.Spec.Arguments.Parameters)))
 		}
 	}
+	given := map[string]bool{}
 	for i, p := range wf.Spec.Arguments.Parameters {
 		if !declared[p.Name] {
 			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.arguments.parameters[%d].name", path, i), "parameter %q is not declared by WorkflowTemplate %q", p.Name, ref.Name))
 		}
+		if given[p.Name] {
+			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.arguments.parameters[%d].name", path, i), "parameter %q is given twice: one of the values set is lost", p.Name))
+		}
+		given[p.Name] = true
 	}
+	errs = append(errs, pushArguments(triggerPath, params, wf.Spec.Arguments.Parameters, declared)...)
 	uses, err := templates.uses(tmpl)
 	if err != nil {
 		return append(errs, err)

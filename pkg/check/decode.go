@@ -98,6 +98,11 @@ func decodeData(u *unstructured.Unstructured, data []byte, strict bool) (kruntim
 	gvk := u.GroupVersionKind()
 	typed, ok := kinds.ByGroupKind[gvk.GroupKind()]
 	if !ok {
+		if want, known := groupVersions[gvk.Kind]; known {
+			// A kind of the pipeline under another API would pass by
+			// being checked by nothing.
+			return u, fmt.Errorf("apiVersion %q: want %q", u.GetAPIVersion(), want)
+		}
 		return u, nil
 	}
 	if gvk.Version != typed.Version {
@@ -112,6 +117,16 @@ func decodeData(u *unstructured.Unstructured, data []byte, strict bool) (kruntim
 	}
 	return obj, nil
 }
+
+// groupVersions are the apiVersions of the kinds in kinds.ByGroupKind, by
+// kind.
+var groupVersions = func() map[string]string {
+	out := map[string]string{}
+	for gk, typed := range kinds.ByGroupKind {
+		out[gk.Kind] = gk.WithVersion(typed.Version).GroupVersion().String()
+	}
+	return out
+}()
 
 // decodeJSON decodes from into obj through JSON, data if it is not nil,
 // case-sensitively and keeping integers as int64; strict fails on unknown

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"regexp/syntax"
@@ -11,6 +12,7 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // pushFields says, for each field a Sensor's filters must hold to the
@@ -20,6 +22,32 @@ var pushFields = map[string]struct{ beyond, missing string }{
 	"body.action": {"not INSERT: a deleted tag would start a release", "any action, a deleted tag too, would start a release"},
 	"body.digest": {"not a digest of an image the cache maps: a push of it would start a release", "a push of any image would start a release"},
 	"body.tag":    {"not a tag of a mapped image that its targets take (tagPattern): a push of it would start a release", "a push under any tag, or none, would start a release"},
+}
+
+// pushImage is what an image in a push can be: a registry host, with a
+// port, and a lower-case path (distribution's reference grammar, loosely).
+const pushImage = `[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9][a-z0-9._-]*)+`
+
+// pushValues are, per field, the values a registry can send: filters are
+// compared on these only, as a filter that also admits what never comes
+// admits nothing more.
+var pushValues = map[string]string{
+	"body.digest": "^" + pushImage + "@sha256:[a-f0-9]{64}$",
+	"body.tag":    "^" + pushImage + ":[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+}
+
+// possible returns the matchers of all with the values the registry can
+// send on field.
+func (a *access) possible(field string, all []*matcher) []*matcher {
+	values, ok := pushValues[field]
+	if !ok {
+		return all
+	}
+	m, err := a.matcher(eventsv1alpha1.DataFilter{Path: field, Value: []string{values}})
+	if err != nil {
+		panic(err) // pushValues compile
+	}
+	return append(slices.Clip(all), m)
 }
 
 // exactFilters checks that the data filters of each dependency of Sensor
@@ -49,7 +77,10 @@ func (a *access) exactFilters(i int, s *eventsv1alpha1.Sensor) {
 			continue // it never fires; pubSubPath says why
 		}
 		cache := a.cache(i)
-		if generated(data, cache.byImage) {
+		if len(cache.byImage) == 0 {
+			return // routedImages reports the images without an entry
+		}
+		if a.generated(i, d, data, cache.byImage) {
 			continue
 		}
 		for _, field := range []string{"body.action", "body.digest", "body.tag"} {
@@ -77,6 +108,7 @@ func (a *access) exactFilters(i int, s *eventsv1alpha1.Sensor) {
 type mappedPushes struct {
 	want    map[string][]eventsv1alpha1.DataFilter
 	byImage map[string]mapping.Service
+	images  map[string]bool
 }
 
 // cache is what the cache Sensor i's Workflows read maps (its entries
@@ -86,18 +118,21 @@ func (a *access) cache(i int) *mappedPushes {
 	if c, ok := a.caches[k]; ok {
 		return c
 	}
-	c := &mappedPushes{want: map[string][]eventsv1alpha1.DataFilter{}, byImage: map[string]mapping.Service{}}
+	c := &mappedPushes{want: map[string][]eventsv1alpha1.DataFilter{}, byImage: map[string]mapping.Service{}, images: map[string]bool{}}
 	var services []mapping.Service
 	for _, name := range a.cacheNames[i] {
 		for _, e := range a.entries[name] {
 			if _, seen := c.byImage[e.svc.Image]; !seen {
 				c.byImage[e.svc.Image] = e.svc
+				c.images[e.svc.Image] = true
 				services = append(services, e.svc)
 			}
 		}
 	}
-	for _, f := range render.Filters(services) {
-		c.want[f.Path] = append(c.want[f.Path], f)
+	if len(services) > 0 { // else every push fails at the route step: routedImages says so
+		for _, f := range render.Filters(services) {
+			c.want[f.Path] = append(c.want[f.Path], f)
+		}
 	}
 	a.caches[k] = c
 	return c
@@ -140,7 +175,7 @@ func (a *access) fieldAdmits(i int, path, field string, data []eventsv1alpha1.Da
 			a.fail(i, path, "internal error: the filter generate writes for the cache does not compile: %v", err)
 			return
 		}
-		witness, found, decided := excess(all, m)
+		witness, found, decided := excess(a.possible(field, all), m)
 		if !decided {
 			a.fail(i, fmt.Sprintf("%s.filters.data[%d]", path, on[0]), "too complex to compare with the mapped pushes (over %d states): write the filter as generate does", maxStates)
 			return
@@ -164,6 +199,17 @@ func (a *access) fieldAdmits(i int, path, field string, data []eventsv1alpha1.Da
 		a.fail(i, at, "admits %q, %s", witness, pushFields[field].beyond)
 		return
 	}
+}
+
+// generated is generated for dependency d of Sensor i, once.
+func (a *access) generated(i, d int, data []eventsv1alpha1.DataFilter, byImage map[string]mapping.Service) bool {
+	k := [2]int{i, d}
+	if g, ok := a.generatedDeps[k]; ok {
+		return g
+	}
+	g := generated(data, byImage)
+	a.generatedDeps[k] = g
+	return g
 }
 
 // generated reports whether data are the filters generate writes for the
@@ -190,7 +236,66 @@ func generated(data []eventsv1alpha1.DataFilter, byImage map[string]mapping.Serv
 	if services == nil {
 		return false
 	}
-	return reflect.DeepEqual(data, render.Filters(services))
+	want := render.Filters(services)
+	if len(data) != len(want) || !reflect.DeepEqual(data[:len(want)-1], want[:len(want)-1]) {
+		return false
+	}
+	last, w := data[len(data)-1], want[len(want)-1]
+	if reflect.DeepEqual(last, w) {
+		return true
+	}
+	// The last filter lists, per tag expression, the images that take it,
+	// in the mapping's order of the expressions, which the cache does not
+	// keep: any order of the same alternatives admits the same.
+	if last.Path != w.Path || last.Type != w.Type || last.Comparator != w.Comparator || last.Template != w.Template || len(last.Value) != 1 {
+		return false
+	}
+	byKey := map[string][]mapping.Service{}
+	for _, svc := range services {
+		one := render.Filters([]mapping.Service{svc})
+		v := one[len(one)-1].Value[0]
+		key := strings.TrimSuffix(strings.TrimPrefix(v, "^"+regexp.QuoteMeta(svc.Image)+":"), "$")
+		byKey[key] = append(byKey[key], svc)
+	}
+	alternatives := map[string]bool{}
+	for _, group := range byKey {
+		f := render.Filters(group)
+		alternatives[strings.TrimSuffix(strings.TrimPrefix(f[len(f)-1].Value[0], "^"), "$")] = true
+	}
+	value, ok := strings.CutPrefix(last.Value[0], "^(?:")
+	if !ok || len(alternatives) < 2 {
+		return false
+	}
+	value, ok = strings.CutSuffix(value, ")$")
+	return ok && permutation(value, alternatives)
+}
+
+// permutation reports whether s is the alternatives joined by "|", each
+// once, in some order.
+func permutation(s string, alternatives map[string]bool) bool {
+	used := map[string]bool{}
+	var from func(p int) bool
+	from = func(p int) bool {
+		if len(used) == len(alternatives) {
+			return p == len(s)+1
+		}
+		// The next alternative ends at a "|" or at the end; try each.
+		for q := p; q <= len(s); q++ {
+			if q < len(s) && s[q] != '|' {
+				continue
+			}
+			alt := s[p:q]
+			if alternatives[alt] && !used[alt] {
+				used[alt] = true
+				if from(q + 1) {
+					return true
+				}
+				delete(used, alt)
+			}
+		}
+		return false
+	}
+	return from(0)
 }
 
 // fieldsExist reports whether every filter reads a field an Artifact
@@ -230,4 +335,124 @@ func (a *access) matcher(f eventsv1alpha1.DataFilter) (*matcher, error) {
 	}
 	a.matchers[k] = m
 	return m, nil
+}
+
+// mappedPushesAdmitted checks, for each cache the Sensors' Workflows read,
+// that the Sensors admit every push it maps: an image no Sensor admits,
+// or a push of an admitted image that its Sensor's filters refuse (a tag
+// the cache's tagPattern takes, say), rolls only when the reconcile pass
+// finds it, minutes late. A dependency whose filters are what generate
+// writes for the images it lists admits their pushes.
+func (a *access) mappedPushesAdmitted(decoded []runtime.Object) {
+	readers := map[string][]int{} // cache → the Sensors whose Workflows read it, in input order
+	for i, obj := range decoded {
+		if _, ok := obj.(*eventsv1alpha1.Sensor); ok && a.cacheImages[i] != nil {
+			k := strings.Join(a.cacheNames[i], ",")
+			readers[k] = append(readers[k], i)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(readers)) {
+		sensors := readers[k]
+		cache := a.cache(sensors[0])
+		admitted := map[string]bool{}
+		for _, i := range sensors {
+			s := decoded[i].(*eventsv1alpha1.Sensor)
+			for d, dep := range s.Spec.Dependencies {
+				var data []eventsv1alpha1.DataFilter
+				if dep.Filters != nil {
+					data = dep.Filters.Data
+					if dep.Filters.DataLogicalOperator == eventsv1alpha1.OrLogicalOperator || dep.FiltersLogicalOperator == eventsv1alpha1.OrLogicalOperator {
+						maps.Copy(admitted, cache.images) // filterLogic refuses it
+						continue
+					}
+				}
+				if a.generated(i, d, data, cache.byImage) {
+					for _, f := range data {
+						if f.Path == "body.digest" {
+							images, _ := admittedImages(f.Value[0])
+							for _, image := range images {
+								admitted[image] = true
+							}
+						}
+					}
+					continue
+				}
+				for _, image := range slices.Sorted(maps.Keys(cache.byImage)) {
+					admits, known := admitsPush(data, image)
+					if !known {
+						admitted[image] = true // other checks refuse the filters
+						continue
+					}
+					if !admits {
+						continue
+					}
+					admitted[image] = true
+					a.refusedPushes(i, fmt.Sprintf("spec.dependencies[%d]", d), data, cache.byImage[image])
+				}
+			}
+		}
+		for _, image := range slices.Sorted(maps.Keys(cache.byImage)) {
+			if !admitted[image] {
+				a.fail(sensors[0], "spec.dependencies", "the cache maps image %s, but no Sensor admits its pushes: they roll only when the reconcile pass finds them, minutes late", image)
+			}
+		}
+	}
+}
+
+// samplePush is a push of image under a tag, with a digest.
+func samplePush(image string) map[string]string {
+	return map[string]string{"body.action": "INSERT", "body.digest": image + "@sha256:" + strings.Repeat("0", 64)}
+}
+
+// admitsPush reports whether the digest and action filters among data
+// admit a push of image; known is false when one is not a plain string
+// filter that compiles, which other checks refuse.
+func admitsPush(data []eventsv1alpha1.DataFilter, image string) (admits, known bool) {
+	push := samplePush(image)
+	admits = true
+	for _, f := range data {
+		value, ok := push[f.Path]
+		if !ok {
+			continue
+		}
+		if f.Type != eventsv1alpha1.JSONTypeString || f.Template != "" || (f.Comparator != "" && f.Comparator != eventsv1alpha1.EqualTo) {
+			return false, false
+		}
+		matched := false
+		for _, v := range f.Value {
+			re, err := regexp.Compile(v)
+			if err != nil {
+				return false, false
+			}
+			matched = matched || re.MatchString(value)
+		}
+		admits = admits && matched
+	}
+	return admits, true
+}
+
+// refusedPushes checks that the filters data of the dependency at path of
+// Sensor i admit every push of svc the cache maps.
+func (a *access) refusedPushes(i int, path string, data []eventsv1alpha1.DataFilter, svc mapping.Service) {
+	want := map[string][]*matcher{}
+	for _, f := range render.Filters([]mapping.Service{svc}) {
+		m, err := a.matcher(f)
+		if err != nil {
+			return
+		}
+		want[f.Path] = append(want[f.Path], m)
+	}
+	for j, f := range data {
+		if want[f.Path] == nil || f.Type != eventsv1alpha1.JSONTypeString || f.Template != "" || (f.Comparator != "" && f.Comparator != eventsv1alpha1.EqualTo) {
+			continue
+		}
+		m, err := a.matcher(f)
+		if err != nil {
+			continue
+		}
+		witness, found, _ := excess(a.possible(f.Path, want[f.Path]), m)
+		if found {
+			a.fail(i, fmt.Sprintf("%s.filters.data[%d]", path, j), "refuses %q, a push the cache maps (service %s): it rolls only when the reconcile pass finds it, minutes late", witness, svc.Name)
+		}
+	}
 }

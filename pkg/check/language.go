@@ -137,7 +137,7 @@ var runeKinds = []struct {
 
 // readable are the runes a witness is written with where a run allows:
 // an X stands out in a name, then digits and letters.
-const readable = "X0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWYZ_-.:/@"
+const readable = "Xx0123456789abcdefghijklmnopqrstuvwyzABCDEFGHIJKLMNOPQRSTUVWYZ_-.:/@"
 
 // samples picks a rune of kind has in each run [b[j], b[j+1]), readable
 // ones first, in the order of readable.

@@ -29,6 +29,7 @@ type definedPod struct {
 	host       string   // where hostNetwork is set
 	containers []string // each container, init containers first, then spec.Containers
 	images     bool     // the containers name their images (Argo's do; argo-events' are the controller's)
+	claims     []string // the volumes of the workflow's volumeClaimTemplates
 	patch      string   // the podSpecPatch applied, if any
 	patched    *corev1.PodSpec
 	patchErr   error // why the patch cannot be applied
@@ -67,10 +68,20 @@ func (a *access) pods(i int, pods []definedPod) {
 				}
 			}
 		}
-		if p.images {
-			for c, container := range append(append([]corev1.Container(nil), p.spec.InitContainers...), p.spec.Containers...) {
-				if why := unpinned(container.Image); why != "" {
-					a.fail(i, p.containers[c]+".image", "%s", why)
+		volumes := map[string]bool{}
+		for _, v := range p.spec.Volumes {
+			volumes[v.Name] = true
+		}
+		for _, v := range p.claims {
+			volumes[v] = true
+		}
+		for c, container := range append(append([]corev1.Container(nil), p.spec.InitContainers...), p.spec.Containers...) {
+			if why := unpinned(container.Image); p.images && why != "" {
+				a.fail(i, p.containers[c]+".image", "%s", why)
+			}
+			for m, mount := range container.VolumeMounts {
+				if !volumes[mount.Name] {
+					a.fail(i, fmt.Sprintf("%s.volumeMounts[%d].name", p.containers[c], m), "volume %q is not a volume of the pod: the pod is refused when the step starts", mount.Name)
 				}
 			}
 		}
@@ -194,6 +205,9 @@ func workflowPods(prefix string, spec *wfv1.WorkflowSpec) []definedPod {
 			p.spec.HostNetwork = *spec.HostNetwork
 		}
 		p.spec.Volumes = append(append([]corev1.Volume(nil), spec.Volumes...), tmpl.Volumes...)
+		for _, claim := range spec.VolumeClaimTemplates {
+			p.claims = append(p.claims, claim.Name)
+		}
 		if len(tmpl.Volumes) > 0 {
 			p.volumes = at + ".volumes"
 		}
@@ -273,7 +287,7 @@ func argoEventsPod(t *eventsv1alpha1.Template) definedPod {
 	if t != nil {
 		p.spec.SecurityContext, p.spec.Volumes = t.SecurityContext, t.Volumes
 		if t.Container != nil {
-			main.SecurityContext = t.Container.SecurityContext
+			main.SecurityContext, main.VolumeMounts = t.Container.SecurityContext, t.Container.VolumeMounts
 		}
 	}
 	p.spec.Containers = []corev1.Container{main}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/util/expr/argoexpr"
 	"github.com/argoproj/argo-workflows/v3/util/expr/env"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -34,18 +36,24 @@ const lockItem = "{{item.lock}}"
 // inputRef finds the inputs a template field reads.
 var inputRef = regexp.MustCompile(`\{\{\s*inputs\.parameters\.([A-Za-z0-9_-]+)\s*\}\}`)
 
-// ReleaseSteps checks the steps of spec that run argodeploy: a rollout
+// ReleaseSteps checks the steps of spec that run argodeploy: in a spec
+// that mounts the argodeploy cache, every container runs argodeploy; a rollout
 // step holds a mutex named by the lock its step's argument takes from the
 // route step's output (so that two releases never roll one Deployment at
 // once, and targets that share none never wait for each other), and no
 // route or rollout step is retried after an exit that is final (2: a
 // permanent failure; 3: rolled back), as the workflow controller would
 // decide it: the retry policy, the limit and the expression, evaluated
-// with the controller's evaluator.
-func ReleaseSteps(spec *wfv1.WorkflowSpec) error {
+// with the controller's evaluator. Paths start with prefix (spec,
+// spec.workflowSpec).
+func ReleaseSteps(prefix string, spec *wfv1.WorkflowSpec) error {
 	var errs []error
+	_, release := CacheConfigMaps(spec.Volumes)
 	for i, t := range spec.Templates {
-		at := fmt.Sprintf("spec.templates[%d]", i)
+		at := fmt.Sprintf("%s.templates[%d]", prefix, i)
+		if c := containerOf(t); release && c != nil && len(c.Command) > 0 && path.Base(c.Command[0]) != "argodeploy" {
+			errs = append(errs, fieldErrorf(at+".container.command", "runs %q, not argodeploy: a workflow that mounts the argodeploy cache runs argodeploy's steps only, which are what its account is granted for", c.Command[0]))
+		}
 		command := argodeployCommand(t)
 		if command == "rollout" {
 			errs = append(errs, rolloutLock(at, t, spec.Templates)...)
@@ -55,7 +63,7 @@ func ReleaseSteps(spec *wfv1.WorkflowSpec) error {
 		}
 		rs, rsAt := t.RetryStrategy, at+".retryStrategy"
 		if rs == nil {
-			rs, rsAt = spec.RetryStrategy, "spec.retryStrategy"
+			rs, rsAt = spec.RetryStrategy, prefix+".retryStrategy"
 		}
 		if err := finalRetries(rsAt, rs, command); err != nil {
 			errs = append(errs, err)
@@ -182,4 +190,67 @@ func finalRetries(at string, rs *wfv1.RetryStrategy, command string) error {
 		at += ".expression"
 	}
 	return fieldErrorf(at, "retries argodeploy %s %s; retry only what may pass next time, e.g. expression: lastRetry.status == \"Error\" or (lastRetry.status == \"Failed\" and asInt(lastRetry.exitCode) == %d)", command, strings.Join(retried, " and "), rollout.ExitTransient)
+}
+
+// stepCommands parses, with parse, the command line of each template of
+// spec (at prefix) whose container runs argodeploy: one that does not
+// parse fails the step at once, every time.
+func stepCommands(prefix string, spec *wfv1.WorkflowSpec, parse func([]string) error) error {
+	if parse == nil {
+		return nil
+	}
+	var errs []error
+	for i, t := range spec.Templates {
+		c := containerOf(t)
+		if c == nil {
+			continue
+		}
+		words := append(append([]string(nil), c.Command...), c.Args...)
+		if len(words) == 0 || path.Base(words[0]) != "argodeploy" {
+			continue
+		}
+		at := fmt.Sprintf("%s.templates[%d].container", prefix, i)
+		if t.Script != nil {
+			at = fmt.Sprintf("%s.templates[%d].script", prefix, i)
+		}
+		if len(c.Args) > 0 {
+			at += ".args"
+		} else {
+			at += ".command"
+		}
+		if err := parse(words[1:]); err != nil {
+			msg, _, _ := strings.Cut(err.Error(), "\n")
+			errs = append(errs, fieldErrorf(at, "argodeploy %s: %s: the step fails at once, every time", strings.Join(words[1:], " "), msg))
+			continue
+		}
+		errs = append(errs, mountedPaths(at, words[1:], c.VolumeMounts)...)
+	}
+	return errors.Join(errs...)
+}
+
+// mountedFlags are the flags of argodeploy's steps that name what a volume
+// holds: a directory, or a file whose directory is the volume.
+var mountedFlags = []struct {
+	flag string
+	file bool
+	what string
+}{{"--cache-dir", false, "the cache"}, {"--bus-auth", true, "the event bus credentials"}}
+
+// mountedPaths reports a flag among args (at path at) that names a place
+// where none of the container's mounts is: the step would find nothing
+// there.
+func mountedPaths(at string, args []string, mounts []corev1.VolumeMount) []error {
+	var errs []error
+	for _, f := range mountedFlags {
+		for _, value := range flagValues(args, f.flag) {
+			dir := path.Clean(value)
+			if f.file {
+				dir = path.Dir(dir)
+			}
+			if !slices.ContainsFunc(mounts, func(m corev1.VolumeMount) bool { return path.Clean(m.MountPath) == dir }) {
+				errs = append(errs, fieldErrorf(at, "%s %s: no volume is mounted at %s, so the step reads no %s", f.flag, value, dir, strings.TrimPrefix(f.what, "the ")))
+			}
+		}
+	}
+	return errs
 }

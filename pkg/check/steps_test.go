@@ -41,7 +41,7 @@ func TestFinalRetries(t *testing.T) {
 			Steps: []wfv1.ParallelSteps{{Steps: []wfv1.WorkflowStep{{Name: "target", Template: "rollout", WithParam: "{{steps.route.outputs.result}}",
 				Arguments: wfv1.Arguments{Parameters: []wfv1.Parameter{{Name: "lock", Value: wfv1.AnyStringPtr("{{item.lock}}")}}}}}}},
 		}}}
-		err := ReleaseSteps(spec)
+		err := ReleaseSteps("spec", spec)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%+v: %v", c.rs, err)

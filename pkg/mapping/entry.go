@@ -3,8 +3,11 @@ package mapping
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"regexp/syntax"
+	"sync"
 )
 
 // EncodeEntry is the cache ConfigMap value of a defaulted service: its JSON,
@@ -32,4 +35,66 @@ func DecodeEntry(data []byte) (Service, error) {
 		return Service{}, fmt.Errorf("cache entry of service %q lists no targets", s.Name)
 	}
 	return s, nil
+}
+
+// CheckEntry reports what makes s, a decoded cache entry, other than what
+// EncodeEntry writes for a defaulted service the loader accepts: every
+// target named, once, with its namespace, Deployment and container, a known
+// strategy and policy, a tagPattern that compiles, after naming another of
+// its targets, and no two targets rolling one container.
+func CheckEntry(s Service) error {
+	var errs []error
+	if s.Name == "" || s.Image == "" {
+		errs = append(errs, fmt.Errorf("the entry names no service or image"))
+	}
+	names := map[string]bool{}
+	containers := map[string]string{}
+	for i, t := range s.Targets {
+		what := fmt.Sprintf("target %d (%q)", i, t.Name)
+		switch {
+		case t.Name == "":
+			errs = append(errs, fmt.Errorf("%s has no name: the route step could name no target to roll", what))
+		case names[t.Name]:
+			errs = append(errs, fmt.Errorf("%s is listed twice: each push would roll it twice", what))
+		}
+		names[t.Name] = true
+		if t.Namespace == "" || t.Deployment == "" || t.Container == "" {
+			errs = append(errs, fmt.Errorf("%s lacks its namespace, deployment or container", what))
+		}
+		if t.Strategy != StrategyRestart && t.Strategy != StrategySetImage {
+			errs = append(errs, fmt.Errorf("%s: strategy %q is neither %s nor %s", what, t.Strategy, StrategyRestart, StrategySetImage))
+		}
+		if t.Policy != PolicyPublishTime && t.Policy != PolicySemver {
+			errs = append(errs, fmt.Errorf("%s: policy %q is neither %s nor %s", what, t.Policy, PolicyPublishTime, PolicySemver))
+		}
+		if !tagPatternParses(t.TagPattern) {
+			errs = append(errs, fmt.Errorf("%s: tagPattern %q is not a regular expression", what, t.TagPattern))
+		}
+		if c := t.ClusterName() + "/" + t.Namespace + "/" + t.Deployment + "/" + t.Container; containers[c] != "" {
+			errs = append(errs, fmt.Errorf("%s rolls the container target %q rolls", what, containers[c]))
+		} else {
+			containers[c] = t.Name
+		}
+	}
+	for i, t := range s.Targets {
+		if t.After != "" && (t.After == t.Name || s.Target(t.After) == nil) {
+			errs = append(errs, fmt.Errorf("target %d (%q): after %q names no other target of the service", i, t.Name, t.After))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// parsedPatterns remembers which tag patterns parse: entries repeat them.
+var parsedPatterns sync.Map
+
+// tagPatternParses reports whether p is a regular expression, matched
+// whole.
+func tagPatternParses(p string) bool {
+	if ok, seen := parsedPatterns.Load(p); seen {
+		return ok.(bool)
+	}
+	_, err := syntax.Parse("^(?:"+p+")$", syntax.Perl)
+	ok := err == nil && p != ""
+	parsedPatterns.Store(p, ok)
+	return ok
 }
