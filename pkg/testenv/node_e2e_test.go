@@ -4,17 +4,44 @@ package testenv_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
+// busyboxImage is the test image of busybox programs, user 65534.
+const busyboxImage = "example.com/argodeploy-e2e/busybox:1"
+
+// TestNodeRunsPods starts a cluster with a real node (containerd, runc,
+// kubelet, kube-proxy, kube-scheduler) and checks what a pod of the
+// pipeline needs: a Pod Security restricted pod with a ConfigMap, its
+// ServiceAccount token and a read-only root reaches the apiserver through
+// the kubernetes Service; a crash is reported as one; a Deployment becomes
+// Ready and rolls to a new ReplicaSet; the generated WorkflowTemplate's
+// route and rollout steps run as pods of the argodeploy image and roll a
+// Deployment whose pods run. Then Stop leaves nothing behind.
 func TestNodeRunsPods(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	e := testenv.New(t)
 	step := stepper(t)
+	start := time.Now()
 	var (
 		etcd *testenv.Etcd
 		api  *testenv.APIServer
@@ -24,38 +51,510 @@ func TestNodeRunsPods(t *testing.T) {
 	step("start kube-apiserver", func() (err error) { api, err = e.StartAPIServer(ctx, etcd); return })
 	step("start controller-manager", func() error { _, err := e.StartControllerManager(ctx, api); return err })
 	step("start node", func() (err error) { node, err = e.StartNode(ctx, api); return })
-	step("import busybox", func() error {
+	t.Logf("node %s ready %.1fs after the start: InternalIP %s, apiserver advertised at %s", node.Name, time.Since(start).Seconds(), node.IP, api.HostIP)
+	step("import busybox image", func() error {
 		img, err := testenv.BusyboxImage("65534:65534")
 		if err != nil {
 			return err
 		}
-		return node.ImportBuilt(ctx, "example.com/busybox:1", img)
+		return node.ImportBuilt(ctx, busyboxImage, img)
 	})
-	pod := `apiVersion: v1
-kind: Pod
-metadata: {name: hello, namespace: default}
-spec:
-  restartPolicy: Never
-  containers:
-  - name: main
-    image: example.com/busybox:1
-    imagePullPolicy: Never
-    command: [sh, -c, 'id; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace']
-`
-	step("run pod", func() error {
-		if _, err := api.Kubectl(ctx, pod, "apply", "-f", "-"); err != nil {
-			return err
-		}
-		_, err := api.Kubectl(ctx, "", "wait", "pod/hello", "--for", "jsonpath={.status.phase}=Succeeded", "--timeout", "120s")
-		return err
-	})
-	out, err := api.Kubectl(ctx, "", "logs", "hello")
+
+	t.Run("restricted", func(t *testing.T) { nodeRestrictedPod(ctx, t, api) })
+	t.Run("crash", func(t *testing.T) { nodeCrash(ctx, t, api) })
+	t.Run("deployment", func(t *testing.T) { nodeDeployment(ctx, t, api, node) })
+	t.Run("release", func(t *testing.T) { nodeRelease(ctx, t, api, node) })
+	if t.Failed() {
+		return
+	}
+
+	// Stop must leave no container, shim, mount, cgroup or namespace.
+	out, err := node.Ctr(ctx, "tasks", "ls")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The kubelet runs the container as the image's user id but not its
-	// group (no runAsGroup given): gid 0.
-	if want := "uid=65534 gid=0 groups=0\ndefault"; out != want {
-		t.Errorf("logs %q, want %q", out, want)
+	var pids []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		if f := strings.Fields(line); len(f) == 3 && f[2] == "RUNNING" {
+			pids = append(pids, f[1])
+		}
 	}
+	if len(pids) == 0 {
+		t.Fatalf("no task runs in containerd before Stop:\n%s", out)
+	}
+	stopped := time.Now()
+	e.Stop()
+	t.Logf("Stop took %.1fs; it had %d container processes to end", time.Since(stopped).Seconds(), len(pids))
+	for _, pid := range pids {
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			t.Errorf("container process %s still runs after Stop", pid)
+		}
+	}
+	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), node.Dir) {
+		t.Errorf("mounts left under %s:\n%s", node.Dir, data)
+	}
+	if left, _ := filepath.Glob("/sys/fs/cgroup/*" + node.CgroupRoot); len(left) > 0 {
+		t.Errorf("cgroups left: %v", left)
+	}
+	if _, err := os.Stat("/run/netns/" + node.Netns); err == nil {
+		t.Errorf("network namespace %s left", node.Netns)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if data, err := os.ReadFile(p); err == nil && strings.Contains(string(data), node.Socket) {
+			t.Errorf("%s still runs: %q", filepath.Dir(p), data)
+		}
+	}
+}
+
+// nodeRestrictedPod runs a pod that Pod Security's restricted level admits
+// and checks from inside it what the kubelet and runc gave it.
+func nodeRestrictedPod(ctx context.Context, t *testing.T, api *testenv.APIServer) {
+	mustKubectl(ctx, t, api, "", "create", "namespace", "restricted")
+	mustKubectl(ctx, t, api, "", "label", "namespace", "restricted", "pod-security.kubernetes.io/enforce=restricted")
+	mustKubectl(ctx, t, api, "", "create", "configmap", "settings", "-n", "restricted", "--from-literal=greeting=hello from a ConfigMap")
+
+	// The level is enforced: a pod without the security context is refused.
+	_, err := api.Kubectl(ctx, "", "run", "loose", "-n", "restricted", "--image", busyboxImage, "--restart", "Never", "--", "true")
+	if err == nil || !strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`) {
+		t.Fatalf("a pod without a security context in a restricted namespace: %v", err)
+	}
+
+	// The pod reaches the apiserver through the kubernetes Service's
+	// address the kubelet put in its environment: busybox's wget speaks no
+	// TLS the apiserver accepts, so it sends plain HTTP, which Go's TLS
+	// server answers with a 400. (The argodeploy pods of the release below
+	// make real TLS calls with their tokens.) Its token is the last line;
+	// the test has the apiserver review it.
+	script := `set -e
+id -u; id -g
+cat /etc/settings/greeting; echo
+if touch /root-is-writable 2>/dev/null; then echo root writable; else echo root read-only; fi
+touch /tmp/scratch && echo tmp writable
+grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status
+wget -q -O - "http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/" 2>&1 || true
+cat /var/run/secrets/kubernetes.io/serviceaccount/token
+`
+	pod := restrictedPod("restricted", "probe", busyboxImage, "sh", "-c", script)
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "settings", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
+		{Name: "settings", MountPath: "/etc/settings", ReadOnly: true},
+		{Name: "scratch", MountPath: "/tmp"},
+	}
+	applyObject(ctx, t, api, pod)
+	done := waitPod(ctx, t, api, "restricted", "probe", 2*time.Minute, podEnded)
+	logs := mustKubectl(ctx, t, api, "", "logs", "-n", "restricted", "probe")
+	if done.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod probe: phase %s, logs:\n%s", done.Status.Phase, logs)
+	}
+	lines := strings.Split(strings.TrimSuffix(logs, "\n"), "\n")
+	want := []string{"65534", "65534", "hello from a ConfigMap", "root read-only", "tmp writable",
+		"CapEff:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2",
+		"wget: server returned error: HTTP/1.0 400 Bad Request"}
+	if len(lines) != len(want)+1 || !slices.Equal(lines[:len(want)], want) {
+		t.Fatalf("pod probe printed:\n%s\nwant first:\n%s", logs, strings.Join(want, "\n"))
+	}
+	review := authv1.TokenReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"},
+		Spec:     authv1.TokenReviewSpec{Token: lines[len(want)]},
+	}
+	data, _ := json.Marshal(review)
+	if err := json.Unmarshal([]byte(mustKubectl(ctx, t, api, string(data), "create", "-o", "json", "-f", "-")), &review); err != nil {
+		t.Fatal(err)
+	}
+	if st := review.Status; !st.Authenticated || st.User.Username != "system:serviceaccount:restricted:default" ||
+		!slices.Equal(st.User.Extra["authentication.kubernetes.io/pod-name"], authv1.ExtraValue{"probe"}) {
+		t.Errorf("the pod's token: %+v", st)
+	}
+	if c := done.Status.ContainerStatuses; len(c) != 1 || c[0].State.Terminated == nil || c[0].State.Terminated.ExitCode != 0 || c[0].State.Terminated.Reason != "Completed" {
+		t.Errorf("container status %+v", c)
+	}
+	if done.Spec.NodeName != testenv.NodeName || !strings.HasPrefix(done.Status.PodIP, "10.244.0.") {
+		t.Errorf("pod on node %q with IP %q, want %s and an address of %s", done.Spec.NodeName, done.Status.PodIP, testenv.NodeName, testenv.PodCIDR)
+	}
+}
+
+// nodeCrash checks that a container's failure is what the apiserver says:
+// exit code 1, and a restarting pod in CrashLoopBackOff.
+func nodeCrash(ctx context.Context, t *testing.T, api *testenv.APIServer) {
+	mustKubectl(ctx, t, api, "", "create", "namespace", "crash")
+	once := restrictedPod("crash", "once", busyboxImage, "sh", "-c", "echo failing; exit 1")
+	always := restrictedPod("crash", "again", busyboxImage, "sh", "-c", "echo failing again; exit 1")
+	always.Spec.RestartPolicy = corev1.RestartPolicyAlways
+	applyObject(ctx, t, api, once)
+	applyObject(ctx, t, api, always)
+
+	p := waitPod(ctx, t, api, "crash", "once", 2*time.Minute, podEnded)
+	if term := p.Status.ContainerStatuses[0].State.Terminated; p.Status.Phase != corev1.PodFailed || term == nil || term.ExitCode != 1 || term.Reason != "Error" {
+		t.Errorf("pod once: phase %s, container %+v", p.Status.Phase, p.Status.ContainerStatuses[0].State)
+	}
+	if logs := mustKubectl(ctx, t, api, "", "logs", "-n", "crash", "once"); logs != "failing\n" {
+		t.Errorf("pod once logs %q", logs)
+	}
+	p = waitPod(ctx, t, api, "crash", "again", 2*time.Minute, func(p *corev1.Pod) error {
+		cs := p.Status.ContainerStatuses
+		if len(cs) == 1 && cs[0].RestartCount >= 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == "CrashLoopBackOff" {
+			return nil
+		}
+		return fmt.Errorf("container %+v", cs)
+	})
+	if last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated; last == nil || last.ExitCode != 1 || p.Status.Phase != corev1.PodRunning {
+		t.Errorf("pod again: phase %s, last state %+v", p.Status.Phase, last)
+	}
+}
+
+// nodeDeployment checks that a Deployment's pods run and become Ready, and
+// that kubectl rollout restart replaces them with a new ReplicaSet's.
+func nodeDeployment(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node) {
+	mustKubectl(ctx, t, api, "", "create", "namespace", "apps")
+	applyObject(ctx, t, api, runningDeployment("apps", "target", busyboxImage, 2))
+	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/target", "-n", "apps", "--timeout", "3m")
+	before := readyPods(ctx, t, api, node, "apps", "app=target", 2)
+
+	mustKubectl(ctx, t, api, "", "rollout", "restart", "deployment/target", "-n", "apps")
+	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/target", "-n", "apps", "--timeout", "3m")
+	var rss appsv1.ReplicaSetList
+	getObject(ctx, t, api, &rss, "replicasets", "-n", "apps", "-l", "app=target")
+	revisions := map[string]int32{}
+	for _, rs := range rss.Items {
+		revisions[rs.Annotations["deployment.kubernetes.io/revision"]] = rs.Status.ReadyReplicas
+	}
+	if len(rss.Items) != 2 || revisions["1"] != 0 || revisions["2"] != 2 {
+		t.Errorf("ReplicaSets by revision and ready replicas: %v, want 1: 0 and 2: 2", revisions)
+	}
+	// The old pods go (terminating takes their grace period, 1 s here).
+	var after []corev1.Pod
+	err := testenv.WaitFor(ctx, "the old pods to go", 2*time.Minute, nil, func(ctx context.Context) error {
+		var pods corev1.PodList
+		getObject(ctx, t, api, &pods, "pods", "-n", "apps", "-l", "app=target")
+		if len(pods.Items) != 2 {
+			return fmt.Errorf("%d pods", len(pods.Items))
+		}
+		after = pods.Items
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after = readyPods(ctx, t, api, node, "apps", "app=target", 2)
+	for _, p := range after {
+		for _, b := range before {
+			if p.Name == b.Name {
+				t.Errorf("pod %s survived the restart", p.Name)
+			}
+		}
+	}
+	// Their containers are gone from containerd too.
+	tasks, err := node.Ctr(ctx, "tasks", "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range before {
+		if id := containerID(b); strings.Contains(tasks, id) {
+			t.Errorf("container %s of the replaced pod %s is still a task:\n%s", id, b.Name, tasks)
+		}
+	}
+}
+
+// nodeRelease applies the pipeline of examples/single-service.yaml and runs
+// its WorkflowTemplate's route and rollout steps as pods of the argodeploy
+// image (the step's container, volumes, ServiceAccount and security
+// context; the Argo executor is not there), in argo-events under Pod
+// Security restricted. The rollout step restarts shop/web, whose pods run.
+func nodeRelease(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node) {
+	step := stepper(t)
+	webImage := image + ":latest"
+	var digest string
+	step("import argodeploy and web images", func() error {
+		img, err := testenv.ArgodeployImage()
+		if err != nil {
+			return err
+		}
+		if err := node.ImportBuilt(ctx, mapping.DefaultImage, img); err != nil {
+			return err
+		}
+		web, err := testenv.BusyboxImage("65534:65534")
+		if err != nil {
+			return err
+		}
+		d, err := web.Digest()
+		if err != nil {
+			return err
+		}
+		digest = d.String()
+		return node.ImportBuilt(ctx, webImage, web)
+	})
+	step("apply CRDs (minimal)", func() error { return api.ApplyCRDs(ctx, false) })
+	applyPipeline(ctx, t, step, api, yamlOf(t, renderMapping(t, "../../examples/single-service.yaml")), pipelineN, "shop")
+	mustKubectl(ctx, t, api, "", "label", "namespace", pipelineN, "pod-security.kubernetes.io/enforce=restricted")
+	web := runningDeployment("shop", "web", webImage, 1)
+	web.Spec.Template.Spec.Containers[0].Name = "web"
+	applyObject(ctx, t, api, web)
+	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/web", "-n", "shop", "--timeout", "3m")
+	before := readyPods(ctx, t, api, node, "shop", "app=web", 1)
+
+	tmpl := loadTemplate(ctx, t, api, pipelineN, "shop-rollout")
+	published := time.Now()
+	subst := map[string]string{
+		"workflow.parameters.digest":       image + "@" + digest,
+		"workflow.parameters.tag":          webImage,
+		"workflow.parameters.published-at": fmt.Sprint(published.UnixNano()),
+		"workflow.name":                    "shop-node",
+	}
+	route := stepPod(t, tmpl, "route", "shop-node-route", subst)
+	applyObject(ctx, t, api, route)
+	done := waitPod(ctx, t, api, pipelineN, route.Name, 2*time.Minute, podEnded)
+	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, route.Name)
+	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"web","target":"web","lock":"local.shop.web"}]`+"\n" {
+		t.Fatalf("route step pod: phase %s, output %q", done.Status.Phase, out)
+	}
+
+	subst["inputs.parameters.service"], subst["inputs.parameters.target"], subst["inputs.parameters.lock"] = "web", "web", "local.shop.web"
+	rollout := stepPod(t, tmpl, "rollout", "shop-node-rollout", subst)
+	applyObject(ctx, t, api, rollout)
+	done = waitPod(ctx, t, api, pipelineN, rollout.Name, 6*time.Minute, podEnded)
+	out = mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, rollout.Name)
+	t.Logf("rollout step pod (%s):\n%s", done.Status.Phase, out)
+	if done.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("rollout step pod: phase %s", done.Status.Phase)
+	}
+
+	var d appsv1.Deployment
+	getObject(ctx, t, api, &d, "deployment", "web", "-n", "shop")
+	restarted, err := time.Parse(time.RFC3339, d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"])
+	if err != nil || restarted.Before(published.Add(-time.Second)) {
+		t.Errorf("shop/web restartedAt %q, want after the push (%s): %v", d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"], published.Format(time.RFC3339), err)
+	}
+	state := stateOf(t, &d)["web"]
+	if state.Digest != digest || state.Tag != "latest" || state.Outcome != "healthy" {
+		t.Errorf("shop/web state %+v, want digest %s, tag latest and outcome healthy", state, digest)
+	}
+	if d.Status.ReadyReplicas != 1 || d.Status.UpdatedReplicas != 1 || d.Status.ObservedGeneration != d.Generation {
+		t.Errorf("shop/web status %+v", d.Status)
+	}
+	after := readyPods(ctx, t, api, node, "shop", "app=web", 1)
+	if after[0].Name == before[0].Name {
+		t.Errorf("shop/web still runs pod %s", before[0].Name)
+	}
+}
+
+// stepPod is a pod of one step of the WorkflowTemplate: its container with
+// the parameters in subst, the template's volumes, ServiceAccount and pod
+// security context, restartPolicy Never.
+func stepPod(t *testing.T, tmpl *wfv1.WorkflowTemplate, template, name string, subst map[string]string) *corev1.Pod {
+	t.Helper()
+	var c *corev1.Container
+	for _, tp := range tmpl.Spec.Templates {
+		if tp.Name == template && tp.Container != nil {
+			c = tp.Container.DeepCopy()
+		}
+	}
+	if c == nil {
+		t.Fatalf("WorkflowTemplate %s has no container template %s", tmpl.Name, template)
+	}
+	resolve := func(s string) string {
+		for k, v := range subst {
+			s = strings.ReplaceAll(s, "{{"+k+"}}", v)
+		}
+		if strings.Contains(s, "{{") {
+			t.Fatalf("template %s: %q is not resolved", template, s)
+		}
+		return s
+	}
+	for i := range c.Args {
+		c.Args[i] = resolve(c.Args[i])
+	}
+	for i := range c.Env {
+		c.Env[i].Value = resolve(c.Env[i].Value)
+	}
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: tmpl.Namespace},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			ServiceAccountName:            tmpl.Spec.ServiceAccountName,
+			AutomountServiceAccountToken:  tmpl.Spec.AutomountServiceAccountToken,
+			SecurityContext:               tmpl.Spec.SecurityContext,
+			Volumes:                       tmpl.Spec.Volumes,
+			Containers:                    []corev1.Container{*c},
+			TerminationGracePeriodSeconds: ptr.To[int64](1),
+		},
+	}
+}
+
+// restrictedPod is a pod that Pod Security's restricted level admits,
+// running argv as 65534:65534, never restarted.
+func restrictedPod(namespace, name, img string, argv ...string) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			SecurityContext:               restrictedPodSecurity(),
+			Containers:                    []corev1.Container{restrictedContainer(img, argv...)},
+			TerminationGracePeriodSeconds: ptr.To[int64](1),
+		},
+	}
+}
+
+func restrictedPodSecurity() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](65534),
+		RunAsGroup:     ptr.To[int64](65534),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func restrictedContainer(img string, argv ...string) corev1.Container {
+	return corev1.Container{
+		Name:            "main",
+		Image:           img,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:         argv,
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+	}
+}
+
+// runningDeployment is a Deployment of replicas restricted pods that stay
+// up; a pod is Ready once its exec probe finds the file it wrote.
+func runningDeployment(namespace, name, img string, replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	c := restrictedContainer(img, "sh", "-c", "trap 'exit 0' TERM; touch /tmp/ready; while true; do sleep 1; done")
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+	c.ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/tmp/ready"}}},
+		PeriodSeconds: 1,
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Strategy: appsv1.DeploymentStrategy{RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr.To(intstr.FromInt32(0))}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					SecurityContext:               restrictedPodSecurity(),
+					Containers:                    []corev1.Container{c},
+					Volumes:                       []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+					TerminationGracePeriodSeconds: ptr.To[int64](1),
+				},
+			},
+		},
+	}
+}
+
+// readyPods reads the pods of selector, which must be n, each Ready on the
+// node with a container that is a running task of its containerd.
+func readyPods(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node, namespace, selector string, n int) []corev1.Pod {
+	t.Helper()
+	var pods corev1.PodList
+	getObject(ctx, t, api, &pods, "pods", "-n", namespace, "-l", selector)
+	tasks, err := node.Ctr(ctx, "tasks", "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != n {
+		t.Fatalf("%d pods of %s in %s, want %d", len(pods.Items), selector, namespace, n)
+	}
+	for _, p := range pods.Items {
+		ready := false
+		for _, c := range p.Status.Conditions {
+			ready = ready || c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+		}
+		cs := p.Status.ContainerStatuses
+		if !ready || p.Spec.NodeName != node.Name || len(cs) != 1 || !cs[0].Ready || cs[0].State.Running == nil {
+			t.Errorf("pod %s: node %q, conditions %+v, containers %+v", p.Name, p.Spec.NodeName, p.Status.Conditions, cs)
+			continue
+		}
+		if id := containerID(p); !taskRunning(tasks, id) {
+			t.Errorf("pod %s: container %s is not a running task of containerd:\n%s", p.Name, id, tasks)
+		}
+	}
+	return pods.Items
+}
+
+// containerID is the containerd id of a pod's first container.
+func containerID(p corev1.Pod) string {
+	if len(p.Status.ContainerStatuses) == 0 {
+		return "(none)"
+	}
+	return strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://")
+}
+
+// taskRunning reports whether `ctr tasks ls` lists id as RUNNING.
+func taskRunning(tasks, id string) bool {
+	for _, line := range strings.Split(tasks, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == id && f[2] == "RUNNING" {
+			return true
+		}
+	}
+	return false
+}
+
+// podEnded is a waitPod condition: the pod Succeeded or Failed.
+func podEnded(p *corev1.Pod) error {
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return nil
+	}
+	return fmt.Errorf("phase %s, containers %+v", p.Status.Phase, p.Status.ContainerStatuses)
+}
+
+// waitPod polls a pod until cond holds and returns it.
+func waitPod(ctx context.Context, t *testing.T, api *testenv.APIServer, namespace, name string, timeout time.Duration, cond func(*corev1.Pod) error) *corev1.Pod {
+	t.Helper()
+	var p corev1.Pod
+	err := testenv.WaitFor(ctx, "pod "+namespace+"/"+name, timeout, nil, func(ctx context.Context) error {
+		out, err := api.Kubectl(ctx, "", "get", "pod", name, "-n", namespace, "-o", "json")
+		if err != nil {
+			return err
+		}
+		p = corev1.Pod{}
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			return err
+		}
+		return cond(&p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+// applyObject applies an object, as JSON.
+func applyObject(ctx context.Context, t *testing.T, api *testenv.APIServer, obj any) {
+	t.Helper()
+	data, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustKubectl(ctx, t, api, string(data), "apply", "-f", "-")
+}
+
+// getObject reads kubectl get ARGS -o json into v.
+func getObject(ctx context.Context, t *testing.T, api *testenv.APIServer, v any, args ...string) {
+	t.Helper()
+	out := mustKubectl(ctx, t, api, "", append(append([]string{"get"}, args...), "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustKubectl runs kubectl as admin and returns its stdout.
+func mustKubectl(ctx context.Context, t *testing.T, api *testenv.APIServer, stdin string, args ...string) string {
+	t.Helper()
+	out, err := api.Kubectl(ctx, stdin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
