@@ -24,9 +24,6 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 )
 
-// labelOrigin marks the Workflows the reconcile loop creates.
-const labelOrigin = "argodeploy.dev/origin"
-
 func newReconcileCommand(s streams) *cobra.Command {
 	var cacheDir, template, pipeline, eventBus, busAuth string
 	var sensors []string
@@ -185,7 +182,7 @@ func createRelease(ctx context.Context, client dynamic.Interface, namespace, pip
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: pipeline + "-",
 			Namespace:    namespace,
-			Labels:       map[string]string{render.LabelManagedBy: render.ManagerName, render.LabelPartOf: pipeline, labelOrigin: origin},
+			Labels:       map[string]string{render.LabelManagedBy: render.ManagerName, render.LabelPartOf: pipeline, render.LabelOrigin: origin},
 		},
 		Spec: wfv1.WorkflowSpec{WorkflowTemplateRef: &wfv1.WorkflowTemplateRef{Name: template}},
 	}

@@ -11,6 +11,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/argodeploy/argodeploy/pkg/reconcile"
+	"github.com/argodeploy/argodeploy/pkg/render"
 )
 
 // TestCreateRelease: a reconcile release is a Workflow of the template
@@ -35,7 +36,7 @@ func TestCreateRelease(t *testing.T) {
 	for _, p := range wf.Spec.Arguments.Parameters {
 		args[p.Name] = p.Value.String()
 	}
-	if wf.GenerateName != "shop-" || wf.Labels["app.kubernetes.io/part-of"] != "shop" || wf.Spec.WorkflowTemplateRef.Name != "shop-rollout" || wf.Labels[labelOrigin] != "reconcile" ||
+	if wf.GenerateName != "shop-" || wf.Labels["app.kubernetes.io/part-of"] != "shop" || wf.Spec.WorkflowTemplateRef.Name != "shop-rollout" || wf.Labels[render.LabelOrigin] != "reconcile" ||
 		len(args) != 3 || args["digest"] != r.Digest || args["tag"] != r.Tag || args["published-at"] != "1748858400000000000" {
 		t.Errorf("Workflow %+v, arguments %v", wf.ObjectMeta, args)
 	}

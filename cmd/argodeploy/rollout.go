@@ -148,18 +148,18 @@ func localClient(getenv func(string) string) (rollout.Local, error) {
 }
 
 // localClientFor is localClient for a config already read.
-func localClientFor(config *rest.Config) (rollout.Local, error) {
+func localClientFor(config *rest.Config) (localClients, error) {
 	httpClient, err := rest.HTTPClientFor(config)
 	if err != nil {
-		return nil, err
+		return localClients{}, err
 	}
 	apps, err := appsv1client.NewForConfigAndClient(config, httpClient)
 	if err != nil {
-		return nil, err
+		return localClients{}, err
 	}
 	core, err := corev1client.NewForConfigAndClient(config, httpClient)
 	if err != nil {
-		return nil, err
+		return localClients{}, err
 	}
 	return localClients{apps, core}, nil
 }

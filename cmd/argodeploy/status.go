@@ -53,11 +53,7 @@ func (c *clusterFlags) client() (localClients, error) {
 	if err != nil {
 		return localClients{}, err
 	}
-	local, err := localClientFor(config)
-	if err != nil {
-		return localClients{}, err
-	}
-	return local.(localClients), nil
+	return localClientFor(config)
 }
 
 func newStatusCommand(s streams) *cobra.Command {

@@ -31,7 +31,10 @@ const (
 	LabelManagedBy  = "app.kubernetes.io/managed-by"
 	LabelPartOf     = "app.kubernetes.io/part-of"
 	LabelDeadLetter = "argodeploy.dev/dead-letter"
-	ManagerName     = "argodeploy"
+	// LabelOrigin marks a release Workflow that the Sensor did not create:
+	// reconcile or replay.
+	LabelOrigin = "argodeploy.dev/origin"
+	ManagerName = "argodeploy"
 )
 
 // EventName is the name of the Pub/Sub event inside the EventSource.

@@ -18,8 +18,8 @@ import (
 // Rollout is one release of a target: the rollout step of one Workflow.
 type Rollout struct {
 	Workflow string `json:"workflow"`
-	// Origin is "event" (the Sensor) or what argodeploy.dev/origin says
-	// ("reconcile").
+	// Origin is "event" (the Sensor) or what render.LabelOrigin says
+	// (reconcile, replay).
 	Origin   string `json:"origin"`
 	Created  string `json:"created"`
 	Tag      string `json:"tag,omitempty"`
@@ -87,7 +87,7 @@ func rolloutOf(wf *wfv1.Workflow, target string) (Rollout, bool) {
 	}
 	r := Rollout{
 		Workflow: wf.Name,
-		Origin:   cmp.Or(wf.Labels["argodeploy.dev/origin"], "event"),
+		Origin:   cmp.Or(wf.Labels[render.LabelOrigin], "event"),
 		Created:  wf.CreationTimestamp.UTC().Format(time.RFC3339),
 		Tag:      argumentOf(wf, render.ParamTag),
 		Digest:   argumentOf(wf, render.ParamDigest),

@@ -57,7 +57,7 @@ func TestHistory(t *testing.T) {
 		map[schema.GroupVersionResource]string{wfv1.SchemeGroupVersion.WithResource("workflows"): "WorkflowList"},
 		workflow(t, "shop-a", "shop", t0, "img:v1", nil, map[string][]wfv1.NodePhase{"web": {wfv1.NodeFailed, wfv1.NodeSucceeded}, "api": {wfv1.NodeSucceeded}}),
 		workflow(t, "shop-b", "shop", t0.Add(time.Hour), "img:v2", nil, map[string][]wfv1.NodePhase{"api": {wfv1.NodeSucceeded}}),
-		workflow(t, "shop-c", "shop", t0.Add(2*time.Hour), "img:v3", map[string]string{"argodeploy.dev/origin": "reconcile"}, map[string][]wfv1.NodePhase{"web": {wfv1.NodeFailed}}),
+		workflow(t, "shop-c", "shop", t0.Add(2*time.Hour), "img:v3", map[string]string{render.LabelOrigin: "reconcile"}, map[string][]wfv1.NodePhase{"web": {wfv1.NodeFailed}}),
 		workflow(t, "shop-d", "shop", t0.Add(3*time.Hour), "img:v4", nil, map[string][]wfv1.NodePhase{"web": {wfv1.NodeRunning}}),
 		workflow(t, "other-a", "other", t0.Add(4*time.Hour), "img:v9", nil, map[string][]wfv1.NodePhase{"web": {wfv1.NodeSucceeded}}),
 	)

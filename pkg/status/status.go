@@ -36,7 +36,7 @@ type Target struct {
 	Strategy   string `json:"strategy"`
 	Image      string `json:"image,omitempty"`
 	// Rollout is the Deployment's rollout as kubectl rollout status judges
-	// it: "complete", or what it waits for.
+	// it: "complete", or its message.
 	Rollout     string `json:"rollout,omitempty"`
 	Digest      string `json:"digest,omitempty"`
 	Tag         string `json:"tag,omitempty"`
@@ -173,24 +173,17 @@ func readTarget(ctx context.Context, clusters rollout.Clusters, svc *mapping.Ser
 	return out
 }
 
-// rolloutState is kubectl rollout status's verdict on d, in a few words.
+// rolloutState is kubectl rollout status's verdict on d: "complete", or
+// what it waits for, or why it failed.
 func rolloutState(d *appsv1.Deployment) string {
-	s := d.Status
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
+	msg, done, err := rollout.DeploymentStatus(d)
 	switch {
-	case s.ObservedGeneration < d.Generation:
-		return "waiting for the controller"
-	case s.UpdatedReplicas < want:
-		return fmt.Sprintf("%d of %d updated", s.UpdatedReplicas, want)
-	case s.Replicas > s.UpdatedReplicas:
-		return fmt.Sprintf("%d old replicas terminating", s.Replicas-s.UpdatedReplicas)
-	case s.AvailableReplicas < s.UpdatedReplicas:
-		return fmt.Sprintf("%d of %d available", s.AvailableReplicas, s.UpdatedReplicas)
+	case err != nil:
+		return err.Error()
+	case done:
+		return "complete"
 	}
-	return "complete"
+	return msg
 }
 
 // deadLetters lists the dead-letter ConfigMaps of the pipeline, newest

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -18,6 +19,7 @@ import (
 
 func deployment(ns, name string, state string, containers ...string) *appsv1.Deployment {
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Generation: 2}}
+	d.Spec.Replicas = ptr.To(int32(1))
 	if state != "" {
 		d.Annotations = map[string]string{rollout.AnnotationState: state}
 	}
@@ -66,7 +68,7 @@ func TestRead(t *testing.T) {
 	if got := byTarget["api-worker-batch"]; got.Outcome != "undone" || got.Tag != "v1.1.0" || got.Undone != "sha256:"+strings.Repeat("c", 64) || got.Container != "batch" {
 		t.Errorf("api-worker-batch: %+v", got)
 	}
-	if got := byTarget["api"]; got.Digest != "" || got.Rollout != "0 of 1 updated" || got.Error != "" {
+	if got := byTarget["api"]; got.Digest != "" || got.Rollout != `Waiting for deployment "api" rollout to finish: 0 out of 1 new replicas have been updated...` || got.Error != "" {
 		t.Errorf("api: %+v", got)
 	}
 	if got := byTarget["api-staging"]; !strings.Contains(got.Error, `deployments.apps "api" not found`) {

@@ -261,7 +261,7 @@ func eventWorkflows(ctx context.Context, t *testing.T, api *testenv.APIServer, p
 	deadline := time.Now().Add(timeout)
 	for {
 		got := map[string]int{}
-		for _, wf := range listWorkflows(ctx, t, api, render.LabelPartOf+"="+pipeline+",argodeploy.dev/origin!=reconcile") {
+		for _, wf := range listWorkflows(ctx, t, api, render.LabelPartOf+"="+pipeline+","+render.LabelOrigin+"!=reconcile") {
 			for _, p := range wf.Spec.Arguments.Parameters {
 				if p.Name == render.ParamDigest && p.Value != nil {
 					got[p.Value.String()]++

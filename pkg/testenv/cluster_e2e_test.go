@@ -163,6 +163,19 @@ func playBusController(ctx context.Context, t *testing.T, step func(string, func
 	})
 }
 
+// createDeployments applies the Deployments docs (targetDeployment's) as
+// one step.
+func createDeployments(ctx context.Context, step func(string, func() error), api *testenv.APIServer, docs ...string) {
+	step("create target deployments", func() error {
+		for _, d := range docs {
+			if _, err := api.Kubectl(ctx, d, "apply", "-f", "-"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // sensorsOf are the Sensors among the rendered objects.
 func sensorsOf(objs []render.Object) []*eventsv1.Sensor {
 	var out []*eventsv1.Sensor

@@ -146,7 +146,7 @@ func TestLostPushRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after the reconcile pass: %v", err)
 	}
-	if wf.Labels["argodeploy.dev/origin"] != "reconcile" {
+	if wf.Labels[render.LabelOrigin] != "reconcile" {
 		t.Errorf("Workflow %s labels %v, want origin reconcile", wf.Name, wf.Labels)
 	}
 	args := workflowArgs(t, wf, v2d, img+":v2")

@@ -134,14 +134,7 @@ func TestPipeline(t *testing.T) {
 		t.Fatalf("the pipeline has Sensors %v, want one, %s", sensors, mnPipeline)
 	}
 	applyPipeline(ctx, t, step, api, manifests, pipelineN, "prod", "staging", "web")
-	step("create target deployments", func() error {
-		for _, d := range mnDeployments() {
-			if _, err := api.Kubectl(ctx, d, "apply", "-f", "-"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createDeployments(ctx, step, api, mnDeployments()...)
 	step("create topic gcr", func() error { return ps.CreateTopic(ctx, mnProject, "gcr") })
 
 	r := &pipelineRun{t: t, ctx: ctx, api: api, consumers: sensorConsumers(sensors[0])}

@@ -61,22 +61,14 @@ func TestReleases(t *testing.T) {
 
 	objs := renderMapping(t, relMapping)
 	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "staging", "prod")
-	step("create target deployments", func() error {
-		for _, d := range []string{
-			targetDeployment("staging", "web", corev1.Container{Name: "web", Image: relRegistry + "web:0.9"}),
-			targetDeployment("prod", "web", corev1.Container{Name: "web", Image: relRegistry + "web:0.9"}),
-			targetDeployment("staging", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
-			targetDeployment("prod", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
-			targetDeployment("prod", "worker",
-				corev1.Container{Name: "worker", Image: relRegistry + "worker:0.9"},
-				corev1.Container{Name: "batch", Image: relRegistry + "worker-batch:0.9"}),
-		} {
-			if _, err := api.Kubectl(ctx, d, "apply", "-f", "-"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createDeployments(ctx, step, api,
+		targetDeployment("staging", "web", corev1.Container{Name: "web", Image: relRegistry + "web:0.9"}),
+		targetDeployment("prod", "web", corev1.Container{Name: "web", Image: relRegistry + "web:0.9"}),
+		targetDeployment("staging", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
+		targetDeployment("prod", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
+		targetDeployment("prod", "worker",
+			corev1.Container{Name: "worker", Image: relRegistry + "worker:0.9"},
+			corev1.Container{Name: "batch", Image: relRegistry + "worker-batch:0.9"}))
 	if sensors := sensorsOf(objs); len(sensors) != 1 || sensors[0].Name != relSensor {
 		t.Fatalf("the pipeline has Sensors %v, want one, %s", sensors, relSensor)
 	}

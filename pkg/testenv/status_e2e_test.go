@@ -41,20 +41,12 @@ func TestStatus(t *testing.T) {
 	api := startKube(ctx, e, step)
 	objs := renderMapping(t, relMapping)
 	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "staging", "prod")
-	step("create target deployments", func() error {
-		for _, d := range []string{
-			targetDeployment("staging", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
-			targetDeployment("prod", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
-			targetDeployment("prod", "worker",
-				corev1.Container{Name: "worker", Image: relRegistry + "worker:0.9"},
-				corev1.Container{Name: "batch", Image: relRegistry + "worker-batch:0.9"}),
-		} {
-			if _, err := api.Kubectl(ctx, d, "apply", "-f", "-"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createDeployments(ctx, step, api,
+		targetDeployment("staging", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
+		targetDeployment("prod", "api", corev1.Container{Name: "api", Image: relRegistry + "api:0.9"}),
+		targetDeployment("prod", "worker",
+			corev1.Container{Name: "worker", Image: relRegistry + "worker:0.9"},
+			corev1.Container{Name: "batch", Image: relRegistry + "worker-batch:0.9"}))
 	r := newReleaseRun(ctx, t, api, objs)
 	r.run(r.push("api", "v1.0.0", "a1"))
 	r.run(r.push("worker-batch", "v1.0.0", "f1"))
@@ -128,7 +120,7 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("replay: exit %d\n%s", code, out)
 	}
 	var wfs wfv1.WorkflowList
-	list, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", "argodeploy.dev/origin=replay", "-o", "json")
+	list, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", render.LabelOrigin+"=replay", "-o", "json")
 	if err != nil || json.Unmarshal([]byte(list), &wfs) != nil || len(wfs.Items) != 1 {
 		t.Fatalf("replayed Workflows: %v\n%s", err, list)
 	}

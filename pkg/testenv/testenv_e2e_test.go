@@ -50,14 +50,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("the pipeline has Sensors %v, want one, shop", sensors)
 	}
 	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "shop")
-	step("create target deployments", func() error {
-		for _, name := range []string{"web", "other"} {
-			if _, err := api.Kubectl(ctx, deployment(name, image+":latest"), "apply", "-f", "-"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createDeployments(ctx, step, api, deployment("web", image+":latest"), deployment("other", image+":latest"))
 	step("create topic gcr", func() error { return ps.CreateTopic(ctx, project, "gcr") })
 
 	p := testenv.Pipeline{API: api, NATS: nats, PubSub: ps}

@@ -79,15 +79,11 @@ func TestWorkflowController(t *testing.T) {
 		_, err := api.Kubectl(ctx, generateWith(t, stuckMapping), "apply", "-f", "-")
 		return err
 	})
-	step("create target deployments", func() error {
-		for _, name := range []string{"web", "api", "stuck"} {
-			d := targetDeployment("shop", name, corev1.Container{Name: name, Image: wfRegistry + name + ":0.9"})
-			if _, err := api.Kubectl(ctx, d, "apply", "-f", "-"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	var targets []string
+	for _, name := range []string{"web", "api", "stuck"} {
+		targets = append(targets, targetDeployment("shop", name, corev1.Container{Name: name, Image: wfRegistry + name + ":0.9"}))
+	}
+	createDeployments(ctx, step, api, targets...)
 	w := newWorkflowRun(ctx, t, api, wfMapping, pipelineN, "wf")
 	stuck := newWorkflowRun(ctx, t, api, stuckMapping, stuckNamespace, "stuck")
 	// The wf pipeline's EventSource and Sensor run, for its first push.
