@@ -34,12 +34,16 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/simulate"
 )
 
-// minMutationScore is the share of effective mutants validate reports,
-// as measured by TestMutationScore (349 of 353); the test fails below it.
-// The survivors are edits of a cache entry that keep it consistent: a
-// target renamed, a remote cluster's namespace or container renamed, a
-// soak dropped. Only validate --mapping (drift) can tell those.
-const minMutationScore = 0.988
+// minMutationScore is the share of effective mutants validate reports;
+// the test fails below it. The sample is drawn from generate's output, so
+// it shifts whenever that output does: 349 of 353 before the rollback
+// argument, 345 of 350 after it (the new sample also found a CronWorkflow
+// without a name and a bad env fieldRef, both caught now). The survivors
+// are edits that keep the pipeline consistent: a cache entry's target
+// renamed or its soak or remote cluster dropped (only validate --mapping,
+// drift, can tell those), and a trigger or the reconcile CronWorkflow
+// renamed.
+const minMutationScore = 0.98
 
 // mutantsPerOperator is how many mutants of each operator each example
 // gets (fewer when it has fewer sites).

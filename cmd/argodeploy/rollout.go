@@ -68,7 +68,14 @@ up to --rollout-timeout for it to be rolled out (as kubectl rollout status
 judges), and undoes its change when it is not, or when SIGTERM or SIGINT
 ends the step first.
 
-Environment: DIGEST, TAG, PUBLISHED_AT (the push); WORKFLOW_NAME (recorded
+With ROLLBACK set to --target (argodeploy rollback sets it, never the
+event), the step pins the pushed digest whatever its order or version, does
+not wait for the after target, and records the digest it rolled back from,
+which no later delivery of that push and no reconcile pass brings back. It
+skips when a push published after PUBLISHED_AT has reached the target since
+the rollback was asked.
+
+Environment: DIGEST, TAG, PUBLISHED_AT (the push); ROLLBACK; WORKFLOW_NAME (recorded
 in the state); POD_NAMESPACE (where kubeconfig Secrets of other clusters
 are); KUBECONFIG (a kubeconfig file; without it, the in-cluster config).
 
@@ -102,6 +109,14 @@ func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rollou
 	case opts.timeout <= 0:
 		return &exitError{code: exitUsage, err: fmt.Errorf("--rollout-timeout must be positive, not %s", opts.timeout)}
 	}
+	var rollback bool
+	switch target := env.getenv("ROLLBACK"); target {
+	case "":
+	case opts.target:
+		rollback = true
+	default:
+		return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("ROLLBACK names target %q, not --target %s", target, opts.target)}
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	svc, err := rollout.LoadService(opts.cacheDir, opts.service)
@@ -127,6 +142,7 @@ func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rollou
 		Log:            s.err,
 		Workflow:       env.getenv("WORKFLOW_NAME"),
 		Clusters:       rollout.NewClusters(client, namespace),
+		Rollback:       rollback,
 	})
 	if res.Exit != rollout.ExitOK {
 		return &exitError{code: res.Exit, err: fmt.Errorf("rollout %s: %s", res.Outcome, res.Reason)}

@@ -32,7 +32,12 @@ targets and their Deployments come from the cache entries in --cache-dir
 semverRange does not take the tag is left out, with the reason on stderr.
 
 Exit status: 0 the list is printed (it may be empty); 2 the image has no
-cache entry, or the push is malformed.`,
+cache entry, or the push is malformed.
+
+ROLLBACK, set only by argodeploy rollback (the Workflow's rollback
+argument, never from the event), names one target: the list is that target
+alone, and the digest must be an image of its service, pinned by strategy
+set-image.`,
 		Example: `  # What the WorkflowTemplate's first step runs (the Sensor sets the environment)
   DIGEST=us-east1-docker.pkg.dev/acme-shop-prod/containers/web@sha256:1111111111111111111111111111111111111111111111111111111111111111 \
   TAG=us-east1-docker.pkg.dev/acme-shop-prod/containers/web:1.4.2 \
@@ -46,7 +51,12 @@ cache entry, or the push is malformed.`,
 				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("PUBLISHED_AT %q is not a Unix time in nanoseconds", text)}
 			}
 			push := rollout.Push{Digest: getenv("DIGEST"), Tag: getenv("TAG"), PublishedAt: published}
-			routes, err := rollout.Routes(rollout.DirLookup(cacheDir), push, s.err)
+			var routes []rollout.Route
+			if target := getenv("ROLLBACK"); target != "" {
+				routes, err = rollout.RollbackRoute(rollout.DirLookup(cacheDir), push, target)
+			} else {
+				routes, err = rollout.Routes(rollout.DirLookup(cacheDir), push, s.err)
+			}
 			if err != nil {
 				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("route: %v", err)}
 			}

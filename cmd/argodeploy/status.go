@@ -145,8 +145,12 @@ func writeStatus(w io.Writer, r *status.Report) error {
 			fmt.Fprintf(tw, "%s\t%s\t?\t?\t?\t?\t?\t?\t?\n", t.Target, where)
 			continue
 		}
+		outcome := dash(t.Outcome)
+		if t.RolledBack != "" {
+			outcome += " (rolled back from " + shortDigest(t.RolledBack) + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Target, where, dash(t.Tag), dash(shortDigest(t.Digest)),
-			dash(t.PublishedAt), dash(t.Outcome), dash(t.HealthyAt), dash(t.Workflow), t.Rollout)
+			dash(t.PublishedAt), outcome, dash(t.HealthyAt), dash(t.Workflow), t.Rollout)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

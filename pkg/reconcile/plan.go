@@ -155,6 +155,9 @@ func isBehind(svc *mapping.Service, t *mapping.Target, obs Observed, want Pushed
 		// The step took want back and returned to s.Digest.
 		return fmt.Sprintf("undid %s and returned to %s; reconcile does not retry it", want.Digest, orNothing(s.Digest)), false
 	}
+	if s != nil && s.RolledBack == want.Digest {
+		return fmt.Sprintf("was rolled back from %s to %s; reconcile does not release it again", want.Digest, orNothing(s.Digest)), false
+	}
 	if s == nil || s.Digest == "" {
 		if t.Strategy == mapping.StrategyRestart {
 			return fmt.Sprintf("no state recorded: a restart target's running digest is not known, so reconcile leaves it to the next event (newest %s is %s)", tag, want.Digest), false

@@ -18,9 +18,13 @@ var workflowTemplateType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", K
 // Workflow parameters, in the order the Sensor's trigger sets them from
 // the event.
 const (
-	ParamDigest          = "digest"
-	ParamTag             = "tag"
-	ParamPublishedAt     = "published-at"
+	ParamDigest      = "digest"
+	ParamTag         = "tag"
+	ParamPublishedAt = "published-at"
+	// ParamRollback names the target a rollback Workflow pins to the
+	// digest (argodeploy rollback); empty in every release. The Sensor
+	// never sets it.
+	ParamRollback        = "rollback"
 	releaseTemplate      = "release"
 	RouteTemplate        = "route"
 	RolloutTemplate      = "rollout"
@@ -53,6 +57,7 @@ func (p *pipeline) workflowTemplate(caches []Object) *wfv1.WorkflowTemplate {
 	for _, name := range WorkflowParams() {
 		params = append(params, wfv1.Parameter{Name: name})
 	}
+	params = append(params, wfv1.Parameter{Name: ParamRollback, Value: wfv1.AnyStringPtr("")})
 	release := wfv1.Template{
 		Name: releaseTemplate,
 		Steps: []wfv1.ParallelSteps{
@@ -198,6 +203,7 @@ func (p *pipeline) stepContainer(command []string, args ...string) *corev1.Conta
 		{Name: "DIGEST", Value: workflowParam(ParamDigest)},
 		{Name: "TAG", Value: workflowParam(ParamTag)},
 		{Name: "PUBLISHED_AT", Value: workflowParam(ParamPublishedAt)},
+		{Name: "ROLLBACK", Value: workflowParam(ParamRollback)},
 		{Name: "WORKFLOW_NAME", Value: "{{workflow.name}}"},
 	}
 	return p.container(command, push, args...)

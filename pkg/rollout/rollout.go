@@ -73,6 +73,12 @@ type Options struct {
 	Workflow string
 	// Clusters reaches the targets' clusters (NewClusters).
 	Clusters Clusters
+	// Rollback pins the target to the push's digest whatever its order
+	// or version (argodeploy rollback): Push carries the digest and tag to
+	// return to, and as its publish time the one the target recorded when
+	// the rollback was asked, so that a push that rolled since is not
+	// rolled back. Strategy set-image only; no stage wait.
+	Rollback bool
 }
 
 // Result is how a step ended.
@@ -164,11 +170,17 @@ func (r *runner) run(ctx context.Context) Result {
 	if r.o.Clusters == nil {
 		return r.finish(OutcomeFailed, ExitPermanent, "no clusters to reach")
 	}
-	switch d := Admit(svc, t, r.o.Push); d.Action {
-	case Refuse:
-		return r.finish(OutcomeFailed, ExitPermanent, "refusing the push: %s", d.Reason)
-	case Skip:
-		return r.finish(OutcomeSkipped, ExitOK, "%s", d.Reason)
+	if r.o.Rollback {
+		if err := CheckRollback(svc, t, r.o.Push); err != nil {
+			return r.finish(OutcomeFailed, ExitPermanent, "refusing the rollback: %v", err)
+		}
+	} else {
+		switch d := Admit(svc, t, r.o.Push); d.Action {
+		case Refuse:
+			return r.finish(OutcomeFailed, ExitPermanent, "refusing the push: %s", d.Reason)
+		case Skip:
+			return r.finish(OutcomeSkipped, ExitOK, "%s", d.Reason)
+		}
 	}
 	r.digest, r.tag, _ = r.o.Push.Check(svc.Image)
 	r.logf("service %s: %s (%s) -> target %s: %s, strategy %s, policy %s", svc.Name, r.tag, r.digest, t.Name, r.where, t.Strategy, t.Policy)
@@ -179,7 +191,7 @@ func (r *runner) run(ctx context.Context) Result {
 		}
 		r.logf("metadata: %s", strings.Join(kv, ", "))
 	}
-	if t.After != "" {
+	if t.After != "" && !r.o.Rollback {
 		if res, stop := r.waitStage(ctx); stop {
 			return res
 		}
@@ -231,7 +243,11 @@ func (r *runner) roll(ctx context.Context) Result {
 		if err != nil {
 			return permanent(err)
 		}
-		dec = Decide(r.svc, r.t, c.Image, prev, r.o.Push)
+		if r.o.Rollback {
+			dec = decideRollback(r.t, c.Image, prev, r.o.Push, r.tag)
+		} else {
+			dec = Decide(r.svc, r.t, c.Image, prev, r.o.Push)
+		}
 		if dec.Action != Roll {
 			return nil
 		}
@@ -309,6 +325,12 @@ func (r *runner) change(d *appsv1.Deployment, c *corev1.Container, prev *Entry, 
 		Version:     dec.Version,
 		Outcome:     StateRolling,
 		Workflow:    r.o.Workflow,
+	}
+	if r.t.Strategy == mapping.StrategySetImage {
+		ch.entry.Previous = previousOf(prev, r.svc.Image, ch.prevImage)
+	}
+	if r.o.Rollback && ch.entry.Previous.Digest != r.digest {
+		ch.entry.RolledBack = ch.entry.Previous.Digest
 	}
 	return ch, writeState(d, r.t.Container, ch.entry)
 }

@@ -45,7 +45,9 @@ type Target struct {
 	HealthyAt   string `json:"healthyAt,omitempty"`
 	Workflow    string `json:"workflow,omitempty"`
 	Undone      string `json:"undone,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// RolledBack is the digest argodeploy rollback took the target away from.
+	RolledBack string `json:"rolledBack,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // ReadDeadLetter reads a dead-letter ConfigMap as the Sensor's dead-letter
@@ -152,7 +154,7 @@ func readTarget(ctx context.Context, clusters rollout.Clusters, svc *mapping.Ser
 		out.Error = err.Error()
 		return out
 	}
-	i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == t.Container })
+	i := findContainer(d.Spec.Template.Spec.Containers, t.Container)
 	if i < 0 {
 		out.Error = fmt.Sprintf("deployment %s/%s has no container %s", t.Namespace, t.Deployment, t.Container)
 		return out
@@ -165,7 +167,7 @@ func readTarget(ctx context.Context, clusters rollout.Clusters, svc *mapping.Ser
 		return out
 	}
 	if e != nil {
-		out.Digest, out.Tag, out.Outcome, out.HealthyAt, out.Workflow, out.Undone = e.Digest, e.Tag, e.Outcome, e.HealthyAt, e.Workflow, e.Undone
+		out.Digest, out.Tag, out.Outcome, out.HealthyAt, out.Workflow, out.Undone, out.RolledBack = e.Digest, e.Tag, e.Outcome, e.HealthyAt, e.Workflow, e.Undone, e.RolledBack
 		if e.PublishedAt > 0 {
 			out.PublishedAt = time.Unix(0, e.PublishedAt).UTC().Format(time.RFC3339)
 		}
@@ -202,4 +204,9 @@ func deadLetters(ctx context.Context, cms corev1client.ConfigMapsGetter, m *mapp
 		return strings.Compare(b.Created+b.Name, a.Created+a.Name)
 	})
 	return out, ""
+}
+
+// findContainer is the index of the container named name, or -1.
+func findContainer(cs []corev1.Container, name string) int {
+	return slices.IndexFunc(cs, func(c corev1.Container) bool { return c.Name == name })
 }
