@@ -87,7 +87,18 @@ usage; 3 not healthy in time, undone.`,
   TAG=us-east1-docker.pkg.dev/acme-shop-prod/containers/web:1.4.2 \
   PUBLISHED_AT=1748858400000000000 \
     argodeploy rollout --service web --target web --rollout-timeout 10m`,
-		Args: cobra.NoArgs,
+		// The flags are checked with the arguments, so that validate's
+		// check of the WorkflowTemplate's steps (parseStep) finds a step
+		// that lacks one.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
+				return err
+			}
+			if err := opts.check(); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRollout(cmd.Context(), opts, s, env)
 		},
@@ -100,14 +111,22 @@ usage; 3 not healthy in time, undone.`,
 	return cmd
 }
 
-func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rolloutEnv) error {
+// check says which required flag is missing or wrong.
+func (opts *rolloutOptions) check() error {
 	switch {
 	case opts.service == "":
-		return &exitError{code: exitUsage, err: errors.New("--service is required")}
+		return errors.New("--service is required")
 	case opts.target == "":
-		return &exitError{code: exitUsage, err: errors.New("--target is required")}
+		return errors.New("--target is required")
 	case opts.timeout <= 0:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--rollout-timeout must be positive, not %s", opts.timeout)}
+		return fmt.Errorf("--rollout-timeout must be positive, not %s", opts.timeout)
+	}
+	return nil
+}
+
+func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rolloutEnv) error {
+	if err := opts.check(); err != nil {
+		return &exitError{code: exitUsage, err: err}
 	}
 	var rollback bool
 	switch target := env.getenv("ROLLBACK"); target {

@@ -39,6 +39,7 @@ const (
 	maxMetadataNameLen = 40
 	maxServiceNameLen  = 40
 	maxRolloutTimeout  = time.Hour
+	maxApprovalTimeout = 7 * 24 * time.Hour
 )
 
 // Load reads the mapping file at path and parses it with Parse.
@@ -828,6 +829,10 @@ func (p *parser) checkDurations(w loc) (rolloutTimeout, maxDuration time.Duratio
 		p.report(rollout, "%s is too long: at most %s", rollout.n.Value, shortDuration(maxRolloutTimeout))
 		r = 0
 	}
+	approval := w.get("approvalTimeout")
+	if a, ok := p.duration(approval, DefaultApprovalTimeout); ok && (a < time.Minute || a > maxApprovalTimeout) {
+		p.report(approval, "%s is out of range: between 1m and %s", approval.n.Value, shortDuration(maxApprovalTimeout))
+	}
 	backoff := w.get("retry").get("backoff")
 	first, maxi := backoff.get("duration"), backoff.get("maxDuration")
 	d, ok1 := p.duration(first, DefaultRetryDuration)
@@ -1002,7 +1007,7 @@ type secretUse struct {
 
 // targetFields are the fields of a target that a service may give only
 // when it has no targets.
-var targetFields = []string{"namespace", "deployment", "container", "cluster"}
+var targetFields = []string{"namespace", "deployment", "container", "cluster", "approval"}
 
 // checkServices checks each service and its targets, that service names,
 // images and target names are unique, that no two targets roll the same

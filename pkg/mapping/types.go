@@ -33,6 +33,7 @@ const (
 	DefaultMemoryLimit      = "256Mi"
 	DefaultTTL              = "24h"
 	DefaultRolloutTimeout   = "5m"
+	DefaultApprovalTimeout  = "24h"
 	// DefaultReconcileSchedule runs a reconcile pass every five minutes.
 	DefaultReconcileSchedule = "*/5 * * * *"
 	DefaultTagPattern        = ".*"
@@ -185,6 +186,9 @@ type Workflow struct {
 	// RolloutTimeout bounds the wait for a rolled Deployment to become
 	// healthy (Go duration). Default: 5m.
 	RolloutTimeout string `json:"rolloutTimeout,omitempty"`
+	// ApprovalTimeout bounds how long a release waits for the approval of
+	// a target with approval (Go duration). Default: 24h.
+	ApprovalTimeout string `json:"approvalTimeout,omitempty"`
 }
 
 // Retry is how often and how patiently a transient failure is retried.
@@ -227,12 +231,13 @@ type Service struct {
 	Strategy    string `json:"strategy,omitempty"`
 	Policy      string `json:"policy,omitempty"`
 	SemverRange string `json:"semverRange,omitempty"`
-	// Deployment, Namespace, Container and Cluster describe the one target
-	// of a service without targets.
+	// Deployment, Namespace, Container, Cluster and Approval describe the
+	// one target of a service without targets.
 	Deployment string   `json:"deployment,omitempty"`
 	Namespace  string   `json:"namespace,omitempty"`
 	Container  string   `json:"container,omitempty"`
 	Cluster    *Cluster `json:"cluster,omitempty"`
+	Approval   bool     `json:"approval,omitempty"`
 	// Targets are the Deployment containers the image rolls to.
 	Targets []Target `json:"targets,omitempty"`
 	// Metadata is free single-line data carried into the cache ConfigMap,
@@ -274,6 +279,9 @@ type Target struct {
 	// Soak is how long the After target must have run the digest
 	// healthily (Go duration). Default: 0 (healthy is enough).
 	Soak string `json:"soak,omitempty"`
+	// Approval makes a release wait, before it rolls this target, until
+	// argodeploy approve lets it (argodeploy reject stops it).
+	Approval bool `json:"approval,omitempty"`
 }
 
 // Cluster is a target cluster reached through a kubeconfig Secret.
@@ -326,6 +334,7 @@ func (m *ServiceMapping) Default() {
 	setDefault(&w.Resources.Limits.Memory, DefaultMemoryLimit)
 	setDefault(&w.TTL, DefaultTTL)
 	setDefault(&w.RolloutTimeout, DefaultRolloutTimeout)
+	setDefault(&w.ApprovalTimeout, DefaultApprovalTimeout)
 	for i := range s.Services {
 		s.Services[i].Default()
 	}
@@ -369,6 +378,7 @@ func (svc *Service) Default() {
 			Deployment: svc.Deployment,
 			Container:  svc.Container,
 			Cluster:    svc.Cluster,
+			Approval:   svc.Approval,
 		}}
 	}
 	for i := range svc.Targets {
@@ -387,7 +397,19 @@ func (svc *Service) Default() {
 		setDefault(&t.SemverRange, svc.SemverRange)
 	}
 	svc.TagPattern, svc.Strategy, svc.Policy, svc.SemverRange = "", "", "", ""
-	svc.Deployment, svc.Namespace, svc.Container, svc.Cluster = "", "", "", nil
+	svc.Deployment, svc.Namespace, svc.Container, svc.Cluster, svc.Approval = "", "", "", nil, false
+}
+
+// Approvals reports whether a target of the mapping waits for approval.
+func (m *ServiceMapping) Approvals() bool {
+	for _, svc := range m.Spec.Services {
+		for _, t := range svc.Targets {
+			if t.Approval {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Target returns the service's target named name, or nil.

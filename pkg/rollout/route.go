@@ -17,6 +17,9 @@ type Route struct {
 	Service string `json:"service"`
 	Target  string `json:"target"`
 	Lock    string `json:"lock"`
+	// Approval says the release waits for argodeploy approve before it
+	// rolls the target.
+	Approval bool `json:"approval"`
 }
 
 // Lookup finds the service of an image in the cache.
@@ -42,7 +45,7 @@ func Routes(lookup Lookup, p Push, log io.Writer) ([]Route, error) {
 		case Skip:
 			fmt.Fprintf(log, "%s/%s: skip: %s\n", svc.Name, t.Name, d.Reason)
 		default:
-			routes = append(routes, Route{Service: svc.Name, Target: t.Name, Lock: t.Lock()})
+			routes = append(routes, Route{Service: svc.Name, Target: t.Name, Lock: t.Lock(), Approval: t.Approval})
 		}
 	}
 	return routes, nil
@@ -59,7 +62,8 @@ func serviceOf(lookup Lookup, p Push) (mapping.Service, error) {
 
 // RollbackRoute is Routes for a rollback of target: the one route of it,
 // when it is a target of the service whose image the push's digest names
-// and its strategy can pin the digest (CheckRollback).
+// and its strategy can pin the digest (CheckRollback). A rollback does not
+// wait for approval: whoever may create it has decided.
 func RollbackRoute(lookup Lookup, p Push, target string) ([]Route, error) {
 	svc, err := serviceOf(lookup, p)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
@@ -95,6 +96,11 @@ type Report struct {
 	DeadLetters []DeadLetter `json:"deadLetters"`
 	// DeadLettersError says why the dead letters could not be listed.
 	DeadLettersError string `json:"deadLettersError,omitempty"`
+	// Approvals are the releases waiting for approval, newest push first,
+	// when a target of the mapping waits for approval; ApprovalsError
+	// says why they could not be listed.
+	Approvals      []Approval `json:"approvals,omitempty"`
+	ApprovalsError string     `json:"approvalsError,omitempty"`
 }
 
 // Unread says what could not be read ("2 of 6 targets, the dead
@@ -113,6 +119,9 @@ func (r *Report) Unread() string {
 	if r.DeadLettersError != "" {
 		parts = append(parts, "the dead letters")
 	}
+	if r.ApprovalsError != "" {
+		parts = append(parts, "the releases waiting for approval")
+	}
 	return strings.Join(parts, " and ")
 }
 
@@ -123,6 +132,9 @@ type Options struct {
 	Clusters rollout.Clusters
 	// ConfigMaps lists the dead letters in the pipeline's namespace.
 	ConfigMaps corev1client.ConfigMapsGetter
+	// Workflows lists the releases waiting for approval, for a mapping
+	// with a target that waits for approval.
+	Workflows dynamic.Interface
 }
 
 // Read reads every target of the mapping, in mapping order, and the dead
@@ -136,6 +148,12 @@ func Read(ctx context.Context, o Options) *Report {
 		}
 	}
 	r.DeadLetters, r.DeadLettersError = deadLetters(ctx, o.ConfigMaps, o.Mapping)
+	if o.Mapping.Approvals() && o.Workflows != nil {
+		var err error
+		if r.Approvals, err = Approvals(ctx, o.Workflows, o.Mapping.Spec.Namespace, o.Mapping.Metadata.Name, ""); err != nil {
+			r.ApprovalsError = err.Error()
+		}
+	}
 	return r
 }
 
