@@ -1,0 +1,187 @@
+//go:build e2e
+
+package testenv_test
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/rollout"
+	"github.com/argodeploy/argodeploy/pkg/testenv"
+)
+
+const apprMapping = "../../testdata/e2e/approvals.yaml"
+
+// TestApprovals runs a target that waits for approval on the real Argo
+// Workflows controller (the step pods played as in TestWorkflowController):
+// a push rolls staging at once while prod's approve step stays suspended
+// and status lists it; argodeploy approve lets the controller run prod's
+// rollout step; of two pushes waiting, approve takes the newer and rejects
+// the older, whose Workflow fails; reject stops a push, and prod keeps
+// what it runs. Approvals and rejections are made with the Role
+// appr-approver that generate writes, bound to a user of the test.
+func TestApprovals(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	e := testenv.New(t)
+	step := stepper(t)
+	api := startKube(ctx, e, step)
+	step("start workflow-controller", func() error { _, err := e.StartWorkflowController(ctx, api); return err })
+	applyPipeline(ctx, t, step, api, generateWith(t, apprMapping), pipelineN, "staging", "prod")
+	createDeployments(ctx, step, api,
+		targetDeployment("staging", "web", corev1.Container{Name: "web", Image: wfRegistry + "web:0.9"}),
+		targetDeployment("prod", "web", corev1.Container{Name: "web", Image: wfRegistry + "web:0.9"}))
+	w := newWorkflowRun(ctx, t, api, apprMapping, pipelineN, "appr")
+
+	// An approver: a ServiceAccount bound to the generated Role alone.
+	var approverKC string
+	step("bind appr-approver", func() (err error) {
+		if _, err = api.Kubectl(ctx, "", "create", "serviceaccount", "-n", pipelineN, "release-manager"); err != nil {
+			return err
+		}
+		if _, err = api.Kubectl(ctx, "", "create", "rolebinding", "-n", pipelineN, "release-managers", "--role", render.ApproverRole("appr"), "--serviceaccount", pipelineN+":release-manager"); err != nil {
+			return err
+		}
+		approverKC, err = api.ServiceAccountKubeconfig(ctx, pipelineN, "release-manager")
+		return err
+	})
+	bin, err := argodeployBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := func(kubeconfig string, args ...string) (string, int) {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, bin, append(args, "-f", apprMapping, "--kubeconfig", kubeconfig)...).CombinedOutput()
+		code := 0
+		if x, ok := err.(*exec.ExitError); ok {
+			code = x.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	// waitApproval waits until Workflow p's approve step for web-prod is
+	// suspended.
+	waitApproval := func(p *wfPush) {
+		t.Helper()
+		w.poll("the approve step of "+p.Name, time.Minute, func() string {
+			wf := w.get(p.Name)
+			for _, n := range wf.Status.Nodes {
+				if n.TemplateName == render.ApproveTemplate && n.Type == wfv1.NodeTypeSuspend && n.Phase == wfv1.NodePhase(wfv1.NodeRunning) {
+					return ""
+				}
+			}
+			return "nodes:\n" + nodeSummary(wf)
+		})
+	}
+	release := func(tag, pair string) *wfPush {
+		t.Helper()
+		p := w.create("web", tag, pair)
+		rr := w.runPod(p, w.waitPod(p, render.RouteTemplate, 0))
+		var routes []rollout.Route
+		if err := json.Unmarshal([]byte(rr.stdout), &routes); rr.exit != 0 || err != nil || len(routes) != 2 || routes[0].Approval || !routes[1].Approval {
+			t.Fatalf("route step of %s: exit %d, stdout %q, want staging then prod with approval", p.Name, rr.exit, rr.stdout)
+		}
+		if run := w.runPod(p, w.waitPod(p, render.RolloutTemplate, 0)); run.exit != 0 || !strings.Contains(run.log, "web-staging") {
+			t.Fatalf("staging's rollout step of %s: exit %d", p.Name, run.exit)
+		}
+		waitApproval(p)
+		return p
+	}
+	image := func(ns string) string {
+		return deploymentAs(ctx, t, api, ns, "web").Spec.Template.Spec.Containers[0].Image
+	}
+
+	// One push: staging rolls, prod waits, and nothing else runs.
+	p1 := release("v1.0.0", "a1")
+	if got := image("staging"); got != p1.digest {
+		t.Errorf("staging runs %s, want %s", got, p1.digest)
+	}
+	for _, n := range w.get(p1.Name).Status.Nodes {
+		if n.TemplateName == render.RolloutTemplate && inputValue(n.Inputs, render.InputTarget) == "web-prod" {
+			t.Errorf("Workflow %s has a rollout node for web-prod while it waits for approval: %s %s", p1.Name, n.Name, n.Phase)
+		}
+	}
+	if out, code := cli(api.Kubeconfig, "status"); code != 0 || !strings.Contains(out, "Waiting for approval: 1") || !strings.Contains(out, p1.Name) {
+		t.Errorf("status while prod waits: exit %d\n%s", code, out)
+	}
+	if image("prod") == p1.digest {
+		t.Fatal("prod rolled before its approval")
+	}
+
+	// approve, as the approver: the controller runs prod's rollout step.
+	if out, code := cli(approverKC, "approve", "web-prod"); code != 0 || !strings.Contains(out, "approved") {
+		t.Fatalf("approve: exit %d\n%s", code, out)
+	}
+	if run := w.runPod(p1, w.waitPod(p1, render.RolloutTemplate, 1)); run.exit != 0 {
+		t.Fatalf("prod's rollout step of %s: exit %d", p1.Name, run.exit)
+	}
+	w.waitPhase(p1.Name, wfv1.WorkflowSucceeded, time.Minute)
+	if got := image("prod"); got != p1.digest {
+		t.Errorf("after the approval prod runs %s, want %s", got, p1.digest)
+	}
+	if out, code := cli(approverKC, "approve", "web-prod"); code != 1 || !strings.Contains(out, "no release waits") {
+		t.Errorf("approve with nothing waiting: exit %d\n%s", code, out)
+	}
+
+	// Two pushes wait: approve takes the newer, rejects the older.
+	p2, p3 := release("v1.1.0", "b2"), release("v1.2.0", "c3")
+	out, code := cli(approverKC, "approve", "web-prod")
+	if code != 0 || !strings.Contains(out, p3.Name+": approved") || !strings.Contains(out, p2.Name+": rejected") {
+		t.Fatalf("approve with two waiting: exit %d\n%s", code, out)
+	}
+	w.waitPhase(p2.Name, wfv1.WorkflowFailed, time.Minute)
+	if run := w.runPod(p3, w.waitPod(p3, render.RolloutTemplate, 1)); run.exit != 0 {
+		t.Fatalf("prod's rollout step of %s: exit %d", p3.Name, run.exit)
+	}
+	w.waitPhase(p3.Name, wfv1.WorkflowSucceeded, time.Minute)
+	if got := image("prod"); got != p3.digest {
+		t.Errorf("prod runs %s, want the approved %s", got, p3.digest)
+	}
+	for _, n := range w.get(p2.Name).Status.Nodes {
+		if n.TemplateName == render.RolloutTemplate && inputValue(n.Inputs, render.InputTarget) == "web-prod" {
+			t.Errorf("the superseded %s has a rollout node for web-prod: %s %s", p2.Name, n.Name, n.Phase)
+		}
+	}
+
+	// reject: the push never reaches prod; its Workflow fails.
+	p4 := release("v1.3.0", "d4")
+	if out, code := cli(approverKC, "reject", "web-prod", "--workflow", p4.Name); code != 0 || !strings.Contains(out, "rejected") {
+		t.Fatalf("reject: exit %d\n%s", code, out)
+	}
+	wf := w.waitPhase(p4.Name, wfv1.WorkflowFailed, time.Minute)
+	t.Logf("rejected %s: %s", wf.Name, wf.Status.Message)
+	if got := image("prod"); got != p3.digest {
+		t.Errorf("after the rejection prod runs %s, want %s", got, p3.digest)
+	}
+
+	// The Sensor's account may not approve.
+	kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, "appr-sensor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, code := cli(kc, "approve", "web-prod"); code != 1 || !strings.Contains(out, "forbidden") {
+		t.Errorf("approve as appr-sensor: exit %d\n%s", code, out)
+	}
+}
+
+// inputValue is the value of a node's input parameter, or "".
+func inputValue(in *wfv1.Inputs, name string) string {
+	if in == nil {
+		return ""
+	}
+	for _, p := range in.Parameters {
+		if p.Name == name && p.Value != nil {
+			return p.Value.String()
+		}
+	}
+	return ""
+}
