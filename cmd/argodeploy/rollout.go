@@ -30,6 +30,7 @@ const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/n
 type rolloutOptions struct {
 	service, target, cacheDir string
 	timeout                   time.Duration
+	retryLimit                int
 }
 
 // rolloutEnv is what rollout takes from around it: the environment and the
@@ -75,7 +76,12 @@ which no later delivery of that push and no reconcile pass brings back. It
 skips when a push published after PUBLISHED_AT has reached the target since
 the rollback was asked.
 
-Environment: DIGEST, TAG, PUBLISHED_AT (the push); ROLLBACK; WORKFLOW_NAME (recorded
+Then it sends the outcome to the target's receivers (spec.notify; the URL
+read from its Secret), at most 30 seconds, three attempts each; a failed
+notification is logged and changes nothing. A transient failure that the
+Workflow retries (RETRY below --retry-limit) is not sent.
+
+Environment: DIGEST, TAG, PUBLISHED_AT (the push); ROLLBACK; RETRY; WORKFLOW_NAME (recorded
 in the state); POD_NAMESPACE (where kubeconfig Secrets of other clusters
 are); KUBECONFIG (a kubeconfig file; without it, the in-cluster config).
 
@@ -108,6 +114,7 @@ usage; 3 not healthy in time, undone.`,
 	f.StringVar(&opts.target, "target", "", "the target of the service to roll")
 	f.StringVar(&opts.cacheDir, "cache-dir", "/etc/argodeploy/cache", "the directory of the cache entries")
 	f.DurationVar(&opts.timeout, "rollout-timeout", rollout.DefaultRolloutTimeout, "how long the rolled Deployment may take to become healthy")
+	f.IntVar(&opts.retryLimit, "retry-limit", 0, "the Workflow's retries of the step: a transient failure of an attempt (RETRY, Argo's {{retries}}) below it is not notified")
 	return cmd
 }
 
@@ -152,10 +159,12 @@ func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rollou
 		return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("no client of the cluster: %v", err)}
 	}
 	namespace := podNamespace(env.getenv)
+	started := time.Now()
+	push := rollout.Push{Digest: env.getenv("DIGEST"), Tag: env.getenv("TAG"), PublishedAt: published}
 	res := rollout.Run(ctx, rollout.Options{
 		Service:        svc,
 		Target:         opts.target,
-		Push:           rollout.Push{Digest: env.getenv("DIGEST"), Tag: env.getenv("TAG"), PublishedAt: published},
+		Push:           push,
 		RolloutTimeout: opts.timeout,
 		Clock:          clock.RealClock{},
 		Log:            s.err,
@@ -163,6 +172,7 @@ func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rollou
 		Clusters:       rollout.NewClusters(client, namespace),
 		Rollback:       rollback,
 	})
+	notifyStep(client, namespace, &svc, opts.target, push, res, env.getenv, opts.retryLimit, started, rollback, s.err)
 	if res.Exit != rollout.ExitOK {
 		return &exitError{code: res.Exit, err: fmt.Errorf("rollout %s: %s", res.Outcome, res.Reason)}
 	}

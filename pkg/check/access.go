@@ -565,6 +565,9 @@ func (a *access) triggerArguments(i int, path string, wf *wfv1.Workflow, tmpl *w
 		return
 	}
 	for _, p := range tmpl.Spec.Arguments.Parameters {
+		if p.Name == render.ParamRollback && (p.Value != nil && p.Value.String() != "" || p.ValueFrom != nil) && !set[p.Name] {
+			a.fail(i, path+".arguments.parameters", "WorkflowTemplate %s gives argument %q a value: every push would be taken for a rollback of that target; its default must be empty", tmpl.Name, p.Name)
+		}
 		if p.Value == nil && p.ValueFrom == nil && !set[p.Name] {
 			a.fail(i, path+".arguments.parameters", "WorkflowTemplate %s declares argument %q without a value and the trigger does not set it: the controller refuses every Workflow (spec.arguments.%s.value is required)", tmpl.Name, p.Name, p.Name)
 		}
@@ -661,6 +664,14 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 		for _, e := range entries {
 			svc, service := e.svc, e.key
 			for _, t := range svc.Targets {
+				for _, r := range t.Receivers {
+					if step.name != rolloutStep.name {
+						break
+					}
+					rr := rule("", "secrets", "get")
+					rr.ResourceNames = []string{r.URLSecret.Name}
+					a.requireOnce(sa, need{i, path, namespace, rr, "URL of receiver " + r.Name + " for target " + t.Name})
+				}
 				if t.Cluster != nil {
 					r := rule("", "secrets", "get")
 					r.ResourceNames = []string{t.Cluster.KubeconfigSecret.Name}

@@ -3,6 +3,8 @@
 package mapping
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -75,7 +77,40 @@ type Spec struct {
 	Sensor          Sensor    `json:"sensor,omitempty"`
 	Reconcile       Reconcile `json:"reconcile,omitempty"`
 	Workflow        Workflow  `json:"workflow,omitempty"`
-	Services        []Service `json:"services"`
+	// Notify are the receivers of notifications of releases; a target
+	// sends to all of them unless it names its own.
+	Notify   []Receiver `json:"notify,omitempty"`
+	Services []Service  `json:"services"`
+}
+
+// Notification types and the outcomes they are sent on.
+const (
+	ReceiverWebhook = "webhook"
+	ReceiverSlack   = "slack"
+	OnRolled        = "rolled"
+	OnAlready       = "already"
+	OnSkipped       = "skipped"
+	OnFailed        = "failed"
+	OnUndone        = "undone"
+	OnWaiting       = "waiting"
+)
+
+// DefaultNotifyOn are the outcomes a receiver gets by default: what
+// changed or needs a human, not each push a target skips.
+var DefaultNotifyOn = []string{OnRolled, OnFailed, OnUndone, OnWaiting}
+
+// Receiver is where notifications of releases are sent.
+type Receiver struct {
+	// Name identifies the receiver; a target's notify names it.
+	Name string `json:"name"`
+	// Type is webhook (a JSON body describing the release) or slack (a
+	// Slack-compatible incoming webhook's {"text": ...}).
+	Type string `json:"type"`
+	// URLSecret holds the URL: it is read from the cluster when sending,
+	// never written in the mapping, the manifests or event data.
+	URLSecret SecretKeyRef `json:"urlSecret"`
+	// On are the outcomes sent. Default: DefaultNotifyOn.
+	On []string `json:"on,omitempty"`
 }
 
 // GCP says where Artifact Registry publishes and how to subscribe.
@@ -231,13 +266,14 @@ type Service struct {
 	Strategy    string `json:"strategy,omitempty"`
 	Policy      string `json:"policy,omitempty"`
 	SemverRange string `json:"semverRange,omitempty"`
-	// Deployment, Namespace, Container, Cluster and Approval describe the
-	// one target of a service without targets.
-	Deployment string   `json:"deployment,omitempty"`
-	Namespace  string   `json:"namespace,omitempty"`
-	Container  string   `json:"container,omitempty"`
-	Cluster    *Cluster `json:"cluster,omitempty"`
-	Approval   bool     `json:"approval,omitempty"`
+	// Deployment, Namespace, Container, Cluster, Approval and Notify
+	// describe the one target of a service without targets.
+	Deployment string    `json:"deployment,omitempty"`
+	Namespace  string    `json:"namespace,omitempty"`
+	Container  string    `json:"container,omitempty"`
+	Cluster    *Cluster  `json:"cluster,omitempty"`
+	Approval   bool      `json:"approval,omitempty"`
+	Notify     *[]string `json:"notify,omitempty"`
 	// Targets are the Deployment containers the image rolls to.
 	Targets []Target `json:"targets,omitempty"`
 	// Metadata is free single-line data carried into the cache ConfigMap,
@@ -282,6 +318,13 @@ type Target struct {
 	// Approval makes a release wait, before it rolls this target, until
 	// argodeploy approve lets it (argodeploy reject stops it).
 	Approval bool `json:"approval,omitempty"`
+	// Notify names the receivers of spec.notify this target sends to; nil
+	// sends to all of them, an empty list to none.
+	Notify *[]string `json:"notify,omitempty"`
+	// Receivers are the receivers the target sends to, resolved by
+	// ServiceMapping.Default: what the cache entry carries to the steps,
+	// never written in the mapping file (tag mapping:"cache").
+	Receivers []Receiver `json:"receivers,omitempty" mapping:"cache"`
 }
 
 // Cluster is a target cluster reached through a kubeconfig Secret.
@@ -335,8 +378,22 @@ func (m *ServiceMapping) Default() {
 	setDefault(&w.TTL, DefaultTTL)
 	setDefault(&w.RolloutTimeout, DefaultRolloutTimeout)
 	setDefault(&w.ApprovalTimeout, DefaultApprovalTimeout)
+	for i := range s.Notify {
+		if len(s.Notify[i].On) == 0 {
+			s.Notify[i].On = slices.Clone(DefaultNotifyOn)
+		}
+	}
 	for i := range s.Services {
 		s.Services[i].Default()
+		for j := range s.Services[i].Targets {
+			t := &s.Services[i].Targets[j]
+			t.Receivers = nil
+			for _, r := range s.Notify {
+				if t.Notify == nil || slices.Contains(*t.Notify, r.Name) {
+					t.Receivers = append(t.Receivers, r)
+				}
+			}
+		}
 	}
 	if w.Retry.Backoff.MaxDuration == "" {
 		d, _ := time.ParseDuration(DefaultRetryMaxDuration)
@@ -379,6 +436,7 @@ func (svc *Service) Default() {
 			Container:  svc.Container,
 			Cluster:    svc.Cluster,
 			Approval:   svc.Approval,
+			Notify:     svc.Notify,
 		}}
 	}
 	for i := range svc.Targets {
@@ -397,7 +455,34 @@ func (svc *Service) Default() {
 		setDefault(&t.SemverRange, svc.SemverRange)
 	}
 	svc.TagPattern, svc.Strategy, svc.Policy, svc.SemverRange = "", "", "", ""
-	svc.Deployment, svc.Namespace, svc.Container, svc.Cluster, svc.Approval = "", "", "", nil, false
+	svc.Deployment, svc.Namespace, svc.Container, svc.Cluster, svc.Approval, svc.Notify = "", "", "", nil, false, nil
+}
+
+// Notifies reports whether a target of the defaulted mapping sends
+// notifications.
+func (m *ServiceMapping) Notifies() bool {
+	for _, svc := range m.Spec.Services {
+		for _, t := range svc.Targets {
+			if len(t.Receivers) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// NotifySecrets are the sorted names of the Secrets that hold the URLs of
+// the receivers the targets send to.
+func (m *ServiceMapping) NotifySecrets() []string {
+	seen := map[string]bool{}
+	for _, svc := range m.Spec.Services {
+		for _, t := range svc.Targets {
+			for _, r := range t.Receivers {
+				seen[r.URLSecret.Name] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Approvals reports whether a target of the mapping waits for approval.

@@ -63,7 +63,7 @@ func (p *pipeline) rbac(sensors []string) (roles, bindings []Object) {
 		verbs   []string
 		extra   []rbacv1.PolicyRule
 	}{
-		{p.rolloutAccount(), RolloutVerbs, nil},
+		{p.rolloutAccount(), RolloutVerbs, p.notifyRules()},
 		{p.reconcileAccount(), ReconcileVerbs, []rbacv1.PolicyRule{
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"eventbus"}, ResourceNames: []string{p.m.Spec.EventBus.Name}, Verbs: []string{"get"}},
@@ -81,6 +81,16 @@ func (p *pipeline) rbac(sensors []string) (roles, bindings []Object) {
 		roles = append(roles, p.role(ApproverRole(p.name), p.ns, ApproverRules))
 	}
 	return roles, bindings
+}
+
+// notifyRules let the rollout account read the Secrets that hold its
+// receivers' URLs, by name.
+func (p *pipeline) notifyRules() []rbacv1.PolicyRule {
+	secrets := p.m.NotifySecrets()
+	if len(secrets) == 0 {
+		return nil
+	}
+	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: secrets, Verbs: []string{"get"}}}
 }
 
 // ApproverRules are what argodeploy approve and reject do: find the

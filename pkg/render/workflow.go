@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"strconv"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -217,17 +218,24 @@ func (p *pipeline) routeStep() wfv1.Template {
 // it only through env; which target rolls is the trusted cache entry's.
 func (p *pipeline) rolloutStep() wfv1.Template {
 	w := p.m.Spec.Workflow
+	c := p.stepContainer([]string{"argodeploy", "rollout"},
+		"--service", "{{inputs.parameters."+InputService+"}}",
+		"--target", "{{inputs.parameters."+InputTarget+"}}",
+		"--cache-dir", cacheMountPath,
+		"--rollout-timeout", w.RolloutTimeout,
+	)
+	if p.m.Notifies() {
+		// The step tells its receivers of a transient failure only on
+		// the last attempt.
+		c.Args = append(c.Args, "--retry-limit", strconv.Itoa(int(*w.Retry.Limit)))
+		c.Env = append(c.Env, corev1.EnvVar{Name: "RETRY", Value: "{{retries}}"})
+	}
 	return wfv1.Template{
 		Name:            RolloutTemplate,
 		Inputs:          wfv1.Inputs{Parameters: []wfv1.Parameter{{Name: InputService}, {Name: InputTarget}, {Name: InputLock}}},
 		Synchronization: &wfv1.Synchronization{Mutexes: []*wfv1.Mutex{{Name: "{{inputs.parameters." + InputLock + "}}"}}},
 		RetryStrategy:   p.stepRetry(),
-		Container: p.stepContainer([]string{"argodeploy", "rollout"},
-			"--service", "{{inputs.parameters."+InputService+"}}",
-			"--target", "{{inputs.parameters."+InputTarget+"}}",
-			"--cache-dir", cacheMountPath,
-			"--rollout-timeout", w.RolloutTimeout,
-		),
+		Container:       c,
 	}
 }
 

@@ -90,6 +90,9 @@ type Result struct {
 	// Exit is the step's exit code: ExitOK, ExitTransient, ExitPermanent
 	// or ExitUndone.
 	Exit int
+	// Before is the image the target's container ran when the step read
+	// it, "" when it did not get that far.
+	Before string
 }
 
 // Run is the rollout step: it rolls target o.Target of o.Service to
@@ -123,6 +126,7 @@ type runner struct {
 	digest, tag string
 	deploys     appsv1client.DeploymentInterface
 	where       string
+	before      string // the container's image when first read
 }
 
 // change is what the step's update did to the Deployment, to undo it.
@@ -145,7 +149,7 @@ func (r *runner) logf(format string, args ...any) {
 func (r *runner) finish(outcome string, exit int, format string, args ...any) Result {
 	reason := fmt.Sprintf(format, args...)
 	r.logf("%s: %s: %s", r.o.Target, outcome, reason)
-	return Result{Outcome: outcome, Reason: reason, Exit: exit}
+	return Result{Outcome: outcome, Reason: reason, Exit: exit, Before: r.before}
 }
 
 // apiFailed is the result of an API error before anything was changed.
@@ -238,6 +242,9 @@ func (r *runner) roll(ctx context.Context) Result {
 		c := findContainer(d, r.t.Container)
 		if c == nil {
 			return permanent(fmt.Errorf("deployment %s/%s has no container %s", d.Namespace, d.Name, r.t.Container))
+		}
+		if r.before == "" {
+			r.before = c.Image
 		}
 		prev, err := ReadState(d, r.t.Container)
 		if err != nil {
@@ -506,17 +513,17 @@ func (r *runner) undo(ch *change, outcome, why string, uncertain bool) Result {
 		if !r.carries(d, ch) {
 			switch {
 			case uncertain:
-				res = Result{OutcomeFailed, fmt.Sprintf("%s; the update did not apply, nothing was changed", why), ExitTransient}
+				res = Result{Outcome: OutcomeFailed, Reason: fmt.Sprintf("%s; the update did not apply, nothing was changed", why), Exit: ExitTransient}
 			case exit == ExitUndone:
-				res = Result{OutcomeFailed, fmt.Sprintf("%s; %s was changed by someone else since, so it is not undone", why, r.where), ExitPermanent}
+				res = Result{Outcome: OutcomeFailed, Reason: fmt.Sprintf("%s; %s was changed by someone else since, so it is not undone", why, r.where), Exit: ExitPermanent}
 			default:
-				res = Result{OutcomeFailed, fmt.Sprintf("%s; %s was changed by someone else since, so it is not undone", why, r.where), ExitTransient}
+				res = Result{Outcome: OutcomeFailed, Reason: fmt.Sprintf("%s; %s was changed by someone else since, so it is not undone", why, r.where), Exit: ExitTransient}
 			}
 			return nil
 		}
 		if msg, done, serr := DeploymentStatus(d); done && serr == nil {
 			// Decide from the real status: a rollout that is healthy now stays.
-			res = Result{OutcomeRolled, fmt.Sprintf("%s rolled out %s (%s; %s)", r.where, r.digest, strings.TrimSpace(msg), why), ExitOK}
+			res = Result{Outcome: OutcomeRolled, Reason: fmt.Sprintf("%s rolled out %s (%s; %s)", r.where, r.digest, strings.TrimSpace(msg), why), Exit: ExitOK}
 			if r.ownsEntry(d, ch) {
 				e := ch.entry
 				e.Outcome, e.HealthyAt = StateHealthy, r.o.Clock.Now().UTC().Format(time.RFC3339)
@@ -530,7 +537,7 @@ func (r *runner) undo(ch *change, outcome, why string, uncertain bool) Result {
 		if err := r.revert(d, ch, outcome); err != nil {
 			return permanent(err)
 		}
-		res = Result{OutcomeUndone, fmt.Sprintf("%s; %s was returned to what it ran before", why, r.where), exit}
+		res = Result{Outcome: OutcomeUndone, Reason: fmt.Sprintf("%s; %s was returned to what it ran before", why, r.where), Exit: exit}
 		_, err = r.deploys.Update(ctx, d, metav1.UpdateOptions{})
 		return err
 	})

@@ -5,14 +5,18 @@ package testenv_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/argodeploy/argodeploy/pkg/notify"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
@@ -27,7 +31,9 @@ const apprMapping = "../../testdata/e2e/approvals.yaml"
 // rollout step; of two pushes waiting, approve takes the newer and rejects
 // the older, whose Workflow fails; reject stops a push, and prod keeps
 // what it runs. Approvals and rejections are made with the Role
-// appr-approver that generate writes, bound to a user of the test.
+// appr-approver that generate writes, bound to a user of the test. Each
+// step notifies a webhook the test serves (JSON, with how to approve a
+// waiting release), and a receiver that answers 500 fails no rollout.
 func TestApprovals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -40,6 +46,37 @@ func TestApprovals(t *testing.T) {
 		targetDeployment("staging", "web", corev1.Container{Name: "web", Image: wfRegistry + "web:0.9"}),
 		targetDeployment("prod", "web", corev1.Container{Name: "web", Image: wfRegistry + "web:0.9"}))
 	w := newWorkflowRun(ctx, t, api, apprMapping, pipelineN, "appr")
+
+	// The receivers: one that records what it gets, one that always
+	// answers 500. The played step pods run on this host, so they reach
+	// them on loopback; their URLs are in the Secret the mapping names.
+	var (
+		mu   sync.Mutex
+		got  []notify.Notification
+		hits int
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var n notify.Notification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			t.Errorf("the hook got a body that is not a notification: %v", err)
+		}
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	broken := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		rw.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	step("create Secret appr-hooks", func() error {
+		_, err := api.Kubectl(ctx, "", "create", "secret", "generic", "appr-hooks", "-n", pipelineN,
+			"--from-literal=hook="+hook.URL+"/deploys", "--from-literal=broken="+broken.URL)
+		return err
+	})
 
 	// An approver: a ServiceAccount bound to the generated Role alone.
 	var approverKC string
@@ -128,6 +165,30 @@ func TestApprovals(t *testing.T) {
 	if got := image("prod"); got != p1.digest {
 		t.Errorf("after the approval prod runs %s, want %s", got, p1.digest)
 	}
+	// The hook heard of each step of p1, in order, with what it needs;
+	// the broken receiver was tried and failed nothing.
+	mu.Lock()
+	var heard []string
+	for _, n := range got {
+		heard = append(heard, n.Target+" "+n.Outcome)
+		if n.Workflow != p1.Name || n.Digest != p1.digest || n.Tag != p1.tag || n.Service != "web" {
+			t.Errorf("notification %+v: not of %s", n, p1.Name)
+		}
+		switch {
+		case n.Outcome == "waiting" && !strings.Contains(n.Approve, "argodeploy approve web-prod --workflow "+p1.Name):
+			t.Errorf("waiting notification says to approve with %q", n.Approve)
+		case n.Outcome == "rolled" && (n.PreviousImage != wfRegistry+"web:0.9" || n.FinishedAt == "" || n.Namespace == ""):
+			t.Errorf("rolled notification %+v: previous image, times or place missing", n)
+		}
+	}
+	if want := "web-prod waiting, web-staging rolled, web-prod rolled"; strings.Join(heard, ", ") != want {
+		t.Errorf("the hook heard %q, want %q", strings.Join(heard, ", "), want)
+	}
+	if hits < 3*3 {
+		t.Errorf("the broken receiver was tried %d times, want 3 attempts for each of 3 notifications", hits)
+	}
+	got = nil
+	mu.Unlock()
 	if out, code := cli(approverKC, "approve", "web-prod"); code != 1 || !strings.Contains(out, "no release waits") {
 		t.Errorf("approve with nothing waiting: exit %d\n%s", code, out)
 	}
