@@ -224,6 +224,38 @@ func TestApprovals(t *testing.T) {
 		t.Errorf("after the rejection prod runs %s, want %s", got, p3.digest)
 	}
 
+	// rollback --previous, run by the controller: the route step sends it
+	// to web-prod alone, without approval, and prod returns to p1.
+	out, code = cli(api.Kubeconfig, "rollback", "web-prod", "--previous")
+	if code != 0 || !strings.Contains(out, "rolls web-prod back to v1.0.0") {
+		t.Fatalf("rollback: exit %d\n%s", code, out)
+	}
+	rb := &wfPush{Name: strings.TrimPrefix(strings.Fields(out)[1], pipelineN+"/"), service: "web", digest: p1.digest, tag: p1.tag}
+	rr := w.runPod(rb, w.waitPod(rb, render.RouteTemplate, 0))
+	var routes []rollout.Route
+	if err := json.Unmarshal([]byte(rr.stdout), &routes); rr.exit != 0 || err != nil || len(routes) != 1 || routes[0].Target != "web-prod" || routes[0].Approval {
+		t.Fatalf("route step of the rollback %s: exit %d, stdout %q, want web-prod alone, no approval", rb.Name, rr.exit, rr.stdout)
+	}
+	if run := w.runPod(rb, w.waitPod(rb, render.RolloutTemplate, 0)); run.exit != 0 {
+		t.Fatalf("rollback step of %s: exit %d", rb.Name, run.exit)
+	}
+	w.waitPhase(rb.Name, wfv1.WorkflowSucceeded, time.Minute)
+	if got := image("prod"); got != p1.digest {
+		t.Errorf("after the rollback prod runs %s, want %s", got, p1.digest)
+	}
+
+	// history reads those Workflows as the controller left them.
+	out, code = cli(api.Kubeconfig, "history", "web-prod")
+	t.Logf("argodeploy history web-prod:\n%s", out)
+	if code != 0 {
+		t.Errorf("history: exit %d", code)
+	}
+	for _, want := range []string{rb.Name + "  rollback", p3.Name + "  event", p1.Name + "  event", "Succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("history lacks %q", want)
+		}
+	}
+
 	// The Sensor's account may not approve.
 	kc, err := api.ServiceAccountKubeconfig(ctx, pipelineN, "appr-sensor")
 	if err != nil {
