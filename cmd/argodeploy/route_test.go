@@ -39,7 +39,7 @@ func runRoute(cache string, vars map[string]string) (int, string, string) {
 func TestRouteCommand(t *testing.T) {
 	cache := rolloutCache(t)
 	code, out, stderr := runRoute(cache, pushEnv())
-	if code != 0 || out != `[{"service":"web","target":"web","lock":"local.prod.web","approval":false}]`+"\n" {
+	if code != 0 || out != `[{"service":"web","target":"web","lock":"local.prod.web","approval":"false"}]`+"\n" {
 		t.Errorf("release: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 	branch := pushEnv()

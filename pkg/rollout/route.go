@@ -18,8 +18,9 @@ type Route struct {
 	Target  string `json:"target"`
 	Lock    string `json:"lock"`
 	// Approval says the release waits for argodeploy approve before it
-	// rolls the target.
-	Approval bool `json:"approval"`
+	// rolls the target. Written as a string, as the other fields, so that
+	// every item withParam expands is an object of strings.
+	Approval bool `json:"approval,string"`
 }
 
 // Lookup finds the service of an image in the cache.

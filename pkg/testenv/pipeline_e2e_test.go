@@ -560,6 +560,11 @@ func (r *pipelineRun) publish(data []byte, want ...string) *sentMessage {
 		simArgs, clusterArgs := cloneMap(f.Workflow.Arguments), wf.params()
 		delete(simArgs, "published-at")
 		delete(clusterArgs, "published-at")
+		if _, set := clusterArgs[render.ParamRollback]; !set {
+			// The Sensor leaves it out; the controller takes the
+			// WorkflowTemplate's empty default, which simulate reports.
+			clusterArgs[render.ParamRollback] = ""
+		}
 		if a, b := jsonOf(simArgs), jsonOf(clusterArgs); a != b || f.Workflow.Template != wf.Spec.WorkflowTemplateRef.Name || f.Workflow.Namespace != wf.Namespace {
 			t.Errorf("message %d: simulate predicts %s/%s %s, the cluster has %s/%s %s", m.n,
 				f.Workflow.Namespace, f.Workflow.Template, a, wf.Namespace, wf.Spec.WorkflowTemplateRef.Name, b)

@@ -629,6 +629,7 @@ func (w *workflowRun) checkPod(p *wfPush, pod *corev1.Pod, template string, inpu
 		s = strings.ReplaceAll(s, "{{workflow.parameters."+render.ParamTag+"}}", p.tag)
 		s = strings.ReplaceAll(s, "{{workflow.parameters."+render.ParamPublishedAt+"}}", strconv.FormatInt(p.at.UnixNano(), 10))
 		s = strings.ReplaceAll(s, "{{workflow.name}}", p.Name)
+		s = strings.ReplaceAll(s, "{{workflow.parameters."+render.ParamRollback+"}}", "") // the template's default
 		for k, v := range inputs {
 			s = strings.ReplaceAll(s, "{{inputs.parameters."+k+"}}", v)
 		}
