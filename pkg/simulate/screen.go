@@ -330,8 +330,7 @@ func newEventFields(data []byte, filters *screenFilters) *eventFields {
 // fieldsPool holds the eventFields of replayed messages for the next ones.
 // A pipeline of thousands of services has thousands of screen filters, so
 // each message's verdicts take kilobytes; fresh ones each time cost more
-// in page faults than in use (the heap is not collected until it is large,
-// see cmd/argodeploy/internal/gcpercent).
+// in page faults than in use.
 type fieldsPool struct{ pool sync.Pool }
 
 // get is newEventFields(data, filters), reusing a released eventFields.
