@@ -69,17 +69,6 @@ func Validate(obj map[string]any, opts Options) ([]Problem, error) {
 	return problems(s, Loader(obj), obj, opts)
 }
 
-// Preload reads the schema of apiVersion and kind, so that validating such
-// an object later finds it read. It is safe to call at any time, from any
-// goroutine; argodeploy calls it on an idle CPU while the process starts.
-// (Decoding every definition ahead as well does more work than a run uses,
-// and made validating one example slower.) The error wraps ErrNoSchema when
-// no schema covers the kind.
-func Preload(apiVersion, kind string) error {
-	_, err := lookup(apiVersion, kind)
-	return err
-}
-
 // problems validates obj, loaded by l, against s.
 func problems(s *gojsonschema.Schema, l gojsonschema.JSONLoader, obj map[string]any, opts Options) ([]Problem, error) {
 	result, err := s.Validate(l)
