@@ -19,8 +19,8 @@ import (
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // The side-by-side benchmarks behind `make bench`: the built binaries,
@@ -272,7 +272,7 @@ func TestBenchmarks(t *testing.T) {
 	for _, r := range rows {
 		md.WriteString(r + "\n")
 	}
-	md.WriteString("\n## Commands\n\n`make bench` builds both binaries, writes synthetic mappings (`pkg/mapping/synthetic`: N services over ten namespaces, every tenth in another cluster) into a temporary directory, and times:\n\n")
+	md.WriteString("\n## Commands\n\n`make bench` builds both binaries, writes synthetic mappings (`pkg/testcorpus/synthetic`: N services over ten namespaces, every tenth in another cluster) into a temporary directory, and times:\n\n")
 	for _, c := range slices.Compact(commands) {
 		md.WriteString(strings.ReplaceAll(c, dir, "$TMP") + "\n")
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/argodeploy/argodeploy/cmd/argodeploy/internal/preload"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -126,7 +125,7 @@ func loadMapping(file string, s streams) (*mapping.ServiceMapping, error) {
 		}
 		m, err = mapping.Parse("<stdin>", data)
 	} else {
-		m, err = preload.Mapping(file)
+		m, err = mapping.Load(file)
 	}
 	if err != nil {
 		return nil, err

@@ -6,10 +6,6 @@ package main
 import (
 	"os"
 
-	// First, so that it sets GOGC before the upstream modules initialise.
-	_ "github.com/argodeploy/argodeploy/cmd/argodeploy/internal/gcpercent"
-	// Fills the command's caches on the CPU initialisation leaves idle.
-	_ "github.com/argodeploy/argodeploy/cmd/argodeploy/internal/prewarm"
 	// Mozilla's root certificates, used only where the system has none: the
 	// release image is the static binary alone, and reconcile reads the
 	// registry over TLS.

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -30,8 +31,8 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/manifest"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/parallel"
 	"github.com/argodeploy/argodeploy/pkg/simulate"
+	"golang.org/x/sync/errgroup"
 )
 
 // minMutationScore is the share of effective mutants validate reports;
@@ -112,14 +113,19 @@ func TestMutationScore(t *testing.T) {
 	}
 	caught := make([]bool, len(mutants))
 	effective := make([]bool, len(mutants))
-	_ = parallel.ForEach(len(mutants), func(i int) error {
-		m := mutants[i]
-		rep := validateBytes(m.data)
-		caught[i] = rep.Invalid > 0 || rep.Resources == 0
-		b := bases[m.example]
-		effective[i] = observe(m.data, b.probes) != b.seen
-		return nil
-	})
+	var g errgroup.Group
+	g.SetLimit(goruntime.GOMAXPROCS(0))
+	for i := range mutants {
+		g.Go(func() error {
+			m := mutants[i]
+			rep := validateBytes(m.data)
+			caught[i] = rep.Invalid > 0 || rep.Resources == 0
+			b := bases[m.example]
+			effective[i] = observe(m.data, b.probes) != b.seen
+			return nil
+		})
+	}
+	g.Wait()
 	var nEffective, nCaught, nBoth int
 	var survivors []string
 	for i, m := range mutants {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,9 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/manifest"
-	"github.com/argodeploy/argodeploy/pkg/parallel"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/simulate"
+	"golang.org/x/sync/errgroup"
 )
 
 // simulateOptions are the flags of simulate.
@@ -172,10 +173,15 @@ func runSimulate(ctx context.Context, opts *simulateOptions, files []string, s s
 	for start := 0; start < len(msgs); start += replayBatch {
 		batch := msgs[start:min(start+replayBatch, len(msgs))]
 		outcomes := make([]simulate.Outcome, len(batch))
-		_ = parallel.ForEach(len(batch), func(i int) error {
-			outcomes[i] = pipeline.Replay(batch[i])
-			return nil
-		})
+		var g errgroup.Group
+		g.SetLimit(goruntime.GOMAXPROCS(0))
+		for i := range batch {
+			g.Go(func() error {
+				outcomes[i] = pipeline.Replay(batch[i])
+				return nil
+			})
+		}
+		g.Wait()
 		for i, msg := range batch {
 			if opts.noStep {
 				continue
@@ -442,12 +448,16 @@ type listWriter[T any] struct {
 // unless all of them encode.
 func (l *listWriter[T]) items(items []T) error {
 	encoded := make([][]byte, len(items))
-	err := parallel.ForEach(len(items), func(i int) error {
-		var err error
-		encoded[i], err = json.MarshalIndent(items[i], "  ", "  ")
-		return err
-	})
-	if err != nil {
+	var g2 errgroup.Group
+	g2.SetLimit(goruntime.GOMAXPROCS(0))
+	for i := range items {
+		g2.Go(func() error {
+			var err error
+			encoded[i], err = json.MarshalIndent(items[i], "  ", "  ")
+			return err
+		})
+	}
+	if err := g2.Wait(); err != nil {
 		return err
 	}
 	for _, item := range encoded {

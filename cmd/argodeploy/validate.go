@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/argodeploy/argodeploy/cmd/argodeploy/internal/preload"
 	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/drift"
 	"github.com/argodeploy/argodeploy/pkg/manifest"
@@ -173,7 +172,7 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 	if opts.diff != "short" && opts.diff != "stat" && opts.diff != "full" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--diff must be short, stat or full, not %q", opts.diff)}
 	}
-	docs, err := manifest.ReadParsed(paths, s.in, preload.Manifests)
+	docs, err := manifest.Read(paths, s.in)
 	if err != nil {
 		return err
 	}

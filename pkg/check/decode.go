@@ -3,9 +3,10 @@ package check
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/kinds"
-	"github.com/argodeploy/argodeploy/pkg/parallel"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	sigsjson "sigs.k8s.io/json"
@@ -67,13 +68,18 @@ func standIn(u *unstructured.Unstructured) kruntime.Object {
 func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []error) {
 	decoded := make([]kruntime.Object, len(objs))
 	errs := make([]error, len(objs))
-	_ = parallel.ForEach(len(objs), func(i int) error {
-		decoded[i] = objs[i]
-		if u, ok := objs[i].(*unstructured.Unstructured); ok {
-			decoded[i], errs[i] = decode(u, strict)
-		}
-		return nil // each object's error is its own
-	})
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range objs {
+		g.Go(func() error {
+			decoded[i] = objs[i]
+			if u, ok := objs[i].(*unstructured.Unstructured); ok {
+				decoded[i], errs[i] = decode(u, strict)
+			}
+			return nil // each object's error is its own
+		})
+	}
+	g.Wait()
 	return decoded, errs
 }
 

@@ -5,15 +5,12 @@
 package kinds
 
 import (
-	"encoding/json"
-
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	sigsjson "sigs.k8s.io/json"
 )
 
 // Typed is a kind that has a Go type: the version it is decoded at and a
@@ -40,28 +37,4 @@ var ByGroupKind = map[schema.GroupKind]Typed{
 	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        {"v1", func() runtime.Object { return &rbacv1.RoleBinding{} }},
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        {"v1", func() runtime.Object { return &rbacv1.ClusterRole{} }},
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: {"v1", func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }},
-}
-
-// WarmCodecs makes encoding/json (when encode is set) and
-// sigs.k8s.io/json (when decode is set) learn the fields of the kinds gks,
-// in that order. Each learns a type's whole graph of struct types the
-// first time it meets it, which costs milliseconds for the Argo kinds in
-// every fresh process; done ahead on an idle CPU, the first real encode or
-// decode finds it done. Both caches are safe for concurrent use, and what
-// they learn does not depend on the data. Kinds without a Go type are
-// skipped.
-func WarmCodecs(gks []schema.GroupKind, encode, decode bool) {
-	for _, gk := range gks {
-		typed, ok := ByGroupKind[gk]
-		if !ok {
-			continue
-		}
-		obj := typed.New()
-		if decode {
-			_ = sigsjson.UnmarshalCaseSensitivePreserveInts([]byte("{}"), obj)
-		}
-		if encode {
-			_, _ = json.Marshal(obj)
-		}
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,8 +20,8 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/argodeploy/argodeploy/pkg/parallel"
 	"github.com/argodeploy/argodeploy/pkg/yamlnode"
+	"golang.org/x/sync/errgroup"
 )
 
 // Doc is one object and the place it was read from.
@@ -113,19 +114,26 @@ func ReadParsed(paths []string, stdin io.Reader, parsed func(file string) (Parse
 	// Files are read and parsed on every CPU; the first error in file order
 	// wins, as if they had been read one by one.
 	found := make([][]Doc, len(files))
-	err := parallel.ForEach(len(files), func(i int) error {
-		if parsed != nil && files[i] != Stdin {
-			if p, ok := parsed(files[i]); ok {
-				found[i] = p.Docs
-				return p.Err
+	errs := make([]error, len(files))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range files {
+		g.Go(func() error {
+			if parsed != nil && files[i] != Stdin {
+				if p, ok := parsed(files[i]); ok {
+					found[i], errs[i] = p.Docs, p.Err
+					return nil
+				}
 			}
+			found[i], errs[i] = readFile(files[i], stdin)
+			return nil
+		})
+	}
+	g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
 		}
-		var err error
-		found[i], err = readFile(files[i], stdin)
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
 	var docs []Doc
 	for _, d := range found {

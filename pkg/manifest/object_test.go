@@ -15,10 +15,10 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/argodeploy/argodeploy/pkg/manifest"
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/testcorpus"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // compareObject parses every document of data both ways and fails t where

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // BenchmarkParse: a mapping file → a defaulted mapping.

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // BenchmarkYAML: rendered objects → the YAML stream generate prints.

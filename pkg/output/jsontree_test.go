@@ -7,9 +7,9 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/testcorpus/randjson"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // decodeReference is what jsonTree must return: encoding/json's Decoder

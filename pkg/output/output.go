@@ -13,12 +13,13 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/argodeploy/argodeploy/pkg/parallel"
 	yaml "go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -56,14 +57,18 @@ func YAML(w io.Writer, objs []Object) error {
 func encodeAll(objs []Object) ([][]byte, error) {
 	docs := make([][]byte, len(objs))
 	emitters := sync.Pool{New: func() any { return newEmitter() }}
-	err := parallel.ForEach(len(objs), func(i int) error {
-		e := emitters.Get().(*emitter)
-		defer emitters.Put(e)
-		var err error
-		docs[i], err = encodeYAML(e, objs[i])
-		return err
-	})
-	if err != nil {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range objs {
+		g.Go(func() error {
+			e := emitters.Get().(*emitter)
+			defer emitters.Put(e)
+			var err error
+			docs[i], err = encodeYAML(e, objs[i])
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return docs, nil

@@ -25,8 +25,8 @@ import (
 
 	"github.com/argodeploy/argodeploy/pkg/kinds"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // marshalReference is what typed must build for v, or false when

@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/parallel"
 )
 
 var configMapType = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
@@ -30,13 +29,12 @@ func (p *pipeline) cacheConfigMaps(limit int) ([]Object, error) {
 	const overhead = 1024 // metadata and JSON framing of one ConfigMap
 	services := p.m.Spec.Services
 	sizes := make([]int, len(services))
-	err := parallel.ForEach(len(services), func(i int) error {
+	for i := range services {
 		size, err := jsonSize(services[i].Name, CacheEntry(services[i]))
+		if err != nil {
+			return nil, err
+		}
 		sizes[i] = size + 2 // the colon and the comma
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
 	groups, err := pack(sizes, limit-overhead)
 	if err != nil {

@@ -12,10 +12,10 @@ import (
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/tidwall/gjson"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/argodeploy/argodeploy/pkg/jsonscan"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 )
 
@@ -344,7 +344,7 @@ func (p *pipeline) triggerBackoff() *eventsv1.Backoff {
 // creation timestamp that its type would serialise: its JSON with the
 // top-level members sorted by key, "status" left out and "metadata"
 // rewritten without "creationTimestamp", its members sorted too, as maps
-// are written. Only the members are found in the JSON (jsonscan); the rest
+// are written. Only the members are found in the JSON (gjson); the rest
 // stays as json.Marshal wrote it.
 func k8sResource(obj any) (*eventsv1.K8SResource, error) {
 	buf := marshalBuffers.Get().(*bytes.Buffer)
@@ -354,18 +354,18 @@ func k8sResource(obj any) (*eventsv1.K8SResource, error) {
 		return nil, err
 	}
 	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	value, err := rewriteMembers(make([]byte, 0, len(raw)), raw, func(m *jsonscan.Member) (bool, error) {
-		switch m.Key {
+	value, err := rewriteMembers(make([]byte, 0, len(raw)), string(raw), func(key string, value *string) (bool, error) {
+		switch key {
 		case "status":
 			return false, nil
 		case "metadata":
-			if string(m.Value) == "null" {
+			if *value == "null" {
 				return true, nil
 			}
-			var err error
-			m.Value, err = rewriteMembers(make([]byte, 0, len(m.Value)), m.Value, func(m *jsonscan.Member) (bool, error) {
-				return m.Key != "creationTimestamp", nil
+			meta, err := rewriteMembers(make([]byte, 0, len(*value)), *value, func(key string, _ *string) (bool, error) {
+				return key != "creationTimestamp", nil
 			})
+			*value = string(meta)
 			return true, err
 		}
 		return true, nil
@@ -383,16 +383,22 @@ var marshalBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // sorted by key, each key written as encoding/json writes a map's key,
 // and each member passed to keep first, which may change its value or
 // leave the member out.
-func rewriteMembers(dst, obj []byte, keep func(*jsonscan.Member) (bool, error)) ([]byte, error) {
-	members, err := jsonscan.Members(obj)
-	if err != nil {
-		return nil, err
+func rewriteMembers(dst []byte, obj string, keep func(key string, value *string) (bool, error)) ([]byte, error) {
+	o := gjson.Parse(obj)
+	if !o.IsObject() {
+		return nil, fmt.Errorf("not a JSON object: %.40s", obj)
 	}
-	slices.SortStableFunc(members, func(a, b jsonscan.Member) int { return strings.Compare(a.Key, b.Key) })
+	var members [][2]gjson.Result // key, value
+	o.ForEach(func(k, v gjson.Result) bool {
+		members = append(members, [2]gjson.Result{k, v})
+		return true
+	})
+	slices.SortStableFunc(members, func(a, b [2]gjson.Result) int { return strings.Compare(a[0].Str, b[0].Str) })
 	dst = append(dst, '{')
 	first := true
 	for _, m := range members {
-		if ok, err := keep(&m); !ok || err != nil {
+		value := m[1].Raw
+		if ok, err := keep(m[0].Str, &value); !ok || err != nil {
 			if err != nil {
 				return nil, err
 			}
@@ -402,17 +408,17 @@ func rewriteMembers(dst, obj []byte, keep func(*jsonscan.Member) (bool, error)) 
 			dst = append(dst, ',')
 		}
 		first = false
-		if plainKey(m.Key) {
-			dst = append(dst, m.RawKey...) // "key", as encoding/json writes it
+		if plainKey(m[0].Str) {
+			dst = append(dst, m[0].Raw...) // "key", as encoding/json writes it
 		} else {
-			key, err := json.Marshal(m.Key)
+			key, err := json.Marshal(m[0].Str)
 			if err != nil {
 				return nil, err
 			}
 			dst = append(dst, key...)
 		}
 		dst = append(dst, ':')
-		dst = append(dst, m.Value...)
+		dst = append(dst, value...)
 	}
 	return append(dst, '}'), nil
 }

@@ -17,9 +17,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tidwall/gjson"
 	"github.com/xeipuuv/gojsonschema"
 
-	"github.com/argodeploy/argodeploy/pkg/jsonscan"
 	"github.com/argodeploy/argodeploy/schemas"
 )
 
@@ -67,17 +67,6 @@ func Validate(obj map[string]any, opts Options) ([]Problem, error) {
 		return nil, err
 	}
 	return problems(s, Loader(obj), obj, opts)
-}
-
-// Preload reads the schema of apiVersion and kind, so that validating such
-// an object later finds it read. It is safe to call at any time, from any
-// goroutine; argodeploy calls it on an idle CPU while the process starts.
-// (Decoding every definition ahead as well does more work than a run uses,
-// and made validating one example slower.) The error wraps ErrNoSchema when
-// no schema covers the kind.
-func Preload(apiVersion, kind string) error {
-	_, err := lookup(apiVersion, kind)
-	return err
 }
 
 // problems validates obj, loaded by l, against s.
@@ -195,29 +184,26 @@ func (c *compiled) load(name string) {
 		c.err = err
 		return
 	}
-	top, err := jsonscan.Members(data)
-	if err != nil {
-		c.err = fmt.Errorf("schema %s: %w", name, err)
+	top := gjson.ParseBytes(data)
+	if !top.IsObject() {
+		c.err = fmt.Errorf("schema %s: not a JSON object", name)
 		return
 	}
 	c.root = map[string]any{}
 	c.rawDefs = map[string]json.RawMessage{}
-	for _, m := range top {
-		if m.Key == "definitions" {
-			defs, err := jsonscan.Members(m.Value)
-			if err != nil {
-				c.err = fmt.Errorf("schema %s: definitions: %w", name, err)
-				return
-			}
-			for _, d := range defs {
-				c.rawDefs[d.Key] = d.Value
-			}
-			continue
+	top.ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "definitions" {
+			v.ForEach(func(d, def gjson.Result) bool {
+				c.rawDefs[d.Str] = json.RawMessage(def.Raw)
+				return true
+			})
+		} else if c.root[k.Str], err = decodeJSON([]byte(v.Raw)); err != nil {
+			c.err = fmt.Errorf("schema %s: %s: %w", name, k.Str, err)
 		}
-		if c.root[m.Key], err = decodeJSON(m.Value); err != nil {
-			c.err = fmt.Errorf("schema %s: %s: %w", name, m.Key, err)
-			return
-		}
+		return c.err == nil
+	})
+	if c.err != nil {
+		return
 	}
 	// The file names only the version and the lower-cased kind; the exact
 	// apiVersion and kind are the values the schema fixes them to.

@@ -10,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // BenchmarkReplay: one message (a release of one of the services, each

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/argodeploy/argodeploy/pkg/parallel"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/tidwall/gjson"
 )
@@ -81,10 +80,9 @@ func (fs *screenFilters) precompile(deps []eventsv1alpha1.EventDependency) {
 		}
 	}
 	cuts := make([]splitPattern, len(values))
-	_ = parallel.ForEach(len(values), func(i int) error {
+	for i := range values {
 		cuts[i].prefix, cuts[i].rest, cuts[i].ok = splitPatternOf(values[i])
-		return nil
-	})
+	}
 	var patterns []string
 	clear(seen)
 	for i, v := range values {
@@ -98,10 +96,9 @@ func (fs *screenFilters) precompile(deps []eventsv1alpha1.EventDependency) {
 		}
 	}
 	results := make([]compiled, len(patterns))
-	_ = parallel.ForEach(len(patterns), func(i int) error {
-		results[i].re, results[i].err = regexp.Compile(patterns[i])
-		return nil // a pattern's error is its own
-	})
+	for i := range patterns {
+		results[i].re, results[i].err = regexp.Compile(patterns[i]) // a pattern's error is its own
+	}
 	for i, p := range patterns {
 		fs.compiled[p] = results[i]
 	}
@@ -333,8 +330,7 @@ func newEventFields(data []byte, filters *screenFilters) *eventFields {
 // fieldsPool holds the eventFields of replayed messages for the next ones.
 // A pipeline of thousands of services has thousands of screen filters, so
 // each message's verdicts take kilobytes; fresh ones each time cost more
-// in page faults than in use (the heap is not collected until it is large,
-// see cmd/argodeploy/internal/gcpercent).
+// in page faults than in use.
 type fieldsPool struct{ pool sync.Pool }
 
 // get is newEventFields(data, filters), reusing a released eventFields.

@@ -28,7 +28,6 @@ import (
 	"github.com/Knetic/govaluate"
 	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/parallel"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
@@ -141,13 +140,13 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 	for si, s := range p.sensors {
 		names[si] = newDependencyNames(s)
 	}
-	_ = parallel.ForEach(len(triggerRefs), func(i int) error {
-		si, ti := triggerRefs[i].sensor, triggerRefs[i].trigger
+	for _, ref := range triggerRefs {
+		si, ti := ref.sensor, ref.trigger
+		// A trigger whose condition does not compile never fires.
 		if expr, err := dependencyExpression(p.sensors[si], p.sensors[si].Spec.Triggers[ti], names[si]); err == nil {
 			p.conditions[si][ti] = newCondition(expr)
 		}
-		return nil // a trigger whose condition does not compile never fires
-	})
+	}
 	// Each dependency's source, by index: Replay looks them up per
 	// dependency per message.
 	index := map[string]int{}

@@ -19,9 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/argodeploy/argodeploy/pkg/manifest"
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // ArgoModules are the modules whose examples ExampleFiles reads.

@@ -15,14 +15,14 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
-	"github.com/argodeploy/argodeploy/pkg/mapping/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
 // TestLatencyAtScale measures, on the real chain, what a push costs as the
 // mapping grows: the generated pipeline of 10 and of 1,000 synthetic
-// services (pkg/mapping/synthetic) is applied, its EventSource and every
+// services (pkg/testcorpus/synthetic) is applied, its EventSource and every
 // Sensor shard started, and 20 pushes spread over the services are
 // published 250 ms apart; for each size it reports the JetStream durable
 // consumers the sensors made (what every push is delivered to: one per
