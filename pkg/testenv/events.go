@@ -32,7 +32,7 @@ const eventsConfigDir = "/etc/argo-events"
 // EventsControllerConfig is the controller's ConfigMap,
 // argo-events-controller-config, as upstream's install ships it
 // (manifests/base/controller-manager/controller-config.yaml) with one
-// JetStream version, "latest", whose images are the local ones.
+// JetStream version, 2.10.29 (what argodeploy's EventBus asks for), whose images are the local ones.
 func EventsControllerConfig() *reconciler.GlobalConfig {
 	return &reconciler.GlobalConfig{EventBus: &reconciler.EventBusConfig{
 		// ValidateConfig wants a NATS Streaming version too; none is used.
@@ -43,7 +43,7 @@ func EventsControllerConfig() *reconciler.GlobalConfig {
 			Settings:     "max_memory_store: -1\nmax_file_store: 1TB\n",
 			StreamConfig: "maxMsgs: 50000\nmaxAge: 168h\nmaxBytes: -1\nreplicas: 3\nduplicates: 300s\nretention: 0\ndiscard: 0\n",
 			Versions: []reconciler.JetStreamVersion{{
-				Version:              "latest",
+				Version:              "2.10.29",
 				NatsImage:            NATSImage,
 				ConfigReloaderImage:  NATSReloaderImage,
 				MetricsExporterImage: NATSExporterImage,

@@ -116,7 +116,7 @@ func ArgoEventsImageBuilt() (v1.Image, error) {
 		ociimage.Config{Entrypoint: []string{"/bin/argo-events"}, WorkingDir: "/"})
 }
 
-// NATSImageBuilt is the nats image as the controller's "latest" JetStream
+// NATSImageBuilt is the nats image as the controller's 2.10.29 JetStream
 // version uses it (startCommand /nats-server): the static nats-server at
 // /nats-server.
 func NATSImageBuilt() (v1.Image, error) {
