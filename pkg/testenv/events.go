@@ -61,7 +61,7 @@ func EventsControllerConfig() *reconciler.GlobalConfig {
 // finds no namespace for the lease). The
 // configuration is bind-mounted on /etc/argo-events in the controller's
 // own mount namespace, as the ConfigMap volume is in its pod. It returns
-// when the controller has started its three reconcilers.
+// when it logs that its manager starts (its reconcilers log nothing more).
 func (e *Env) StartEventsController(ctx context.Context, api *APIServer, cfg *reconciler.GlobalConfig) (*Proc, error) {
 	bin, err := Binary("argo-events-" + ArgoEventsVersion)
 	if err != nil {
@@ -91,5 +91,5 @@ func (e *Env) StartEventsController(ctx context.Context, api *APIServer, cfg *re
 	if err != nil {
 		return nil, err
 	}
-	return p, WaitForLog(ctx, p, `Starting Controller`, 60*time.Second)
+	return p, WaitForLog(ctx, p, `Starting controller manager`, 60*time.Second)
 }
