@@ -68,7 +68,7 @@ func TestArgoEventsController(t *testing.T) {
 	var svc corev1.Service
 	pollGet(ctx, t, api, "the bus Service", 30*time.Second, &svc, func() string { return "" },
 		"service", "eventbus-default-js-svc", "-n", "argo-events")
-	for _, name := range []string{"eventbus-default-js-client-auth", "eventbus-default-js-server-auth", "eventbus-default-js-config"} {
+	for _, name := range []string{"eventbus-default-js-client-auth", "eventbus-default-js-server", "eventbus-default-js-config"} {
 		kind := "secret"
 		if name == "eventbus-default-js-config" {
 			kind = "configmap"
