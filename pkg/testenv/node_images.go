@@ -102,3 +102,28 @@ func ArgodeployImage() (v1.Image, error) {
 			WorkingDir: "/",
 		})
 }
+
+// ArgoEventsImageBuilt is Argo Events' image as its Dockerfile lays it
+// out: the static argo-events program at /bin/argo-events as entrypoint on
+// an empty base (upstream adds CA certificates, zoneinfo and the argo CLI,
+// which nothing here uses).
+func ArgoEventsImageBuilt() (v1.Image, error) {
+	bin, err := Binary("argo-events-static-" + ArgoEventsVersion)
+	if err != nil {
+		return nil, err
+	}
+	return ociimage.Build([]ociimage.File{{Path: "/bin/argo-events", Source: bin, Mode: 0o755}},
+		ociimage.Config{Entrypoint: []string{"/bin/argo-events"}, WorkingDir: "/"})
+}
+
+// NATSImageBuilt is the nats image as the controller's 2.10.29 JetStream
+// version uses it (startCommand /nats-server): the static nats-server at
+// /nats-server.
+func NATSImageBuilt() (v1.Image, error) {
+	bin, err := Binary("nats-server-static-" + NATSServerVersion)
+	if err != nil {
+		return nil, err
+	}
+	return ociimage.Build([]ociimage.File{{Path: "/nats-server", Source: bin, Mode: 0o755}},
+		ociimage.Config{Entrypoint: []string{"/nats-server"}, WorkingDir: "/"})
+}
