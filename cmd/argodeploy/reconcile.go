@@ -171,7 +171,7 @@ func getTyped(ctx context.Context, client dynamic.Interface, resource, namespace
 // namespace, named and labelled as the pipeline's Sensor names its
 // Workflows, with the arguments its trigger gives one, and labelled with
 // its origin (reconcile, replay).
-func createRelease(ctx context.Context, client dynamic.Interface, namespace, pipeline, template, origin string, r reconcile.Release) (string, error) {
+func createRelease(ctx context.Context, client dynamic.Interface, namespace, pipeline, template, origin string, r reconcile.Release, extra ...wfv1.Parameter) (string, error) {
 	values := map[string]string{
 		render.ParamDigest:      r.Digest,
 		render.ParamTag:         r.Tag,
@@ -189,6 +189,7 @@ func createRelease(ctx context.Context, client dynamic.Interface, namespace, pip
 	for _, name := range render.WorkflowParams() {
 		wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(values[name])})
 	}
+	wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, extra...)
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(wf)
 	if err != nil {
 		return "", err

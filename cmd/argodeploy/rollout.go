@@ -30,6 +30,7 @@ const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/n
 type rolloutOptions struct {
 	service, target, cacheDir string
 	timeout                   time.Duration
+	retryLimit                int
 }
 
 // rolloutEnv is what rollout takes from around it: the environment and the
@@ -68,7 +69,19 @@ up to --rollout-timeout for it to be rolled out (as kubectl rollout status
 judges), and undoes its change when it is not, or when SIGTERM or SIGINT
 ends the step first.
 
-Environment: DIGEST, TAG, PUBLISHED_AT (the push); WORKFLOW_NAME (recorded
+With ROLLBACK set to --target (argodeploy rollback sets it, never the
+event), the step pins the pushed digest whatever its order or version, does
+not wait for the after target, and records the digest it rolled back from,
+which no later delivery of that push and no reconcile pass brings back. It
+skips when a push published after PUBLISHED_AT has reached the target since
+the rollback was asked.
+
+Then it sends the outcome to the target's receivers (spec.notify; the URL
+read from its Secret), at most 30 seconds, three attempts each; a failed
+notification is logged and changes nothing. A transient failure that the
+Workflow retries (RETRY below --retry-limit) is not sent.
+
+Environment: DIGEST, TAG, PUBLISHED_AT (the push); ROLLBACK; RETRY; WORKFLOW_NAME (recorded
 in the state); POD_NAMESPACE (where kubeconfig Secrets of other clusters
 are); KUBECONFIG (a kubeconfig file; without it, the in-cluster config).
 
@@ -80,7 +93,18 @@ usage; 3 not healthy in time, undone.`,
   TAG=us-east1-docker.pkg.dev/acme-shop-prod/containers/web:1.4.2 \
   PUBLISHED_AT=1748858400000000000 \
     argodeploy rollout --service web --target web --rollout-timeout 10m`,
-		Args: cobra.NoArgs,
+		// The flags are checked with the arguments, so that validate's
+		// check of the WorkflowTemplate's steps (parseStep) finds a step
+		// that lacks one.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(cmd, args); err != nil {
+				return err
+			}
+			if err := opts.check(); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRollout(cmd.Context(), opts, s, env)
 		},
@@ -90,17 +114,34 @@ usage; 3 not healthy in time, undone.`,
 	f.StringVar(&opts.target, "target", "", "the target of the service to roll")
 	f.StringVar(&opts.cacheDir, "cache-dir", "/etc/argodeploy/cache", "the directory of the cache entries")
 	f.DurationVar(&opts.timeout, "rollout-timeout", rollout.DefaultRolloutTimeout, "how long the rolled Deployment may take to become healthy")
+	f.IntVar(&opts.retryLimit, "retry-limit", 0, "the Workflow's retries of the step: a transient failure of an attempt (RETRY, Argo's {{retries}}) below it is not notified")
 	return cmd
 }
 
-func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rolloutEnv) error {
+// check says which required flag is missing or wrong.
+func (opts *rolloutOptions) check() error {
 	switch {
 	case opts.service == "":
-		return &exitError{code: exitUsage, err: errors.New("--service is required")}
+		return errors.New("--service is required")
 	case opts.target == "":
-		return &exitError{code: exitUsage, err: errors.New("--target is required")}
+		return errors.New("--target is required")
 	case opts.timeout <= 0:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--rollout-timeout must be positive, not %s", opts.timeout)}
+		return fmt.Errorf("--rollout-timeout must be positive, not %s", opts.timeout)
+	}
+	return nil
+}
+
+func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rolloutEnv) error {
+	if err := opts.check(); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	var rollback bool
+	switch target := env.getenv("ROLLBACK"); target {
+	case "":
+	case opts.target:
+		rollback = true
+	default:
+		return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("ROLLBACK names target %q, not --target %s", target, opts.target)}
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -118,16 +159,20 @@ func runRollout(ctx context.Context, opts *rolloutOptions, s streams, env rollou
 		return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("no client of the cluster: %v", err)}
 	}
 	namespace := podNamespace(env.getenv)
+	started := time.Now()
+	push := rollout.Push{Digest: env.getenv("DIGEST"), Tag: env.getenv("TAG"), PublishedAt: published}
 	res := rollout.Run(ctx, rollout.Options{
 		Service:        svc,
 		Target:         opts.target,
-		Push:           rollout.Push{Digest: env.getenv("DIGEST"), Tag: env.getenv("TAG"), PublishedAt: published},
+		Push:           push,
 		RolloutTimeout: opts.timeout,
 		Clock:          clock.RealClock{},
 		Log:            s.err,
 		Workflow:       env.getenv("WORKFLOW_NAME"),
 		Clusters:       rollout.NewClusters(client, namespace),
+		Rollback:       rollback,
 	})
+	notifyStep(client, namespace, &svc, opts.target, push, res, env.getenv, opts.retryLimit, started, rollback, s.err)
 	if res.Exit != rollout.ExitOK {
 		return &exitError{code: res.Exit, err: fmt.Errorf("rollout %s: %s", res.Outcome, res.Reason)}
 	}

@@ -51,7 +51,7 @@ A push rolls the mapped Deployment within seconds, without polling.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
-	root.AddCommand(newInitCommand(s), newGenerateCommand(s), newValidateCommand(s), newSimulateCommand(s), newVersionCommand(s), newSchemaCommand(s), newGraphCommand(s), newRolloutCommand(s), newRouteCommand(s), newReconcileCommand(s), newStatusCommand(s), newHistoryCommand(s), newReplayCommand(s))
+	root.AddCommand(newInitCommand(s), newGenerateCommand(s), newValidateCommand(s), newSimulateCommand(s), newVersionCommand(s), newSchemaCommand(s), newGraphCommand(s), newRolloutCommand(s), newRouteCommand(s), newReconcileCommand(s), newStatusCommand(s), newHistoryCommand(s), newReplayCommand(s), newRollbackCommand(s), newApproveCommand(s), newRejectCommand(s))
 	// argodeploy alone prints its help; an unknown command is a usage
 	// error, as cobra's own check would say it, with suggestions.
 	root.Args = func(cmd *cobra.Command, args []string) error {

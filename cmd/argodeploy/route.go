@@ -12,10 +12,11 @@ import (
 )
 
 func newRouteCommand(s streams) *cobra.Command {
-	return newRouteCommandWith(s, os.Getenv)
+	return newRouteCommandWith(s, rolloutEnv{getenv: os.Getenv, client: localClient})
 }
 
-func newRouteCommandWith(s streams, getenv func(string) string) *cobra.Command {
+func newRouteCommandWith(s streams, env rolloutEnv) *cobra.Command {
+	getenv := env.getenv
 	var cacheDir string
 	cmd := &cobra.Command{
 		Use:   "route",
@@ -32,7 +33,16 @@ targets and their Deployments come from the cache entries in --cache-dir
 semverRange does not take the tag is left out, with the reason on stderr.
 
 Exit status: 0 the list is printed (it may be empty); 2 the image has no
-cache entry, or the push is malformed.`,
+cache entry, or the push is malformed.
+
+For each target that waits for approval, route tells the target's
+receivers (spec.notify, on: waiting) how to approve; a failed notification
+changes nothing.
+
+ROLLBACK, set only by argodeploy rollback (the Workflow's rollback
+argument, never from the event), names one target: the list is that target
+alone, and the digest must be an image of its service, pinned by strategy
+set-image.`,
 		Example: `  # What the WorkflowTemplate's first step runs (the Sensor sets the environment)
   DIGEST=us-east1-docker.pkg.dev/acme-shop-prod/containers/web@sha256:1111111111111111111111111111111111111111111111111111111111111111 \
   TAG=us-east1-docker.pkg.dev/acme-shop-prod/containers/web:1.4.2 \
@@ -46,7 +56,12 @@ cache entry, or the push is malformed.`,
 				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("PUBLISHED_AT %q is not a Unix time in nanoseconds", text)}
 			}
 			push := rollout.Push{Digest: getenv("DIGEST"), Tag: getenv("TAG"), PublishedAt: published}
-			routes, err := rollout.Routes(rollout.DirLookup(cacheDir), push, s.err)
+			var routes []rollout.Route
+			if target := getenv("ROLLBACK"); target != "" {
+				routes, err = rollout.RollbackRoute(rollout.DirLookup(cacheDir), push, target)
+			} else {
+				routes, err = rollout.Routes(rollout.DirLookup(cacheDir), push, s.err)
+			}
 			if err != nil {
 				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("route: %v", err)}
 			}
@@ -54,10 +69,30 @@ cache entry, or the push is malformed.`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(s.out, "%s\n", data)
-			return err
+			if _, err = fmt.Fprintf(s.out, "%s\n", data); err != nil {
+				return err
+			}
+			if waits(routes) {
+				client, err := env.client(getenv)
+				if err != nil {
+					fmt.Fprintf(s.err, "argodeploy: notify: no client of the cluster: %v; nothing sent\n", err)
+					return nil
+				}
+				notifyWaiting(client, podNamespace(getenv), rollout.DirLookup(cacheDir), routes, push, getenv("WORKFLOW_NAME"), s.err)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&cacheDir, "cache-dir", "/etc/argodeploy/cache", "the directory of the cache entries")
 	return cmd
+}
+
+// waits reports whether a route waits for approval.
+func waits(routes []rollout.Route) bool {
+	for _, r := range routes {
+		if r.Approval {
+			return true
+		}
+	}
+	return false
 }

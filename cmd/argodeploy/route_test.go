@@ -19,7 +19,7 @@ func runRoute(cache string, vars map[string]string) (int, string, string) {
 	if c, _, err := root.Find([]string{"route"}); err == nil && c != root {
 		root.RemoveCommand(c)
 	}
-	root.AddCommand(newRouteCommandWith(s, func(k string) string { return vars[k] }))
+	root.AddCommand(newRouteCommandWith(s, rolloutEnv{getenv: func(k string) string { return vars[k] }, client: localClient}))
 	root.SetArgs([]string{"route", "--cache-dir", cache})
 	err := root.ExecuteContext(context.Background())
 	var exit *exitError
@@ -39,7 +39,7 @@ func runRoute(cache string, vars map[string]string) (int, string, string) {
 func TestRouteCommand(t *testing.T) {
 	cache := rolloutCache(t)
 	code, out, stderr := runRoute(cache, pushEnv())
-	if code != 0 || out != `[{"service":"web","target":"web","lock":"local.prod.web"}]`+"\n" {
+	if code != 0 || out != `[{"service":"web","target":"web","lock":"local.prod.web","approval":false}]`+"\n" {
 		t.Errorf("release: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 	branch := pushEnv()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/simulate"
 )
 
@@ -40,7 +41,7 @@ func TestSimulateExamples(t *testing.T) {
 			fired := 0
 			for _, o := range outcomes {
 				for _, f := range o.Fired {
-					if f.Workflow == nil || f.Workflow.Steps != nil || f.Workflow.Route != nil || f.Name != "release" || len(f.Workflow.Arguments) != 3 {
+					if f.Workflow == nil || f.Workflow.Steps != nil || f.Workflow.Route != nil || f.Name != "release" || len(f.Workflow.Arguments) != 4 || f.Workflow.Arguments[render.ParamRollback] != "" {
 						t.Errorf("message %s: trigger %s: workflow %+v", o.Message, f.Name, f.Workflow)
 					}
 					fired++

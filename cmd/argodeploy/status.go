@@ -91,10 +91,15 @@ still shown); 2 bad usage.`,
 			if err != nil {
 				return err
 			}
+			workflows, err := cluster.dynamic()
+			if err != nil {
+				return err
+			}
 			rep := status.Read(cmd.Context(), status.Options{
 				Mapping:    m,
 				Clusters:   rollout.NewClusters(local, m.Spec.Namespace),
 				ConfigMaps: local.core,
+				Workflows:  workflows,
 			})
 			if format == "json" {
 				enc := json.NewEncoder(s.out)
@@ -145,8 +150,12 @@ func writeStatus(w io.Writer, r *status.Report) error {
 			fmt.Fprintf(tw, "%s\t%s\t?\t?\t?\t?\t?\t?\t?\n", t.Target, where)
 			continue
 		}
+		outcome := dash(t.Outcome)
+		if t.RolledBack != "" {
+			outcome += " (rolled back from " + shortDigest(t.RolledBack) + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Target, where, dash(t.Tag), dash(shortDigest(t.Digest)),
-			dash(t.PublishedAt), dash(t.Outcome), dash(t.HealthyAt), dash(t.Workflow), t.Rollout)
+			dash(t.PublishedAt), outcome, dash(t.HealthyAt), dash(t.Workflow), t.Rollout)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -158,12 +167,24 @@ func writeStatus(w io.Writer, r *status.Report) error {
 		fmt.Fprintf(w, "\nDead letters in %s: none\n", r.Namespace)
 	default:
 		fmt.Fprintf(w, "\nDead letters in %s: %d\n", r.Namespace, len(r.DeadLetters))
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tCREATED\tTAG\tDIGEST")
+		rows := [][]string{{"NAME", "CREATED", "TAG", "DIGEST"}}
 		for _, d := range r.DeadLetters {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Name, d.Created, dash(d.Tag), dash(d.Digest))
+			rows = append(rows, []string{d.Name, d.Created, dash(d.Tag), dash(d.Digest)})
 		}
-		if err := tw.Flush(); err != nil {
+		if err := writeTable(w, rows); err != nil {
+			return err
+		}
+	}
+	switch {
+	case r.ApprovalsError != "":
+		problems = append(problems, fmt.Sprintf("approvals: could not list Workflows in %s: %s", r.Namespace, r.ApprovalsError))
+	case len(r.Approvals) > 0:
+		fmt.Fprintf(w, "\nWaiting for approval: %d (argodeploy approve TARGET, or reject)\n", len(r.Approvals))
+		rows := [][]string{{"TARGET", "WORKFLOW", "TAG", "SINCE"}}
+		for _, a := range r.Approvals {
+			rows = append(rows, []string{a.Target, a.Workflow, dash(a.Tag), dash(a.Since)})
+		}
+		if err := writeTable(w, rows); err != nil {
 			return err
 		}
 	}
@@ -171,6 +192,15 @@ func writeStatus(w io.Writer, r *status.Report) error {
 		fmt.Fprintf(w, "\n%s\n", strings.Join(problems, "\n"))
 	}
 	return nil
+}
+
+// writeTable writes rows as aligned columns, the first row the header.
+func writeTable(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
 }
 
 // shortDigest is sha256: and the first 12 hex digits, as docker prints.

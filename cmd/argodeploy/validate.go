@@ -327,6 +327,9 @@ func regenerate(mapping, path string) string {
 // duplicatesValidator names the check that each object is given once.
 const duplicatesValidator = "argodeploy duplicates"
 
+// namesValidator names the check that each object has a name.
+const namesValidator = "argodeploy names"
+
 // schemaValidator names the JSON Schema layer in reports.
 const schemaValidator = "json-schema"
 
@@ -357,6 +360,13 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 			fmt.Sprintf("defined twice: first at %s:%d; kubectl apply would keep whichever comes last, and kustomize refuses both: keep one", first.File, first.Line),
 			check.LayerCross, duplicatesValidator, severityError})
 		invalid[objectKey(o.GetKind(), o.GetNamespace(), o.GetName())] = true
+	}
+	for _, d := range docs {
+		if o := d.Object; o.GetName() == "" && !strings.HasPrefix(o.GetAPIVersion(), "kustomize.config.k8s.io/") {
+			rep.Problems = append(rep.Problems, problem{d.File, d.Line, 1, o.GetKind(), o.GetNamespace(), o.GetName(), "metadata.name",
+				"has no name: kubectl apply refuses it (resource name may not be empty)", check.LayerLocal, namesValidator, severityError})
+			invalid[objectKey(o.GetKind(), o.GetNamespace(), o.GetName())] = true
+		}
 	}
 	schemaFailed := map[string]bool{} // objects whose decode errors the schema layer already explains
 	schemaResults := validateSchemas(docs, schema.Options{Relaxed: opts.AllowUnknownFields})

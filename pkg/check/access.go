@@ -529,6 +529,9 @@ func (a *access) workflow(i int, namespace string, wf *wfv1.Workflow, dynamic ma
 			values[p.Name] = p.Value.String()
 		}
 	}
+	if dynamic != nil {
+		a.triggerArguments(i, path, wf, tmpl, dynamic)
+	}
 	saName, volumes, cacheSpec := spec.ServiceAccountName, spec.Volumes, &spec
 	if tmpl != nil {
 		if saName == "" {
@@ -543,6 +546,32 @@ func (a *access) workflow(i int, namespace string, wf *wfv1.Workflow, dynamic ma
 	}
 	a.specVolumes(i, path, namespace, cacheSpec, values)
 	a.rolloutTarget(i, path, namespace, sa, volumes, values, fromEvent, rolloutStep)
+}
+
+// triggerArguments checks the arguments of the Workflow a trigger creates
+// from tmpl: each argument tmpl leaves without a value must be set, or
+// the controller refuses every such Workflow ("spec.arguments.NAME.value
+// is required"); and rollback, which pins a target whatever the order of
+// pushes, is argodeploy rollback's alone.
+func (a *access) triggerArguments(i int, path string, wf *wfv1.Workflow, tmpl *wfv1.WorkflowTemplate, dynamic map[int]bool) {
+	set := map[string]bool{}
+	for n, p := range wf.Spec.Arguments.Parameters {
+		set[p.Name] = true
+		if p.Name == render.ParamRollback && (dynamic[n] || p.Value != nil && p.Value.String() != "" || p.ValueFrom != nil) {
+			a.fail(i, fmt.Sprintf("%s.arguments.parameters[%d]", path, n), "the trigger sets argument %q: every push would pin its target whatever its order or version; only argodeploy rollback sets it", p.Name)
+		}
+	}
+	if tmpl == nil {
+		return
+	}
+	for _, p := range tmpl.Spec.Arguments.Parameters {
+		if p.Name == render.ParamRollback && (p.Value != nil && p.Value.String() != "" || p.ValueFrom != nil) && !set[p.Name] {
+			a.fail(i, path+".arguments.parameters", "WorkflowTemplate %s gives argument %q a value: every push would be taken for a rollback of that target; its default must be empty", tmpl.Name, p.Name)
+		}
+		if p.Value == nil && p.ValueFrom == nil && !set[p.Name] {
+			a.fail(i, path+".arguments.parameters", "WorkflowTemplate %s declares argument %q without a value and the trigger does not set it: the controller refuses every Workflow (spec.arguments.%s.value is required)", tmpl.Name, p.Name, p.Name)
+		}
+	}
 }
 
 // CacheConfigMaps names the ConfigMaps a workflow's "cache" volume shows its
@@ -635,6 +664,14 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 		for _, e := range entries {
 			svc, service := e.svc, e.key
 			for _, t := range svc.Targets {
+				for _, r := range t.Receivers {
+					if step.name != rolloutStep.name {
+						break
+					}
+					rr := rule("", "secrets", "get")
+					rr.ResourceNames = []string{r.URLSecret.Name}
+					a.requireOnce(sa, need{i, path, namespace, rr, "URL of receiver " + r.Name + " for target " + t.Name})
+				}
 				if t.Cluster != nil {
 					r := rule("", "secrets", "get")
 					r.ResourceNames = []string{t.Cluster.KubeconfigSecret.Name}

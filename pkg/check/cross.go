@@ -387,14 +387,36 @@ func pushArguments(triggerPath string, params []eventsv1alpha1.TriggerParameter,
 		if n >= len(args) || !declared[args[n].Name] {
 			continue // reported as past the arguments, or not declared
 		}
+		readsPush := false
 		for _, f := range pushFieldArguments {
 			reads := p.Src.DataKey == f.field || p.Src.DataKey == "" && strings.Contains(p.Src.DataTemplate, ".Input."+f.field)
+			readsPush = readsPush || reads
 			if reads && args[n].Name != f.argument {
 				errs = append(errs, fieldErrorf(fmt.Sprintf("%s.parameters[%d].dest", triggerPath, j), "%s sets argument %q from the push's %s: the release would take it for the %s", p.Dest, args[n].Name, f.field, args[n].Name))
 			}
 		}
+		for _, f := range pushFieldArguments {
+			if !readsPush && args[n].Name == f.argument {
+				errs = append(errs, fieldErrorf(fmt.Sprintf("%s.parameters[%d].src", triggerPath, j), "sets argument %q from %s, not from the push's %s: the route and rollout steps refuse every push", f.argument, sourceOf(p.Src), f.field))
+			}
+		}
 	}
 	return errs
+}
+
+// sourceOf says what a trigger parameter reads, for messages.
+func sourceOf(src *eventsv1alpha1.TriggerParameterSource) string {
+	switch {
+	case src.DataKey != "":
+		return "dataKey " + src.DataKey
+	case src.DataTemplate != "":
+		return "a dataTemplate that reads no push field"
+	case src.ContextKey != "" || src.ContextTemplate != "":
+		return "the event's context"
+	case src.Value != nil:
+		return "a constant"
+	}
+	return "the whole event"
 }
 
 // argumentDestRE is a trigger parameter's dest into a Workflow argument.

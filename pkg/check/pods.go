@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -84,8 +85,27 @@ func (a *access) pods(i int, pods []definedPod) {
 					a.fail(i, fmt.Sprintf("%s.volumeMounts[%d].name", p.containers[c], m), "volume %q is not a volume of the pod: the pod is refused when the step starts", mount.Name)
 				}
 			}
+			for e, env := range container.Env {
+				if ref := env.ValueFrom; ref != nil && ref.FieldRef != nil && !envFieldPath(ref.FieldRef.FieldPath) {
+					a.fail(i, fmt.Sprintf("%s.env[%d].valueFrom.fieldRef.fieldPath", p.containers[c], e), "%q is not a field the kubelet can expose: the API server refuses the pod (supported: %s)", ref.FieldRef.FieldPath, strings.Join(envFieldPaths, ", "))
+				}
+			}
 		}
 	}
+}
+
+// envFieldPaths are the pod fields an env var's fieldRef may read
+// (k8s.io/kubernetes pkg/apis/core/validation, validEnvDownwardAPIFieldPathExpressions).
+var envFieldPaths = []string{"metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs", "metadata.labels['KEY']", "metadata.annotations['KEY']"}
+
+// envFieldPath reports whether an env var's fieldRef may read path.
+func envFieldPath(path string) bool {
+	for _, prefix := range []string{"metadata.labels['", "metadata.annotations['"} {
+		if key, ok := strings.CutPrefix(path, prefix); ok {
+			return strings.HasSuffix(key, "']") && len(key) > 2
+		}
+	}
+	return slices.Contains(envFieldPaths, path)
 }
 
 // podFailure is one failed Pod Security check, placed.

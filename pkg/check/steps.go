@@ -116,8 +116,19 @@ func rolloutLock(at string, t wfv1.Template, templates []wfv1.Template) []error 
 }
 
 // notTheLock says why a mutex named by the inputs refs of template name is
-// not the lock of the target every step that runs it passes, or "".
+// not the lock of the target every step that runs it passes, or "". A
+// step passes the lock when the argument is the route's item.lock over
+// withParam, or an input of its own template that every step running
+// that one passes the lock (the deliver step between release and
+// rollout).
 func notTheLock(name string, refs [][]string, templates []wfv1.Template) string {
+	return passesLock(name, refs, templates, 0)
+}
+
+func passesLock(name string, refs [][]string, templates []wfv1.Template, depth int) string {
+	if depth > len(templates) {
+		return "the steps that run it call each other in a cycle"
+	}
 	callers := 0
 	for _, caller := range templates {
 		var steps []wfv1.WorkflowStep
@@ -137,8 +148,15 @@ func notTheLock(name string, refs [][]string, templates []wfv1.Template) string 
 			locked := false
 			for _, ref := range refs {
 				for _, p := range step.Arguments.Parameters {
-					if p.Name == ref[1] && p.Value != nil && strings.Contains(p.Value.String(), lockItem) && step.WithParam != "" {
+					if p.Name != ref[1] || p.Value == nil {
+						continue
+					}
+					v := p.Value.String()
+					switch inner := inputRef.FindAllStringSubmatch(v, -1); {
+					case strings.Contains(v, lockItem) && step.WithParam != "":
 						locked = true
+					case len(inner) == 1 && inner[0][0] == strings.TrimSpace(v) && caller.Name != name:
+						locked = passesLock(caller.Name, inner, templates, depth+1) == ""
 					}
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/robfig/cron/v3"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"reflect"
@@ -39,6 +40,7 @@ const (
 	maxMetadataNameLen = 40
 	maxServiceNameLen  = 40
 	maxRolloutTimeout  = time.Hour
+	maxApprovalTimeout = 7 * 24 * time.Hour
 )
 
 // Load reads the mapping file at path and parses it with Parse.
@@ -543,8 +545,47 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 	p.checkFloor(res.get("limits").get("cpu"), minStepCPU, "CPU")
 	p.checkFloor(res.get("limits").get("memory"), minStepMemory, "memory")
 	chains := p.checkServices(spec.get("services"))
+	p.checkNotify(spec)
 	p.checkDeadline(w, rollout, maxi, chains)
 	p.checkUnsafeText(r)
+}
+
+// checkNotify checks that receiver names are unique and their Secret
+// references valid, and that every notify list of a service or target
+// names receivers of spec.notify.
+func (p *parser) checkNotify(spec loc) {
+	names := map[string]bool{}
+	for _, r := range spec.get("notify").items() {
+		name := r.get("name")
+		if v, ok := name.str(); ok {
+			if names[v] {
+				p.report(name, "receiver %s is defined twice", quote(v))
+			}
+			names[v] = true
+		}
+		p.checkSecretRef(r.get("urlSecret"))
+	}
+	for _, s := range spec.get("services").items() {
+		lists := []loc{s.get("notify")}
+		for _, t := range s.get("targets").items() {
+			lists = append(lists, t.get("notify"))
+		}
+		for _, l := range lists {
+			for _, n := range l.items() {
+				if v, ok := n.str(); ok && !names[v] {
+					p.report(n, "%s is no receiver of spec.notify (%s)", quote(v), orNone(slices.Sorted(maps.Keys(names))))
+				}
+			}
+		}
+	}
+}
+
+// orNone lists names, or says there are none.
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "it has none"
+	}
+	return "receivers: " + strings.Join(names, ", ")
 }
 
 // systemNamespace is the cluster's own namespace: a pipeline or target
@@ -828,6 +869,10 @@ func (p *parser) checkDurations(w loc) (rolloutTimeout, maxDuration time.Duratio
 		p.report(rollout, "%s is too long: at most %s", rollout.n.Value, shortDuration(maxRolloutTimeout))
 		r = 0
 	}
+	approval := w.get("approvalTimeout")
+	if a, ok := p.duration(approval, DefaultApprovalTimeout); ok && (a < time.Minute || a > maxApprovalTimeout) {
+		p.report(approval, "%s is out of range: between 1m and %s", approval.n.Value, shortDuration(maxApprovalTimeout))
+	}
 	backoff := w.get("retry").get("backoff")
 	first, maxi := backoff.get("duration"), backoff.get("maxDuration")
 	d, ok1 := p.duration(first, DefaultRetryDuration)
@@ -1002,7 +1047,7 @@ type secretUse struct {
 
 // targetFields are the fields of a target that a service may give only
 // when it has no targets.
-var targetFields = []string{"namespace", "deployment", "container", "cluster"}
+var targetFields = []string{"namespace", "deployment", "container", "cluster", "approval", "notify"}
 
 // checkServices checks each service and its targets, that service names,
 // images and target names are unique, that no two targets roll the same

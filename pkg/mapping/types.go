@@ -3,6 +3,8 @@
 package mapping
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -33,6 +35,7 @@ const (
 	DefaultMemoryLimit      = "256Mi"
 	DefaultTTL              = "24h"
 	DefaultRolloutTimeout   = "5m"
+	DefaultApprovalTimeout  = "24h"
 	// DefaultReconcileSchedule runs a reconcile pass every five minutes.
 	DefaultReconcileSchedule = "*/5 * * * *"
 	DefaultTagPattern        = ".*"
@@ -74,7 +77,40 @@ type Spec struct {
 	Sensor          Sensor    `json:"sensor,omitempty"`
 	Reconcile       Reconcile `json:"reconcile,omitempty"`
 	Workflow        Workflow  `json:"workflow,omitempty"`
-	Services        []Service `json:"services"`
+	// Notify are the receivers of notifications of releases; a target
+	// sends to all of them unless it names its own.
+	Notify   []Receiver `json:"notify,omitempty"`
+	Services []Service  `json:"services"`
+}
+
+// Notification types and the outcomes they are sent on.
+const (
+	ReceiverWebhook = "webhook"
+	ReceiverSlack   = "slack"
+	OnRolled        = "rolled"
+	OnAlready       = "already"
+	OnSkipped       = "skipped"
+	OnFailed        = "failed"
+	OnUndone        = "undone"
+	OnWaiting       = "waiting"
+)
+
+// DefaultNotifyOn are the outcomes a receiver gets by default: what
+// changed or needs a human, not each push a target skips.
+var DefaultNotifyOn = []string{OnRolled, OnFailed, OnUndone, OnWaiting}
+
+// Receiver is where notifications of releases are sent.
+type Receiver struct {
+	// Name identifies the receiver; a target's notify names it.
+	Name string `json:"name"`
+	// Type is webhook (a JSON body describing the release) or slack (a
+	// Slack-compatible incoming webhook's {"text": ...}).
+	Type string `json:"type"`
+	// URLSecret holds the URL: it is read from the cluster when sending,
+	// never written in the mapping, the manifests or event data.
+	URLSecret SecretKeyRef `json:"urlSecret"`
+	// On are the outcomes sent. Default: DefaultNotifyOn.
+	On []string `json:"on,omitempty"`
 }
 
 // GCP says where Artifact Registry publishes and how to subscribe.
@@ -185,6 +221,9 @@ type Workflow struct {
 	// RolloutTimeout bounds the wait for a rolled Deployment to become
 	// healthy (Go duration). Default: 5m.
 	RolloutTimeout string `json:"rolloutTimeout,omitempty"`
+	// ApprovalTimeout bounds how long a release waits for the approval of
+	// a target with approval (Go duration). Default: 24h.
+	ApprovalTimeout string `json:"approvalTimeout,omitempty"`
 }
 
 // Retry is how often and how patiently a transient failure is retried.
@@ -227,12 +266,14 @@ type Service struct {
 	Strategy    string `json:"strategy,omitempty"`
 	Policy      string `json:"policy,omitempty"`
 	SemverRange string `json:"semverRange,omitempty"`
-	// Deployment, Namespace, Container and Cluster describe the one target
-	// of a service without targets.
-	Deployment string   `json:"deployment,omitempty"`
-	Namespace  string   `json:"namespace,omitempty"`
-	Container  string   `json:"container,omitempty"`
-	Cluster    *Cluster `json:"cluster,omitempty"`
+	// Deployment, Namespace, Container, Cluster, Approval and Notify
+	// describe the one target of a service without targets.
+	Deployment string    `json:"deployment,omitempty"`
+	Namespace  string    `json:"namespace,omitempty"`
+	Container  string    `json:"container,omitempty"`
+	Cluster    *Cluster  `json:"cluster,omitempty"`
+	Approval   bool      `json:"approval,omitempty"`
+	Notify     *[]string `json:"notify,omitempty"`
 	// Targets are the Deployment containers the image rolls to.
 	Targets []Target `json:"targets,omitempty"`
 	// Metadata is free single-line data carried into the cache ConfigMap,
@@ -274,6 +315,16 @@ type Target struct {
 	// Soak is how long the After target must have run the digest
 	// healthily (Go duration). Default: 0 (healthy is enough).
 	Soak string `json:"soak,omitempty"`
+	// Approval makes a release wait, before it rolls this target, until
+	// argodeploy approve lets it (argodeploy reject stops it).
+	Approval bool `json:"approval,omitempty"`
+	// Notify names the receivers of spec.notify this target sends to; nil
+	// sends to all of them, an empty list to none.
+	Notify *[]string `json:"notify,omitempty"`
+	// Receivers are the receivers the target sends to, resolved by
+	// ServiceMapping.Default: what the cache entry carries to the steps,
+	// never written in the mapping file (tag mapping:"cache").
+	Receivers []Receiver `json:"receivers,omitempty" mapping:"cache"`
 }
 
 // Cluster is a target cluster reached through a kubeconfig Secret.
@@ -326,8 +377,23 @@ func (m *ServiceMapping) Default() {
 	setDefault(&w.Resources.Limits.Memory, DefaultMemoryLimit)
 	setDefault(&w.TTL, DefaultTTL)
 	setDefault(&w.RolloutTimeout, DefaultRolloutTimeout)
+	setDefault(&w.ApprovalTimeout, DefaultApprovalTimeout)
+	for i := range s.Notify {
+		if len(s.Notify[i].On) == 0 {
+			s.Notify[i].On = slices.Clone(DefaultNotifyOn)
+		}
+	}
 	for i := range s.Services {
 		s.Services[i].Default()
+		for j := range s.Services[i].Targets {
+			t := &s.Services[i].Targets[j]
+			t.Receivers = nil
+			for _, r := range s.Notify {
+				if t.Notify == nil || slices.Contains(*t.Notify, r.Name) {
+					t.Receivers = append(t.Receivers, r)
+				}
+			}
+		}
 	}
 	if w.Retry.Backoff.MaxDuration == "" {
 		d, _ := time.ParseDuration(DefaultRetryMaxDuration)
@@ -369,6 +435,8 @@ func (svc *Service) Default() {
 			Deployment: svc.Deployment,
 			Container:  svc.Container,
 			Cluster:    svc.Cluster,
+			Approval:   svc.Approval,
+			Notify:     svc.Notify,
 		}}
 	}
 	for i := range svc.Targets {
@@ -387,7 +455,46 @@ func (svc *Service) Default() {
 		setDefault(&t.SemverRange, svc.SemverRange)
 	}
 	svc.TagPattern, svc.Strategy, svc.Policy, svc.SemverRange = "", "", "", ""
-	svc.Deployment, svc.Namespace, svc.Container, svc.Cluster = "", "", "", nil
+	svc.Deployment, svc.Namespace, svc.Container, svc.Cluster, svc.Approval, svc.Notify = "", "", "", nil, false, nil
+}
+
+// Notifies reports whether a target of the defaulted mapping sends
+// notifications.
+func (m *ServiceMapping) Notifies() bool {
+	for _, svc := range m.Spec.Services {
+		for _, t := range svc.Targets {
+			if len(t.Receivers) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// NotifySecrets are the sorted names of the Secrets that hold the URLs of
+// the receivers the targets send to.
+func (m *ServiceMapping) NotifySecrets() []string {
+	seen := map[string]bool{}
+	for _, svc := range m.Spec.Services {
+		for _, t := range svc.Targets {
+			for _, r := range t.Receivers {
+				seen[r.URLSecret.Name] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// Approvals reports whether a target of the mapping waits for approval.
+func (m *ServiceMapping) Approvals() bool {
+	for _, svc := range m.Spec.Services {
+		for _, t := range svc.Targets {
+			if t.Approval {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Target returns the service's target named name, or nil.

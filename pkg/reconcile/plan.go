@@ -151,6 +151,13 @@ func later(t *mapping.Target, a Pushed, ta string, b Pushed, tb string) bool {
 // tag), and why not when it does not.
 func isBehind(svc *mapping.Service, t *mapping.Target, obs Observed, want Pushed, tag string) (string, bool) {
 	s := obs.State
+	if s != nil && s.Outcome == rollout.StateUndone && s.Undone == want.Digest {
+		// The step took want back and returned to s.Digest.
+		return fmt.Sprintf("undid %s and returned to %s; reconcile does not retry it", want.Digest, orNothing(s.Digest)), false
+	}
+	if s != nil && s.RolledBack == want.Digest {
+		return fmt.Sprintf("was rolled back from %s to %s; reconcile does not release it again", want.Digest, orNothing(s.Digest)), false
+	}
 	if s == nil || s.Digest == "" {
 		if t.Strategy == mapping.StrategyRestart {
 			return fmt.Sprintf("no state recorded: a restart target's running digest is not known, so reconcile leaves it to the next event (newest %s is %s)", tag, want.Digest), false
@@ -164,8 +171,6 @@ func isBehind(svc *mapping.Service, t *mapping.Target, obs Observed, want Pushed
 		return "", true
 	}
 	switch {
-	case s.Digest == want.Digest && s.Outcome == rollout.StateUndone:
-		return fmt.Sprintf("undid %s (%s); reconcile does not retry it", want.Digest, s.Undone), false
 	case s.Digest == want.Digest && (s.Outcome == rollout.StateRolling || s.Outcome == rollout.StateInterrupted):
 		return "", true // the step repairs an interrupted rollout
 	case s.Digest == want.Digest:
@@ -189,4 +194,12 @@ func publishedAt(p Pushed) int64 {
 		return 0
 	}
 	return p.Uploaded.UnixNano()
+}
+
+// orNothing names a recorded digest, or says there was none.
+func orNothing(digest string) string {
+	if digest == "" {
+		return "what it ran before"
+	}
+	return digest
 }

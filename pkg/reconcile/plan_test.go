@@ -31,6 +31,20 @@ func state(n int, tag string, published time.Time, outcome string) Observed {
 	return Observed{State: e, Image: image + "@" + dig(n)}
 }
 
+// undone marks o's entry as the rollout step leaves it after taking push
+// n back.
+func undone(o Observed, n int) Observed {
+	o.State.Undone = dig(n)
+	return o
+}
+
+// rolledBack marks o's entry as argodeploy rollback leaves it after taking
+// push n back.
+func rolledBack(o Observed, n int) Observed {
+	o.State.RolledBack = dig(n)
+	return o
+}
+
 func TestPlan(t *testing.T) {
 	setImage := target("prod", mapping.StrategySetImage, mapping.DefaultTagPattern, mapping.PolicyPublishTime)
 	restart := target("prod", mapping.StrategyRestart, mapping.DefaultTagPattern, mapping.PolicyPublishTime)
@@ -84,10 +98,28 @@ func TestPlan(t *testing.T) {
 			[]Pushed{{dig(2), []string{"b"}, at(2)}},
 			map[string]Observed{"prod": {Image: image + ":b"}},
 			nil, 1},
+		// The step writes the entry it returned to, with the digest it took
+		// back in Undone.
 		{"an undone push is not retried", []mapping.Target{setImage},
-			[]Pushed{{dig(2), []string{"b"}, at(2)}},
-			map[string]Observed{"prod": state(2, "b", at(2), rollout.StateUndone)},
+			[]Pushed{{dig(1), []string{"a"}, at(1)}, {dig(2), []string{"b"}, at(2)}},
+			map[string]Observed{"prod": undone(state(1, "a", at(1), rollout.StateUndone), 2)},
 			nil, 1},
+		{"an undone first push is not retried", []mapping.Target{setImage},
+			[]Pushed{{dig(2), []string{"b"}, at(2)}},
+			map[string]Observed{"prod": undone(Observed{State: &rollout.Entry{Outcome: rollout.StateUndone}, Image: image + ":a"}, 2)},
+			nil, 1},
+		{"a push newer than the undone one is released", []mapping.Target{setImage},
+			[]Pushed{{dig(1), []string{"a"}, at(1)}, {dig(2), []string{"b"}, at(2)}, {dig(3), []string{"c"}, at(3)}},
+			map[string]Observed{"prod": undone(state(1, "a", at(1), rollout.StateUndone), 2)},
+			[]Release{release(3, "c", at(3), "prod")}, 0},
+		{"a push rolled back from is not released again", []mapping.Target{semver},
+			[]Pushed{{dig(1), []string{"v1.2.0"}, at(1)}, {dig(2), []string{"v1.3.0"}, at(2)}},
+			map[string]Observed{"prod": rolledBack(state(1, "v1.2.0", at(2), rollout.StateHealthy), 2)},
+			nil, 1},
+		{"a push newer than the one rolled back from is released", []mapping.Target{semver},
+			[]Pushed{{dig(1), []string{"v1.2.0"}, at(1)}, {dig(2), []string{"v1.3.0"}, at(2)}, {dig(3), []string{"v1.3.1"}, at(3)}},
+			map[string]Observed{"prod": rolledBack(state(1, "v1.2.0", at(2), rollout.StateHealthy), 2)},
+			[]Release{release(3, "v1.3.1", at(3), "prod")}, 0},
 		{"an interrupted rollout is released again for the step to repair", []mapping.Target{setImage},
 			[]Pushed{{dig(2), []string{"b"}, at(2)}},
 			map[string]Observed{"prod": state(2, "b", at(2), rollout.StateInterrupted)},

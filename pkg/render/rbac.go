@@ -47,7 +47,9 @@ func (p *pipeline) serviceAccounts() []Object {
 //     credentials and get no local grant;
 //   - the reconcile pods do the same but only get the Deployments, and
 //     create Workflows in the pipeline namespace; they also get, by name,
-//     the EventBus and the Sensors, to check the bus (reconcile --event-bus).
+//     the EventBus and the Sensors, to check the bus (reconcile --event-bus);
+//   - with approvals, the Role NAME-approver (unbound) lets argodeploy
+//     approve and reject find and decide the waiting Workflows.
 func (p *pipeline) rbac(sensors []string) (roles, bindings []Object) {
 	sensorRules := []rbacv1.PolicyRule{
 		{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
@@ -61,7 +63,7 @@ func (p *pipeline) rbac(sensors []string) (roles, bindings []Object) {
 		verbs   []string
 		extra   []rbacv1.PolicyRule
 	}{
-		{p.rolloutAccount(), RolloutVerbs, nil},
+		{p.rolloutAccount(), RolloutVerbs, p.notifyRules()},
 		{p.reconcileAccount(), ReconcileVerbs, []rbacv1.PolicyRule{
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"eventbus"}, ResourceNames: []string{p.m.Spec.EventBus.Name}, Verbs: []string{"get"}},
@@ -74,8 +76,32 @@ func (p *pipeline) rbac(sensors []string) (roles, bindings []Object) {
 			bindings = append(bindings, p.roleBinding(a.account, ns, a.account))
 		}
 	}
+	if p.m.Approvals() {
+		// Bound by the user to whoever may approve (SECURITY.md).
+		roles = append(roles, p.role(ApproverRole(p.name), p.ns, ApproverRules))
+	}
 	return roles, bindings
 }
+
+// notifyRules let the rollout account read the Secrets that hold its
+// receivers' URLs, by name.
+func (p *pipeline) notifyRules() []rbacv1.PolicyRule {
+	secrets := p.m.NotifySecrets()
+	if len(secrets) == 0 {
+		return nil
+	}
+	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: secrets, Verbs: []string{"get"}}}
+}
+
+// ApproverRules are what argodeploy approve and reject do: find the
+// pipeline's Workflows that wait and mark the approve step as decided.
+var ApproverRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"get", "list", "update"}},
+}
+
+// ApproverRole names the Role that a pipeline with approvals grants its
+// approvers, unbound.
+func ApproverRole(pipeline string) string { return pipeline + "-approver" }
 
 // stepRules are, per namespace, the rules of the account of a workflow
 // step that does verbs to the mapped Deployments: task results and extra

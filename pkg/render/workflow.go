@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"strconv"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -18,12 +19,23 @@ var workflowTemplateType = metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", K
 // Workflow parameters, in the order the Sensor's trigger sets them from
 // the event.
 const (
-	ParamDigest          = "digest"
-	ParamTag             = "tag"
-	ParamPublishedAt     = "published-at"
-	releaseTemplate      = "release"
-	RouteTemplate        = "route"
-	RolloutTemplate      = "rollout"
+	ParamDigest      = "digest"
+	ParamTag         = "tag"
+	ParamPublishedAt = "published-at"
+	// ParamRollback names the target a rollback Workflow pins to the
+	// digest (argodeploy rollback); empty in every release. The Sensor
+	// never sets it.
+	ParamRollback   = "rollback"
+	releaseTemplate = "release"
+	RouteTemplate   = "route"
+	RolloutTemplate = "rollout"
+	// DeliverTemplate and ApproveTemplate exist in a pipeline with a
+	// target that waits for approval: deliver runs, per target, the
+	// approve step (an Argo suspend, when the route says approval) and
+	// then the rollout step.
+	DeliverTemplate      = "deliver"
+	ApproveTemplate      = "approve"
+	InputApproval        = "approval"
 	ReconcileTemplate    = "reconcile"
 	InputService         = "service"
 	InputTarget          = "target"
@@ -53,27 +65,72 @@ func (p *pipeline) workflowTemplate(caches []Object) *wfv1.WorkflowTemplate {
 	for _, name := range WorkflowParams() {
 		params = append(params, wfv1.Parameter{Name: name})
 	}
+	params = append(params, wfv1.Parameter{Name: ParamRollback, Value: wfv1.AnyStringPtr("")})
+	target := wfv1.WorkflowStep{
+		Name:      "target",
+		Template:  RolloutTemplate,
+		Arguments: targetArguments("{{item.%s}}"),
+		WithParam: "{{steps." + RouteTemplate + ".outputs.result}}",
+	}
+	approvals := p.m.Approvals()
+	if approvals {
+		target.Template = DeliverTemplate
+		target.Arguments.Parameters = append(target.Arguments.Parameters, wfv1.Parameter{Name: InputApproval, Value: wfv1.AnyStringPtr("{{item." + InputApproval + "}}")})
+	}
 	release := wfv1.Template{
 		Name: releaseTemplate,
 		Steps: []wfv1.ParallelSteps{
 			{Steps: []wfv1.WorkflowStep{{Name: RouteTemplate, Template: RouteTemplate}}},
-			{Steps: []wfv1.WorkflowStep{{
-				Name:     "target",
-				Template: RolloutTemplate,
-				Arguments: wfv1.Arguments{Parameters: []wfv1.Parameter{
-					{Name: InputService, Value: wfv1.AnyStringPtr("{{item.service}}")},
-					{Name: InputTarget, Value: wfv1.AnyStringPtr("{{item.target}}")},
-					{Name: InputLock, Value: wfv1.AnyStringPtr("{{item.lock}}")},
-				}},
-				WithParam: "{{steps." + RouteTemplate + ".outputs.result}}",
-			}}},
+			{Steps: []wfv1.WorkflowStep{target}},
 		},
 	}
 	spec := p.stepSpec(caches, p.rolloutAccount(), p.deadlineSeconds())
 	spec.Entrypoint = releaseTemplate
 	spec.Arguments = wfv1.Arguments{Parameters: params}
 	spec.Templates = []wfv1.Template{release, p.routeStep(), p.rolloutStep()}
+	if approvals {
+		spec.Templates = append(spec.Templates, deliverStep(), approveStep())
+	}
 	return &wfv1.WorkflowTemplate{TypeMeta: workflowTemplateType, ObjectMeta: p.meta(p.templateName(), p.ns), Spec: spec}
+}
+
+// targetArguments are the service, target and lock a step passes on, each
+// from format with the input's name (item.NAME, inputs.parameters.NAME).
+func targetArguments(format string) wfv1.Arguments {
+	var params []wfv1.Parameter
+	for _, name := range []string{InputService, InputTarget, InputLock} {
+		params = append(params, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(fmt.Sprintf(format, name))})
+	}
+	return wfv1.Arguments{Parameters: params}
+}
+
+// deliverStep delivers a push to one target: it waits for approval when
+// its route says so (approveStep), then runs the rollout step.
+func deliverStep() wfv1.Template {
+	return wfv1.Template{
+		Name:   DeliverTemplate,
+		Inputs: wfv1.Inputs{Parameters: []wfv1.Parameter{{Name: InputService}, {Name: InputTarget}, {Name: InputLock}, {Name: InputApproval}}},
+		Steps: []wfv1.ParallelSteps{
+			{Steps: []wfv1.WorkflowStep{{
+				Name:      ApproveTemplate,
+				Template:  ApproveTemplate,
+				Arguments: wfv1.Arguments{Parameters: targetArguments("{{inputs.parameters.%s}}").Parameters[:2]},
+				When:      "{{inputs.parameters." + InputApproval + "}} == true",
+			}}},
+			{Steps: []wfv1.WorkflowStep{{Name: RolloutTemplate, Template: RolloutTemplate, Arguments: targetArguments("{{inputs.parameters.%s}}")}}},
+		},
+	}
+}
+
+// approveStep is an Argo suspend without a duration: argodeploy approve
+// resumes it, argodeploy reject fails it, the Workflow's deadline
+// (approvalTimeout) ends it. It holds no lock.
+func approveStep() wfv1.Template {
+	return wfv1.Template{
+		Name:    ApproveTemplate,
+		Inputs:  wfv1.Inputs{Parameters: []wfv1.Parameter{{Name: InputService}, {Name: InputTarget}}},
+		Suspend: &wfv1.SuspendTemplate{},
+	}
 }
 
 // stepSpec is what the release and reconcile Workflows share: the account
@@ -161,17 +218,24 @@ func (p *pipeline) routeStep() wfv1.Template {
 // it only through env; which target rolls is the trusted cache entry's.
 func (p *pipeline) rolloutStep() wfv1.Template {
 	w := p.m.Spec.Workflow
+	c := p.stepContainer([]string{"argodeploy", "rollout"},
+		"--service", "{{inputs.parameters."+InputService+"}}",
+		"--target", "{{inputs.parameters."+InputTarget+"}}",
+		"--cache-dir", cacheMountPath,
+		"--rollout-timeout", w.RolloutTimeout,
+	)
+	if p.m.Notifies() {
+		// The step tells its receivers of a transient failure only on
+		// the last attempt.
+		c.Args = append(c.Args, "--retry-limit", strconv.Itoa(int(*w.Retry.Limit)))
+		c.Env = append(c.Env, corev1.EnvVar{Name: "RETRY", Value: "{{retries}}"})
+	}
 	return wfv1.Template{
 		Name:            RolloutTemplate,
 		Inputs:          wfv1.Inputs{Parameters: []wfv1.Parameter{{Name: InputService}, {Name: InputTarget}, {Name: InputLock}}},
 		Synchronization: &wfv1.Synchronization{Mutexes: []*wfv1.Mutex{{Name: "{{inputs.parameters." + InputLock + "}}"}}},
 		RetryStrategy:   p.stepRetry(),
-		Container: p.stepContainer([]string{"argodeploy", "rollout"},
-			"--service", "{{inputs.parameters."+InputService+"}}",
-			"--target", "{{inputs.parameters."+InputTarget+"}}",
-			"--cache-dir", cacheMountPath,
-			"--rollout-timeout", w.RolloutTimeout,
-		),
+		Container:       c,
 	}
 }
 
@@ -198,6 +262,7 @@ func (p *pipeline) stepContainer(command []string, args ...string) *corev1.Conta
 		{Name: "DIGEST", Value: workflowParam(ParamDigest)},
 		{Name: "TAG", Value: workflowParam(ParamTag)},
 		{Name: "PUBLISHED_AT", Value: workflowParam(ParamPublishedAt)},
+		{Name: "ROLLBACK", Value: workflowParam(ParamRollback)},
 		{Name: "WORKFLOW_NAME", Value: "{{workflow.name}}"},
 	}
 	return p.container(command, push, args...)
@@ -236,11 +301,15 @@ func (p *pipeline) container(command []string, env []corev1.EnvVar, args ...stri
 // route step, then every attempt of a rollout step may take what the
 // longest step may (mapping.LongestStep: its stage waits, then its own
 // rollout) plus a minute of API calls; the backoff between attempts is
-// capped by maxDuration.
+// capped by maxDuration; and, when a target waits for approval,
+// approvalTimeout.
 func (p *pipeline) deadlineSeconds() int64 {
 	w := p.m.Spec.Workflow
 	attempt := p.m.LongestStep() + time.Minute
 	total := time.Duration(*w.Retry.Limit+1)*(time.Minute+attempt) + mustDuration(w.Retry.Backoff.MaxDuration)
+	if p.m.Approvals() {
+		total += mustDuration(w.ApprovalTimeout)
+	}
 	return int64(total.Seconds())
 }
 

@@ -117,6 +117,9 @@ func Decide(svc *mapping.Service, t *mapping.Target, image string, prev *Entry, 
 		return d
 	}
 	digest, tag, _ := p.Check(svc.Image)
+	if prev != nil && prev.RolledBack == digest {
+		return Decision{Action: Skip, Reason: fmt.Sprintf("target %s was rolled back from %s; only a newer push or another rollback moves it", t.Name, digest)}
+	}
 	switch t.Strategy {
 	case mapping.StrategySetImage:
 		if image == p.Digest {
@@ -196,4 +199,37 @@ func parseImage(image string) imageRef {
 		r.tag = "latest"
 	}
 	return r
+}
+
+// CheckRollback says why push p cannot be a rollback of target t of svc:
+// it is not a well-formed push of the service's image, or t's strategy
+// cannot pin a digest.
+func CheckRollback(svc *mapping.Service, t *mapping.Target, p Push) error {
+	if _, _, err := p.Check(svc.Image); err != nil {
+		return err
+	}
+	if t.Strategy != mapping.StrategySetImage {
+		return fmt.Errorf("target %s has strategy %s: it runs a tag, which a rollback cannot pin; push the old digest under that tag instead", t.Name, t.Strategy)
+	}
+	return nil
+}
+
+// decideRollback is Decide for a rollback of target t to push p (tagged
+// tag), whose container runs image and last received prev: it rolls
+// whatever the order or version, unless the container already runs the
+// digest or a push published after p's publish time (the one the target
+// had when the rollback was asked) has reached it since.
+func decideRollback(t *mapping.Target, image string, prev *Entry, p Push, tag string) Decision {
+	var version string
+	if v, ok := TagVersion(tag); ok && t.Policy == mapping.PolicySemver {
+		version = v.String()
+	}
+	if image == p.Digest {
+		return Decision{Action: Already, Reason: fmt.Sprintf("container %s already runs %s", t.Container, p.Digest), Version: version}
+	}
+	if prev != nil && prev.PublishedAt > p.PublishedAt {
+		return Decision{Action: Skip, Reason: fmt.Sprintf("target %s received a newer push (%s, published %s) after the rollback was asked; not rolling it back",
+			t.Name, describe(prev.Tag, prev.Digest), publishTime(prev.PublishedAt))}
+	}
+	return Decision{Action: Roll, Version: version}
 }

@@ -73,6 +73,12 @@ type Options struct {
 	Workflow string
 	// Clusters reaches the targets' clusters (NewClusters).
 	Clusters Clusters
+	// Rollback pins the target to the push's digest whatever its order
+	// or version (argodeploy rollback): Push carries the digest and tag to
+	// return to, and as its publish time the one the target recorded when
+	// the rollback was asked, so that a push that rolled since is not
+	// rolled back. Strategy set-image only; no stage wait.
+	Rollback bool
 }
 
 // Result is how a step ended.
@@ -84,6 +90,9 @@ type Result struct {
 	// Exit is the step's exit code: ExitOK, ExitTransient, ExitPermanent
 	// or ExitUndone.
 	Exit int
+	// Before is the image the target's container ran when the step read
+	// it, "" when it did not get that far.
+	Before string
 }
 
 // Run is the rollout step: it rolls target o.Target of o.Service to
@@ -117,6 +126,7 @@ type runner struct {
 	digest, tag string
 	deploys     appsv1client.DeploymentInterface
 	where       string
+	before      string // the container's image when first read
 }
 
 // change is what the step's update did to the Deployment, to undo it.
@@ -139,7 +149,7 @@ func (r *runner) logf(format string, args ...any) {
 func (r *runner) finish(outcome string, exit int, format string, args ...any) Result {
 	reason := fmt.Sprintf(format, args...)
 	r.logf("%s: %s: %s", r.o.Target, outcome, reason)
-	return Result{Outcome: outcome, Reason: reason, Exit: exit}
+	return Result{Outcome: outcome, Reason: reason, Exit: exit, Before: r.before}
 }
 
 // apiFailed is the result of an API error before anything was changed.
@@ -164,11 +174,17 @@ func (r *runner) run(ctx context.Context) Result {
 	if r.o.Clusters == nil {
 		return r.finish(OutcomeFailed, ExitPermanent, "no clusters to reach")
 	}
-	switch d := Admit(svc, t, r.o.Push); d.Action {
-	case Refuse:
-		return r.finish(OutcomeFailed, ExitPermanent, "refusing the push: %s", d.Reason)
-	case Skip:
-		return r.finish(OutcomeSkipped, ExitOK, "%s", d.Reason)
+	if r.o.Rollback {
+		if err := CheckRollback(svc, t, r.o.Push); err != nil {
+			return r.finish(OutcomeFailed, ExitPermanent, "refusing the rollback: %v", err)
+		}
+	} else {
+		switch d := Admit(svc, t, r.o.Push); d.Action {
+		case Refuse:
+			return r.finish(OutcomeFailed, ExitPermanent, "refusing the push: %s", d.Reason)
+		case Skip:
+			return r.finish(OutcomeSkipped, ExitOK, "%s", d.Reason)
+		}
 	}
 	r.digest, r.tag, _ = r.o.Push.Check(svc.Image)
 	r.logf("service %s: %s (%s) -> target %s: %s, strategy %s, policy %s", svc.Name, r.tag, r.digest, t.Name, r.where, t.Strategy, t.Policy)
@@ -179,7 +195,7 @@ func (r *runner) run(ctx context.Context) Result {
 		}
 		r.logf("metadata: %s", strings.Join(kv, ", "))
 	}
-	if t.After != "" {
+	if t.After != "" && !r.o.Rollback {
 		if res, stop := r.waitStage(ctx); stop {
 			return res
 		}
@@ -227,11 +243,18 @@ func (r *runner) roll(ctx context.Context) Result {
 		if c == nil {
 			return permanent(fmt.Errorf("deployment %s/%s has no container %s", d.Namespace, d.Name, r.t.Container))
 		}
+		if r.before == "" {
+			r.before = c.Image
+		}
 		prev, err := ReadState(d, r.t.Container)
 		if err != nil {
 			return permanent(err)
 		}
-		dec = Decide(r.svc, r.t, c.Image, prev, r.o.Push)
+		if r.o.Rollback {
+			dec = decideRollback(r.t, c.Image, prev, r.o.Push, r.tag)
+		} else {
+			dec = Decide(r.svc, r.t, c.Image, prev, r.o.Push)
+		}
 		if dec.Action != Roll {
 			return nil
 		}
@@ -309,6 +332,12 @@ func (r *runner) change(d *appsv1.Deployment, c *corev1.Container, prev *Entry, 
 		Version:     dec.Version,
 		Outcome:     StateRolling,
 		Workflow:    r.o.Workflow,
+	}
+	if r.t.Strategy == mapping.StrategySetImage {
+		ch.entry.Previous = previousOf(prev, r.svc.Image, ch.prevImage)
+	}
+	if r.o.Rollback && ch.entry.Previous.Digest != r.digest {
+		ch.entry.RolledBack = ch.entry.Previous.Digest
 	}
 	return ch, writeState(d, r.t.Container, ch.entry)
 }
@@ -484,17 +513,17 @@ func (r *runner) undo(ch *change, outcome, why string, uncertain bool) Result {
 		if !r.carries(d, ch) {
 			switch {
 			case uncertain:
-				res = Result{OutcomeFailed, fmt.Sprintf("%s; the update did not apply, nothing was changed", why), ExitTransient}
+				res = Result{Outcome: OutcomeFailed, Reason: fmt.Sprintf("%s; the update did not apply, nothing was changed", why), Exit: ExitTransient}
 			case exit == ExitUndone:
-				res = Result{OutcomeFailed, fmt.Sprintf("%s; %s was changed by someone else since, so it is not undone", why, r.where), ExitPermanent}
+				res = Result{Outcome: OutcomeFailed, Reason: fmt.Sprintf("%s; %s was changed by someone else since, so it is not undone", why, r.where), Exit: ExitPermanent}
 			default:
-				res = Result{OutcomeFailed, fmt.Sprintf("%s; %s was changed by someone else since, so it is not undone", why, r.where), ExitTransient}
+				res = Result{Outcome: OutcomeFailed, Reason: fmt.Sprintf("%s; %s was changed by someone else since, so it is not undone", why, r.where), Exit: ExitTransient}
 			}
 			return nil
 		}
 		if msg, done, serr := DeploymentStatus(d); done && serr == nil {
 			// Decide from the real status: a rollout that is healthy now stays.
-			res = Result{OutcomeRolled, fmt.Sprintf("%s rolled out %s (%s; %s)", r.where, r.digest, strings.TrimSpace(msg), why), ExitOK}
+			res = Result{Outcome: OutcomeRolled, Reason: fmt.Sprintf("%s rolled out %s (%s; %s)", r.where, r.digest, strings.TrimSpace(msg), why), Exit: ExitOK}
 			if r.ownsEntry(d, ch) {
 				e := ch.entry
 				e.Outcome, e.HealthyAt = StateHealthy, r.o.Clock.Now().UTC().Format(time.RFC3339)
@@ -508,7 +537,7 @@ func (r *runner) undo(ch *change, outcome, why string, uncertain bool) Result {
 		if err := r.revert(d, ch, outcome); err != nil {
 			return permanent(err)
 		}
-		res = Result{OutcomeUndone, fmt.Sprintf("%s; %s was returned to what it ran before", why, r.where), exit}
+		res = Result{Outcome: OutcomeUndone, Reason: fmt.Sprintf("%s; %s was returned to what it ran before", why, r.where), Exit: exit}
 		_, err = r.deploys.Update(ctx, d, metav1.UpdateOptions{})
 		return err
 	})

@@ -17,6 +17,9 @@ type Route struct {
 	Service string `json:"service"`
 	Target  string `json:"target"`
 	Lock    string `json:"lock"`
+	// Approval says the release waits for argodeploy approve before it
+	// rolls the target.
+	Approval bool `json:"approval"`
 }
 
 // Lookup finds the service of an image in the cache.
@@ -29,11 +32,7 @@ type Lookup func(image string) (mapping.Service, error)
 // no entry, or a push that is not a well-formed push of that image, is an
 // error.
 func Routes(lookup Lookup, p Push, log io.Writer) ([]Route, error) {
-	image, _, ok := strings.Cut(p.Digest, "@")
-	if !ok {
-		return nil, fmt.Errorf("digest %q names no image: want <image>@sha256:<hex>", p.Digest)
-	}
-	svc, err := lookup(image)
+	svc, err := serviceOf(lookup, p)
 	if err != nil {
 		return nil, err
 	}
@@ -46,10 +45,38 @@ func Routes(lookup Lookup, p Push, log io.Writer) ([]Route, error) {
 		case Skip:
 			fmt.Fprintf(log, "%s/%s: skip: %s\n", svc.Name, t.Name, d.Reason)
 		default:
-			routes = append(routes, Route{Service: svc.Name, Target: t.Name, Lock: t.Lock()})
+			routes = append(routes, Route{Service: svc.Name, Target: t.Name, Lock: t.Lock(), Approval: t.Approval})
 		}
 	}
 	return routes, nil
+}
+
+// serviceOf looks up the service of the image p's digest names.
+func serviceOf(lookup Lookup, p Push) (mapping.Service, error) {
+	image, _, ok := strings.Cut(p.Digest, "@")
+	if !ok {
+		return mapping.Service{}, fmt.Errorf("digest %q names no image: want <image>@sha256:<hex>", p.Digest)
+	}
+	return lookup(image)
+}
+
+// RollbackRoute is Routes for a rollback of target: the one route of it,
+// when it is a target of the service whose image the push's digest names
+// and its strategy can pin the digest (CheckRollback). A rollback does not
+// wait for approval: whoever may create it has decided.
+func RollbackRoute(lookup Lookup, p Push, target string) ([]Route, error) {
+	svc, err := serviceOf(lookup, p)
+	if err != nil {
+		return nil, err
+	}
+	t := svc.Target(target)
+	if t == nil {
+		return nil, fmt.Errorf("rollback: service %s (image %s) has no target %q", svc.Name, svc.Image, target)
+	}
+	if err := CheckRollback(&svc, t, p); err != nil {
+		return nil, fmt.Errorf("rollback of %s: %v", target, err)
+	}
+	return []Route{{Service: svc.Name, Target: t.Name, Lock: t.Lock()}}, nil
 }
 
 // DirLookup looks images up in the cache entries in cacheDir: the files a

@@ -52,11 +52,11 @@ func TestRoutes(t *testing.T) {
 		log  string
 	}{
 		{"a release reaches both stages", push(img, 1, "v1.2.3", 1),
-			[]Route{{"web", "web-staging", "local.staging.web"}, {"web", "web-prod", "local.prod.web"}}, ""},
+			[]Route{{"web", "web-staging", "local.staging.web", false}, {"web", "web-prod", "local.prod.web", false}}, ""},
 		{"a branch tag reaches staging alone", push(img, 2, "pr-7", 1),
-			[]Route{{"web", "web-staging", "local.staging.web"}}, "web/web-prod: skip: tag pr-7 does not match"},
+			[]Route{{"web", "web-staging", "local.staging.web", false}}, "web/web-prod: skip: tag pr-7 does not match"},
 		{"the other image reaches its own service", push(proxy, 3, "latest", 1),
-			[]Route{{"proxy", "proxy", "local.edge.web"}}, ""},
+			[]Route{{"proxy", "proxy", "local.edge.web", false}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var log bytes.Buffer

@@ -125,7 +125,7 @@ func TestScenarios(t *testing.T) {
 			actions: append(append(rolledActions(getStaging, updateStaging), rolledActions(getStaging, updateStaging)...), rolledActions(getProd, updateProd)...),
 			images:  map[string]string{"staging/web/web": ref(img, 2), "prod/web/web": ref(img, 2)},
 			state: map[string]*Entry{
-				"staging/web/web": {Digest: dig(2), Tag: "v1.0.0", PublishedAt: 200, Outcome: StateHealthy},
+				"staging/web/web": {Digest: dig(2), Tag: "v1.0.0", PublishedAt: 200, Outcome: StateHealthy, Previous: Previous{Digest: dig(1), Tag: "main-abc", PublishedAt: 100}},
 				"prod/web/web":    {Digest: dig(2), Tag: "v1.0.0", PublishedAt: 200, Outcome: StateHealthy},
 			},
 		},
@@ -155,7 +155,7 @@ func TestScenarios(t *testing.T) {
 			},
 			images: map[string]string{"staging/web/web": ref(img, 2), "prod/web/web": ref(img, 2)},
 			state: map[string]*Entry{
-				"staging/web/web": {Digest: dig(2), Tag: "v3", PublishedAt: 200, Outcome: StateHealthy},
+				"staging/web/web": {Digest: dig(2), Tag: "v3", PublishedAt: 200, Outcome: StateHealthy, Previous: Previous{Digest: dig(1), Tag: "v2", PublishedAt: 100}},
 				"prod/web/web":    {Digest: dig(2), Tag: "v3", PublishedAt: 200, Outcome: StateHealthy},
 			},
 		},
@@ -251,7 +251,7 @@ func TestScenarios(t *testing.T) {
 			},
 			actions: append(append(rolledActions(getProd, updateProd), rolledActions(getProd, updateProd)...), getProd),
 			images:  map[string]string{"prod/web/web": ref(img, 3)},
-			state:   map[string]*Entry{"prod/web/web": {Digest: dig(3), Tag: "b3", PublishedAt: 3, Outcome: StateHealthy}},
+			state:   map[string]*Entry{"prod/web/web": {Digest: dig(3), Tag: "b3", PublishedAt: 3, Outcome: StateHealthy, Previous: Previous{Digest: dig(1), Tag: "b1", PublishedAt: 1}}},
 		},
 		{
 			// A hotfix of an older line, pushed after a higher version,

@@ -25,7 +25,9 @@ func (r *runner) waitStage(ctx context.Context) (res Result, stop bool) {
 	// A push that a stage up the chain does not take (its tagPattern or
 	// policy) never runs there: waiting for it would only time out.
 	// (r.chain has refused cycles.)
-	for up := u; up != nil; up = r.svc.Target(up.After) {
+	for up, n := u, 0; up != nil && n <= len(r.svc.Targets); up, n = r.svc.Target(up.After), n+1 {
+		// n bounds the walk: two targets of one name (an entry edited by
+		// hand) can loop where r.chain, which walks by name, sees no cycle.
 		if d := Admit(r.svc, up, r.o.Push); d.Action != Roll {
 			return r.finish(OutcomeSkipped, ExitOK, "%s waits for %s, which does not take this push: %s", t.Name, up.Name, d.Reason), true
 		}

@@ -53,6 +53,37 @@ type Entry struct {
 	Workflow string `json:"workflow,omitempty"`
 	// Undone is the digest an undone or interrupted step took back.
 	Undone string `json:"undone,omitempty"`
+	// RolledBack is the digest a rollback took the container away from:
+	// neither a later delivery of that push nor reconcile brings it back.
+	RolledBack string `json:"rolledBack,omitempty"`
+	// Previous is what the container ran before Digest, for rollback
+	// --previous (strategy set-image only).
+	Previous Previous `json:"previous,omitzero"`
+}
+
+// Previous is a push a container ran before the one its Entry records.
+type Previous struct {
+	Digest      string `json:"digest,omitempty"`
+	Tag         string `json:"tag,omitempty"`
+	PublishedAt int64  `json:"publishedAt,string,omitempty"`
+	Version     string `json:"version,omitempty"`
+}
+
+// previousOf is the Previous of the entry a step writes over prev, for a
+// container that runs image: prev's push when the container runs it (prev
+// is not a rollout left in doubt), else what prev itself recorded, else the
+// digest the image pins.
+func previousOf(prev *Entry, repo, image string) Previous {
+	switch {
+	case prev != nil && prev.Digest != "" && prev.Outcome != StateRolling:
+		return Previous{Digest: prev.Digest, Tag: prev.Tag, PublishedAt: prev.PublishedAt, Version: prev.Version}
+	case prev != nil && prev.Outcome == StateRolling:
+		return prev.Previous
+	}
+	if ref := parseImage(image); ref.repo == repo && ref.digest != "" {
+		return Previous{Digest: ref.digest}
+	}
+	return Previous{}
 }
 
 // ReadState returns the entry of container recorded on d, nil when there

@@ -107,7 +107,7 @@ func TestDuplicateDeliveryIsOneRollout(t *testing.T) {
 		if err := p.Follow(context.Background(), c, w, msg.PublishTime); err != nil {
 			t.Fatal(err)
 		}
-		if got := fmt.Sprint(w.Route.Targets); got != `[{web web local.shop.web}]` {
+		if got := fmt.Sprint(w.Route.Targets); got != `[{web web local.shop.web false}]` {
 			t.Fatalf("route %s", got)
 		}
 		steps := w.Steps

@@ -17,6 +17,7 @@
 package simulate
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -716,7 +717,7 @@ func (p *Pipeline) apply(si, ti int, satisfied map[string]*eventsv1alpha1.Event)
 	var params []eventsv1alpha1.TriggerParameter
 	switch {
 	case t.Template.K8s != nil:
-		source, params, out.Operation = t.Template.K8s.Source, t.Template.K8s.Parameters, "k8s "+string(t.Template.K8s.Operation)
+		source, params, out.Operation = t.Template.K8s.Source, t.Template.K8s.Parameters, "k8s "+cmp.Or(string(t.Template.K8s.Operation), string(eventsv1alpha1.Create))
 	case t.Template.ArgoWorkflow != nil:
 		source, params, out.Operation = t.Template.ArgoWorkflow.Source, t.Template.ArgoWorkflow.Parameters, "argoWorkflow "+string(t.Template.ArgoWorkflow.Operation)
 	default:

@@ -48,12 +48,15 @@ type Step struct {
 	Before  string   `json:"before"`         // the target container's image before the step
 	After   string   `json:"after"`          // and after it
 	Calls   []string `json:"calls"`          // the API requests, in order; a repeated one once with its count
-	Outcome string   `json:"outcome"`        // rolled, already, skipped, undone or failed
+	Outcome string   `json:"outcome"`        // rolled, already, skipped, undone, failed, or waiting (for approval)
 	Reason  string   `json:"reason"`         // why, in a sentence
 	Exit    int      `json:"exit"`           // the step's exit code: 0, 1 retried, 2 failed, 3 undone
 	State   string   `json:"state,omitzero"` // the container's argodeploy.dev/state entry after the step
 	Log     []string `json:"log"`            // what the step printed
 }
+
+// OutcomeWaiting is the outcome of a step that waits for approval.
+const OutcomeWaiting = "waiting"
 
 // CurrentDigest is the digest a simulated set-image container runs before
 // any push; a restart container runs its image's tag latest.
@@ -291,6 +294,16 @@ func (p *Pipeline) Follow(ctx context.Context, c *Cluster, w *Workflow, now time
 		if t != nil {
 			s.Before = c.container(t)
 		}
+		if route.Approval {
+			// The release suspends before the rollout step until a human
+			// approves: simulate does not decide for them.
+			s.Outcome, s.Reason, s.After = OutcomeWaiting, fmt.Sprintf("waits for approval: argodeploy approve %s (or reject)", route.Target), s.Before
+			if t != nil {
+				s.State = c.state(t)
+			}
+			w.Steps = append(w.Steps, s)
+			continue
+		}
 		log.Reset()
 		c.calls = nil
 		res := rollout.Run(ctx, rollout.Options{
@@ -377,7 +390,11 @@ func rolloutTemplate(tmpl *wfv1.WorkflowTemplate) (*wfv1.Template, error) {
 	if runs(entry.Steps[0].Steps[0].Template, "argodeploy", "route") == nil {
 		return nil, fmt.Errorf("WorkflowTemplate %s: the first step does not run argodeploy route", tmpl.Name)
 	}
-	step := runs(entry.Steps[1].Steps[0].Template, "argodeploy", "rollout")
+	over := entry.Steps[1].Steps[0].Template
+	if d := byName[over]; d != nil && len(d.Steps) == 2 && len(d.Steps[1].Steps) == 1 {
+		over = d.Steps[1].Steps[0].Template // the deliver step: approve, then rollout
+	}
+	step := runs(over, "argodeploy", "rollout")
 	if step == nil {
 		return nil, fmt.Errorf("WorkflowTemplate %s: the step over the routes does not run argodeploy rollout", tmpl.Name)
 	}

@@ -3,13 +3,11 @@ package status
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -37,18 +35,18 @@ type Rollout struct {
 // at most limit (0: all). A Workflow whose route step did not send the
 // push to target is not listed; one still routing is not either.
 func History(ctx context.Context, client dynamic.Interface, namespace, pipeline, target string, limit int) ([]Rollout, error) {
-	list, err := client.Resource(wfv1.SchemeGroupVersion.WithResource("workflows")).Namespace(namespace).
+	list, err := client.Resource(workflows).Namespace(namespace).
 		List(ctx, metav1.ListOptions{LabelSelector: render.LabelPartOf + "=" + pipeline})
 	if err != nil {
 		return nil, err
 	}
 	var out []Rollout
 	for _, u := range list.Items {
-		var wf wfv1.Workflow
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &wf); err != nil {
-			return nil, fmt.Errorf("workflow %s: %v", u.GetName(), err)
+		wf, err := toWorkflow(&u)
+		if err != nil {
+			return nil, err
 		}
-		if r, ok := rolloutOf(&wf, target); ok {
+		if r, ok := rolloutOf(wf, target); ok {
 			out = append(out, r)
 		}
 	}

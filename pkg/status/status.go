@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
@@ -45,7 +46,9 @@ type Target struct {
 	HealthyAt   string `json:"healthyAt,omitempty"`
 	Workflow    string `json:"workflow,omitempty"`
 	Undone      string `json:"undone,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// RolledBack is the digest argodeploy rollback took the target away from.
+	RolledBack string `json:"rolledBack,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // ReadDeadLetter reads a dead-letter ConfigMap as the Sensor's dead-letter
@@ -93,6 +96,11 @@ type Report struct {
 	DeadLetters []DeadLetter `json:"deadLetters"`
 	// DeadLettersError says why the dead letters could not be listed.
 	DeadLettersError string `json:"deadLettersError,omitempty"`
+	// Approvals are the releases waiting for approval, newest push first,
+	// when a target of the mapping waits for approval; ApprovalsError
+	// says why they could not be listed.
+	Approvals      []Approval `json:"approvals,omitempty"`
+	ApprovalsError string     `json:"approvalsError,omitempty"`
 }
 
 // Unread says what could not be read ("2 of 6 targets, the dead
@@ -111,6 +119,9 @@ func (r *Report) Unread() string {
 	if r.DeadLettersError != "" {
 		parts = append(parts, "the dead letters")
 	}
+	if r.ApprovalsError != "" {
+		parts = append(parts, "the releases waiting for approval")
+	}
 	return strings.Join(parts, " and ")
 }
 
@@ -121,6 +132,9 @@ type Options struct {
 	Clusters rollout.Clusters
 	// ConfigMaps lists the dead letters in the pipeline's namespace.
 	ConfigMaps corev1client.ConfigMapsGetter
+	// Workflows lists the releases waiting for approval, for a mapping
+	// with a target that waits for approval.
+	Workflows dynamic.Interface
 }
 
 // Read reads every target of the mapping, in mapping order, and the dead
@@ -134,6 +148,12 @@ func Read(ctx context.Context, o Options) *Report {
 		}
 	}
 	r.DeadLetters, r.DeadLettersError = deadLetters(ctx, o.ConfigMaps, o.Mapping)
+	if o.Mapping.Approvals() && o.Workflows != nil {
+		var err error
+		if r.Approvals, err = Approvals(ctx, o.Workflows, o.Mapping.Spec.Namespace, o.Mapping.Metadata.Name, ""); err != nil {
+			r.ApprovalsError = err.Error()
+		}
+	}
 	return r
 }
 
@@ -152,7 +172,7 @@ func readTarget(ctx context.Context, clusters rollout.Clusters, svc *mapping.Ser
 		out.Error = err.Error()
 		return out
 	}
-	i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == t.Container })
+	i := findContainer(d.Spec.Template.Spec.Containers, t.Container)
 	if i < 0 {
 		out.Error = fmt.Sprintf("deployment %s/%s has no container %s", t.Namespace, t.Deployment, t.Container)
 		return out
@@ -165,7 +185,7 @@ func readTarget(ctx context.Context, clusters rollout.Clusters, svc *mapping.Ser
 		return out
 	}
 	if e != nil {
-		out.Digest, out.Tag, out.Outcome, out.HealthyAt, out.Workflow, out.Undone = e.Digest, e.Tag, e.Outcome, e.HealthyAt, e.Workflow, e.Undone
+		out.Digest, out.Tag, out.Outcome, out.HealthyAt, out.Workflow, out.Undone, out.RolledBack = e.Digest, e.Tag, e.Outcome, e.HealthyAt, e.Workflow, e.Undone, e.RolledBack
 		if e.PublishedAt > 0 {
 			out.PublishedAt = time.Unix(0, e.PublishedAt).UTC().Format(time.RFC3339)
 		}
@@ -202,4 +222,9 @@ func deadLetters(ctx context.Context, cms corev1client.ConfigMapsGetter, m *mapp
 		return strings.Compare(b.Created+b.Name, a.Created+a.Name)
 	})
 	return out, ""
+}
+
+// findContainer is the index of the container named name, or -1.
+func findContainer(cs []corev1.Container, name string) int {
+	return slices.IndexFunc(cs, func(c corev1.Container) bool { return c.Name == name })
 }

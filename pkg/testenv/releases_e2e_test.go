@@ -191,7 +191,7 @@ func (r *releaseRun) workflow(p *relPush) *wfv1.Workflow {
 		r.t.Fatalf("push %s: simulate fires %+v, want trigger %s of %s/%s", data, o.Fired, render.TriggerName, pipelineN, relSensor)
 	}
 	w := o.Fired[0].Workflow
-	wantArgs := map[string]string{render.ParamDigest: p.digest, render.ParamTag: tag, render.ParamPublishedAt: strconv.FormatInt(p.at.UnixNano(), 10)}
+	wantArgs := map[string]string{render.ParamDigest: p.digest, render.ParamTag: tag, render.ParamPublishedAt: strconv.FormatInt(p.at.UnixNano(), 10), render.ParamRollback: ""}
 	if !maps.Equal(w.Arguments, wantArgs) {
 		r.t.Fatalf("push %s: simulate's Workflow has arguments %v, want %v", data, w.Arguments, wantArgs)
 	}

@@ -48,8 +48,11 @@ func TestStatus(t *testing.T) {
 			corev1.Container{Name: "worker", Image: relRegistry + "worker:0.9"},
 			corev1.Container{Name: "batch", Image: relRegistry + "worker-batch:0.9"}))
 	r := newReleaseRun(ctx, t, api, objs)
-	r.run(r.push("api", "v1.0.0", "a1"))
+	a1 := r.push("api", "v1.0.0", "a1")
+	r.run(a1)
 	r.run(r.push("worker-batch", "v1.0.0", "f1"))
+	a2 := r.push("api", "v1.1.0", "a2")
+	r.run(a2)
 
 	// A push whose Workflow the Sensor could not create, recorded as its
 	// dead-letter trigger records one: the registry message and the
@@ -92,7 +95,36 @@ func TestStatus(t *testing.T) {
 	status := func(kubeconfig string) (string, int) {
 		return run("status", "-f", relMapping, "--kubeconfig", kubeconfig)
 	}
-	out, code := status(api.Kubeconfig)
+
+	// rollback --previous returns api-prod to a1 through a Workflow of the
+	// template; a later delivery of a2 leaves it there, and api-staging,
+	// which was not rolled back, on a2.
+	out, code := run("rollback", "api-prod", "--previous", "-f", relMapping, "--kubeconfig", api.Kubeconfig)
+	if code != 0 || !strings.Contains(out, "rolls api-prod back to v1.0.0 (sha256:"+strings.Repeat("a1", 32)+"), from v1.1.0") {
+		t.Fatalf("rollback: exit %d\n%s", code, out)
+	}
+	list, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", render.LabelOrigin+"=rollback", "-o", "json")
+	var rollbacks wfv1.WorkflowList
+	if err != nil || json.Unmarshal([]byte(list), &rollbacks) != nil || len(rollbacks.Items) != 1 {
+		t.Fatalf("rollback Workflows: %v\n%s", err, list)
+	}
+	rb := &rollbacks.Items[0]
+	if args, want := argumentsOf(rb), map[string]string{render.ParamDigest: a1.digest, render.ParamTag: relRegistry + "api:v1.0.0",
+		render.ParamPublishedAt: strconv.FormatInt(a2.at.UnixNano(), 10), render.ParamRollback: "api-prod"}; !maps.Equal(args, want) {
+		t.Errorf("rollback Workflow %s: arguments %v, want %v", rb.Name, args, want)
+	}
+	rel := runRelease(ctx, t, api, r.kc, r.tmpl, rb, "")
+	if rel.route.exit != 0 || len(rel.targets) != 1 || rel.targets[0].target != "api-prod" || rel.targets[0].exit != 0 {
+		t.Fatalf("rollback Workflow %s: route exit %d %+v, steps %+v\n%s", rb.Name, rel.route.exit, rel.route.routes, rel.targets, rel.route.log)
+	}
+	t.Logf("rollback step:\n%s", rel.targets[0].log)
+	r.wantImage("prod", "api", "api", a1.digest)
+	r.run(a2)
+	r.wantImage("prod", "api", "api", a1.digest)
+	r.wantImage("staging", "api", "api", a2.digest)
+
+	out, code = status(api.Kubeconfig)
+	out = strings.ReplaceAll(out, rb.Name, "ROLLBACK-WORKFLOW")
 	t.Logf("argodeploy status:\n%s", out)
 	// web's Deployments were never created: two targets not read, exit 1.
 	if code != 1 {
@@ -120,14 +152,11 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("replay: exit %d\n%s", code, out)
 	}
 	var wfs wfv1.WorkflowList
-	list, err := api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", render.LabelOrigin+"=replay", "-o", "json")
+	list, err = api.Kubectl(ctx, "", "get", "workflows", "-n", pipelineN, "-l", render.LabelOrigin+"=replay", "-o", "json")
 	if err != nil || json.Unmarshal([]byte(list), &wfs) != nil || len(wfs.Items) != 1 {
 		t.Fatalf("replayed Workflows: %v\n%s", err, list)
 	}
-	args := map[string]string{}
-	for _, p := range wfs.Items[0].Spec.Arguments.Parameters {
-		args[p.Name] = p.Value.String()
-	}
+	args := argumentsOf(&wfs.Items[0])
 	wantArgs := map[string]string{render.ParamDigest: deadDigest, render.ParamTag: deadTag, render.ParamPublishedAt: strconv.FormatInt(published.UnixNano(), 10)}
 	if !maps.Equal(args, wantArgs) || wfs.Items[0].Spec.WorkflowTemplateRef.Name != "rel-rollout" {
 		t.Errorf("replayed Workflow: template %v, arguments %v, want %v", wfs.Items[0].Spec.WorkflowTemplateRef, args, wantArgs)
@@ -148,4 +177,13 @@ func TestStatus(t *testing.T) {
 	if code != 1 || strings.Count(out, "is forbidden") < 6 || !strings.Contains(out, "dead letters: could not list ConfigMaps in "+pipelineN) {
 		t.Errorf("status as rel-sensor: exit %d\n%s", code, out)
 	}
+}
+
+// argumentsOf are a Workflow's arguments by name.
+func argumentsOf(wf *wfv1.Workflow) map[string]string {
+	args := map[string]string{}
+	for _, p := range wf.Spec.Arguments.Parameters {
+		args[p.Name] = p.Value.String()
+	}
+	return args
 }
