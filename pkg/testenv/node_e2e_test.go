@@ -310,7 +310,7 @@ func nodeRelease(ctx context.Context, t *testing.T, api *testenv.APIServer, node
 	applyObject(ctx, t, api, route)
 	done := waitPod(ctx, t, api, pipelineN, route.Name, 2*time.Minute, podEnded)
 	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, route.Name)
-	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"web","target":"web","lock":"local.shop.web"}]`+"\n" {
+	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"web","target":"web","lock":"local.shop.web","approval":false}]`+"\n" {
 		t.Fatalf("route step pod: phase %s, output %q", done.Status.Phase, out)
 	}
 
@@ -348,7 +348,8 @@ func nodeRelease(ctx context.Context, t *testing.T, api *testenv.APIServer, node
 // the argodeploy image on a push of an image whose containers exit at
 // once: shop/api's new pod crashes, the step times out, undoes the
 // rollout and exits 3; the Deployment is back on its image, its state
-// says undone and its old pod is Ready.
+// says undone and its old pod is Ready. It runs after nodeRelease, which
+// applied the CRDs and made namespaces argo-events and shop.
 func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node) {
 	step := stepper(t)
 	const repo = "us-east1-docker.pkg.dev/acme-wf/apps/api"
@@ -377,7 +378,7 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 		}
 		return nil
 	})
-	applyPipeline(ctx, t, step, api, yamlOf(t, renderMapping(t, "../../testdata/e2e/workflows.yaml")), pipelineN)
+	applyPipeline(ctx, t, step, api, yamlOf(t, renderMapping(t, "../../testdata/e2e/workflows.yaml")))
 	apiD := runningDeployment("shop", "api", busyboxImage, 1)
 	apiD.Spec.Template.Spec.Containers[0].Name = "api"
 	applyObject(ctx, t, api, apiD)
@@ -398,7 +399,7 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 	applyObject(ctx, t, api, route)
 	done := waitPod(ctx, t, api, pipelineN, route.Name, 2*time.Minute, podEnded)
 	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, route.Name)
-	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"api","target":"api","lock":"local.shop.api"}]`+"\n" {
+	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"api","target":"api","lock":"local.shop.api","approval":false}]`+"\n" {
 		t.Fatalf("route step pod: phase %s, output %q", done.Status.Phase, out)
 	}
 
