@@ -35,7 +35,8 @@ const busyboxImage = "example.com/argodeploy-e2e/busybox:1"
 // the kubernetes Service; a crash is reported as one; a Deployment becomes
 // Ready and rolls to a new ReplicaSet; the generated WorkflowTemplate's
 // route and rollout steps run as pods of the argodeploy image and roll a
-// Deployment whose pods run. Then Stop leaves nothing behind.
+// Deployment whose pods run; a set-image rollout to an image whose
+// containers crash is undone. Then Stop leaves nothing behind.
 func TestNodeRunsPods(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -376,7 +377,10 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 		if crash == "" {
 			return fmt.Errorf("no digest for %s:crash in\n%s", repo, out)
 		}
-		return nil
+		// The CRI finds an image by digest only under a name that holds
+		// it (a pull makes one); without it the kubelet would pull.
+		_, err = node.Ctr(ctx, "images", "tag", repo+":crash", repo+"@"+crash)
+		return err
 	})
 	applyPipeline(ctx, t, step, api, yamlOf(t, renderMapping(t, "../../testdata/e2e/workflows.yaml")))
 	apiD := runningDeployment("shop", "api", busyboxImage, 1)
@@ -407,6 +411,30 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 	rollout := stepPod(t, tmpl, "rollout", "wf-undo-rollout", subst)
 	applyObject(ctx, t, api, rollout)
 	start := time.Now()
+	// While the step waits, the new ReplicaSet's pod runs the crashing
+	// digest on the node and its container exits non-zero.
+	var crashed string
+	err := testenv.WaitFor(ctx, "a pod of "+repo+"@"+crash+" to crash", 2*time.Minute, nil, func(ctx context.Context) error {
+		var pods corev1.PodList
+		getObject(ctx, t, api, &pods, "pods", "-n", "shop", "-l", "app=api")
+		for _, p := range pods.Items {
+			if p.Spec.Containers[0].Image != repo+"@"+crash || len(p.Status.ContainerStatuses) != 1 {
+				continue
+			}
+			cs := p.Status.ContainerStatuses[0]
+			for _, term := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+				if term != nil && term.ExitCode != 0 {
+					crashed = fmt.Sprintf("pod %s: image %s exited %d (%s), restarts %d", p.Name, cs.ImageID, term.ExitCode, term.Reason, cs.RestartCount)
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no crashed container in %d pods", len(pods.Items))
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	t.Logf("the new pod crashed: %s", crashed)
 	done = waitPod(ctx, t, api, pipelineN, rollout.Name, 3*time.Minute, podEnded)
 	out = mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, rollout.Name)
 	t.Logf("rollout step pod (%s, ended %.1fs after it was created):\n%s", done.Status.Phase, time.Since(start).Seconds(), out)
@@ -433,7 +461,7 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 		t.Errorf("shop/api state %q, want outcome undone with undone %s", d.Annotations["argodeploy.dev/state"], crash)
 	}
 	var pods corev1.PodList
-	err := testenv.WaitFor(ctx, "the crashing pod to go", 2*time.Minute, nil, func(ctx context.Context) error {
+	err = testenv.WaitFor(ctx, "the crashing pod to go", 2*time.Minute, nil, func(ctx context.Context) error {
 		pods = corev1.PodList{}
 		getObject(ctx, t, api, &pods, "pods", "-n", "shop", "-l", "app=api")
 		if len(pods.Items) != 1 {
