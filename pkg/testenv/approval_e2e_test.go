@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -90,20 +89,9 @@ func TestApprovals(t *testing.T) {
 		approverKC, err = api.ServiceAccountKubeconfig(ctx, pipelineN, "release-manager")
 		return err
 	})
-	bin, err := argodeployBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cli := func(kubeconfig string, args ...string) (string, int) {
 		t.Helper()
-		out, err := exec.CommandContext(ctx, bin, append(args, "-f", apprMapping, "--kubeconfig", kubeconfig)...).CombinedOutput()
-		code := 0
-		if x, ok := err.(*exec.ExitError); ok {
-			code = x.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return runArgodeploy(ctx, t, append(args, "-f", apprMapping, "--kubeconfig", kubeconfig)...)
 	}
 	// waitApproval waits until Workflow p's approve step for web-prod is
 	// suspended.

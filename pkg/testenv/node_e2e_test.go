@@ -35,7 +35,8 @@ const busyboxImage = "example.com/argodeploy-e2e/busybox:1"
 // the kubernetes Service; a crash is reported as one; a Deployment becomes
 // Ready and rolls to a new ReplicaSet; the generated WorkflowTemplate's
 // route and rollout steps run as pods of the argodeploy image and roll a
-// Deployment whose pods run. Then Stop leaves nothing behind.
+// Deployment whose pods run; a set-image rollout to an image whose
+// containers crash is undone. Then Stop leaves nothing behind.
 func TestNodeRunsPods(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -64,6 +65,7 @@ func TestNodeRunsPods(t *testing.T) {
 	t.Run("crash", func(t *testing.T) { nodeCrash(ctx, t, api) })
 	t.Run("deployment", func(t *testing.T) { nodeDeployment(ctx, t, api, node) })
 	t.Run("release", func(t *testing.T) { nodeRelease(ctx, t, api, node) })
+	t.Run("undo", func(t *testing.T) { nodeUndo(ctx, t, api, node) })
 	if t.Failed() {
 		return
 	}
@@ -302,13 +304,14 @@ func nodeRelease(ctx context.Context, t *testing.T, api *testenv.APIServer, node
 		"workflow.parameters.digest":       image + "@" + digest,
 		"workflow.parameters.tag":          webImage,
 		"workflow.parameters.published-at": fmt.Sprint(published.UnixNano()),
+		"workflow.parameters.rollback":     "",
 		"workflow.name":                    "shop-node",
 	}
 	route := stepPod(t, tmpl, "route", "shop-node-route", subst)
 	applyObject(ctx, t, api, route)
 	done := waitPod(ctx, t, api, pipelineN, route.Name, 2*time.Minute, podEnded)
 	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, route.Name)
-	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"web","target":"web","lock":"local.shop.web"}]`+"\n" {
+	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"web","target":"web","lock":"local.shop.web","approval":"false"}]`+"\n" {
 		t.Fatalf("route step pod: phase %s, output %q", done.Status.Phase, out)
 	}
 
@@ -338,6 +341,140 @@ func nodeRelease(ctx context.Context, t *testing.T, api *testenv.APIServer, node
 	after := readyPods(ctx, t, api, node, "shop", "app=web", 1)
 	if after[0].Name == before[0].Name {
 		t.Errorf("shop/web still runs pod %s", before[0].Name)
+	}
+}
+
+// nodeUndo applies the pipeline of testdata/e2e/workflows.yaml (strategy
+// set-image, rollout timeout 10s) and runs its rollout step as a pod of
+// the argodeploy image on a push of an image whose containers exit at
+// once: shop/api's new pod crashes, the step times out, undoes the
+// rollout and exits 3; the Deployment is back on its image, its state
+// says undone and its old pod is Ready. It runs after nodeRelease, which
+// applied the CRDs and made namespaces argo-events and shop.
+func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node) {
+	step := stepper(t)
+	const repo = "us-east1-docker.pkg.dev/acme-wf/apps/api"
+	var crash string
+	step("import the crashing image", func() error {
+		img, err := testenv.CrashingImage()
+		if err != nil {
+			return err
+		}
+		if err := node.ImportBuilt(ctx, repo+":crash", img); err != nil {
+			return err
+		}
+		// The digest is the one containerd gives the imported image,
+		// which the kubelet resolves repo@digest to.
+		out, err := node.Ctr(ctx, "images", "ls", "name=="+repo+":crash")
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(out) {
+			if strings.HasPrefix(f, "sha256:") {
+				crash = f
+			}
+		}
+		if crash == "" {
+			return fmt.Errorf("no digest for %s:crash in\n%s", repo, out)
+		}
+		// The CRI finds an image by digest only under a name that holds
+		// it (a pull makes one); without it the kubelet would pull.
+		_, err = node.Ctr(ctx, "images", "tag", repo+":crash", repo+"@"+crash)
+		return err
+	})
+	applyPipeline(ctx, t, step, api, yamlOf(t, renderMapping(t, "../../testdata/e2e/workflows.yaml")))
+	apiD := runningDeployment("shop", "api", busyboxImage, 1)
+	apiD.Spec.Template.Spec.Containers[0].Name = "api"
+	applyObject(ctx, t, api, apiD)
+	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/api", "-n", "shop", "--timeout", "3m")
+	before := readyPods(ctx, t, api, node, "shop", "app=api", 1)
+	var prev appsv1.Deployment
+	getObject(ctx, t, api, &prev, "deployment", "api", "-n", "shop")
+
+	tmpl := loadTemplate(ctx, t, api, pipelineN, "wf-rollout")
+	subst := map[string]string{
+		"workflow.parameters.digest":       repo + "@" + crash,
+		"workflow.parameters.tag":          repo + ":crash",
+		"workflow.parameters.published-at": fmt.Sprint(time.Now().UnixNano()),
+		"workflow.parameters.rollback":     "",
+		"workflow.name":                    "wf-undo",
+	}
+	route := stepPod(t, tmpl, "route", "wf-undo-route", subst)
+	applyObject(ctx, t, api, route)
+	done := waitPod(ctx, t, api, pipelineN, route.Name, 2*time.Minute, podEnded)
+	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, route.Name)
+	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"api","target":"api","lock":"local.shop.api","approval":"false"}]`+"\n" {
+		t.Fatalf("route step pod: phase %s, output %q", done.Status.Phase, out)
+	}
+
+	subst["inputs.parameters.service"], subst["inputs.parameters.target"], subst["inputs.parameters.lock"] = "api", "api", "local.shop.api"
+	rollout := stepPod(t, tmpl, "rollout", "wf-undo-rollout", subst)
+	applyObject(ctx, t, api, rollout)
+	start := time.Now()
+	// While the step waits, the new ReplicaSet's pod runs the crashing
+	// digest on the node and its container exits non-zero.
+	var crashed string
+	err := testenv.WaitFor(ctx, "a pod of "+repo+"@"+crash+" to crash", 2*time.Minute, nil, func(ctx context.Context) error {
+		var pods corev1.PodList
+		getObject(ctx, t, api, &pods, "pods", "-n", "shop", "-l", "app=api")
+		for _, p := range pods.Items {
+			if p.Spec.Containers[0].Image != repo+"@"+crash || len(p.Status.ContainerStatuses) != 1 {
+				continue
+			}
+			cs := p.Status.ContainerStatuses[0]
+			for _, term := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+				if term != nil && term.ExitCode != 0 {
+					crashed = fmt.Sprintf("pod %s: image %s exited %d (%s), restarts %d", p.Name, cs.ImageID, term.ExitCode, term.Reason, cs.RestartCount)
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no crashed container in %d pods", len(pods.Items))
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	t.Logf("the new pod crashed: %s", crashed)
+	done = waitPod(ctx, t, api, pipelineN, rollout.Name, 3*time.Minute, podEnded)
+	out = mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, rollout.Name)
+	t.Logf("rollout step pod (%s, ended %.1fs after it was created):\n%s", done.Status.Phase, time.Since(start).Seconds(), out)
+	if term := done.Status.ContainerStatuses[0].State.Terminated; done.Status.Phase != corev1.PodFailed || term == nil || term.ExitCode != 3 {
+		t.Errorf("rollout step pod: phase %s, container %+v, want exit code 3", done.Status.Phase, done.Status.ContainerStatuses[0].State)
+	}
+
+	var d appsv1.Deployment
+	getObject(ctx, t, api, &d, "deployment", "api", "-n", "shop")
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != busyboxImage {
+		t.Errorf("shop/api image %q, want %q back", got, busyboxImage)
+	}
+	if a, b := jsonOf(prev.Spec.Template), jsonOf(d.Spec.Template); a != b {
+		t.Errorf("shop/api pod template not restored:\nbefore %s\nafter  %s", a, b)
+	}
+	var state map[string]struct {
+		Outcome string `json:"outcome"`
+		Undone  string `json:"undone"`
+	}
+	if err := json.Unmarshal([]byte(d.Annotations["argodeploy.dev/state"]), &state); err != nil {
+		t.Errorf("shop/api argodeploy.dev/state %q: %v", d.Annotations["argodeploy.dev/state"], err)
+	}
+	if s := state["api"]; s.Outcome != "undone" || s.Undone != crash {
+		t.Errorf("shop/api state %q, want outcome undone with undone %s", d.Annotations["argodeploy.dev/state"], crash)
+	}
+	var pods corev1.PodList
+	err = testenv.WaitFor(ctx, "the crashing pod to go", 2*time.Minute, nil, func(ctx context.Context) error {
+		pods = corev1.PodList{}
+		getObject(ctx, t, api, &pods, "pods", "-n", "shop", "-l", "app=api")
+		if len(pods.Items) != 1 {
+			return fmt.Errorf("%d pods", len(pods.Items))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := readyPods(ctx, t, api, node, "shop", "app=api", 1)
+	if after[0].Name != before[0].Name || after[0].Spec.Containers[0].Image != busyboxImage {
+		t.Errorf("shop/api runs pod %s (%s), want %s back on %s", after[0].Name, after[0].Spec.Containers[0].Image, before[0].Name, busyboxImage)
 	}
 }
 

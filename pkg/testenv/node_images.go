@@ -127,3 +127,15 @@ func NATSImageBuilt() (v1.Image, error) {
 	return ociimage.Build([]ociimage.File{{Path: "/nats-server", Source: bin, Mode: 0o755}},
 		ociimage.Config{Entrypoint: []string{"/nats-server"}, WorkingDir: "/"})
 }
+
+// CrashingImage is an image whose /bin/sh, the program a pod of
+// runningDeployment's command runs, exits non-zero at once: it is the
+// static argodeploy binary, which refuses sh's -c with exit code 2.
+func CrashingImage() (v1.Image, error) {
+	bin, err := argodeployStatic()
+	if err != nil {
+		return nil, err
+	}
+	return ociimage.Build([]ociimage.File{{Path: "/bin/sh", Source: bin, Mode: 0o755}},
+		ociimage.Config{Entrypoint: []string{"/bin/sh"}, User: "65534:65534", Env: []string{"PATH=/bin"}, WorkingDir: "/"})
+}

@@ -77,21 +77,7 @@ func TestStatus(t *testing.T) {
 		return err
 	})
 
-	bin, err := argodeployBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (string, int) {
-		cmd := exec.CommandContext(ctx, bin, args...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if x, ok := err.(*exec.ExitError); ok {
-			code = x.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
+	run := func(args ...string) (string, int) { return runArgodeploy(ctx, t, args...) }
 	status := func(kubeconfig string) (string, int) {
 		return run("status", "-f", relMapping, "--kubeconfig", kubeconfig)
 	}
@@ -186,4 +172,22 @@ func argumentsOf(wf *wfv1.Workflow) map[string]string {
 		args[p.Name] = p.Value.String()
 	}
 	return args
+}
+
+// runArgodeploy runs the argodeploy binary with args and returns what it
+// printed (stdout and stderr) and its exit code.
+func runArgodeploy(ctx context.Context, t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	bin, err := argodeployBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	code := 0
+	if x, ok := err.(*exec.ExitError); ok {
+		code = x.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
 }
