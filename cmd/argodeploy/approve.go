@@ -21,7 +21,7 @@ func newRejectCommand(s streams) *cobra.Command {
 func newDecideCommand(s streams, approve bool) *cobra.Command {
 	var file, workflow string
 	var cluster clusterFlags
-	verb, done := "approve", "approved"
+	verb, done, short := "approve", "approved", "Let a release waiting for a target's approval roll it"
 	long := `Let a release waiting for the approval of TARGET roll it: a target with
 approval: true waits (an Argo suspend step, which holds no lock) before its
 rollout step, at most workflow.approvalTimeout. approve resumes the newest
@@ -30,7 +30,7 @@ ones waiting for it, which the newer push supersedes. The rollout step then
 decides as for any push: a push older than what the target has is still
 skipped.`
 	if !approve {
-		verb, done = "reject", "rejected"
+		verb, done, short = "reject", "rejected", "Stop a release waiting for a target's approval"
 		long = `Stop a release waiting for the approval of TARGET: its approve step fails,
 the target is not rolled, and the Workflow ends Failed (other targets of the
 same push are not affected). reject takes the newest push waiting for
@@ -38,7 +38,7 @@ TARGET, or the one of --workflow.`
 	}
 	cmd := &cobra.Command{
 		Use:   verb + " TARGET -f MAPPING [--workflow NAME]",
-		Short: map[bool]string{true: "Let a release waiting for a target's approval roll it", false: "Stop a release waiting for a target's approval"}[approve],
+		Short: short,
 		Long: long + `
 
 argodeploy status lists what waits. It needs list, get and update on

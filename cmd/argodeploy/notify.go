@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,20 +61,15 @@ func notifyStep(client rollout.Local, namespace string, svc *mapping.Service, ta
 	send(client, namespace, t.Receivers, n, log)
 }
 
-// notifyWaiting tells the receivers of each route that waits for approval
-// how to approve it.
-func notifyWaiting(client rollout.Local, namespace string, lookup rollout.Lookup, routes []rollout.Route, p rollout.Push, workflow string, log io.Writer) {
-	image, _, _ := strings.Cut(p.Digest, "@")
+// notifyWaiting tells the receivers of each route of svc that waits for
+// approval how to approve it.
+func notifyWaiting(client rollout.Local, namespace string, svc *mapping.Service, routes []rollout.Route, p rollout.Push, workflow string, log io.Writer) {
 	for _, r := range routes {
-		if !r.Approval {
-			continue
-		}
-		svc, err := lookup(image)
 		t := svc.Target(r.Target)
-		if err != nil || t == nil || len(t.Receivers) == 0 {
+		if !r.Approval || t == nil || len(t.Receivers) == 0 {
 			continue
 		}
-		n := notification(&svc, t, p, workflow)
+		n := notification(svc, t, p, workflow)
 		n.Outcome, n.Reason = mapping.OnWaiting, "waits for approval"
 		n.Approve = fmt.Sprintf("argodeploy approve %s --workflow %s -f MAPPING", t.Name, workflow)
 		send(client, namespace, t.Receivers, n, log)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 )
 
@@ -57,10 +58,18 @@ set-image.`,
 			}
 			push := rollout.Push{Digest: getenv("DIGEST"), Tag: getenv("TAG"), PublishedAt: published}
 			var routes []rollout.Route
+			// The routes are all of the service the lookup found, which the
+			// notifications then describe.
+			var svc mapping.Service
+			lookup := func(image string) (mapping.Service, error) {
+				found, err := rollout.DirLookup(cacheDir)(image)
+				svc = found
+				return found, err
+			}
 			if target := getenv("ROLLBACK"); target != "" {
-				routes, err = rollout.RollbackRoute(rollout.DirLookup(cacheDir), push, target)
+				routes, err = rollout.RollbackRoute(lookup, push, target)
 			} else {
-				routes, err = rollout.Routes(rollout.DirLookup(cacheDir), push, s.err)
+				routes, err = rollout.Routes(lookup, push, s.err)
 			}
 			if err != nil {
 				return &exitError{code: rollout.ExitPermanent, err: fmt.Errorf("route: %v", err)}
@@ -78,7 +87,7 @@ set-image.`,
 					fmt.Fprintf(s.err, "argodeploy: notify: no client of the cluster: %v; nothing sent\n", err)
 					return nil
 				}
-				notifyWaiting(client, podNamespace(getenv), rollout.DirLookup(cacheDir), routes, push, getenv("WORKFLOW_NAME"), s.err)
+				notifyWaiting(client, podNamespace(getenv), &svc, routes, push, getenv("WORKFLOW_NAME"), s.err)
 			}
 			return nil
 		},

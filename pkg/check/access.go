@@ -666,7 +666,7 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 			for _, t := range svc.Targets {
 				for _, r := range t.Receivers {
 					if step.name != rolloutStep.name {
-						break
+						break // reconcile sends nothing
 					}
 					rr := rule("", "secrets", "get")
 					rr.ResourceNames = []string{r.URLSecret.Name}

@@ -90,19 +90,6 @@ const Stdin = "-"
 // are skipped; a document that is not a Kubernetes object is an error
 // naming its file and line.
 func Read(paths []string, stdin io.Reader) ([]Doc, error) {
-	return ReadParsed(paths, stdin, nil)
-}
-
-// Parsed is what Parse returned for a file.
-type Parsed struct {
-	Docs []Doc
-	Err  error
-}
-
-// ReadParsed is Read, taking from parsed, when it is not nil, the files
-// it has already parsed: those named in paths as they are given, for
-// which it returns true.
-func ReadParsed(paths []string, stdin io.Reader, parsed func(file string) (Parsed, bool)) ([]Doc, error) {
 	var files []string
 	for _, p := range paths {
 		found, err := expand(p)
@@ -119,12 +106,6 @@ func ReadParsed(paths []string, stdin io.Reader, parsed func(file string) (Parse
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range files {
 		g.Go(func() error {
-			if parsed != nil && files[i] != Stdin {
-				if p, ok := parsed(files[i]); ok {
-					found[i], errs[i] = p.Docs, p.Err
-					return nil
-				}
-			}
 			found[i], errs[i] = readFile(files[i], stdin)
 			return nil
 		})

@@ -1,13 +1,10 @@
 package manifest
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -94,9 +91,10 @@ func TestParseFollowsAliases(t *testing.T) {
 	}
 }
 
-// TestReadParsedTakesWhatItIsGiven: ReadParsed takes the documents and the
-// error of the files parsed has, in file order, and reads the others.
-func TestReadParsedTakesWhatItIsGiven(t *testing.T) {
+// TestReadInFileOrder: Read reads files on every CPU, and gives their
+// documents, and the first error, in the order the files are named; it
+// reads stdin when named.
+func TestReadInFileOrder(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, data string) string {
 		path := filepath.Join(dir, name)
@@ -107,19 +105,9 @@ func TestReadParsedTakesWhatItIsGiven(t *testing.T) {
 	}
 	a := write("a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")
 	b := write("b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n")
-	given, err := Parse(a, []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: given\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var asked []string
-	var mu sync.Mutex
-	parsed := func(file string) (Parsed, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		asked = append(asked, file)
-		return Parsed{Docs: given}, file == a
-	}
-	docs, err := ReadParsed([]string{b, a}, nil, parsed)
+	bad1 := write("bad1.yaml", "kind: [\n")
+	bad2 := write("bad2.yaml", "- not an object\n")
+	docs, err := Read([]string{b, a}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,17 +115,13 @@ func TestReadParsedTakesWhatItIsGiven(t *testing.T) {
 	for _, d := range docs {
 		got = append(got, d.Object.GetName())
 	}
-	sort.Strings(asked)
-	if strings.Join(got, " ") != "b given" || strings.Join(asked, " ") != a+" "+b {
-		t.Errorf("read %v, asked for %v", got, asked)
+	if strings.Join(got, " ") != "b a" {
+		t.Errorf("read %v, want b then a", got)
 	}
-
-	failed := errors.New("a.yaml:3: failed")
-	if _, err := ReadParsed([]string{a}, nil, func(string) (Parsed, bool) { return Parsed{Err: failed}, true }); err != failed {
-		t.Errorf("error %v, want the one parsed gave", err)
+	if _, err := Read([]string{a, bad2, bad1}, nil); err == nil || !strings.Contains(err.Error(), "bad2.yaml") {
+		t.Errorf("error %v, want the one of bad2.yaml, named first", err)
 	}
-	if docs, err := ReadParsed([]string{Stdin}, strings.NewReader("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: in\n"),
-		func(string) (Parsed, bool) { t.Error("asked for stdin"); return Parsed{}, false }); err != nil || len(docs) != 1 {
+	if docs, err := Read([]string{Stdin}, strings.NewReader("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: in\n")); err != nil || len(docs) != 1 {
 		t.Errorf("stdin: %d docs, %v", len(docs), err)
 	}
 }

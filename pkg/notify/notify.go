@@ -126,8 +126,8 @@ func (s *Sender) send(ctx context.Context, r mapping.Receiver, n Notification) e
 	if err != nil {
 		return err
 	}
-	attempts, backoff, timeout := max(s.Attempts, 1), s.Backoff, s.Timeout
-	if s.Attempts == 0 {
+	attempts, backoff, timeout := s.Attempts, s.Backoff, s.Timeout
+	if attempts <= 0 {
 		attempts = 3
 	}
 	if backoff <= 0 {

@@ -94,11 +94,15 @@ func (p *pipeline) workflowTemplate(caches []Object) *wfv1.WorkflowTemplate {
 	return &wfv1.WorkflowTemplate{TypeMeta: workflowTemplateType, ObjectMeta: p.meta(p.templateName(), p.ns), Spec: spec}
 }
 
-// targetArguments are the service, target and lock a step passes on, each
-// from format with the input's name (item.NAME, inputs.parameters.NAME).
-func targetArguments(format string) wfv1.Arguments {
+// targetArguments are the arguments a step passes on, each from format
+// with the input's name (item.NAME, inputs.parameters.NAME): by default
+// the service, target and lock.
+func targetArguments(format string, names ...string) wfv1.Arguments {
+	if len(names) == 0 {
+		names = []string{InputService, InputTarget, InputLock}
+	}
 	var params []wfv1.Parameter
-	for _, name := range []string{InputService, InputTarget, InputLock} {
+	for _, name := range names {
 		params = append(params, wfv1.Parameter{Name: name, Value: wfv1.AnyStringPtr(fmt.Sprintf(format, name))})
 	}
 	return wfv1.Arguments{Parameters: params}
@@ -114,7 +118,7 @@ func deliverStep() wfv1.Template {
 			{Steps: []wfv1.WorkflowStep{{
 				Name:      ApproveTemplate,
 				Template:  ApproveTemplate,
-				Arguments: wfv1.Arguments{Parameters: targetArguments("{{inputs.parameters.%s}}").Parameters[:2]},
+				Arguments: targetArguments("{{inputs.parameters.%s}}", InputService, InputTarget),
 				When:      "{{inputs.parameters." + InputApproval + "}} == true",
 			}}},
 			{Steps: []wfv1.WorkflowStep{{Name: RolloutTemplate, Template: RolloutTemplate, Arguments: targetArguments("{{inputs.parameters.%s}}")}}},

@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 )
@@ -42,21 +40,9 @@ func PlanRollback(ctx context.Context, clusters rollout.Clusters, m *mapping.Ser
 	if t.Strategy != mapping.StrategySetImage {
 		return nil, fmt.Errorf("target %s has strategy %s: it runs a tag, which a rollback cannot pin; push the old digest under that tag instead", t.Name, t.Strategy)
 	}
-	client, err := clusters(ctx, t)
+	_, image, e, err := readContainer(ctx, clusters, t)
 	if err != nil {
-		return nil, fmt.Errorf("reaching cluster %s: %w", t.ClusterName(), err)
-	}
-	d, err := client.Deployments(t.Namespace).Get(ctx, t.Deployment, metav1.GetOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("reading deployment %s/%s: %w", t.Namespace, t.Deployment, err)
-	}
-	c := findContainer(d.Spec.Template.Spec.Containers, t.Container)
-	if c < 0 {
-		return nil, fmt.Errorf("deployment %s/%s has no container %s", t.Namespace, t.Deployment, t.Container)
-	}
-	e, err := rollout.ReadState(d, t.Container)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading target %s (cluster %s): %w", t.Name, t.ClusterName(), err)
 	}
 	if e == nil || e.Digest == "" {
 		return nil, fmt.Errorf("target %s has no recorded push (annotation %s of deployment %s/%s): nothing to roll back from", t.Name, rollout.AnnotationState, t.Namespace, t.Deployment)
@@ -90,7 +76,7 @@ func PlanRollback(ctx context.Context, clusters rollout.Clusters, m *mapping.Ser
 		Push:    rollout.Push{Digest: svc.Image + "@" + digest, Tag: svc.Image + ":" + tag, PublishedAt: max(e.PublishedAt, 1)},
 		From:    e.Digest,
 		FromTag: e.Tag,
-		Already: d.Spec.Template.Spec.Containers[c].Image == svc.Image+"@"+digest,
+		Already: image == svc.Image+"@"+digest,
 	}
 	if err := rollout.CheckRollback(svc, t, r.Push); err != nil {
 		return nil, err

@@ -162,24 +162,10 @@ func readTarget(ctx context.Context, clusters rollout.Clusters, svc *mapping.Ser
 	if t.Cluster != nil {
 		out.Cluster = t.Cluster.Name
 	}
-	client, err := clusters(ctx, t)
-	if err != nil {
-		out.Error = err.Error()
-		return out
+	d, image, e, err := readContainer(ctx, clusters, t)
+	if d != nil {
+		out.Image, out.Rollout = image, rolloutState(d)
 	}
-	d, err := client.Deployments(t.Namespace).Get(ctx, t.Deployment, metav1.GetOptions{})
-	if err != nil {
-		out.Error = err.Error()
-		return out
-	}
-	i := findContainer(d.Spec.Template.Spec.Containers, t.Container)
-	if i < 0 {
-		out.Error = fmt.Sprintf("deployment %s/%s has no container %s", t.Namespace, t.Deployment, t.Container)
-		return out
-	}
-	out.Image = d.Spec.Template.Spec.Containers[i].Image
-	out.Rollout = rolloutState(d)
-	e, err := rollout.ReadState(d, t.Container)
 	if err != nil {
 		out.Error = err.Error()
 		return out
@@ -191,6 +177,26 @@ func readTarget(ctx context.Context, clusters rollout.Clusters, svc *mapping.Ser
 		}
 	}
 	return out
+}
+
+// readContainer reads target t's Deployment, the image its container runs
+// and the container's recorded entry (nil when none). The Deployment and
+// image are returned also when the entry does not decode.
+func readContainer(ctx context.Context, clusters rollout.Clusters, t *mapping.Target) (*appsv1.Deployment, string, *rollout.Entry, error) {
+	client, err := clusters(ctx, t)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	d, err := client.Deployments(t.Namespace).Get(ctx, t.Deployment, metav1.GetOptions{})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	i := findContainer(d.Spec.Template.Spec.Containers, t.Container)
+	if i < 0 {
+		return nil, "", nil, fmt.Errorf("deployment %s/%s has no container %s", t.Namespace, t.Deployment, t.Container)
+	}
+	e, err := rollout.ReadState(d, t.Container)
+	return d, d.Spec.Template.Spec.Containers[i].Image, e, err
 }
 
 // rolloutState is kubectl rollout status's verdict on d: "complete", or

@@ -300,26 +300,9 @@ func nodeRelease(ctx context.Context, t *testing.T, api *testenv.APIServer, node
 
 	tmpl := loadTemplate(ctx, t, api, pipelineN, "shop-rollout")
 	published := time.Now()
-	subst := map[string]string{
-		"workflow.parameters.digest":       image + "@" + digest,
-		"workflow.parameters.tag":          webImage,
-		"workflow.parameters.published-at": fmt.Sprint(published.UnixNano()),
-		"workflow.parameters.rollback":     "",
-		"workflow.name":                    "shop-node",
-	}
-	route := stepPod(t, tmpl, "route", "shop-node-route", subst)
-	applyObject(ctx, t, api, route)
-	done := waitPod(ctx, t, api, pipelineN, route.Name, 2*time.Minute, podEnded)
-	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, route.Name)
-	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"web","target":"web","lock":"local.shop.web","approval":"false"}]`+"\n" {
-		t.Fatalf("route step pod: phase %s, output %q", done.Status.Phase, out)
-	}
-
-	subst["inputs.parameters.service"], subst["inputs.parameters.target"], subst["inputs.parameters.lock"] = "web", "web", "local.shop.web"
-	rollout := stepPod(t, tmpl, "rollout", "shop-node-rollout", subst)
-	applyObject(ctx, t, api, rollout)
-	done = waitPod(ctx, t, api, pipelineN, rollout.Name, 6*time.Minute, podEnded)
-	out = mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, rollout.Name)
+	rollout := startNodeSteps(ctx, t, api, tmpl, "shop-node", image+"@"+digest, webImage, published, "web", "local.shop.web")
+	done := waitPod(ctx, t, api, pipelineN, rollout.Name, 6*time.Minute, podEnded)
+	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, rollout.Name)
 	t.Logf("rollout step pod (%s):\n%s", done.Status.Phase, out)
 	if done.Status.Phase != corev1.PodSucceeded {
 		t.Fatalf("rollout step pod: phase %s", done.Status.Phase)
@@ -392,24 +375,7 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 	getObject(ctx, t, api, &prev, "deployment", "api", "-n", "shop")
 
 	tmpl := loadTemplate(ctx, t, api, pipelineN, "wf-rollout")
-	subst := map[string]string{
-		"workflow.parameters.digest":       repo + "@" + crash,
-		"workflow.parameters.tag":          repo + ":crash",
-		"workflow.parameters.published-at": fmt.Sprint(time.Now().UnixNano()),
-		"workflow.parameters.rollback":     "",
-		"workflow.name":                    "wf-undo",
-	}
-	route := stepPod(t, tmpl, "route", "wf-undo-route", subst)
-	applyObject(ctx, t, api, route)
-	done := waitPod(ctx, t, api, pipelineN, route.Name, 2*time.Minute, podEnded)
-	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, route.Name)
-	if done.Status.Phase != corev1.PodSucceeded || out != `[{"service":"api","target":"api","lock":"local.shop.api","approval":"false"}]`+"\n" {
-		t.Fatalf("route step pod: phase %s, output %q", done.Status.Phase, out)
-	}
-
-	subst["inputs.parameters.service"], subst["inputs.parameters.target"], subst["inputs.parameters.lock"] = "api", "api", "local.shop.api"
-	rollout := stepPod(t, tmpl, "rollout", "wf-undo-rollout", subst)
-	applyObject(ctx, t, api, rollout)
+	rollout := startNodeSteps(ctx, t, api, tmpl, "wf-undo", repo+"@"+crash, repo+":crash", time.Now(), "api", "local.shop.api")
 	start := time.Now()
 	// While the step waits, the new ReplicaSet's pod runs the crashing
 	// digest on the node and its container exits non-zero.
@@ -435,8 +401,8 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 		t.Error(err)
 	}
 	t.Logf("the new pod crashed: %s", crashed)
-	done = waitPod(ctx, t, api, pipelineN, rollout.Name, 3*time.Minute, podEnded)
-	out = mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, rollout.Name)
+	done := waitPod(ctx, t, api, pipelineN, rollout.Name, 3*time.Minute, podEnded)
+	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, rollout.Name)
 	t.Logf("rollout step pod (%s, ended %.1fs after it was created):\n%s", done.Status.Phase, time.Since(start).Seconds(), out)
 	if term := done.Status.ContainerStatuses[0].State.Terminated; done.Status.Phase != corev1.PodFailed || term == nil || term.ExitCode != 3 {
 		t.Errorf("rollout step pod: phase %s, container %+v, want exit code 3", done.Status.Phase, done.Status.ContainerStatuses[0].State)
@@ -476,6 +442,34 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 	if after[0].Name != before[0].Name || after[0].Spec.Containers[0].Image != busyboxImage {
 		t.Errorf("shop/api runs pod %s (%s), want %s back on %s", after[0].Name, after[0].Spec.Containers[0].Image, before[0].Name, busyboxImage)
 	}
+}
+
+// startNodeSteps runs, as pods on the node, the route step of a release
+// of tmpl named wf for a push of digest and tag, checks it prints the one
+// route of target (service and target share the name) with lock, and
+// creates that target's rollout step pod, which it returns for the
+// caller to watch.
+func startNodeSteps(ctx context.Context, t *testing.T, api *testenv.APIServer, tmpl *wfv1.WorkflowTemplate, wf, digest, tag string, published time.Time, target, lock string) *corev1.Pod {
+	t.Helper()
+	subst := map[string]string{
+		"workflow.parameters.digest":       digest,
+		"workflow.parameters.tag":          tag,
+		"workflow.parameters.published-at": fmt.Sprint(published.UnixNano()),
+		"workflow.parameters.rollback":     "",
+		"workflow.name":                    wf,
+	}
+	route := stepPod(t, tmpl, "route", wf+"-route", subst)
+	applyObject(ctx, t, api, route)
+	done := waitPod(ctx, t, api, pipelineN, route.Name, 2*time.Minute, podEnded)
+	out := mustKubectl(ctx, t, api, "", "logs", "-n", pipelineN, route.Name)
+	want := fmt.Sprintf(`[{"service":%q,"target":%q,"lock":%q,"approval":"false"}]`+"\n", target, target, lock)
+	if done.Status.Phase != corev1.PodSucceeded || out != want {
+		t.Fatalf("route step pod: phase %s, output %q, want %q", done.Status.Phase, out, want)
+	}
+	subst["inputs.parameters.service"], subst["inputs.parameters.target"], subst["inputs.parameters.lock"] = target, target, lock
+	rollout := stepPod(t, tmpl, "rollout", wf+"-rollout", subst)
+	applyObject(ctx, t, api, rollout)
+	return rollout
 }
 
 // stepPod is a pod of one step of the WorkflowTemplate: its container with
