@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -22,12 +23,15 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/reconcile"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/rollout"
+	"github.com/argodeploy/argodeploy/pkg/status"
 )
 
 func newReconcileCommand(s streams) *cobra.Command {
 	var cacheDir, template, pipeline, eventBus, busAuth string
 	var sensors []string
 	var dryRun bool
+	var keepDeadLetters int
+	var deadLetterMaxAge time.Duration
 	cmd := &cobra.Command{
 		Use:   "reconcile --workflow-template NAME",
 		Short: "Release again the pushes targets missed: the step of the reconcile CronWorkflow",
@@ -54,6 +58,11 @@ pass recreates them with the Sensor's own code (--sensor, each), and the
 Sensor reconnects within 5 s; the pushes the bus lost are then released
 from the registry like any other.
 
+With --keep-dead-letters, a pass also bounds the pipeline's dead letters
+(the ConfigMaps of pushes whose Workflow the Sensor could not create): it
+deletes those older than --dead-letter-max-age, then the oldest beyond the
+count. The pushes they held are still found in the registry by the pass.
+
 Registry credentials: Google's (Workload Identity's metadata server, or
 gcloud), else Docker's config. Kubernetes: KUBECONFIG, else in-cluster.
 
@@ -62,9 +71,9 @@ failed (the others were still checked); 2 bad usage or cache.`,
 		Example: `  # See what a pass would release, without creating anything
   argodeploy reconcile --workflow-template shop-rollout --cache-dir ./cache --dry-run
 
-  # What the CronWorkflow runs: the bus check, then the pass
+  # What the CronWorkflow runs: the bus check, the pass, then the dead-letter bound
   argodeploy reconcile --workflow-template shop-rollout --event-bus default --sensor shop \
-    --bus-auth /etc/argodeploy/bus/auth.yaml`,
+    --bus-auth /etc/argodeploy/bus/auth.yaml --keep-dead-letters 100 --dead-letter-max-age 168h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if template == "" {
@@ -72,6 +81,9 @@ failed (the others were still checked); 2 bad usage or cache.`,
 			}
 			if pipeline == "" {
 				pipeline = strings.TrimSuffix(template, "-rollout")
+			}
+			if keepDeadLetters < 0 || deadLetterMaxAge < 0 {
+				return &exitError{code: exitUsage, err: errors.New("--keep-dead-letters and --dead-letter-max-age cannot be negative")}
 			}
 			if (eventBus == "") != (len(sensors) == 0) {
 				return &exitError{code: exitUsage, err: errors.New("--event-bus and --sensor go together: the bus to check and the Sensors that read it")}
@@ -114,7 +126,12 @@ failed (the others were still checked); 2 bad usage or cache.`,
 			})
 			fmt.Fprintf(s.err, "argodeploy: reconcile: %d services, %d targets: %d up to date, %d releases, %d failed; %d registry requests\n",
 				sum.Services, sum.Targets, sum.UpToDate, sum.Releases, sum.Failed, registry.Requests.Load())
-			if err = errors.Join(busErr, err); err != nil {
+			var pruneErr error
+			if keepDeadLetters > 0 {
+				bound := status.Bound{Keep: keepDeadLetters, MaxAge: deadLetterMaxAge}
+				_, pruneErr = status.PruneDeadLetters(ctx, local.core, namespace, pipeline, bound, time.Now(), dryRun, s.err)
+			}
+			if err = errors.Join(busErr, err, pruneErr); err != nil {
 				return &exitError{code: rollout.ExitTransient, err: err}
 			}
 			return nil
@@ -127,6 +144,8 @@ failed (the others were still checked); 2 bad usage or cache.`,
 	f.BoolVar(&dryRun, "dry-run", false, "only say what would be released")
 	f.StringVar(&eventBus, "event-bus", "", "the JetStream EventBus to check first, in the pod's namespace (none: no check)")
 	f.StringSliceVar(&sensors, "sensor", nil, "a Sensor that reads --event-bus (repeat for each)")
+	f.IntVar(&keepDeadLetters, "keep-dead-letters", 0, "keep at most this many dead letters of the pipeline, deleting the oldest (0: delete none)")
+	f.DurationVar(&deadLetterMaxAge, "dead-letter-max-age", 168*time.Hour, "with --keep-dead-letters, also delete the dead letters older than this")
 	f.StringVar(&busAuth, "bus-auth", "/etc/argodeploy/bus/auth.yaml", "the EventBus's client credentials (key client-auth of its Secret eventbus-NAME-js-client-auth)")
 	return cmd
 }

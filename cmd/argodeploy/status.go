@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 	"github.com/argodeploy/argodeploy/pkg/status"
 )
@@ -173,6 +174,11 @@ func writeStatus(w io.Writer, r *status.Report) error {
 		}
 		if err := writeTable(w, rows); err != nil {
 			return err
+		}
+		for _, d := range r.DeadLetters {
+			if d.CutFrom > 0 {
+				fmt.Fprintf(w, "%s: the registry message was %d bytes; the dead letter keeps its first %d\n", d.Name, d.CutFrom, render.MaxDeadLetterMessage)
+			}
 		}
 	}
 	switch {

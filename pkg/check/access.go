@@ -469,6 +469,10 @@ func (a *access) cronWorkflow(i int, c *wfv1.CronWorkflow) {
 		}
 	}
 	if step == nil {
+		if c.Labels[render.LabelManagedBy] == render.ManagerName {
+			// generate writes one CronWorkflow: the reconcile loop.
+			a.fail(i, "spec.workflowSpec.entrypoint", "the entrypoint %q of argodeploy's CronWorkflow does not run a container whose command is argodeploy reconcile: no pass releases a missed push", spec.Entrypoint)
+		}
 		a.unknown[sa] = true // its steps' needs are not known
 		return
 	}
@@ -489,6 +493,10 @@ func (a *access) cronWorkflow(i int, c *wfv1.CronWorkflow) {
 			r.ResourceNames = []string{name}
 			a.require(sa, need{i, account, c.Namespace, r, "CronWorkflow " + c.Name + " (argodeploy reconcile " + read.flag + " checks the event bus)"})
 		}
+	}
+	// reconcile --keep-dead-letters lists and deletes dead letters.
+	if n := flagValues(step.Args, "--keep-dead-letters"); len(n) > 0 && n[len(n)-1] != "0" {
+		a.require(sa, need{i, account, c.Namespace, render.DeadLetterRule, "CronWorkflow " + c.Name + " (argodeploy reconcile --keep-dead-letters deletes the dead letters past the bound)"})
 	}
 	a.rolloutTarget(i, "spec.workflowSpec", c.Namespace, sa, spec.Volumes, map[string]string{}, nil, reconcileStep)
 }

@@ -165,6 +165,11 @@ func TestAccessReconcile(t *testing.T) {
 	}
 
 	cron.Spec.WorkflowSpec.Templates[0].Container.Command = []string{"argodeploy", "version"}
+	want := `CronWorkflow/fleet-reconcile: spec.workflowSpec.entrypoint: the entrypoint "reconcile" of argodeploy's CronWorkflow does not run a container whose command is argodeploy reconcile: no pass releases a missed push`
+	if got := findings(Access(objs, Options{}), false); got != want {
+		t.Errorf("argodeploy's CronWorkflow that does not reconcile: got\n%s\nwant\n%s", got, want)
+	}
+	delete(cron.Labels, render.LabelManagedBy) // a CronWorkflow of someone else's
 	if got := findings(Access(objs, Options{}), false); got != "" {
 		t.Errorf("a CronWorkflow that does not reconcile: want its account's grants not weighed, got\n%s", got)
 	}

@@ -378,6 +378,7 @@ func pushArguments(triggerPath string, params []eventsv1alpha1.TriggerParameter,
 		}
 	}
 	var errs []error
+	set := map[string]bool{}
 	for j, p := range params {
 		m := argumentDestRE.FindStringSubmatch(p.Dest)
 		if m == nil || p.Src == nil {
@@ -387,9 +388,10 @@ func pushArguments(triggerPath string, params []eventsv1alpha1.TriggerParameter,
 		if n >= len(args) || !declared[args[n].Name] {
 			continue // reported as past the arguments, or not declared
 		}
+		set[args[n].Name] = true
 		readsPush := false
 		for _, f := range pushFieldArguments {
-			reads := p.Src.DataKey == f.field || p.Src.DataKey == "" && strings.Contains(p.Src.DataTemplate, ".Input."+f.field)
+			reads := readsField(p.Src, f.field)
 			readsPush = readsPush || reads
 			if reads && args[n].Name != f.argument {
 				errs = append(errs, fieldErrorf(fmt.Sprintf("%s.parameters[%d].dest", triggerPath, j), "%s sets argument %q from the push's %s: the release would take it for the %s", p.Dest, args[n].Name, f.field, args[n].Name))
@@ -401,7 +403,18 @@ func pushArguments(triggerPath string, params []eventsv1alpha1.TriggerParameter,
 			}
 		}
 	}
+	for _, f := range pushFieldArguments {
+		if !set[f.argument] && !slices.ContainsFunc(params, func(p eventsv1alpha1.TriggerParameter) bool { return readsField(p.Src, f.field) }) {
+			errs = append(errs, fieldErrorf(triggerPath+".parameters", "no parameter sets argument %q from the push's %s: every Workflow gets the resource's own value, and the route and rollout steps refuse every push", f.argument, f.field))
+		}
+	}
 	return errs
+}
+
+// readsField says whether a trigger parameter's source reads a field of
+// the event (by dataKey, or in a dataTemplate).
+func readsField(src *eventsv1alpha1.TriggerParameterSource, field string) bool {
+	return src != nil && (src.DataKey == field || src.DataKey == "" && strings.Contains(src.DataTemplate, ".Input."+field))
 }
 
 // sourceOf says what a trigger parameter reads, for messages.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/argodeploy/argodeploy/pkg/rollout"
+	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/util/expr/argoexpr"
 	"github.com/argoproj/argo-workflows/v3/util/expr/env"
@@ -241,7 +242,7 @@ func stepCommands(prefix string, spec *wfv1.WorkflowSpec, parse func([]string) e
 			errs = append(errs, fieldErrorf(at, "argodeploy %s: %s: the step fails at once, every time", strings.Join(words[1:], " "), msg))
 			continue
 		}
-		errs = append(errs, mountedPaths(at, words[1:], c.VolumeMounts)...)
+		errs = append(errs, mountedPaths(at, words[1:], c.VolumeMounts, spec.Volumes)...)
 	}
 	return errors.Join(errs...)
 }
@@ -255,9 +256,9 @@ var mountedFlags = []struct {
 }{{"--cache-dir", false, "the cache"}, {"--bus-auth", true, "the event bus credentials"}}
 
 // mountedPaths reports a flag among args (at path at) that names a place
-// where none of the container's mounts is: the step would find nothing
-// there.
-func mountedPaths(at string, args []string, mounts []corev1.VolumeMount) []error {
+// where none of the container's mounts is, or a file that the Secret
+// volume mounted there does not hold: the step would find nothing there.
+func mountedPaths(at string, args []string, mounts []corev1.VolumeMount, volumes []corev1.Volume) []error {
 	var errs []error
 	for _, f := range mountedFlags {
 		for _, value := range flagValues(args, f.flag) {
@@ -265,10 +266,42 @@ func mountedPaths(at string, args []string, mounts []corev1.VolumeMount) []error
 			if f.file {
 				dir = path.Dir(dir)
 			}
-			if !slices.ContainsFunc(mounts, func(m corev1.VolumeMount) bool { return path.Clean(m.MountPath) == dir }) {
+			i := slices.IndexFunc(mounts, func(m corev1.VolumeMount) bool { return path.Clean(m.MountPath) == dir })
+			if i < 0 {
 				errs = append(errs, fieldErrorf(at, "%s %s: no volume is mounted at %s, so the step reads no %s", f.flag, value, dir, strings.TrimPrefix(f.what, "the ")))
+				continue
+			}
+			v := slices.IndexFunc(volumes, func(v corev1.Volume) bool { return v.Name == mounts[i].Name })
+			if !f.file || v < 0 || volumes[v].Secret == nil || mounts[i].SubPath != "" {
+				continue
+			}
+			if why := secretFile(volumes[v].Secret, path.Base(value)); why != "" {
+				errs = append(errs, fieldErrorf(at, "%s %s: volume %q %s, so the step reads no %s", f.flag, value, volumes[v].Name, why, strings.TrimPrefix(f.what, "the ")))
 			}
 		}
 	}
 	return errs
+}
+
+// secretFile says why a Secret volume holds no file named file, or "" when
+// it may: with items, one must be that path; without, the files are the
+// Secret's keys, which argodeploy knows only for an EventBus's client
+// credentials (one key, client-auth).
+func secretFile(s *corev1.SecretVolumeSource, file string) string {
+	switch {
+	case s.SecretName == "":
+		return "names no Secret"
+	case len(s.Items) > 0:
+		if slices.ContainsFunc(s.Items, func(k corev1.KeyToPath) bool { return path.Clean(k.Path) == file }) {
+			return ""
+		}
+		var paths []string
+		for _, k := range s.Items {
+			paths = append(paths, k.Path)
+		}
+		return fmt.Sprintf("holds only %s, not %s", strings.Join(paths, ", "), file)
+	case strings.HasSuffix(s.SecretName, "-js-client-auth") && file != eventsv1alpha1.JetStreamClientAuthSecretKey:
+		return fmt.Sprintf("holds Secret %s's one key, %s, not %s (map it with items)", s.SecretName, eventsv1alpha1.JetStreamClientAuthSecretKey, file)
+	}
+	return ""
 }

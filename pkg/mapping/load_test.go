@@ -58,7 +58,7 @@ func TestParseGood(t *testing.T) {
 						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica, Storage: JetStreamStorage{Size: DefaultJetStreamStorage}},
 					},
 					Sensor:    defaultSensor(),
-					Reconcile: Reconcile{Schedule: DefaultReconcileSchedule},
+					Reconcile: Reconcile{Schedule: DefaultReconcileSchedule, DeadLetters: DeadLetters{Keep: DefaultDeadLetterKeep, MaxAge: DefaultDeadLetterMaxAge}},
 					Workflow: Workflow{
 						Image: DefaultImage,
 						Retry: Retry{
@@ -107,7 +107,7 @@ func TestParseGood(t *testing.T) {
 					},
 					EventBus:  EventBus{Name: "shop-bus", JetStream: JetStream{Version: "2.10.29", Replicas: 1, Storage: JetStreamStorage{Size: "2Gi", StorageClassName: "premium-rwo"}}},
 					Sensor:    Sensor{Retry: TriggerRetry{Steps: 12, Duration: "5s", Factor: 3, Jitter: ptrTo(0.0)}},
-					Reconcile: Reconcile{Schedule: "*/10 * * * *", Suspend: true},
+					Reconcile: Reconcile{Schedule: "*/10 * * * *", Suspend: true, DeadLetters: DeadLetters{Keep: 20, MaxAge: "72h"}},
 					Workflow: Workflow{
 						Image: "ghcr.io/argodeploy/argodeploy:v0.1.9@sha256:5b0c3b4f6d7e8a9b0c1d2e3f405162738495a6b7c8d9eaf0b1c2d3e4f5061728",
 						Retry: Retry{Limit: limit(0), Backoff: Backoff{Duration: "5s", Factor: 3, MaxDuration: "10m"}},
@@ -170,7 +170,7 @@ func TestParseGood(t *testing.T) {
 						JetStream: JetStream{Version: DefaultJetStreamVersion, Replicas: DefaultJetStreamReplica, Storage: JetStreamStorage{Size: DefaultJetStreamStorage}},
 					},
 					Sensor:    defaultSensor(),
-					Reconcile: Reconcile{Schedule: DefaultReconcileSchedule},
+					Reconcile: Reconcile{Schedule: DefaultReconcileSchedule, DeadLetters: DeadLetters{Keep: DefaultDeadLetterKeep, MaxAge: DefaultDeadLetterMaxAge}},
 					Workflow: Workflow{
 						Image: "ghcr.io/argodeploy/argodeploy:v0.2.0",
 						Retry: Retry{

@@ -38,15 +38,19 @@ const (
 	DefaultApprovalTimeout  = "24h"
 	// DefaultReconcileSchedule runs a reconcile pass every five minutes.
 	DefaultReconcileSchedule = "*/5 * * * *"
-	DefaultTagPattern        = ".*"
-	StrategyRestart          = "restart"
-	StrategySetImage         = "set-image"
-	DefaultTriggerSteps      = 9    // tries of creating a push's Workflow
-	DefaultTriggerDuration   = "2s" // the first wait; 2+4+...+256 s: 8.5 min in all
-	DefaultTriggerFactor     = 2
-	DefaultTriggerJitter     = 0.2
-	PolicyPublishTime        = "publish-time"
-	PolicySemver             = "semver"
+	// DefaultDeadLetterKeep and DefaultDeadLetterMaxAge bound the dead
+	// letters a reconcile pass leaves: the newest 100, none older than a week.
+	DefaultDeadLetterKeep   = 100
+	DefaultDeadLetterMaxAge = "168h"
+	DefaultTagPattern       = ".*"
+	StrategyRestart         = "restart"
+	StrategySetImage        = "set-image"
+	DefaultTriggerSteps     = 9    // tries of creating a push's Workflow
+	DefaultTriggerDuration  = "2s" // the first wait; 2+4+...+256 s: 8.5 min in all
+	DefaultTriggerFactor    = 2
+	DefaultTriggerJitter    = 0.2
+	PolicyPublishTime       = "publish-time"
+	PolicySemver            = "semver"
 )
 
 // ServiceMapping is the whole mapping file.
@@ -190,6 +194,19 @@ type Reconcile struct {
 	Schedule string `json:"schedule,omitempty"`
 	// Suspend renders the CronWorkflow suspended.
 	Suspend bool `json:"suspend,omitempty"`
+	// DeadLetters bounds the dead letters each pass leaves.
+	DeadLetters DeadLetters `json:"deadLetters,omitempty"`
+}
+
+// DeadLetters bounds the pipeline's dead letters (the ConfigMaps of pushes
+// whose Workflow the Sensor could not create): each reconcile pass deletes
+// those older than MaxAge, then the oldest beyond Keep.
+type DeadLetters struct {
+	// Keep is how many dead letters are kept at most. Default: 100.
+	Keep int32 `json:"keep,omitempty"`
+	// MaxAge is how long a dead letter is kept (Go duration, at least 1h).
+	// Default: 168h.
+	MaxAge string `json:"maxAge,omitempty"`
 }
 
 // TriggerRetry is how long a Sensor keeps trying to create a push's
@@ -342,6 +359,10 @@ func (m *ServiceMapping) Default() {
 	setDefault(&s.GCP.Subscription, "argodeploy-"+m.Metadata.Name)
 	setDefault(&s.EventBus.Name, DefaultEventBusName)
 	setDefault(&s.Reconcile.Schedule, DefaultReconcileSchedule)
+	if s.Reconcile.DeadLetters.Keep == 0 {
+		s.Reconcile.DeadLetters.Keep = DefaultDeadLetterKeep
+	}
+	setDefault(&s.Reconcile.DeadLetters.MaxAge, DefaultDeadLetterMaxAge)
 	setDefault(&s.EventBus.JetStream.Version, DefaultJetStreamVersion)
 	if s.EventBus.JetStream.Replicas == 0 {
 		s.EventBus.JetStream.Replicas = DefaultJetStreamReplica

@@ -3,8 +3,10 @@ package render_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,8 +94,9 @@ func checkTriggers(t *testing.T, m *mapping.ServiceMapping, objs []render.Object
 			}
 			dead := &corev1.ConfigMap{}
 			applyTo(t, trig.DlqTrigger.Template.K8s, evs, dead)
-			if dead.Data["message"] != body {
-				t.Errorf("dead letter of a push of %s records %v", svc.Name, dead.Data)
+			digest, tag := svc.Image+"@sha256:"+strings.Repeat("5e", 32), svc.Image+":"+takenTag(t, svc)
+			if want := map[string]string{"message": body, "messageBytes": strconv.Itoa(len(body)), "digest": digest, "tag": tag, "publishTime": published.String()}; !maps.Equal(dead.Data, want) {
+				t.Errorf("dead letter of a push of %s records %v, want %v", svc.Name, dead.Data, want)
 			}
 		}
 		if sensorOf[svc.Image] == nil {
@@ -149,4 +152,59 @@ func registryEvent(t *testing.T, message string) *eventsv1.Event {
 		t.Fatal(err)
 	}
 	return &eventsv1.Event{Context: &eventsv1.EventContext{ID: "1", Type: "pubsub", Subject: render.EventName, DataContentType: "application/json"}, Data: data}
+}
+
+// TestDeadLetterBounded runs the dead-letter trigger, with Argo Events' own
+// parameter code, on registry messages a ConfigMap could not hold whole: a
+// message of 3 MB (Pub/Sub takes up to 10 MB) is kept cut to
+// MaxDeadLetterMessage bytes with its length before the cut, and the push's
+// digest and tag are kept apart, so replay still has them; a message
+// without them leaves them empty instead of failing the dead letter.
+func TestDeadLetterBounded(t *testing.T) {
+	m, err := mapping.Load(filepath.Join("..", "..", "examples", "single-service.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := render.Render(m, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dlq *eventsv1.Trigger
+	for _, o := range objs {
+		if s, ok := o.(*eventsv1.Sensor); ok {
+			dlq = s.Spec.Triggers[0].DlqTrigger
+		}
+	}
+	image := m.Spec.Services[0].Image
+	digest, tag := image+"@sha256:"+strings.Repeat("ab", 32), image+":v1"
+	padding := strings.Repeat("x", 3<<20)
+	for _, c := range []struct {
+		name, message, digest, tag string
+	}{
+		{"3 MB", `{"action":"INSERT","digest":"` + digest + `","padding":"` + padding + `","tag":"` + tag + `"}`, digest, tag},
+		{"no digest or tag", `{"action":"INSERT","padding":"` + padding + `"}`, "", ""},
+		{"a tag of 3 MB", `{"action":"INSERT","digest":"` + digest + `","tag":"` + image + ":" + padding + `"}`, digest, (image + ":" + padding)[:1024]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			evs := map[string]*eventsv1.Event{render.DependencyName: registryEvent(t, c.message)}
+			dead := &corev1.ConfigMap{}
+			applyTo(t, dlq.Template.K8s, evs, dead)
+			size := 0
+			for k, v := range dead.Data {
+				size += len(k) + len(v)
+			}
+			if size > 1<<20-64<<10 {
+				t.Errorf("the dead letter holds %d bytes, more than a ConfigMap can", size)
+			}
+			if got := dead.Data["message"]; got != c.message[:render.MaxDeadLetterMessage] {
+				t.Errorf("message: %d bytes starting %.40q, want the first %d bytes of the message", len(got), got, render.MaxDeadLetterMessage)
+			}
+			if got := dead.Data["messageBytes"]; got != strconv.Itoa(len(c.message)) {
+				t.Errorf("messageBytes %s, want %d", got, len(c.message))
+			}
+			if dead.Data["digest"] != c.digest || dead.Data["tag"] != c.tag {
+				t.Errorf("digest %.80q, tag %.80q; want %.80q, %.80q", dead.Data["digest"], dead.Data["tag"], c.digest, c.tag)
+			}
+		})
+	}
 }

@@ -47,7 +47,9 @@ func (p *pipeline) serviceAccounts() []Object {
 //     credentials and get no local grant;
 //   - the reconcile pods do the same but only get the Deployments, and
 //     create Workflows in the pipeline namespace; they also get, by name,
-//     the EventBus and the Sensors, to check the bus (reconcile --event-bus);
+//     the EventBus and the Sensors, to check the bus (reconcile --event-bus),
+//     and list and delete ConfigMaps to bound the dead letters
+//     (DeadLetterRule);
 //   - with approvals, the Role NAME-approver (unbound) lets argodeploy
 //     approve and reject find and decide the waiting Workflows.
 func (p *pipeline) rbac(sensors []string) (roles, bindings []Object) {
@@ -68,6 +70,7 @@ func (p *pipeline) rbac(sensors []string) (roles, bindings []Object) {
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"eventbus"}, ResourceNames: []string{p.m.Spec.EventBus.Name}, Verbs: []string{"get"}},
 			{APIGroups: []string{"argoproj.io"}, Resources: []string{"sensors"}, ResourceNames: sensors, Verbs: []string{"get"}},
+			DeadLetterRule,
 		}},
 	} {
 		rules := p.stepRules(a.verbs, a.extra)
@@ -92,6 +95,13 @@ func (p *pipeline) notifyRules() []rbacv1.PolicyRule {
 	}
 	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: secrets, Verbs: []string{"get"}}}
 }
+
+// DeadLetterRule is what reconcile --keep-dead-letters does: list the
+// pipeline's dead letters and delete those past the bound. RBAC cannot
+// narrow it to them (their names are generated, a rule cannot select
+// labels); the step deletes only ConfigMaps labelled as the pipeline's dead
+// letters (SECURITY.md).
+var DeadLetterRule = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "delete"}}
 
 // ApproverRules are what argodeploy approve and reject do: find the
 // pipeline's Workflows that wait and mark the approve step as decided.

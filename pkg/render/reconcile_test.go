@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -63,6 +64,7 @@ func TestReconcileRBAC(t *testing.T) {
 				{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflows"}, Verbs: []string{"create"}},
 				{APIGroups: []string{"argoproj.io"}, Resources: []string{"eventbus"}, ResourceNames: []string{m.Spec.EventBus.Name}, Verbs: []string{"get"}},
 				{APIGroups: []string{"argoproj.io"}, Resources: []string{"sensors"}, ResourceNames: sensors, Verbs: []string{"get"}},
+				{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "delete"}}, // the dead letters
 				{APIGroups: []string{"argoproj.io"}, Resources: []string{"workflowtaskresults"}, Verbs: []string{"create", "patch"}},
 			}}
 			if len(secrets) > 0 {
@@ -216,7 +218,8 @@ func TestReconcileCronWorkflow(t *testing.T) {
 			}
 			bus := m.Spec.EventBus.Name
 			wantArgs := []string{"--cache-dir", "/etc/argodeploy/cache", "--workflow-template", m.Metadata.Name + "-rollout", "--pipeline", m.Metadata.Name,
-				"--event-bus", bus, "--bus-auth", "/etc/argodeploy/bus/auth.yaml"}
+				"--event-bus", bus, "--bus-auth", "/etc/argodeploy/bus/auth.yaml",
+				"--keep-dead-letters", strconv.Itoa(int(m.Spec.Reconcile.DeadLetters.Keep)), "--dead-letter-max-age", m.Spec.Reconcile.DeadLetters.MaxAge}
 			for _, s := range sensorsOf(objs) {
 				wantArgs = append(wantArgs, "--sensor", s.Name)
 			}

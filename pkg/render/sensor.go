@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 )
@@ -293,8 +294,26 @@ func (p *pipeline) workflow() (*eventsv1.K8SResource, []eventsv1.TriggerParamete
 	return resource, params, err
 }
 
+// MaxDeadLetterMessage is the most of a registry message a dead letter
+// keeps: a ConfigMap holds at most 1 MiB, and a Pub/Sub message up to 10 MB.
+const MaxDeadLetterMessage = 512 << 10
+
+// Dead-letter templates: the message as JSON, cut to MaxDeadLetterMessage
+// bytes; its length before the cut; the push's tag and digest, each cut to
+// 1 KiB (a real one is far shorter), or empty when the message has none.
+var (
+	deadLetterMessage      = fmt.Sprintf(`{{ toJson .Input.body | trunc %d }}`, MaxDeadLetterMessage)
+	deadLetterMessageBytes = `{{ toJson .Input.body | len }}`
+)
+
+func deadLetterField(field string) string {
+	return fmt.Sprintf(`{{ with .Input.body.%s }}{{ toString . | trunc 1024 }}{{ end }}`, field)
+}
+
 // deadLetter records an event whose trigger failed every retry as a
-// ConfigMap holding the registry message and its publish time.
+// ConfigMap holding the registry message (cut to MaxDeadLetterMessage
+// bytes, with its length before: status says when it was cut), its publish
+// time, and the push's digest and tag, which replay uses.
 func (p *pipeline) deadLetter() (*eventsv1.Trigger, error) {
 	labels := p.labels()
 	labels[LabelDeadLetter] = "true"
@@ -305,7 +324,7 @@ func (p *pipeline) deadLetter() (*eventsv1.Trigger, error) {
 			Namespace:    p.ns,
 			Labels:       labels,
 		},
-		Data: map[string]string{"message": "", "publishTime": ""},
+		Data: map[string]string{"message": "", "messageBytes": "", "publishTime": "", "digest": "", "tag": ""},
 	}
 	resource, err := k8sResource(cm)
 	if err != nil {
@@ -318,8 +337,11 @@ func (p *pipeline) deadLetter() (*eventsv1.Trigger, error) {
 				Source:    &eventsv1.ArtifactLocation{Resource: resource},
 				Operation: eventsv1.Create,
 				Parameters: []eventsv1.TriggerParameter{
-					{Src: &eventsv1.TriggerParameterSource{DependencyName: DependencyName, DataKey: "body"}, Dest: "data.message"},
+					{Src: &eventsv1.TriggerParameterSource{DependencyName: DependencyName, DataTemplate: deadLetterMessage}, Dest: "data.message"},
+					{Src: &eventsv1.TriggerParameterSource{DependencyName: DependencyName, DataTemplate: deadLetterMessageBytes}, Dest: "data.messageBytes"},
 					{Src: &eventsv1.TriggerParameterSource{DependencyName: DependencyName, DataKey: "publishTime"}, Dest: "data.publishTime"},
+					{Src: &eventsv1.TriggerParameterSource{DependencyName: DependencyName, DataTemplate: deadLetterField("digest"), Value: ptr.To("")}, Dest: "data.digest"},
+					{Src: &eventsv1.TriggerParameterSource{DependencyName: DependencyName, DataTemplate: deadLetterField("tag"), Value: ptr.To("")}, Dest: "data.tag"},
 				},
 			},
 		},

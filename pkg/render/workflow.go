@@ -168,7 +168,7 @@ func (p *pipeline) stepSpec(caches []Object, account string, deadline int64) wfv
 // the reconcile account, over the same cache as the releases: it checks
 // that the event bus still holds what the Sensors need to read it, then
 // creates a release Workflow of the WorkflowTemplate for each push a target
-// missed. A pass ends well before the next is due
+// missed, and deletes the dead letters past spec.reconcile.deadLetters. A pass ends well before the next is due
 // (mapping.ReconcileDeadline), and passes never overlap (Forbid). A
 // suspended loop is rendered suspended.
 func (p *pipeline) cronWorkflow(caches []Object, sensors []string) *wfv1.CronWorkflow {
@@ -185,6 +185,8 @@ func (p *pipeline) cronWorkflow(caches []Object, sensors []string) *wfv1.CronWor
 		"--pipeline", p.name,
 		"--event-bus", p.m.Spec.EventBus.Name,
 		"--bus-auth", busAuthMountPath + "/" + busAuthFile,
+		"--keep-dead-letters", strconv.Itoa(int(r.DeadLetters.Keep)),
+		"--dead-letter-max-age", r.DeadLetters.MaxAge,
 	}
 	for _, s := range sensors {
 		args = append(args, "--sensor", s)

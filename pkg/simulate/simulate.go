@@ -19,6 +19,7 @@ package simulate
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -552,6 +553,9 @@ func nearest(rejected []rejection, exact bool) ([]Verdict, int) {
 // In conditions, each dependency is named with - written _; names is
 // dependencyNames of the Sensor.
 func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, names *dependencyNames) (*govaluate.EvaluableExpression, error) {
+	if t.Template == nil {
+		return nil, errors.New("the trigger has no template") // the Sensor refuses it
+	}
 	expression := t.Template.Conditions
 	if expression == "" {
 		var names []string

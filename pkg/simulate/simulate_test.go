@@ -236,3 +236,21 @@ func TestPublishTimeFromTimeNow(t *testing.T) {
 		t.Fatalf("published-at = %s, want %s", got, want)
 	}
 }
+
+// TestTriggerWithoutTemplate: a Sensor whose trigger has no template (the
+// Sensor controller refuses it) fires nothing, and simulate does not fail.
+func TestTriggerWithoutTemplate(t *testing.T) {
+	objs := render.Convert[runtime.Object](rendered(t, "single-service.yaml"))
+	for _, o := range objs {
+		if s, ok := o.(*eventsv1alpha1.Sensor); ok {
+			s.Spec.Triggers[0].Template = nil
+		}
+	}
+	p, err := NewPipeline(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := p.Replay(Message{ID: "1", Data: []byte(push("1.0.0")), PublishTime: DefaultPublishTime}); len(out.Fired) != 0 {
+		t.Errorf("a trigger without a template fired: %+v", out.Fired)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +21,6 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
-	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/rollout"
 )
 
@@ -52,12 +52,17 @@ type Target struct {
 }
 
 // ReadDeadLetter reads a dead-letter ConfigMap as the Sensor's dead-letter
-// trigger writes it: the registry message and its Pub/Sub publish time.
+// trigger writes it: the push's digest and tag (else those of the registry
+// message), its Pub/Sub publish time, and whether the message was cut.
 func ReadDeadLetter(cm *corev1.ConfigMap) DeadLetter {
-	dl := DeadLetter{Name: cm.Name, Created: cm.CreationTimestamp.UTC().Format(time.RFC3339), PublishTime: cm.Data["publishTime"]}
+	dl := DeadLetter{Name: cm.Name, Created: cm.CreationTimestamp.UTC().Format(time.RFC3339), PublishTime: cm.Data["publishTime"],
+		Digest: cm.Data["digest"], Tag: cm.Data["tag"]}
 	var msg struct{ Digest, Tag string }
-	if json.Unmarshal([]byte(cm.Data["message"]), &msg) == nil {
-		dl.Digest, dl.Tag = msg.Digest, msg.Tag
+	if (dl.Digest == "" || dl.Tag == "") && json.Unmarshal([]byte(cm.Data["message"]), &msg) == nil {
+		dl.Digest, dl.Tag = msg.Digest, msg.Tag // written before argodeploy v0.3
+	}
+	if n, err := strconv.Atoi(cm.Data["messageBytes"]); err == nil && n > len(cm.Data["message"]) {
+		dl.CutFrom = n
 	}
 	return dl
 }
@@ -87,6 +92,9 @@ type DeadLetter struct {
 	PublishTime string `json:"publishTime,omitempty"`
 	Digest      string `json:"digest,omitempty"`
 	Tag         string `json:"tag,omitempty"`
+	// CutFrom is the registry message's length in bytes when the dead
+	// letter holds only its first part (render.MaxDeadLetterMessage).
+	CutFrom int `json:"cutFrom,omitempty"`
 }
 
 // Report is what Read found.
@@ -215,8 +223,7 @@ func rolloutState(d *appsv1.Deployment) string {
 // deadLetters lists the dead-letter ConfigMaps of the pipeline, newest
 // first.
 func deadLetters(ctx context.Context, cms corev1client.ConfigMapsGetter, m *mapping.ServiceMapping) ([]DeadLetter, string) {
-	sel := render.LabelDeadLetter + "=true," + render.LabelPartOf + "=" + m.Metadata.Name
-	list, err := cms.ConfigMaps(m.Spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	list, err := cms.ConfigMaps(m.Spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: deadLetterSelector(m.Metadata.Name)})
 	if err != nil {
 		return nil, err.Error()
 	}
