@@ -43,11 +43,14 @@ var relRoutes = map[string][]rollout.Route{
 	"worker-batch": {{Service: "worker-batch", Target: "worker-batch", Lock: "local.prod.worker"}},
 }
 
-// TestReleases runs the release model on the real kube-apiserver and
-// deployment controller: the Workflows simulate predicts for a sequence of
-// pushes, their route step and each target's step run as their pods would
-// with the generated ServiceAccount's token (runRelease), the route step
-// printing the targets simulate's Follow predicts. One image reaches two targets; a
+// TestReleases runs the release model on the real kube-apiserver,
+// deployment controller and Argo Workflows controller: for a sequence of
+// pushes, the Workflow the Sensor's trigger creates (as simulate predicts
+// it, created as the Sensor's account) is run by the controller, whose
+// route and rollout step pods run argodeploy as the pods would with the
+// generated ServiceAccount's token (runPod), the route step printing the
+// targets simulate's Follow predicts, and the controller holding each
+// step's lock and ending each Workflow Succeeded. One image reaches two targets; a
 // staged target receives a digest only after its upstream has run it
 // healthily for the soak, and never a push its upstream has replaced; two
 // services in two containers of one Deployment both end on their newest
@@ -58,6 +61,10 @@ func TestReleases(t *testing.T) {
 	e := testenv.New(t)
 	step := stepper(t)
 	api := startKube(ctx, e, step)
+	step("start workflow-controller", func() error {
+		_, err := e.StartWorkflowController(ctx, api, testenv.WithRequeueTime(time.Second))
+		return err
+	})
 
 	objs := renderMapping(t, relMapping)
 	applyPipeline(ctx, t, step, api, yamlOf(t, objs), pipelineN, "staging", "prod")
@@ -72,7 +79,7 @@ func TestReleases(t *testing.T) {
 	if sensors := sensorsOf(objs); len(sensors) != 1 || sensors[0].Name != relSensor {
 		t.Fatalf("the pipeline has Sensors %v, want one, %s", sensors, relSensor)
 	}
-	r := newReleaseRun(ctx, t, api, objs)
+	r := newReleaseRun(ctx, t, api, objs, newWorkflowRun(ctx, t, api, relMapping, pipelineN, relSensor))
 
 	// One image, two targets: one push rolls both.
 	a := r.push("api", "v1.0.0", "a1")
@@ -122,6 +129,7 @@ func TestReleases(t *testing.T) {
 	old.wf = r.workflow(old)
 	r.run(old)
 	r.wantImage("prod", "worker", "worker", w2.digest)
+	r.wantAllSucceeded()
 }
 
 // releaseRun is the state of TestReleases.
@@ -133,13 +141,16 @@ type releaseRun struct {
 	simCluster *simulate.Cluster // what simulate's Follow plays the releases on
 	kc         string
 	tmpl       *wfv1.WorkflowTemplate
-	at         time.Time // the last publish time handed out
+	at         time.Time    // the last publish time handed out
+	w          *workflowRun // the real controller's, or nil: runRelease plays it
 }
 
 // newReleaseRun prepares the releases of the pipeline objs on api: the
 // simulated pipeline and cluster that predict each push, and the rollout
-// account's kubeconfig and WorkflowTemplate the steps run with.
-func newReleaseRun(ctx context.Context, t *testing.T, api *testenv.APIServer, objs []render.Object) *releaseRun {
+// account's kubeconfig and WorkflowTemplate the steps run with. With w,
+// the Workflows are created and run on w's controller; without, runRelease
+// plays them.
+func newReleaseRun(ctx context.Context, t *testing.T, api *testenv.APIServer, objs []render.Object, w *workflowRun) *releaseRun {
 	t.Helper()
 	sim, err := simulate.NewPipeline(render.Convert[runtime.Object](objs))
 	if err != nil {
@@ -154,7 +165,7 @@ func newReleaseRun(ctx context.Context, t *testing.T, api *testenv.APIServer, ob
 		t.Fatal(err)
 	}
 	tmpl := loadTemplate(ctx, t, api, pipelineN, relAccount)
-	return &releaseRun{t: t, ctx: ctx, api: api, sim: sim, simCluster: simCluster, kc: kc, tmpl: tmpl, at: time.Now().Add(-time.Hour)}
+	return &releaseRun{t: t, ctx: ctx, api: api, sim: sim, simCluster: simCluster, kc: kc, tmpl: tmpl, at: time.Now().Add(-time.Hour), w: w}
 }
 
 // relPush is one push, the Workflow its trigger creates and the routes
@@ -164,6 +175,11 @@ type relPush struct {
 	at                   time.Time
 	wf                   *wfv1.Workflow
 	routes               []rollout.Route
+
+	// On the controller: the Workflow of the push now running and the
+	// targets whose steps have not run yet.
+	current *wfPush
+	left    []string
 }
 
 // push makes a push of service's image with tag and a digest of hex
@@ -223,11 +239,16 @@ func (r *releaseRun) workflow(p *relPush) *wfv1.Workflow {
 // an exit other than 0.
 func (r *releaseRun) run(p *relPush, only ...string) []targetRun {
 	r.t.Helper()
-	rel := runRelease(r.ctx, r.t, r.api, r.kc, r.tmpl, p.wf, "", only...)
-	if rel.route.exit != 0 || !slices.Equal(rel.route.routes, p.routes) {
-		r.t.Fatalf("%s %s: route step exit %d, routes %+v, simulate predicts %+v:\n%s", p.service, p.tag, rel.route.exit, rel.route.routes, p.routes, rel.route.log)
+	var runs []targetRun
+	if r.w != nil {
+		runs = r.runWorkflow(p, only...)
+	} else {
+		rel := runRelease(r.ctx, r.t, r.api, r.kc, r.tmpl, p.wf, "", only...)
+		if rel.route.exit != 0 || !slices.Equal(rel.route.routes, p.routes) {
+			r.t.Fatalf("%s %s: route step exit %d, routes %+v, simulate predicts %+v:\n%s", p.service, p.tag, rel.route.exit, rel.route.routes, p.routes, rel.route.log)
+		}
+		runs = rel.targets
 	}
-	runs := rel.targets
 	want := len(p.routes)
 	if len(only) > 0 {
 		want = len(only)
@@ -242,6 +263,83 @@ func (r *releaseRun) run(p *relPush, only ...string) []targetRun {
 		}
 	}
 	return runs
+}
+
+// runWorkflow runs p's release on the controller: unless p's Workflow still
+// has steps to run, it creates a new one (a delivery of p) and runs its
+// route pod, which must print the routes simulate predicts; then it runs
+// the rollout pods of the named targets (or of all left), one after
+// another, each once the controller has created it (after its lock). When
+// no step is left, the Workflow must end Succeeded.
+func (r *releaseRun) runWorkflow(p *relPush, only ...string) []targetRun {
+	r.t.Helper()
+	w := r.w
+	if len(p.left) == 0 {
+		p.current = &wfPush{service: p.service, digest: p.digest, tag: relRegistry + p.service + ":" + p.tag, at: p.at}
+		w.createPush(p.current)
+		rr := w.runPod(p.current, w.waitPod(p.current, render.RouteTemplate, 0))
+		var routes []rollout.Route
+		if err := json.Unmarshal([]byte(rr.stdout), &routes); rr.exit != 0 || err != nil || !slices.Equal(routes, p.routes) {
+			r.t.Fatalf("%s %s: route step exit %d, stdout %q, simulate predicts %+v:\n%s", p.service, p.tag, rr.exit, rr.stdout, p.routes, rr.log)
+		}
+		for _, rt := range routes {
+			p.left = append(p.left, rt.Target)
+		}
+	}
+	names := only
+	if len(names) == 0 {
+		names = slices.Clone(p.left)
+	}
+	var runs []targetRun
+	for _, name := range names {
+		i := slices.Index(p.left, name)
+		if i < 0 {
+			r.t.Fatalf("%s %s: no step for target %s left in Workflow %s (left: %v)", p.service, p.tag, name, p.current.Name, p.left)
+		}
+		p.left = slices.Delete(p.left, i, i+1)
+		route := p.routes[slices.IndexFunc(p.routes, func(rt rollout.Route) bool { return rt.Target == name })]
+		run := w.runPod(p.current, r.targetPod(p.current, name))
+		runs = append(runs, targetRun{service: route.Service, target: name, lock: route.Lock, exit: run.exit, log: run.log})
+	}
+	if len(p.left) == 0 && !slices.ContainsFunc(runs, func(t targetRun) bool { return t.exit != 0 }) {
+		w.waitPhase(p.current.Name, wfv1.WorkflowSucceeded, time.Minute)
+	}
+	return runs
+}
+
+// targetPod waits for the controller to create the rollout pod of Workflow
+// p for target: the pod of the rollout node whose target input it is.
+func (r *releaseRun) targetPod(p *wfPush, target string) *corev1.Pod {
+	r.t.Helper()
+	var pod *corev1.Pod
+	r.w.poll(fmt.Sprintf("the rollout pod of %s in Workflow %s", target, p.Name), time.Minute, func() string {
+		wf := r.w.get(p.Name)
+		for _, candidate := range r.w.pods(p.Name, render.RolloutTemplate) {
+			if n := wf.Status.Nodes[candidate.Annotations[argoAnnotationNodeID]]; inputValue(n.Inputs, render.InputTarget) == target {
+				pod = &candidate
+				return ""
+			}
+		}
+		return fmt.Sprintf("phase %q; nodes:\n%s", wf.Status.Phase, nodeSummary(wf))
+	})
+	return pod
+}
+
+// wantAllSucceeded checks that every release Workflow (the Sensor's; the
+// controller may also have started a reconcile pass, whose pod nobody
+// runs here) ended Succeeded.
+func (r *releaseRun) wantAllSucceeded() {
+	r.t.Helper()
+	var list wfv1.WorkflowList
+	getJSON(r.ctx, r.t, r.api, &list, "workflows", "-n", pipelineN, "-l", "events.argoproj.io/sensor="+relSensor)
+	failed := 0
+	for _, wf := range list.Items {
+		if wf.Status.Phase != wfv1.WorkflowSucceeded {
+			failed++
+			r.t.Errorf("Workflow %s: phase %q (%s), want Succeeded; nodes:\n%s", wf.Name, wf.Status.Phase, wf.Status.Message, nodeSummary(&wf))
+		}
+	}
+	r.t.Logf("%d release Workflows, %d not Succeeded", len(list.Items), failed)
 }
 
 // wantImage checks the image of one container of a Deployment.

@@ -378,8 +378,17 @@ func (w *workflowRun) create(service, tag, pair string) *wfPush {
 	w.at = w.at.Add(time.Second)
 	image := wfRegistry + service
 	p := &wfPush{service: service, digest: image + "@sha256:" + strings.Repeat(pair, 32), tag: image + ":" + tag, at: w.at}
+	w.createPush(p)
+	return p
+}
+
+// createPush creates, as the Sensor's ServiceAccount, the Workflow the
+// Sensor's trigger creates for push p (its service, digest, tag and publish
+// time), and sets p.Name to the name the apiserver gave it.
+func (w *workflowRun) createPush(p *wfPush) {
+	w.t.Helper()
 	data := fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, p.digest, p.tag)
-	o := w.sim.Replay(simulate.Message{ID: tag, Data: data, PublishTime: p.at})
+	o := w.sim.Replay(simulate.Message{ID: p.tag, Data: data, PublishTime: p.at})
 	if len(o.Fired) != 1 || o.Fired[0].Name != render.TriggerName {
 		w.t.Fatalf("push %s: simulate fires %+v, want the trigger %s", data, o.Fired, render.TriggerName)
 	}
@@ -405,8 +414,7 @@ func (w *workflowRun) create(service, tag, pair string) *wfPush {
 		w.t.Fatalf("creating the Workflow of %s as %s-sensor: %v", data, w.name, err)
 	}
 	p.Name = strings.TrimSpace(out)
-	w.t.Logf("push %s %s: Workflow %s/%s", service, tag, w.ns, p.Name)
-	return p
+	w.t.Logf("push %s: Workflow %s/%s", p.tag, w.ns, p.Name)
 }
 
 // publish publishes a push of service's image to the emulator's topic and
