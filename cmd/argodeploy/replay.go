@@ -47,7 +47,7 @@ push; 2 bad usage.`,
 			ctx, ns := cmd.Context(), m.Spec.Namespace
 			cm, err := local.core.ConfigMaps(ns).Get(ctx, args[0], metav1.GetOptions{})
 			if err != nil {
-				return err
+				return fmt.Errorf("reading dead letter %s/%s: %w", ns, args[0], err)
 			}
 			if cm.Labels[render.LabelDeadLetter] != "true" || cm.Labels[render.LabelPartOf] != m.Metadata.Name {
 				return fmt.Errorf("ConfigMap %s/%s is not a dead letter of %s (labels %s=true, %s=%s)", ns, cm.Name, m.Metadata.Name, render.LabelDeadLetter, render.LabelPartOf, m.Metadata.Name)

@@ -19,6 +19,7 @@ import (
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -131,6 +132,9 @@ func crossResource(in *inputs, opts Options) []Result {
 		}
 		for i, t := range s.Spec.Triggers {
 			errs = append(errs, triggerWorkflow(fmt.Sprintf("spec.triggers[%d].template", i), s.Namespace, t, templates, broken)...)
+			if t.DlqTrigger != nil {
+				errs = append(errs, deadLetterFields(fmt.Sprintf("spec.triggers[%d].dlqTrigger.template.k8s", i), t.DlqTrigger)...)
+			}
 			for _, p := range triggerParameters(fmt.Sprintf("spec.triggers[%d]", i), t) {
 				if p.param.Src != nil && p.param.Src.DataKey != "" {
 					errs = append(errs, pubSubPath(p.path+".src.dataKey", pubSub[p.param.Src.DependencyName], p.param.Src.DataKey)...)
@@ -430,6 +434,42 @@ func sourceOf(src *eventsv1alpha1.TriggerParameterSource) string {
 		return "a constant"
 	}
 	return "the whole event"
+}
+
+// deadLetterPushFields are the keys of a dead letter that hold the push,
+// and the event field each is read from: what replay and status use.
+var deadLetterPushFields = []struct{ key, field string }{
+	{"digest", "body.digest"},
+	{"tag", "body.tag"},
+	{"publishTime", "publishTime"},
+}
+
+// deadLetterFields checks that a dead-letter trigger that writes an
+// argodeploy dead letter (a ConfigMap labelled as one) keeps the push: each
+// of its keys set from the event's field (the digest and tag may instead be
+// in the whole message), or the dead letter holds nothing to replay.
+func deadLetterFields(path string, t *eventsv1alpha1.Trigger) []error {
+	if t.Template == nil || t.Template.K8s == nil || t.Template.K8s.Source == nil || t.Template.K8s.Source.Resource == nil {
+		return nil
+	}
+	var cm corev1.ConfigMap
+	if err := json.Unmarshal(t.Template.K8s.Source.Resource.Value, &cm); err != nil || cm.Kind != "ConfigMap" || cm.Labels[render.LabelDeadLetter] != "true" {
+		return nil
+	}
+	sets := func(key, field string) bool {
+		return slices.ContainsFunc(t.Template.K8s.Parameters, func(p eventsv1alpha1.TriggerParameter) bool {
+			return p.Dest == "data."+key && readsField(p.Src, field)
+		})
+	}
+	var errs []error
+	for _, f := range deadLetterPushFields {
+		// The whole message holds the digest and tag too (what argodeploy
+		// wrote before v0.3, and status and replay still read).
+		if !sets(f.key, f.field) && (f.key == "publishTime" || !sets("message", "body")) {
+			errs = append(errs, fieldErrorf(path+".parameters", "no parameter sets data.%s from the push's %s: the dead letter holds no push to replay", f.key, f.field))
+		}
+	}
+	return errs
 }
 
 // argumentDestRE is a trigger parameter's dest into a Workflow argument.

@@ -5,8 +5,11 @@ package testenv_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +42,10 @@ func TestApprovals(t *testing.T) {
 	e := testenv.New(t)
 	step := stepper(t)
 	api := startKube(ctx, e, step)
-	step("start workflow-controller", func() error { _, err := e.StartWorkflowController(ctx, api); return err })
+	step("start workflow-controller", func() error {
+		_, err := e.StartWorkflowController(ctx, api, testenv.WithRequeueTime(time.Second))
+		return err
+	})
 	applyPipeline(ctx, t, step, api, generateWith(t, apprMapping), pipelineN, "staging", "prod")
 	createDeployments(ctx, step, api,
 		targetDeployment("staging", "web", corev1.Container{Name: "web", Image: wfRegistry + "web:0.9"}),
@@ -89,9 +95,14 @@ func TestApprovals(t *testing.T) {
 		approverKC, err = api.ServiceAccountKubeconfig(ctx, pipelineN, "release-manager")
 		return err
 	})
+	// What the commands print is kept for the golden transcript
+	// (approvals.golden).
+	var tr transcript
 	cli := func(kubeconfig string, args ...string) (string, int) {
 		t.Helper()
-		return runArgodeploy(ctx, t, append(args, "-f", apprMapping, "--kubeconfig", kubeconfig)...)
+		out, code := runArgodeploy(ctx, t, append(args, "-f", apprMapping, "--kubeconfig", kubeconfig)...)
+		tr.record(args, out, code)
+		return out, code
 	}
 	// waitApproval waits until Workflow p's approve step for web-prod is
 	// suspended.
@@ -251,6 +262,52 @@ func TestApprovals(t *testing.T) {
 	}
 	if out, code := cli(kc, "approve", "web-prod"); code != 1 || !strings.Contains(out, "forbidden") {
 		t.Errorf("approve as appr-sensor: exit %d\n%s", code, out)
+	}
+
+	names := map[string]string{}
+	for i, p := range []*wfPush{p1, p2, p3, p4, rb} {
+		names[p.Name] = fmt.Sprintf("WORKFLOW-%d", i+1)
+	}
+	goldenFile(t, "../../testdata/e2e/approvals.golden", tr.masked(names), *updateGolden)
+}
+
+// transcript is what a test's argodeploy commands printed, for a golden
+// file: each command as typed (less -f and --kubeconfig), its output and
+// its exit code.
+type transcript struct{ strings.Builder }
+
+func (tr *transcript) record(args []string, out string, code int) {
+	fmt.Fprintf(tr, "$ argodeploy %s\n%s[exit %d]\n\n", strings.Join(args, " "), out, code)
+}
+
+// masked is the transcript with each generated name replaced by its
+// label, times and durations masked, and runs of spaces (table columns,
+// whose widths the masks change) made two.
+func (tr *transcript) masked(names map[string]string) string {
+	text := tr.String()
+	for name, label := range names {
+		text = strings.ReplaceAll(text, name, label)
+	}
+	text = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`).ReplaceAllString(text, "TIME")
+	text = regexp.MustCompile(`\b(\d+m)?\d+s\b`).ReplaceAllString(text, "DURATION")
+	return regexp.MustCompile(` {2,}`).ReplaceAllString(text, "  ")
+}
+
+// goldenFile compares got with the golden file, or rewrites it with
+// update.
+func goldenFile(t *testing.T, file, got string, update bool) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -tags e2e -run %s ./pkg/testenv/ -update-golden, then review the diff):\n got:\n%s\nwant:\n%s", file, t.Name(), got, want)
 	}
 }
 

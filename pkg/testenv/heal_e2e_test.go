@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ spec:
       steps: 2
       duration: 1s
       jitter: 0
+  reconcile:
+    deadLetters:
+      keep: 2
   workflow:
     rolloutTimeout: 20s
   services:
@@ -158,6 +162,27 @@ func TestLostPushRecovered(t *testing.T) {
 		t.Errorf("first pass: %s", first.stderr)
 	}
 
+	// Three dead letters, as the Sensor's dead-letter trigger writes them
+	// (its account, its labels), a second apart: the next pass keeps the
+	// newest two (keep: 2), deleting the oldest as its own account.
+	sensorKC, err := api.ServiceAccountKubeconfig(ctx, pipelineN, "heal-sensor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dead []string
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(1100 * time.Millisecond) // creation times are in seconds
+		}
+		cm := fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":"heal-dead-letter-","namespace":%q,"labels":{%q:"true",%q:"heal",%q:%q}},"data":{"digest":%q,"tag":%q,"message":"","messageBytes":"0","publishTime":""}}`,
+			pipelineN, render.LabelDeadLetter, render.LabelPartOf, render.LabelManagedBy, render.ManagerName, v2d, img+":v2")
+		out, err := api.KubectlAs(ctx, sensorKC, cm, "create", "-f", "-", "-o", "jsonpath={.metadata.name}")
+		if err != nil {
+			t.Fatalf("a dead letter as heal-sensor: %v", err)
+		}
+		dead = append(dead, strings.TrimSpace(out))
+	}
+
 	// A second pass finds everything up to date and creates nothing.
 	before, err := countWorkflows(ctx, api)
 	if err != nil {
@@ -170,6 +195,11 @@ func TestLostPushRecovered(t *testing.T) {
 	}
 	if after != before || !strings.Contains(second.stderr, "1 up to date, 0 releases, 0 failed") {
 		t.Errorf("second pass: %d Workflows before, %d after:\n%s", before, after, second.stderr)
+	}
+	out, err := api.Kubectl(ctx, "", "get", "configmaps", "-n", pipelineN, "-l", render.LabelDeadLetter+"=true", "-o", "jsonpath={.items[*].metadata.name}")
+	if got := strings.Fields(out); err != nil || !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(dead[1:]))) ||
+		second.exit != 0 || !strings.Contains(second.stderr, "deleted dead letter "+dead[0]) {
+		t.Errorf("after the second pass (keep 2 of %v) the dead letters are %v (%v), exit %d:\n%s", dead, got, err, second.exit, second.stderr)
 	}
 }
 

@@ -8,9 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,7 +22,7 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
-var updateStatus = flag.Bool("update-status", false, "rewrite testdata/e2e/status.golden")
+var updateGolden = flag.Bool("update-golden", false, "rewrite the goldens of testdata/e2e (status.golden, approvals.golden)")
 
 // TestStatus runs argodeploy status against a real kube-apiserver after a
 // release: what each target runs and recorded, and a dead letter, checked
@@ -47,7 +45,7 @@ func TestStatus(t *testing.T) {
 		targetDeployment("prod", "worker",
 			corev1.Container{Name: "worker", Image: relRegistry + "worker:0.9"},
 			corev1.Container{Name: "batch", Image: relRegistry + "worker-batch:0.9"}))
-	r := newReleaseRun(ctx, t, api, objs)
+	r := newReleaseRun(ctx, t, api, objs, nil)
 	a1 := r.push("api", "v1.0.0", "a1")
 	r.run(a1)
 	r.run(r.push("worker-batch", "v1.0.0", "f1"))
@@ -77,15 +75,20 @@ func TestStatus(t *testing.T) {
 		return err
 	})
 
-	run := func(args ...string) (string, int) { return runArgodeploy(ctx, t, args...) }
-	status := func(kubeconfig string) (string, int) {
-		return run("status", "-f", relMapping, "--kubeconfig", kubeconfig)
+	// What the commands print is kept for the golden transcript
+	// (status.golden).
+	var tr transcript
+	cli := func(kubeconfig string, args ...string) (string, int) {
+		t.Helper()
+		out, code := runArgodeploy(ctx, t, append(args, "-f", relMapping, "--kubeconfig", kubeconfig)...)
+		tr.record(args, out, code)
+		return out, code
 	}
 
 	// rollback --previous returns api-prod to a1 through a Workflow of the
 	// template; a later delivery of a2 leaves it there, and api-staging,
 	// which was not rolled back, on a2.
-	out, code := run("rollback", "api-prod", "--previous", "-f", relMapping, "--kubeconfig", api.Kubeconfig)
+	out, code := cli(api.Kubeconfig, "rollback", "api-prod", "--previous")
 	if code != 0 || !strings.Contains(out, "rolls api-prod back to v1.0.0 (sha256:"+strings.Repeat("a1", 32)+"), from v1.1.0") {
 		t.Fatalf("rollback: exit %d\n%s", code, out)
 	}
@@ -109,31 +112,16 @@ func TestStatus(t *testing.T) {
 	r.wantImage("prod", "api", "api", a1.digest)
 	r.wantImage("staging", "api", "api", a2.digest)
 
-	out, code = status(api.Kubeconfig)
-	out = strings.ReplaceAll(out, rb.Name, "ROLLBACK-WORKFLOW")
+	out, code = cli(api.Kubeconfig, "status")
 	t.Logf("argodeploy status:\n%s", out)
 	// web's Deployments were never created: two targets not read, exit 1.
 	if code != 1 {
 		t.Errorf("status: exit %d, want 1 (web's Deployments are missing)", code)
 	}
-	masked := regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`).ReplaceAllString(out, "TIME")
-	const golden = "../../testdata/e2e/status.golden"
-	if *updateStatus {
-		if err := os.WriteFile(golden, []byte(masked), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if masked != string(want) {
-		t.Errorf("status differs from %s (go test -tags e2e -run TestStatus ./pkg/testenv/ -update-status):\n got:\n%s\nwant:\n%s", golden, masked, want)
-	}
 
 	// replay releases the dead letter's push as the Sensor would have, and
 	// deletes it.
-	out, code = run("replay", deadLetter.Name, "-f", relMapping, "--kubeconfig", api.Kubeconfig)
+	out, code = cli(api.Kubeconfig, "replay", deadLetter.Name)
 	if code != 0 || !strings.Contains(out, "configmap "+pipelineN+"/"+deadLetter.Name+" deleted") {
 		t.Fatalf("replay: exit %d\n%s", code, out)
 	}
@@ -150,7 +138,7 @@ func TestStatus(t *testing.T) {
 	if _, err := api.Kubectl(ctx, "", "get", "configmap", "-n", pipelineN, deadLetter.Name); err == nil {
 		t.Errorf("dead letter %s still there after replay", deadLetter.Name)
 	}
-	if out, code = run("replay", deadLetter.Name, "-f", relMapping, "--kubeconfig", api.Kubeconfig); code != 1 || !strings.Contains(out, "not found") {
+	if out, code = cli(api.Kubeconfig, "replay", deadLetter.Name); code != 1 || !strings.Contains(out, "not found") {
 		t.Errorf("replay of a dead letter that is gone: exit %d\n%s", code, out)
 	}
 
@@ -159,10 +147,23 @@ func TestStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, code = status(kc)
+	out, code = cli(kc, "status")
 	if code != 1 || strings.Count(out, "is forbidden") < 6 || !strings.Contains(out, "dead letters: could not list ConfigMaps in "+pipelineN) {
 		t.Errorf("status as rel-sensor: exit %d\n%s", code, out)
 	}
+	// Nor read Workflows, Deployments or dead letters: each command says
+	// what it was refused and exits 1.
+	for _, args := range [][]string{
+		{"history", "api-prod"},
+		{"rollback", "api-prod", "--previous"},
+		{"replay", "rel-dead-letter-abcde"},
+	} {
+		out, code := cli(kc, args...)
+		if code != 1 || !strings.Contains(out, "is forbidden: User \"system:serviceaccount:"+pipelineN+":rel-sensor\"") {
+			t.Errorf("%s as rel-sensor: exit %d, want 1 and forbidden\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	goldenFile(t, "../../testdata/e2e/status.golden", tr.masked(map[string]string{rb.Name: "ROLLBACK-WORKFLOW", wfs.Items[0].Name: "REPLAY-WORKFLOW"}), *updateGolden)
 }
 
 // argumentsOf are a Workflow's arguments by name.
