@@ -8,7 +8,7 @@ GO ?= go
 BIN := bin/argodeploy
 EXAMPLE ?= examples/single-service.yaml
 
-.PHONY: all build install example test race ci lint vet fmt-check golden docs fuzz clean e2e e2e-faults schemas bench bench-e2e release release-check
+.PHONY: all build install example test race mutation ci lint vet fmt-check golden docs fuzz clean e2e e2e-faults schemas bench bench-e2e release release-check
 
 all: build
 
@@ -24,11 +24,16 @@ example:
 test: fmt-check vet
 	$(GO) test ./...
 
-ci: test race
+ci: test race mutation
 	$(MAKE) fuzz FUZZTIME=3000x
 	$(MAKE) release-check PLATFORMS=linux/amd64
 	$(MAKE) e2e
 	$(MAKE) e2e-faults
+
+# mutation scores validate on every mutation site of the examples' output
+# (make test scores a fixed sample of one in 16): several minutes.
+mutation:
+	ARGODEPLOY_MUTATION_ALL=1 $(GO) test -count=1 -timeout 30m -run TestMutationScore -v ./cmd/argodeploy/
 
 # race runs the tests of the packages that work on several goroutines
 # (parallel rendering, decoding, replay, cache warming) under the race

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"maps"
 	"math/rand/v2"
@@ -36,22 +37,42 @@ import (
 )
 
 // minMutationScore is the share of effective mutants validate reports;
-// the test fails below it. The sample is drawn from generate's output, so
-// it shifts whenever that output does: 349 of 353 before the rollback
-// argument and the approval steps, 340 of 351 after them. Each new sample
-// found holes, fixed with it: an object without a name, an env fieldRef
-// the kubelet cannot expose, a rollout step without --service, a push
-// argument read from the whole event. Survivors left (issue 20): a cache
-// entry's soak that is no duration (CheckEntry), the reconcile
-// CronWorkflow's POD_NAMESPACE or --pipeline changed; and edits that keep
-// the pipeline consistent (a target, trigger or Sensor renamed, a soak,
-// remote cluster, scratch size or metadata dropped), which only validate
-// --mapping (drift) can tell.
-const minMutationScore = 0.965
+// the test fails below it. The sample is fixed per site (sampled), so the
+// figure moves only where generate's output or validate does: 302 of 309
+// (0.977) on 2026-12-05; every site (make mutation), 4838 of 4940 before
+// the last holes found there were closed. Holes the samples found were
+// closed with bad cases (an object without a name, an env fieldRef the
+// kubelet cannot expose or a valueFrom of no source, a rollout step
+// without --service or command, a push argument read from the whole event
+// or from nothing, a dead letter that keeps no push, a cache soak that is
+// no duration, the reconcile pass's --pipeline of another pipeline, a
+// template without an entrypoint). The survivors left change nothing a
+// cluster would notice (the reconcile step's POD_NAMESPACE, whose value
+// the pod's service account namespace gives anyway; the scratch volume's
+// size) or keep the pipeline consistent (a target, container, trigger,
+// Sensor or CronWorkflow renamed; a soak, remote cluster, approval or
+// metadata dropped from the cache), which only validate --mapping (drift)
+// can tell.
+const minMutationScore = 0.97
 
-// mutantsPerOperator is how many mutants of each operator each example
-// gets (fewer when it has fewer sites).
-const mutantsPerOperator = 40
+// sampleOneIn is how sparsely the sample takes the sites of the operators
+// that have hundreds (drop, duplicate, retype, rename): a site is taken
+// when the hash of its example, operator and field path is 0 modulo it,
+// so a change of generate's output moves only the sites it touches, and
+// the figure stays comparable from one change to the next. The regexp
+// operators (a handful of sites each) take every site.
+// ARGODEPLOY_MUTATION_ALL=1 (make mutation, in .ci/run) takes every site.
+const sampleOneIn = 16
+
+// sampled says whether the sample takes a site of operator op with key,
+// and gives the mutant's own random source, the same on every run.
+func sampled(op operator, key string, all bool) (bool, *rand.Rand) {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	sum := h.Sum64()
+	take := all || op.name == "unanchor" || op.name == "widen" || sum%sampleOneIn == 0
+	return take, rand.New(rand.NewPCG(sum, sum>>32))
+}
 
 // TestMutationScore: for single random edits of what generate writes for
 // the examples, each drawn by one mutation operator (drop a field,
@@ -63,9 +84,11 @@ const mutantsPerOperator = 40
 // granted, which account each workload runs as and what it mounts and
 // reads, each pod's Pod Security verdict and image pinning) can observe.
 // The mutation score is the share of the effective edits that validate
-// reports; the survivors are logged.
+// reports; the survivors are logged (with -v), and with
+// ARGODEPLOY_MUTATION_REPORTED=1 the edits validate reports that change
+// nothing observable.
 func TestMutationScore(t *testing.T) {
-	rng := rand.New(rand.NewPCG(20, 26))
+	all := os.Getenv("ARGODEPLOY_MUTATION_ALL") == "1"
 	type mutant struct {
 		example, desc string
 		data          []byte
@@ -95,15 +118,16 @@ func TestMutationScore(t *testing.T) {
 			}
 		}
 		for _, op := range mutationOperators(refs) {
-			var candidates []site
 			for _, s := range sites {
-				if op.applies(s) {
-					candidates = append(candidates, s)
+				if !op.applies(s) {
+					continue
 				}
-			}
-			for _, k := range rng.Perm(len(candidates))[:min(mutantsPerOperator, len(candidates))] {
+				take, rng := sampled(op, example+"\x00"+op.name+"\x00"+s.where, all)
+				if !take {
+					continue
+				}
 				docs := decodeYAML(t, data)
-				desc, ok := op.apply(docs, candidates[k], rng)
+				desc, ok := op.apply(docs, s, rng)
 				if !ok {
 					continue
 				}
@@ -150,7 +174,7 @@ func TestMutationScore(t *testing.T) {
 	for _, s := range survivors {
 		t.Logf("survivor: %s", s)
 	}
-	if testing.Verbose() {
+	if os.Getenv("ARGODEPLOY_MUTATION_REPORTED") == "1" {
 		for i, m := range mutants {
 			if caught[i] && !effective[i] {
 				t.Logf("reported, not observable: %s: %s", m.example, m.desc)

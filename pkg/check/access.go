@@ -478,7 +478,16 @@ func (a *access) cronWorkflow(i int, c *wfv1.CronWorkflow) {
 	}
 	for _, name := range flagValues(step.Args, "--workflow-template") {
 		switch k := key(c.Namespace, name); {
-		case a.templates[k] != nil || a.broken["WorkflowTemplate/"+k]:
+		case a.templates[k] != nil:
+			// The pass labels its releases, and bounds the dead letters,
+			// of --pipeline: the template's own pipeline.
+			part := a.templates[k].Labels[render.LabelPartOf]
+			for _, p := range flagValues(step.Args, "--pipeline") {
+				if part != "" && p != part {
+					a.fail(i, stepAt, "--pipeline %s: WorkflowTemplate %q is pipeline %s's: the releases the pass creates would be labelled %s's (status, history and approve miss them), and it would delete %s's dead letters", p, name, part, p, p)
+				}
+			}
+		case a.broken["WorkflowTemplate/"+k]:
 		case a.opts.External:
 			a.note(i, stepAt, "--workflow-template %s: WorkflowTemplate %q is not among the inputs: it must exist in namespace %q (external)", name, name, c.Namespace)
 		default:

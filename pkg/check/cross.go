@@ -516,6 +516,9 @@ func triggerWorkflow(path, namespace string, t eventsv1alpha1.Trigger, templates
 		declared[p.Name] = true
 	}
 	var errs []error
+	if wf.Spec.Entrypoint == "" && tmpl.Spec.Entrypoint == "" {
+		errs = append(errs, fieldErrorf(path+".workflowTemplateRef.name", "neither the Workflow nor WorkflowTemplate %q names an entrypoint: the controller fails every Workflow this trigger creates", ref.Name))
+	}
 	// A parameter's dest past the Workflow's arguments makes sjson append
 	// an argument without a name: the value reaches no parameter.
 	for j, p := range params {

@@ -86,6 +86,21 @@ func (a *access) pods(i int, pods []definedPod) {
 				}
 			}
 			for e, env := range container.Env {
+				if ref := env.ValueFrom; ref != nil {
+					at := fmt.Sprintf("%s.env[%d].valueFrom", p.containers[c], e)
+					sources := 0
+					for _, set := range []bool{ref.FieldRef != nil, ref.ResourceFieldRef != nil, ref.ConfigMapKeyRef != nil, ref.SecretKeyRef != nil} {
+						if set {
+							sources++
+						}
+					}
+					switch {
+					case sources != 1:
+						a.fail(i, at, "env %s reads from %d sources: the API server refuses the pod unless it is exactly one of fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef", env.Name, sources)
+					case env.Value != "":
+						a.fail(i, at, "env %s has both a value and valueFrom: the API server refuses the pod", env.Name)
+					}
+				}
 				if ref := env.ValueFrom; ref != nil && ref.FieldRef != nil && !envFieldPath(ref.FieldRef.FieldPath) {
 					a.fail(i, fmt.Sprintf("%s.env[%d].valueFrom.fieldRef.fieldPath", p.containers[c], e), "%q is not a field the kubelet can expose: the API server refuses the pod (supported: %s)", ref.FieldRef.FieldPath, strings.Join(envFieldPaths, ", "))
 				}

@@ -219,9 +219,22 @@ func stepCommands(prefix string, spec *wfv1.WorkflowSpec, parse func([]string) e
 		return nil
 	}
 	var errs []error
+	// A container of argodeploy's image (the image of this spec's
+	// argodeploy steps) must say which argodeploy command it runs: without
+	// a command, the image's entrypoint, argodeploy, gets only the flags.
+	images := map[string]bool{}
+	for _, t := range spec.Templates {
+		if c := containerOf(t); c != nil && len(c.Command) > 0 && path.Base(c.Command[0]) == "argodeploy" {
+			images[c.Image] = true
+		}
+	}
 	for i, t := range spec.Templates {
 		c := containerOf(t)
 		if c == nil {
+			continue
+		}
+		if len(c.Command) == 0 && images[c.Image] {
+			errs = append(errs, fieldErrorf(fmt.Sprintf("%s.templates[%d].container.command", prefix, i), "no command: the image %s runs argodeploy with these arguments and no subcommand, which fails at once, every time; give it [argodeploy, COMMAND]", c.Image))
 			continue
 		}
 		words := append(append([]string(nil), c.Command...), c.Args...)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp/syntax"
 	"sync"
+	"time"
 )
 
 // EncodeEntry is the cache ConfigMap value of a defaulted service: its JSON,
@@ -41,7 +42,8 @@ func DecodeEntry(data []byte) (Service, error) {
 // EncodeEntry writes for a defaulted service the loader accepts: every
 // target named, once, with its namespace, Deployment and container, a known
 // strategy and policy, a tagPattern that compiles, after naming another of
-// its targets, and no two targets rolling one container.
+// its targets with a soak that is a duration, and no two targets rolling
+// one container.
 func CheckEntry(s Service) error {
 	var errs []error
 	if s.Name == "" || s.Image == "" {
@@ -79,6 +81,11 @@ func CheckEntry(s Service) error {
 	for i, t := range s.Targets {
 		if t.After != "" && (t.After == t.Name || s.Target(t.After) == nil) {
 			errs = append(errs, fmt.Errorf("target %d (%q): after %q names no other target of the service", i, t.Name, t.After))
+		}
+		if t.Soak != "" {
+			if d, err := time.ParseDuration(t.Soak); err != nil || d <= 0 || t.After == "" {
+				errs = append(errs, fmt.Errorf("target %d (%q): soak %q is not a positive duration after another target: the step could not tell when to roll", i, t.Name, t.Soak))
+			}
 		}
 	}
 	return errors.Join(errs...)
