@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,16 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
+// nodePushes is how many pushes TestNodeRunsPods releases through the
+// controller on the node: 2, or ARGODEPLOY_E2E_NODE_PUSHES (the 20 of
+// BENCHMARKS.md's row).
+func nodePushes() int {
+	if n, err := strconv.Atoi(os.Getenv("ARGODEPLOY_E2E_NODE_PUSHES")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
 // busyboxImage is the test image of busybox programs, user 65534.
 const busyboxImage = "example.com/argodeploy-e2e/busybox:1"
 
@@ -36,7 +47,9 @@ const busyboxImage = "example.com/argodeploy-e2e/busybox:1"
 // Ready and rolls to a new ReplicaSet; the generated WorkflowTemplate's
 // route and rollout steps run as pods of the argodeploy image and roll a
 // Deployment whose pods run; a set-image rollout to an image whose
-// containers crash is undone. Then Stop leaves nothing behind.
+// containers crash is undone; and the real Argo Workflows controller runs
+// the Workflows of pushes through the real executor on the node
+// (nodeWorkflows). Then Stop leaves nothing behind.
 func TestNodeRunsPods(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -66,6 +79,7 @@ func TestNodeRunsPods(t *testing.T) {
 	t.Run("deployment", func(t *testing.T) { nodeDeployment(ctx, t, api, node) })
 	t.Run("release", func(t *testing.T) { nodeRelease(ctx, t, api, node) })
 	t.Run("undo", func(t *testing.T) { nodeUndo(ctx, t, api, node) })
+	t.Run("workflows", func(t *testing.T) { nodeWorkflows(ctx, t, e, api, node, nodePushes()) })
 	if t.Failed() {
 		return
 	}

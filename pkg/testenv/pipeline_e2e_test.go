@@ -767,6 +767,8 @@ type containerState struct {
 	Tag         string `json:"tag"`
 	PublishedAt string `json:"publishedAt"`
 	Outcome     string `json:"outcome"`
+	HealthyAt   string `json:"healthyAt"`
+	Workflow    string `json:"workflow"`
 }
 
 // stateOf reads a Deployment's argodeploy.dev/state annotation.
