@@ -48,8 +48,6 @@ type Pipeline struct {
 	sourceList  []sourceEvent          // the sources the dependencies read
 	sourceOf    [][]int                // per Sensor, per dependency: its source in sourceList, or -1
 	screens     [][]*screen            // per Sensor, per dependency; nil where Argo Events alone judges
-	keys        *dependencyKeys        // finds the dependencies a message may satisfy; nil: visit all
-	ranks       *rankIndex             // ranks the closest dependencies of a message that fires nothing
 	filters     *screenFilters         // the screens' filters, shared
 	conditions  [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
 	resources   [][]*resourceJSON      // per Sensor, per trigger
@@ -169,8 +167,6 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 		}
 		p.sourceOf = append(p.sourceOf, ids)
 	}
-	p.keys = newDependencyKeys(p)
-	p.ranks = newRankIndex(p)
 	return p, nil
 }
 
@@ -243,18 +239,6 @@ func (p *Pipeline) Replay(msg Message) Outcome {
 			}
 		}
 	}()
-	if p.keys != nil {
-		if out, ok := p.replayCandidates(m); ok {
-			return out
-		}
-		// Nothing fired: rank the closest dependencies by groups, unless
-		// an EventSource dropped the message (replayAll reports it).
-		if p.ranks != nil && !slices.Contains(m.events, nil) {
-			if out, ok := p.rank(m); ok {
-				return out
-			}
-		}
-	}
 	return p.replayAll(m)
 }
 
