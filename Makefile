@@ -72,8 +72,6 @@ FUZZTIME ?= 50000x
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./pkg/mapping/
 	$(GO) test -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(FUZZTIME) ./pkg/render/
-	$(GO) test -run='^$$' -fuzz=FuzzEmitter -fuzztime=$(FUZZTIME) ./pkg/output/
-	$(GO) test -run='^$$' -fuzz=FuzzTypedTree -fuzztime=$(FUZZTIME) ./pkg/output/
 	$(GO) test -run='^$$' -fuzz=FuzzScreens -fuzztime=$(FUZZTIME) ./pkg/simulate/
 	$(GO) test -run='^$$' -fuzz=FuzzParametersMatchArgoEvents -fuzztime=$(FUZZTIME) ./pkg/simulate/
 	$(GO) test -run='^$$' -fuzz=FuzzSpliceMatchesApply -fuzztime=$(FUZZTIME) ./pkg/simulate/

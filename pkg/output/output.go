@@ -14,9 +14,7 @@ import (
 	"io"
 	"reflect"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
@@ -56,15 +54,12 @@ func YAML(w io.Writer, objs []Object) error {
 // is that of the first object that fails.
 func encodeAll(objs []Object) ([][]byte, error) {
 	docs := make([][]byte, len(objs))
-	emitters := sync.Pool{New: func() any { return newEmitter() }}
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range objs {
 		g.Go(func() error {
-			e := emitters.Get().(*emitter)
-			defer emitters.Put(e)
 			var err error
-			docs[i], err = encodeYAML(e, objs[i])
+			docs[i], err = encodeYAML(objs[i])
 			return err
 		})
 	}
@@ -107,76 +102,31 @@ func JSON(w io.Writer, objs []Object) error {
 // and without nested "metadata" maps left empty. The top-level metadata is
 // kept. It is an error if obj has no apiVersion or kind.
 func Encode(obj Object) (map[string]any, error) {
-	o, err := encode(obj, nil, new(treeDecoder))
-	if err != nil {
-		return nil, err
-	}
-	return toMap(o).(map[string]any), nil
-}
-
-// encode is Encode with the objects the emitter writes instead of maps.
-// tree builds them from obj by reflection (typedTree); what it leaves to
-// encoding/json is marshalled, into scratch when there is one, and decoded.
-func encode(obj Object, scratch *bytes.Buffer, tree *treeDecoder) (object, error) {
 	if obj == nil {
 		return nil, errors.New("output: nil object")
 	}
 	if v := reflect.ValueOf(obj); v.Kind() == reflect.Pointer && v.IsNil() {
 		return nil, fmt.Errorf("output: nil %T", obj)
 	}
-	o, err := tree.typedTree(obj)
-	if err != nil {
-		if o, err = marshalTree(obj, scratch, tree); err != nil {
-			return nil, err
-		}
-	}
-	if s, _ := value(o, "apiVersion").(string); s == "" {
-		return nil, fmt.Errorf("output: %s has no apiVersion (TypeMeta not set)", describe(obj))
-	}
-	if s, _ := value(o, "kind").(string); s == "" {
-		return nil, fmt.Errorf("output: %s has no kind (TypeMeta not set)", describe(obj))
-	}
-	o = slices.DeleteFunc(o, func(m member) bool { return m.key == "status" })
-	return clean(o, true).(object), nil
-}
-
-// marshalTree is the tree of obj's JSON as encoding/json writes it: what
-// typedTree builds, for the objects it leaves to encoding/json.
-func marshalTree(obj Object, scratch *bytes.Buffer, tree *treeDecoder) (object, error) {
-	data, err := marshal(obj, scratch)
+	data, err := json.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("output: encoding %s: %w", describe(obj), err)
 	}
-	o, err := tree.tree(data)
-	if err != nil {
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil || m == nil {
-			return nil, fmt.Errorf("output: encoding %s: not a JSON object", describe(obj))
-		}
-		o = fromMap(m).(object)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, fmt.Errorf("output: encoding %s: not a JSON object", describe(obj))
 	}
-	return o, nil
-}
-
-// marshal is json.Marshal(obj), written into scratch unless it is nil;
-// then the bytes are scratch's, and valid until its next use.
-func marshal(obj Object, scratch *bytes.Buffer) ([]byte, error) {
-	if scratch == nil {
-		return json.Marshal(obj)
+	if s, _ := m["apiVersion"].(string); s == "" {
+		return nil, fmt.Errorf("output: %s has no apiVersion (TypeMeta not set)", describe(obj))
 	}
-	scratch.Reset()
-	if err := json.NewEncoder(scratch).Encode(obj); err != nil { // as Marshal, with a newline
-		return nil, err
+	if s, _ := m["kind"].(string); s == "" {
+		return nil, fmt.Errorf("output: %s has no kind (TypeMeta not set)", describe(obj))
 	}
-	return scratch.Bytes(), nil
-}
-
-// value is the value of key in o, nil when there is none.
-func value(o object, key string) any {
-	v, _ := o.get(key)
-	return v
+	delete(m, "status")
+	clean(m, true)
+	return m, nil
 }
 
 // clean removes below v what the upstream types write but a person would
@@ -188,19 +138,18 @@ func value(o object, key string) any {
 // whose metadata is kept even when empty.
 func clean(v any, top bool) any {
 	switch v := v.(type) {
-	case object:
-		out := v[:0]
-		for _, m := range v {
-			if m.value == nil || m.value == "" && blankWhenAbsent[m.key] {
+	case map[string]any:
+		for k, c := range v {
+			if c == nil || c == "" && blankWhenAbsent[k] {
+				delete(v, k)
 				continue
 			}
-			m.value = clean(m.value, false)
-			if o, ok := m.value.(object); ok && len(o) == 0 && (m.key == "metadata" && !top || m.key == "spec" && top || emptyWhenAbsent[m.key]) {
-				continue
+			c = clean(c, false)
+			v[k] = c
+			if o, ok := c.(map[string]any); ok && len(o) == 0 && (k == "metadata" && !top || k == "spec" && top || emptyWhenAbsent[k]) {
+				delete(v, k)
 			}
-			out = append(out, m)
 		}
-		return out
 	case []any:
 		for i, c := range v {
 			v[i] = clean(c, false)
@@ -223,18 +172,17 @@ var blankWhenAbsent = map[string]bool{"topicProjectID": true}
 // encodeYAML returns one YAML document for obj: keys sorted, two-space
 // indent, lists not indented under their key (as kubectl prints), and
 // multi-line strings (scripts, cache entries) as literal blocks so they read
-// as text. It is what yaml.v3 writes for node(Encode(obj)); e remembers the
-// scalars it rendered for the next documents.
-func encodeYAML(e *emitter, obj Object) ([]byte, error) {
-	m, err := encode(obj, &e.json, &e.tree)
+// as text: yaml.v3's encoding of node(Encode(obj)).
+func encodeYAML(obj Object) ([]byte, error) {
+	m, err := Encode(obj)
 	if err != nil {
 		return nil, err
 	}
-	e.buf.Reset()
-	if err := e.document(m); err != nil {
+	doc, err := yamlV3(m)
+	if err != nil {
 		return nil, fmt.Errorf("output: encoding %s as YAML: %w", describe(obj), err)
 	}
-	return bytes.Clone(e.buf.Bytes()), nil
+	return doc, nil
 }
 
 // str is the node of a string. The encoder quotes strings that YAML 1.2
