@@ -133,10 +133,11 @@ bench: build
 # services (TestLatencyAtScale, about 4 minutes warm), and the recovery
 # from a kube-apiserver outage (TestAPIServerOutage: the Sensor's retries;
 # TestLostPushRecovered: a reconcile pass) and from a JetStream restart
-# (TestBusRestart: on its store, and empty with a reconcile pass's repair)
+# (TestBusRestart: on its store, and empty with a reconcile pass's repair),
+# and 20 releases through the controller on the real node (TestNodeRunsPods)
 # into bin/e2e-latency.txt, which the next make bench reports.
 bench-e2e:
 	mkdir -p bin
 	.ci/e2e-install
-	$(GO) test -tags e2e -count=1 -timeout 30m -run 'TestLatencyAtScale|TestAPIServerOutage|TestLostPushRecovered|TestBusRestart' -v ./pkg/testenv/ > bin/e2e-latency.log 2>&1 || { tail -n 60 bin/e2e-latency.log; exit 1; }
+	ARGODEPLOY_E2E_NODE_PUSHES=20 $(GO) test -tags e2e -count=1 -timeout 60m -run 'TestLatencyAtScale|TestAPIServerOutage|TestLostPushRecovered|TestBusRestart|TestNodeRunsPods' -v ./pkg/testenv/ > bin/e2e-latency.log 2>&1 || { tail -n 60 bin/e2e-latency.log; exit 1; }
 	grep '^BenchmarkE2E' bin/e2e-latency.log > bin/e2e-latency.txt
