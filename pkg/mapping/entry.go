@@ -9,6 +9,8 @@ import (
 	"regexp/syntax"
 	"sync"
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // EncodeEntry is the cache ConfigMap value of a defaulted service: its JSON,
@@ -39,7 +41,10 @@ func DecodeEntry(data []byte) (Service, error) {
 }
 
 // CheckEntry reports what makes s, a decoded cache entry, other than what
-// EncodeEntry writes for a defaulted service the loader accepts: every
+// EncodeEntry writes for a defaulted service the loader accepts. It
+// restates, per target, the loader's rules the steps depend on rather than
+// loading the entry as a mapping: Parse takes about 0.5 ms per service,
+// which would more than double validate's time at 1,000 services. Every
 // target named, once, with its namespace, Deployment and container, a known
 // strategy and policy, a tagPattern that compiles, after naming another of
 // its targets with a soak that is a duration, and no two targets rolling
@@ -68,6 +73,9 @@ func CheckEntry(s Service) error {
 		}
 		if t.Policy != PolicyPublishTime && t.Policy != PolicySemver {
 			errs = append(errs, fmt.Errorf("%s: policy %q is neither %s nor %s", what, t.Policy, PolicyPublishTime, PolicySemver))
+		}
+		if _, err := semver.NewConstraint(t.SemverRange); t.SemverRange != "" && err != nil {
+			errs = append(errs, fmt.Errorf("%s: semverRange %q is not a semver range", what, t.SemverRange))
 		}
 		if !tagPatternParses(t.TagPattern) {
 			errs = append(errs, fmt.Errorf("%s: tagPattern %q is not a regular expression", what, t.TagPattern))
