@@ -375,9 +375,16 @@ type wfPush struct {
 // parameters; the labels are those the trigger adds on create).
 func (w *workflowRun) create(service, tag, pair string) *wfPush {
 	w.t.Helper()
-	w.at = w.at.Add(time.Second)
 	image := wfRegistry + service
-	p := &wfPush{service: service, digest: image + "@sha256:" + strings.Repeat(pair, 32), tag: image + ":" + tag, at: w.at}
+	return w.createPush(service, image+"@sha256:"+strings.Repeat(pair, 32), image+":"+tag)
+}
+
+// createPush is create for a push of digest (REPO@sha256:...) and tag
+// (REPO:TAG), e.g. of an image the node holds.
+func (w *workflowRun) createPush(service, digest, tag string) *wfPush {
+	w.t.Helper()
+	w.at = w.at.Add(time.Second)
+	p := &wfPush{service: service, digest: digest, tag: tag, at: w.at}
 	data := fmt.Appendf(nil, `{"action":"INSERT","digest":%q,"tag":%q}`, p.digest, p.tag)
 	o := w.sim.Replay(simulate.Message{ID: tag, Data: data, PublishTime: p.at})
 	if len(o.Fired) != 1 || o.Fired[0].Name != render.TriggerName {
@@ -405,7 +412,7 @@ func (w *workflowRun) create(service, tag, pair string) *wfPush {
 		w.t.Fatalf("creating the Workflow of %s as %s-sensor: %v", data, w.name, err)
 	}
 	p.Name = strings.TrimSpace(out)
-	w.t.Logf("push %s %s: Workflow %s/%s", service, tag, w.ns, p.Name)
+	w.t.Logf("push %s %s: Workflow %s/%s", service, p.tag, w.ns, p.Name)
 	return p
 }
 
