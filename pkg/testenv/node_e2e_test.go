@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,16 +25,6 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
-
-// nodePushes is how many pushes TestNodeRunsPods releases through the
-// controller on the node: 2, or ARGODEPLOY_E2E_NODE_PUSHES (the 20 of
-// BENCHMARKS.md's row).
-func nodePushes() int {
-	if n, err := strconv.Atoi(os.Getenv("ARGODEPLOY_E2E_NODE_PUSHES")); err == nil && n > 0 {
-		return n
-	}
-	return 2
-}
 
 // busyboxImage is the test image of busybox programs, user 65534.
 const busyboxImage = "example.com/argodeploy-e2e/busybox:1"
@@ -47,9 +37,8 @@ const busyboxImage = "example.com/argodeploy-e2e/busybox:1"
 // Ready and rolls to a new ReplicaSet; the generated WorkflowTemplate's
 // route and rollout steps run as pods of the argodeploy image and roll a
 // Deployment whose pods run; a set-image rollout to an image whose
-// containers crash is undone; and the real Argo Workflows controller runs
-// the Workflows of pushes through the real executor on the node
-// (nodeWorkflows). Then Stop leaves nothing behind.
+// containers crash is undone. Then Stop leaves nothing behind.
+// (TestWorkflowsOnNode runs them through the Argo Workflows controller.)
 func TestNodeRunsPods(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -79,7 +68,6 @@ func TestNodeRunsPods(t *testing.T) {
 	t.Run("deployment", func(t *testing.T) { nodeDeployment(ctx, t, api, node) })
 	t.Run("release", func(t *testing.T) { nodeRelease(ctx, t, api, node) })
 	t.Run("undo", func(t *testing.T) { nodeUndo(ctx, t, api, node) })
-	t.Run("workflows", func(t *testing.T) { nodeWorkflows(ctx, t, e, api, node, nodePushes()) })
 	if t.Failed() {
 		return
 	}
@@ -357,26 +345,7 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 		if err != nil {
 			return err
 		}
-		if err := node.ImportBuilt(ctx, repo+":crash", img); err != nil {
-			return err
-		}
-		// The digest is the one containerd gives the imported image,
-		// which the kubelet resolves repo@digest to.
-		out, err := node.Ctr(ctx, "images", "ls", "name=="+repo+":crash")
-		if err != nil {
-			return err
-		}
-		for _, f := range strings.Fields(out) {
-			if strings.HasPrefix(f, "sha256:") {
-				crash = f
-			}
-		}
-		if crash == "" {
-			return fmt.Errorf("no digest for %s:crash in\n%s", repo, out)
-		}
-		// The CRI finds an image by digest only under a name that holds
-		// it (a pull makes one); without it the kubelet would pull.
-		_, err = node.Ctr(ctx, "images", "tag", repo+":crash", repo+"@"+crash)
+		crash, err = importByDigest(ctx, node, repo, "crash", img)
 		return err
 	})
 	applyPipeline(ctx, t, step, api, yamlOf(t, renderMapping(t, "../../testdata/e2e/workflows.yaml")))
@@ -422,10 +391,23 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 		t.Errorf("rollout step pod: phase %s, container %+v, want exit code 3", done.Status.Phase, done.Status.ContainerStatuses[0].State)
 	}
 
+	wantUndone(ctx, t, api, &prev, busyboxImage, crash)
+	// The crashing pod goes.
+	after := wantRolled(ctx, t, api, node, busyboxImage)
+	if after[0].Name != before[0].Name || after[0].Spec.Containers[0].Image != busyboxImage {
+		t.Errorf("shop/api runs pod %s (%s), want %s back on %s", after[0].Name, after[0].Spec.Containers[0].Image, before[0].Name, busyboxImage)
+	}
+}
+
+// wantUndone checks that shop/api's rollout to the digest crash was
+// undone: its pod template is exactly prev's, which runs image, and its
+// state says undone with that digest.
+func wantUndone(ctx context.Context, t *testing.T, api *testenv.APIServer, prev *appsv1.Deployment, image, crash string) {
+	t.Helper()
 	var d appsv1.Deployment
 	getObject(ctx, t, api, &d, "deployment", "api", "-n", "shop")
-	if got := d.Spec.Template.Spec.Containers[0].Image; got != busyboxImage {
-		t.Errorf("shop/api image %q, want %q back", got, busyboxImage)
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != image {
+		t.Errorf("shop/api image %q, want %q back", got, image)
 	}
 	if a, b := jsonOf(prev.Spec.Template), jsonOf(d.Spec.Template); a != b {
 		t.Errorf("shop/api pod template not restored:\nbefore %s\nafter  %s", a, b)
@@ -440,22 +422,32 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 	if s := state["api"]; s.Outcome != "undone" || s.Undone != crash {
 		t.Errorf("shop/api state %q, want outcome undone with undone %s", d.Annotations["argodeploy.dev/state"], crash)
 	}
-	var pods corev1.PodList
-	err = testenv.WaitFor(ctx, "the crashing pod to go", 2*time.Minute, nil, func(ctx context.Context) error {
-		pods = corev1.PodList{}
-		getObject(ctx, t, api, &pods, "pods", "-n", "shop", "-l", "app=api")
-		if len(pods.Items) != 1 {
-			return fmt.Errorf("%d pods", len(pods.Items))
-		}
-		return nil
-	})
+}
+
+// importByDigest imports img on the node as repo:tag and also as
+// repo@DIGEST, and returns DIGEST (sha256:...), the one containerd gives
+// the imported image, which the kubelet resolves repo@DIGEST to. The CRI
+// finds an image by digest only under a name that holds it (a pull makes
+// one); without it the kubelet would pull.
+func importByDigest(ctx context.Context, node *testenv.Node, repo, tag string, img v1.Image) (string, error) {
+	if err := node.ImportBuilt(ctx, repo+":"+tag, img); err != nil {
+		return "", err
+	}
+	out, err := node.Ctr(ctx, "images", "ls", "name=="+repo+":"+tag)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	after := readyPods(ctx, t, api, node, "shop", "app=api", 1)
-	if after[0].Name != before[0].Name || after[0].Spec.Containers[0].Image != busyboxImage {
-		t.Errorf("shop/api runs pod %s (%s), want %s back on %s", after[0].Name, after[0].Spec.Containers[0].Image, before[0].Name, busyboxImage)
+	var digest string
+	for _, f := range strings.Fields(out) {
+		if strings.HasPrefix(f, "sha256:") {
+			digest = f
+		}
 	}
+	if digest == "" {
+		return "", fmt.Errorf("no digest for %s:%s in\n%s", repo, tag, out)
+	}
+	_, err = node.Ctr(ctx, "images", "tag", repo+":"+tag, repo+"@"+digest)
+	return digest, err
 }
 
 // startNodeSteps runs, as pods on the node, the route step of a release

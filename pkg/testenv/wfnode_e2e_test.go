@@ -4,142 +4,453 @@ package testenv_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
-	"strings"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/testenv"
 )
 
-// executorConfig is the controller's executor setting for a namespace that
-// enforces Pod Security restricted: the init and wait containers it adds
-// to each step pod get the securityContext that level asks of every
-// container (the pod's, from the WorkflowTemplate, already runs as 65534
-// with RuntimeDefault seccomp).
-const executorConfig = `securityContext:
-  allowPrivilegeEscalation: false
-  capabilities:
-    drop: [ALL]
-  readOnlyRootFilesystem: true
-  runAsNonRoot: true
-`
+// The pipeline TestWorkflowsOnNode runs: its step image (workflow.image)
+// is the argodeploy image the test imports on the node under that name.
+const (
+	wfnodeMapping = "../../testdata/e2e/wfnode.yaml"
+	wfnodeStep    = "example.com/argodeploy-e2e/argodeploy:dev"
+	wfnodeRepo    = wfRegistry + "api"
+)
 
-// nodeWorkflows runs releases of examples/single-service.yaml's pipeline
-// (applied by nodeRelease; namespace argo-events enforces restricted)
-// through the real Argo Workflows controller, its step pods through the
-// real executor (argoexec's init and wait containers, emissary) on the
-// real node: for each push the Workflow the Sensor's trigger creates ends
-// Succeeded, the route step's result (written by the wait container as a
-// WorkflowTaskResult, with the step ServiceAccount's token) fans out to
-// the rollout step, whose pod restarts shop/web; its new pods run. It
-// prints, over the pushes, Workflow created → rollout pod running →
-// target rolled (BenchmarkE2ENodeWorkflow).
-func nodeWorkflows(ctx context.Context, t *testing.T, e *testenv.Env, api *testenv.APIServer, node *testenv.Node, pushes int) {
+// TestWorkflowsOnNode runs the generated WorkflowTemplate on the real Argo
+// Workflows controller with its pods on the real node (containerd, runc,
+// kubelet, kube-proxy, kube-scheduler): the controller creates the route
+// and rollout step pods, the kubelet runs them through the real executor
+// (argoexec's init and wait containers, emissary in the main container,
+// Pod Security restricted in the pipeline's namespace), the wait
+// container writes each step's WorkflowTaskResult as the step's
+// ServiceAccount, and the rollout step rolls the target Deployment, whose
+// new pods run the pushed digest. Nothing is played by the test but the
+// Sensor's trigger: each Workflow is created as the trigger creates it.
+//
+// Subtests: release (a push rolls shop/api, the Workflow Succeeded), undo
+// (a push of an image whose containers crash: the rollout step undoes and
+// exits 3, the Workflow Failed, the Deployment back on the release's
+// digest), pushes (ARGODEPLOY_E2E_NODE_PUSHES pushes, default 20, one after
+// another: Workflow created → step pods Running → Deployment rolled,
+// printed as BenchmarkE2ENode lines).
+func TestWorkflowsOnNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	e := testenv.New(t)
 	step := stepper(t)
-	step("import the executor image", func() error {
-		tar := filepath.Join(t.TempDir(), "argoexec.tar")
+	api := startKube(ctx, e, step)
+	var node *testenv.Node
+	step("start node", func() (err error) { node, err = e.StartNode(ctx, api); return })
+	step("import busybox, argodeploy and argoexec images", func() error {
+		busybox, err := testenv.BusyboxImage("65534:65534")
+		if err != nil {
+			return err
+		}
+		if err := node.ImportBuilt(ctx, busyboxImage, busybox); err != nil {
+			return err
+		}
+		img, err := testenv.ArgodeployImage()
+		if err != nil {
+			return err
+		}
+		if err := node.ImportBuilt(ctx, wfnodeStep, img); err != nil {
+			return err
+		}
+		tar := filepath.Join(node.Dir, "argoexec.tar")
 		if err := testenv.WriteExecutorImage(tar); err != nil {
 			return err
 		}
+		defer os.Remove(tar)
 		return node.ImportImage(ctx, tar)
 	})
+
+	// The executor's containers (init, wait) get what Pod Security
+	// restricted asks of a container that the pod's securityContext (the
+	// WorkflowTemplate's: runAsNonRoot, seccomp RuntimeDefault) does not
+	// give: no privilege escalation, no capabilities. The image is the one
+	// imported, never pulled.
+	executor, err := yaml.Marshal(corev1.Container{
+		Image:           testenv.ExecutorImage,
+		ImagePullPolicy: corev1.PullNever,
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			RunAsNonRoot:             ptr.To(true),
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	step("start workflow-controller", func() error {
-		_, err := e.StartWorkflowController(ctx, api, testenv.WithControllerConfig("executor", executorConfig), testenv.WithRequeueTime(time.Second))
+		_, err := e.StartWorkflowController(ctx, api, testenv.WithControllerConfig("executor", string(executor)))
 		return err
 	})
-	w := newWorkflowRun(ctx, t, api, "../../examples/single-service.yaml", pipelineN, "shop")
-	webImage := image + ":latest"
+
+	applyPipeline(ctx, t, step, api, generateWith(t, wfnodeMapping), pipelineN, "shop")
+	mustKubectl(ctx, t, api, "", "label", "namespace", pipelineN, "pod-security.kubernetes.io/enforce=restricted")
+	target := runningDeployment("shop", "api", busyboxImage, 1)
+	target.Spec.Template.Spec.Containers[0].Name = "api"
+	applyObject(ctx, t, api, target)
+	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/api", "-n", "shop", "--timeout", "3m")
+	readyPods(ctx, t, api, node, "shop", "app=api", 1)
+
+	w := newWorkflowRun(ctx, t, api, wfnodeMapping, pipelineN, "wfnode")
+	watch := watchNode(ctx, t, api)
+
+	var released string
+	t.Run("release", func(t *testing.T) {
+		w.t = t
+		digest := importVariant(ctx, t, node, "v1", 1)
+		p := w.push("api", wfnodeRepo+"@"+digest, wfnodeRepo+":v1")
+		wf := w.waitPhase(p.Name, wfv1.WorkflowSucceeded, 8*time.Minute)
+		t.Logf("Workflow %s Succeeded; nodes:\n%s", wf.Name, nodeSummary(wf))
+		route := w.node(wf, render.RouteTemplate, wfv1.NodeTypeRetry)
+		want := `[{"service":"api","target":"api","lock":"local.shop.api","approval":"false"}]`
+		if route.Outputs == nil || route.Outputs.Result == nil || *route.Outputs.Result != want {
+			t.Errorf("Workflow %s: route node outputs %+v, want the result %s (the wait container's task result)", wf.Name, route.Outputs, want)
+		}
+		pods := watch.checkPods(t, w, p, wf, map[string]int32{render.RouteTemplate: 0, render.RolloutTemplate: 0})
+		if len(pods) != 2 {
+			t.Errorf("Workflow %s: pods %v, want a route and a rollout pod", wf.Name, pods)
+		}
+		watch.wantResults(t, wf)
+		wantRolled(ctx, t, api, node, p.digest)
+		released = p.digest
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("undo", func(t *testing.T) {
+		w.t = t
+		img, err := testenv.CrashingImage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		crash, err := importByDigest(ctx, node, wfnodeRepo, "crash", img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := deploymentAs(ctx, t, api, "shop", "api")
+		p := w.push("api", wfnodeRepo+"@"+crash, wfnodeRepo+":crash")
+		wf := w.waitPhase(p.Name, wfv1.WorkflowFailed, 8*time.Minute)
+		t.Logf("Workflow %s Failed (%s); nodes:\n%s", wf.Name, wf.Status.Message, nodeSummary(wf))
+		// The rollout step exits 3 (undone), which the retry expression
+		// does not retry: one rollout pod.
+		watch.checkPods(t, w, p, wf, map[string]int32{render.RouteTemplate: 0, render.RolloutTemplate: 3})
+		watch.wantResults(t, wf)
+		wantUndone(ctx, t, api, before, released, crash)
+		wantRolled(ctx, t, api, node, released)
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("pushes", func(t *testing.T) {
+		w.t = t
+		n := 20
+		if s := os.Getenv("ARGODEPLOY_E2E_NODE_PUSHES"); s != "" {
+			if n, err = strconv.Atoi(s); err != nil || n < 1 {
+				t.Fatalf("ARGODEPLOY_E2E_NODE_PUSHES=%q", s)
+			}
+		}
+		var toRoute, toRollout, toRolled []time.Duration
+		for i := range n {
+			digest := wfnodeRepo + "@" + importVariant(ctx, t, node, fmt.Sprintf("p%d", i), 100+i)
+			created := time.Now()
+			p := w.push("api", digest, wfnodeRepo+fmt.Sprintf(":p%d", i))
+			wf := w.waitPhase(p.Name, wfv1.WorkflowSucceeded, 8*time.Minute)
+			running := watch.running(t, wf)
+			rolled := watch.rolledAt(t, digest)
+			toRoute = append(toRoute, running[render.RouteTemplate].Sub(created))
+			toRollout = append(toRollout, running[render.RolloutTemplate].Sub(created))
+			toRolled = append(toRolled, rolled.Sub(created))
+			t.Logf("push %d (%s): route pod Running %.1fs, rollout pod Running %.1fs, shop/api rolled %.1fs after the Workflow's create call",
+				i+1, wf.Name, toRoute[i].Seconds(), toRollout[i].Seconds(), toRolled[i].Seconds())
+		}
+		for _, f := range []struct {
+			name string
+			d    []time.Duration
+		}{{"workflow-to-route-pod-running", toRoute}, {"workflow-to-rollout-pod-running", toRollout}, {"workflow-to-deployment-rolled", toRolled}} {
+			sorted := slices.Clone(f.d)
+			slices.Sort(sorted)
+			median, p90 := sorted[len(sorted)/2], sorted[len(sorted)*9/10]
+			t.Logf("%s over %d pushes: median %.2fs, p90 %.2fs, min %.2fs, max %.2fs", f.name, n, median.Seconds(), p90.Seconds(), sorted[0].Seconds(), sorted[n-1].Seconds())
+			fmt.Printf("BenchmarkE2ENode/%s\t%d\t%d ns/op\t%d p90-ns\n", f.name, n, median.Nanoseconds(), p90.Nanoseconds())
+		}
+	})
+}
+
+// importVariant imports on the node, as wfnodeRepo:tag and by its digest,
+// an image of busybox that differs from the others by one environment
+// variable (i), so that each push is of a new digest; it returns the
+// digest.
+func importVariant(ctx context.Context, t *testing.T, node *testenv.Node, tag string, i int) string {
+	t.Helper()
 	base, err := testenv.BusyboxImage("65534:65534")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var toRunning, toRolled []time.Duration
-	for i := range pushes {
-		// Each push is a new image of web:latest, which shop/web runs:
-		// its restart strategy rolls the new pods onto it.
-		var digest string
-		step(fmt.Sprintf("push %d: import a new %s", i, webImage), func() error {
-			cfg, err := base.ConfigFile()
-			if err != nil {
-				return err
-			}
-			cfg = cfg.DeepCopy()
-			cfg.Config.Labels = map[string]string{"dev.argodeploy.e2e.push": fmt.Sprint(i)}
-			img, err := mutate.ConfigFile(base, cfg)
-			if err != nil {
-				return err
-			}
-			if err := node.ImportBuilt(ctx, webImage, img); err != nil {
-				return err
-			}
-			digest = imageDigest(ctx, t, node, webImage)
-			return nil
-		})
-		before := deploymentAs(ctx, t, api, "shop", "web")
-		p := &wfPush{service: "web", digest: image + "@" + digest, tag: webImage, at: time.Now()}
-		w.createPush(p)
-		created := w.get(p.Name).CreationTimestamp.Time
-		wf := w.waitPhase(p.Name, wfv1.WorkflowSucceeded, 5*time.Minute)
-		t.Logf("push %d: Workflow %s Succeeded; nodes:\n%s", i, p.Name, nodeSummary(wf))
-
-		// The route node's result came from the real wait container.
-		route := w.node(wf, render.RouteTemplate, wfv1.NodeTypePod)
-		if route.Outputs == nil || route.Outputs.Result == nil || *route.Outputs.Result != `[{"service":"web","target":"web","lock":"local.shop.web","approval":"false"}]` {
-			t.Errorf("route node outputs %+v", route.Outputs)
-		}
-		roll := w.node(wf, render.RolloutTemplate, wfv1.NodeTypePod)
-		if roll.Phase != wfv1.NodeSucceeded {
-			t.Errorf("rollout node %s", roll.Phase)
-		}
-		running := roll.StartedAt.Time
-		after := deploymentAs(ctx, t, api, "shop", "web")
-		state := stateOf(t, after)["web"]
-		if state.Digest != digest || state.Outcome != "healthy" || state.Workflow != p.Name {
-			t.Errorf("push %d: shop/web state %+v, want digest %s healthy from %s", i, state, digest, p.Name)
-		}
-		if after.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == before.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] {
-			t.Errorf("push %d: shop/web was not restarted", i)
-		}
-		healthy, err := time.Parse(time.RFC3339Nano, state.HealthyAt)
-		if err != nil {
-			t.Errorf("push %d: healthyAt %q: %v", i, state.HealthyAt, err)
-		}
-		toRunning = append(toRunning, running.Sub(created))
-		toRolled = append(toRolled, healthy.Sub(created))
-		readyPods(ctx, t, api, node, "shop", "app=web", 1)
-	}
-	for _, m := range []struct {
-		name string
-		ds   []time.Duration
-	}{{"created-to-rollout-pod-started", toRunning}, {"created-to-target-healthy", toRolled}} {
-		slices.Sort(m.ds)
-		med, p90 := m.ds[len(m.ds)/2], m.ds[min(len(m.ds)-1, len(m.ds)*9/10)]
-		fmt.Printf("BenchmarkE2ENodeWorkflow/%s/median\t1\t%d ns/op\n", m.name, med.Nanoseconds())
-		fmt.Printf("BenchmarkE2ENodeWorkflow/%s/p90\t1\t%d ns/op\n", m.name, p90.Nanoseconds())
-		t.Logf("%s over %d pushes: median %s, p90 %s", m.name, len(m.ds), med.Round(10*time.Millisecond), p90.Round(10*time.Millisecond))
-	}
-}
-
-// imageDigest is the digest of an image the node has, as containerd
-// reports it.
-func imageDigest(ctx context.Context, t *testing.T, node *testenv.Node, ref string) string {
-	t.Helper()
-	out, err := node.Ctr(ctx, "images", "ls", "name=="+ref)
+	cf, err := base.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range strings.Fields(out) {
-		if strings.HasPrefix(f, "sha256:") {
-			return f
+	cfg := cf.Config.DeepCopy()
+	cfg.Env = append(cfg.Env, fmt.Sprintf("ARGODEPLOY_E2E_VARIANT=%d", i))
+	img, err := mutate.Config(base, *cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := importByDigest(ctx, node, wfnodeRepo, tag, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest
+}
+
+// wantRolled checks that shop/api runs image, rolled: its one pod Ready on
+// the node, of that image, which it returns.
+func wantRolled(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node, image string) []corev1.Pod {
+	t.Helper()
+	err := testenv.WaitFor(ctx, "shop/api rolled to "+image, 3*time.Minute, nil, func(ctx context.Context) error {
+		var d appsv1.Deployment
+		getObject(ctx, t, api, &d, "deployment", "api", "-n", "shop")
+		if !deploymentRolled(&d, image) {
+			return fmt.Errorf("image %s, status %+v", d.Spec.Template.Spec.Containers[0].Image, d.Status)
+		}
+		var pods corev1.PodList
+		getObject(ctx, t, api, &pods, "pods", "-n", "shop", "-l", "app=api")
+		if len(pods.Items) != 1 {
+			return fmt.Errorf("%d pods", len(pods.Items))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := readyPods(ctx, t, api, node, "shop", "app=api", 1)
+	if p[0].Spec.Containers[0].Image != image {
+		t.Errorf("shop/api's pod %s runs %s, want %s", p[0].Name, p[0].Spec.Containers[0].Image, image)
+	}
+	return p
+}
+
+// deploymentRolled reports whether d's container runs image and its
+// rollout is complete: observed, every replica updated, ready and
+// available, no old one left.
+func deploymentRolled(d *appsv1.Deployment, image string) bool {
+	want := ptr.Deref(d.Spec.Replicas, 1)
+	s := d.Status
+	return d.Spec.Template.Spec.Containers[0].Image == image && s.ObservedGeneration == d.Generation &&
+		s.Replicas == want && s.UpdatedReplicas == want && s.ReadyReplicas == want && s.AvailableReplicas == want
+}
+
+// nodeWatch records, from watches, what happens to the step pods of the
+// pipeline's namespace, to its WorkflowTaskResults and to shop/api (the
+// controller deletes a succeeded Workflow's pods, and its task results
+// when it ends).
+type nodeWatch struct {
+	mu      sync.Mutex
+	pods    map[string]*seenPod
+	results map[string]bool      // task results by name: labelled complete
+	rolled  map[string]time.Time // shop/api: when each image was first seen rolled
+}
+
+type seenPod struct {
+	first, last corev1.Pod
+	running     time.Time // first seen Running
+}
+
+func watchNode(ctx context.Context, t *testing.T, api *testenv.APIServer) *nodeWatch {
+	t.Helper()
+	n := &nodeWatch{pods: map[string]*seenPod{}, results: map[string]bool{}, rolled: map[string]time.Time{}}
+	pods, err := api.Watch(ctx, "pods", "-n", pipelineN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := api.Watch(ctx, "workflowtaskresults", "-n", pipelineN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployments, err := api.Watch(ctx, "deployments", "-n", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ev := range pods {
+			var p corev1.Pod
+			if json.Unmarshal(ev.Object, &p) != nil {
+				continue
+			}
+			n.mu.Lock()
+			s := n.pods[p.Name]
+			if s == nil {
+				s = &seenPod{first: p}
+				n.pods[p.Name] = s
+			}
+			s.last = p
+			if p.Status.Phase == corev1.PodRunning && s.running.IsZero() {
+				s.running = ev.Seen
+			}
+			n.mu.Unlock()
+		}
+	}()
+	go func() {
+		for ev := range results {
+			var r wfv1.WorkflowTaskResult
+			if json.Unmarshal(ev.Object, &r) != nil {
+				continue
+			}
+			n.mu.Lock()
+			n.results[r.Name] = n.results[r.Name] || r.Labels[argoLabelOutputsComplete] == "true"
+			n.mu.Unlock()
+		}
+	}()
+	go func() {
+		for ev := range deployments {
+			var d appsv1.Deployment
+			if json.Unmarshal(ev.Object, &d) != nil || d.Name != "api" {
+				continue
+			}
+			image := d.Spec.Template.Spec.Containers[0].Image
+			n.mu.Lock()
+			if _, ok := n.rolled[image]; !ok && deploymentRolled(&d, image) {
+				n.rolled[image] = ev.Seen
+			}
+			n.mu.Unlock()
+		}
+	}()
+	return n
+}
+
+// stepPods are the pods seen of a Workflow, by the template of their node.
+func (n *nodeWatch) stepPods(wf *wfv1.Workflow) map[string][]*seenPod {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[string][]*seenPod{}
+	for _, s := range n.pods {
+		if s.first.Labels[argoLabelWorkflow] != wf.Name {
+			continue
+		}
+		node, ok := wf.Status.Nodes[s.first.Annotations[argoAnnotationNodeID]]
+		if !ok {
+			continue
+		}
+		c := *s
+		out[node.TemplateName] = append(out[node.TemplateName], &c)
+	}
+	return out
+}
+
+// checkPods checks the pods the controller ran for a Workflow on the
+// node: one per template of exits (the main container's exit code), each
+// the template's (checkPod) with the executor's init and wait containers,
+// and, as last seen, every container ended as the kubelet reports it: the
+// executor's with 0, main with its exit code, on the node. It returns
+// their names.
+func (n *nodeWatch) checkPods(t *testing.T, w *workflowRun, p *wfPush, wf *wfv1.Workflow, exits map[string]int32) []string {
+	t.Helper()
+	var names []string
+	pods := n.stepPods(wf)
+	for template, exit := range exits {
+		ps := pods[template]
+		if len(ps) != 1 {
+			t.Errorf("Workflow %s: %d pods of %s, want 1; nodes:\n%s", wf.Name, len(ps), template, nodeSummary(wf))
+			continue
+		}
+		s := ps[0]
+		names = append(names, s.first.Name)
+		var inputs map[string]string
+		if template == render.RolloutTemplate {
+			inputs = map[string]string{render.InputService: "api", render.InputTarget: "api", render.InputLock: "local.shop.api"}
+		}
+		w.checkPod(p, &s.first, template, inputs)
+		last := s.last
+		if last.Spec.NodeName != testenv.NodeName || s.running.IsZero() {
+			t.Errorf("pod %s: node %q, seen Running: %v", last.Name, last.Spec.NodeName, !s.running.IsZero())
+		}
+		ended := map[string]int32{}
+		for _, cs := range append(slices.Clone(last.Status.InitContainerStatuses), last.Status.ContainerStatuses...) {
+			if term := cs.State.Terminated; term != nil {
+				ended[cs.Name] = term.ExitCode
+			} else {
+				ended[cs.Name] = -1
+			}
+		}
+		if want := map[string]int32{"init": 0, "wait": 0, "main": exit}; !maps.Equal(ended, want) {
+			t.Errorf("pod %s (%s): containers ended %v, want %v; status %+v", last.Name, template, ended, want, last.Status)
 		}
 	}
-	t.Fatalf("no digest of %s in:\n%s", ref, out)
-	return ""
+	return names
+}
+
+// wantResults checks that the wait container of each of a Workflow's pod
+// nodes wrote its WorkflowTaskResult (named after the node) and labelled
+// it complete, as the step's ServiceAccount.
+func (n *nodeWatch) wantResults(t *testing.T, wf *wfv1.Workflow) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, node := range wf.Status.Nodes {
+		if node.Type == wfv1.NodeTypePod && !n.results[id] {
+			t.Errorf("Workflow %s: no complete WorkflowTaskResult %s seen for node %s", wf.Name, id, node.Name)
+		}
+	}
+}
+
+// running is when each of a Workflow's step pods was first seen Running,
+// by template.
+func (n *nodeWatch) running(t *testing.T, wf *wfv1.Workflow) map[string]time.Time {
+	t.Helper()
+	out := map[string]time.Time{}
+	for template, ps := range n.stepPods(wf) {
+		if len(ps) != 1 || ps[0].running.IsZero() {
+			t.Fatalf("Workflow %s: %d pods of %s, or never seen Running", wf.Name, len(ps), template)
+		}
+		out[template] = ps[0].running
+	}
+	for _, template := range []string{render.RouteTemplate, render.RolloutTemplate} {
+		if out[template].IsZero() {
+			t.Fatalf("Workflow %s: no %s pod seen", wf.Name, template)
+		}
+	}
+	return out
+}
+
+// rolledAt is when shop/api was first seen rolled to image.
+func (n *nodeWatch) rolledAt(t *testing.T, image string) time.Time {
+	t.Helper()
+	var at time.Time
+	err := testenv.WaitFor(context.Background(), "shop/api seen rolled to "+image, time.Minute, nil, func(context.Context) error {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		var ok bool
+		if at, ok = n.rolled[image]; !ok {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }

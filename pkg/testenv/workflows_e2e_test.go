@@ -375,9 +375,18 @@ type wfPush struct {
 // parameters; the labels are those the trigger adds on create).
 func (w *workflowRun) create(service, tag, pair string) *wfPush {
 	w.t.Helper()
-	w.at = w.at.Add(time.Second)
 	image := wfRegistry + service
 	p := &wfPush{service: service, digest: image + "@sha256:" + strings.Repeat(pair, 32), tag: image + ":" + tag, at: w.at}
+	w.createPush(p)
+	return p
+}
+
+// push is create for a push of digest (REPO@sha256:...) and tag
+// (REPO:TAG), e.g. of an image the node holds.
+func (w *workflowRun) push(service, digest, tag string) *wfPush {
+	w.t.Helper()
+	w.at = w.at.Add(time.Second)
+	p := &wfPush{service: service, digest: digest, tag: tag, at: w.at}
 	w.createPush(p)
 	return p
 }
@@ -414,7 +423,7 @@ func (w *workflowRun) createPush(p *wfPush) {
 		w.t.Fatalf("creating the Workflow of %s as %s-sensor: %v", data, w.name, err)
 	}
 	p.Name = strings.TrimSpace(out)
-	w.t.Logf("push %s: Workflow %s/%s", p.tag, w.ns, p.Name)
+	w.t.Logf("push %s %s: Workflow %s/%s", p.service, p.tag, w.ns, p.Name)
 }
 
 // publish publishes a push of service's image to the emulator's topic and
