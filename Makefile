@@ -75,7 +75,6 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(FUZZTIME) ./pkg/render/
 	$(GO) test -run='^$$' -fuzz=FuzzScreens -fuzztime=$(FUZZTIME) ./pkg/simulate/
 	$(GO) test -run='^$$' -fuzz=FuzzParametersMatchArgoEvents -fuzztime=$(FUZZTIME) ./pkg/simulate/
-	$(GO) test -run='^$$' -fuzz=FuzzSpliceMatchesApply -fuzztime=$(FUZZTIME) ./pkg/simulate/
 	$(GO) test -run='^$$' -fuzz=FuzzObject -fuzztime=$(FUZZTIME) ./pkg/manifest/
 
 clean:

@@ -7,9 +7,7 @@
 // pipeline: a dependency with data filters only is judged by its screen
 // (screen.go), which asks Filter's questions of the same values with the
 // same expressions, and trigger parameters are applied by params.go, the
-// Sensor's parameter code with templates parsed once; a Workflow whose
-// parameters only set its arguments gets their values spliced into its
-// JSON (splice.go) rather than decoded and encoded per event. Every other
+// Sensor's parameter code with templates parsed once. Every other
 // filter goes to Argo Events' dependencies.Filter. Pipeline.Exact has Argo
 // Events' own code decide every trigger that fires, as a Sensor does;
 // tests and fuzzers hold both to the same outcomes as Argo Events' code
@@ -715,18 +713,6 @@ func (p *Pipeline) apply(si, ti int, satisfied map[string]*eventsv1alpha1.Event)
 		out.Operation += ": not simulated: the resource is not inline"
 		return out
 	}
-	if !p.exact && params != nil && len(t.Parameters) == 0 {
-		if plan := p.resourceOf(si, ti, source.Resource.Value, params).plan; plan != nil {
-			if resource, workflow, ok, err := plan.fire(p.params, params, satisfied); ok {
-				if err != nil {
-					out.Operation += ": " + err.Error()
-					return out
-				}
-				out.Resource, out.Workflow = resource, workflow
-				return out
-			}
-		}
-	}
 	obj, err := p.resource(si, ti, source.Resource.Value, params, satisfied, len(t.Parameters) == 0)
 	if err != nil {
 		out.Operation += ": " + err.Error()
@@ -756,7 +742,7 @@ func (p *Pipeline) resource(si, ti int, value json.RawMessage, params []eventsv1
 		}
 		return obj, p.params.applyResourceParameters(satisfied, params, obj)
 	}
-	r := p.resourceOf(si, ti, value, params)
+	r := p.resourceOf(si, ti, value)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -769,26 +755,21 @@ func (p *Pipeline) resource(si, ti int, value json.RawMessage, params []eventsv1
 
 // resourceJSON is a trigger's resource decoded into an Unstructured and
 // encoded again, as ApplyResourceParameters does before it applies the
-// parameters, and its workflowPlan if it has one; made once, by the first
-// event that fires the trigger.
+// parameters; made once, by the first event that fires the trigger.
 type resourceJSON struct {
 	once sync.Once
 	data []byte
 	err  error
-	plan *workflowPlan
 }
 
 // resourceOf is the resourceJSON of trigger ti of Sensor si, whose
-// resource is value and parameters params (the Sensor's own).
-func (p *Pipeline) resourceOf(si, ti int, value json.RawMessage, params []eventsv1alpha1.TriggerParameter) *resourceJSON {
+// resource is value.
+func (p *Pipeline) resourceOf(si, ti int, value json.RawMessage) *resourceJSON {
 	r := p.resources[si][ti]
 	r.once.Do(func() {
 		decoded := &unstructured.Unstructured{}
 		if r.err = decoded.UnmarshalJSON(value); r.err == nil {
 			r.data, r.err = decoded.MarshalJSON()
-		}
-		if r.err == nil && params != nil {
-			r.plan = p.newWorkflowPlan(p.sensors[si].Namespace, decoded, r.data, params)
 		}
 	})
 	return r
