@@ -376,13 +376,12 @@ type wfPush struct {
 func (w *workflowRun) create(service, tag, pair string) *wfPush {
 	w.t.Helper()
 	image := wfRegistry + service
-	p := &wfPush{service: service, digest: image + "@sha256:" + strings.Repeat(pair, 32), tag: image + ":" + tag, at: w.at}
-	w.createPush(p)
-	return p
+	return w.push(service, image+"@sha256:"+strings.Repeat(pair, 32), image+":"+tag)
 }
 
 // push is create for a push of digest (REPO@sha256:...) and tag
-// (REPO:TAG), e.g. of an image the node holds.
+// (REPO:TAG), e.g. of an image the node holds, published a second after
+// the previous one.
 func (w *workflowRun) push(service, digest, tag string) *wfPush {
 	w.t.Helper()
 	w.at = w.at.Add(time.Second)
