@@ -129,7 +129,7 @@ failed (the others were still checked); 2 bad usage or cache.`,
 			var pruneErr error
 			if keepDeadLetters > 0 {
 				bound := status.Bound{Keep: keepDeadLetters, MaxAge: deadLetterMaxAge}
-				_, pruneErr = status.PruneDeadLetters(ctx, local.core, namespace, pipeline, bound, time.Now(), dryRun, s.err)
+				pruneErr = status.PruneDeadLetters(ctx, local.core, namespace, pipeline, bound, time.Now(), dryRun, s.err)
 			}
 			if err = errors.Join(busErr, err, pruneErr); err != nil {
 				return &exitError{code: rollout.ExitTransient, err: err}

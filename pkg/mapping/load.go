@@ -533,8 +533,9 @@ func (p *parser) checkSemantics(root *yaml.Node) {
 		p.warn(spec.get("namespace"), "the pipeline runs in %s, beside the cluster's own components: give it a namespace of its own", systemNamespace)
 	}
 	p.checkSchedule(spec.get("reconcile").get("schedule"))
-	if d, ok := p.duration(spec.get("reconcile").get("deadLetters").get("maxAge"), DefaultDeadLetterMaxAge); ok && d < time.Hour {
-		p.report(spec.get("reconcile").get("deadLetters").get("maxAge"), "dead letters must be kept at least 1h, long enough for an operator to see them (argodeploy status)")
+	maxAge := spec.get("reconcile").get("deadLetters").get("maxAge")
+	if d, ok := p.duration(maxAge, DefaultDeadLetterMaxAge); ok && d < time.Hour {
+		p.report(maxAge, "dead letters must be kept at least 1h, long enough for an operator to see them (argodeploy status)")
 	}
 	w := spec.get("workflow")
 	rollout, maxi := p.checkDurations(w)

@@ -52,32 +52,28 @@ func (b Bound) Expired(cms []corev1.ConfigMap, now time.Time) []corev1.ConfigMap
 
 // PruneDeadLetters deletes the dead letters of pipeline in namespace that
 // are past the bound at now, each only if it is still the object that was
-// listed (its UID), and logs each deletion to log. It returns how many it
-// deleted; one already gone counts as deleted. With dryRun it deletes
-// nothing and logs what it would delete.
-func PruneDeadLetters(ctx context.Context, cms corev1client.ConfigMapsGetter, namespace, pipeline string, b Bound, now time.Time, dryRun bool, log io.Writer) (int, error) {
+// listed (its UID; one already gone is fine), and logs each deletion to
+// log. With dryRun it deletes nothing and logs what it would delete.
+func PruneDeadLetters(ctx context.Context, cms corev1client.ConfigMapsGetter, namespace, pipeline string, b Bound, now time.Time, dryRun bool, log io.Writer) error {
 	list, err := cms.ConfigMaps(namespace).List(ctx, metav1.ListOptions{LabelSelector: deadLetterSelector(pipeline)})
 	if err != nil {
-		return 0, fmt.Errorf("listing the dead letters: %w", err)
+		return fmt.Errorf("listing the dead letters: %w", err)
 	}
-	n := 0
 	for _, cm := range b.Expired(list.Items, now) {
 		dl := ReadDeadLetter(&cm)
 		what := fmt.Sprintf("dead letter %s (created %s; keep %d, at most %s): %s %s", cm.Name, dl.Created, b.Keep, b.MaxAge, orUnknown(dl.Tag), orUnknown(dl.Digest))
 		if dryRun {
 			fmt.Fprintf(log, "argodeploy: would delete %s\n", what)
-			n++
 			continue
 		}
 		uid := cm.UID
 		err := cms.ConfigMaps(namespace).Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return n, fmt.Errorf("deleting dead letter %s: %w", cm.Name, err)
+			return fmt.Errorf("deleting dead letter %s: %w", cm.Name, err)
 		}
 		fmt.Fprintf(log, "argodeploy: deleted %s\n", what)
-		n++
 	}
-	return n, nil
+	return nil
 }
 
 func orUnknown(s string) string {

@@ -97,13 +97,8 @@ func TestApprovals(t *testing.T) {
 	})
 	// What the commands print is kept for the golden transcript
 	// (approvals.golden).
-	var tr transcript
-	cli := func(kubeconfig string, args ...string) (string, int) {
-		t.Helper()
-		out, code := runArgodeploy(ctx, t, append(args, "-f", apprMapping, "--kubeconfig", kubeconfig)...)
-		tr.record(args, out, code)
-		return out, code
-	}
+	tr := &transcript{ctx: ctx, t: t, mapping: apprMapping}
+	cli := tr.run
 	// waitApproval waits until Workflow p's approve step for web-prod is
 	// suspended.
 	waitApproval := func(p *wfPush) {
@@ -274,10 +269,20 @@ func TestApprovals(t *testing.T) {
 // transcript is what a test's argodeploy commands printed, for a golden
 // file: each command as typed (less -f and --kubeconfig), its output and
 // its exit code.
-type transcript struct{ strings.Builder }
+type transcript struct {
+	strings.Builder
+	ctx     context.Context
+	t       *testing.T
+	mapping string
+}
 
-func (tr *transcript) record(args []string, out string, code int) {
+// run runs argodeploy ARGS -f MAPPING --kubeconfig KUBECONFIG, records it,
+// and returns what it printed and its exit code.
+func (tr *transcript) run(kubeconfig string, args ...string) (string, int) {
+	tr.t.Helper()
+	out, code := runArgodeploy(tr.ctx, tr.t, append(args, "-f", tr.mapping, "--kubeconfig", kubeconfig)...)
 	fmt.Fprintf(tr, "$ argodeploy %s\n%s[exit %d]\n\n", strings.Join(args, " "), out, code)
+	return out, code
 }
 
 // masked is the transcript with each generated name replaced by its

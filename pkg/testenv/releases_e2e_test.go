@@ -143,6 +143,7 @@ type releaseRun struct {
 	tmpl       *wfv1.WorkflowTemplate
 	at         time.Time    // the last publish time handed out
 	w          *workflowRun // the real controller's, or nil: runRelease plays it
+	created    int          // the release Workflows created on w
 }
 
 // newReleaseRun prepares the releases of the pipeline objs on api: the
@@ -277,6 +278,7 @@ func (r *releaseRun) runWorkflow(p *relPush, only ...string) []targetRun {
 	if len(p.left) == 0 {
 		p.current = &wfPush{service: p.service, digest: p.digest, tag: relRegistry + p.service + ":" + p.tag, at: p.at}
 		w.createPush(p.current)
+		r.created++
 		rr := w.runPod(p.current, w.waitPod(p.current, render.RouteTemplate, 0))
 		var routes []rollout.Route
 		if err := json.Unmarshal([]byte(rr.stdout), &routes); rr.exit != 0 || err != nil || !slices.Equal(routes, p.routes) {
@@ -332,6 +334,9 @@ func (r *releaseRun) wantAllSucceeded() {
 	r.t.Helper()
 	var list wfv1.WorkflowList
 	getJSON(r.ctx, r.t, r.api, &list, "workflows", "-n", pipelineN, "-l", "events.argoproj.io/sensor="+relSensor)
+	if len(list.Items) != r.created {
+		r.t.Errorf("%d release Workflows, want the %d created", len(list.Items), r.created)
+	}
 	failed := 0
 	for _, wf := range list.Items {
 		if wf.Status.Phase != wfv1.WorkflowSucceeded {

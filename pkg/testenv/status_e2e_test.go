@@ -77,13 +77,8 @@ func TestStatus(t *testing.T) {
 
 	// What the commands print is kept for the golden transcript
 	// (status.golden).
-	var tr transcript
-	cli := func(kubeconfig string, args ...string) (string, int) {
-		t.Helper()
-		out, code := runArgodeploy(ctx, t, append(args, "-f", relMapping, "--kubeconfig", kubeconfig)...)
-		tr.record(args, out, code)
-		return out, code
-	}
+	tr := &transcript{ctx: ctx, t: t, mapping: relMapping}
+	cli := tr.run
 
 	// rollback --previous returns api-prod to a1 through a Workflow of the
 	// template; a later delivery of a2 leaves it there, and api-staging,

@@ -4,7 +4,6 @@ package testenv_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -283,62 +282,29 @@ type seenPod struct {
 func watchNode(ctx context.Context, t *testing.T, api *testenv.APIServer) *nodeWatch {
 	t.Helper()
 	n := &nodeWatch{pods: map[string]*seenPod{}, results: map[string]bool{}, rolled: map[string]time.Time{}}
-	pods, err := api.Watch(ctx, "pods", "-n", pipelineN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := api.Watch(ctx, "workflowtaskresults", "-n", pipelineN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deployments, err := api.Watch(ctx, "deployments", "-n", "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for ev := range pods {
-			var p corev1.Pod
-			if json.Unmarshal(ev.Object, &p) != nil {
-				continue
-			}
-			n.mu.Lock()
-			s := n.pods[p.Name]
-			if s == nil {
-				s = &seenPod{first: p}
-				n.pods[p.Name] = s
-			}
-			s.last = p
-			if p.Status.Phase == corev1.PodRunning && s.running.IsZero() {
-				s.running = ev.Seen
-			}
-			n.mu.Unlock()
+	watchEach(ctx, t, api, &n.mu, func(ev testenv.WatchEvent, p *corev1.Pod) {
+		s := n.pods[p.Name]
+		if s == nil {
+			s = &seenPod{first: *p}
+			n.pods[p.Name] = s
 		}
-	}()
-	go func() {
-		for ev := range results {
-			var r wfv1.WorkflowTaskResult
-			if json.Unmarshal(ev.Object, &r) != nil {
-				continue
-			}
-			n.mu.Lock()
-			n.results[r.Name] = n.results[r.Name] || r.Labels[argoLabelOutputsComplete] == "true"
-			n.mu.Unlock()
+		s.last = *p
+		if p.Status.Phase == corev1.PodRunning && s.running.IsZero() {
+			s.running = ev.Seen
 		}
-	}()
-	go func() {
-		for ev := range deployments {
-			var d appsv1.Deployment
-			if json.Unmarshal(ev.Object, &d) != nil || d.Name != "api" {
-				continue
-			}
-			image := d.Spec.Template.Spec.Containers[0].Image
-			n.mu.Lock()
-			if _, ok := n.rolled[image]; !ok && deploymentRolled(&d, image) {
-				n.rolled[image] = ev.Seen
-			}
-			n.mu.Unlock()
+	}, "pods", "-n", pipelineN)
+	watchEach(ctx, t, api, &n.mu, func(_ testenv.WatchEvent, r *wfv1.WorkflowTaskResult) {
+		n.results[r.Name] = n.results[r.Name] || r.Labels[argoLabelOutputsComplete] == "true"
+	}, "workflowtaskresults", "-n", pipelineN)
+	watchEach(ctx, t, api, &n.mu, func(ev testenv.WatchEvent, d *appsv1.Deployment) {
+		if d.Name != "api" {
+			return
 		}
-	}()
+		image := d.Spec.Template.Spec.Containers[0].Image
+		if _, ok := n.rolled[image]; !ok && deploymentRolled(d, image) {
+			n.rolled[image] = ev.Seen
+		}
+	}, "deployments", "-n", "shop")
 	return n
 }
 

@@ -325,28 +325,37 @@ func newWorkflowRun(ctx context.Context, t *testing.T, api *testenv.APIServer, m
 	if w.stepToken, err = api.CreateToken(ctx, ns, w.tmpl.Spec.ServiceAccountName); err != nil {
 		t.Fatal(err)
 	}
-	events, err := api.Watch(ctx, "workflows", "-n", ns)
+	w.ended, w.deleted = map[string]time.Time{}, map[string]time.Time{}
+	watchEach(ctx, t, api, &w.mu, func(ev testenv.WatchEvent, wf *wfv1.Workflow) {
+		if !wf.Status.FinishedAt.IsZero() {
+			w.ended[wf.Name] = wf.Status.FinishedAt.Time
+		}
+		if ev.Type == "DELETED" {
+			w.deleted[wf.Name] = ev.Seen
+		}
+	}, "workflows", "-n", ns)
+	return w
+}
+
+// watchEach watches objects (kubectl get ARGS --watch) and calls each, under
+// mu, with every event and its object decoded as a T, until ctx ends.
+func watchEach[T any](ctx context.Context, t *testing.T, api *testenv.APIServer, mu *sync.Mutex, each func(testenv.WatchEvent, *T), args ...string) {
+	t.Helper()
+	events, err := api.Watch(ctx, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.ended, w.deleted = map[string]time.Time{}, map[string]time.Time{}
 	go func() {
 		for ev := range events {
-			var wf wfv1.Workflow
-			if json.Unmarshal(ev.Object, &wf) != nil {
+			var obj T
+			if json.Unmarshal(ev.Object, &obj) != nil {
 				continue
 			}
-			w.mu.Lock()
-			if !wf.Status.FinishedAt.IsZero() {
-				w.ended[wf.Name] = wf.Status.FinishedAt.Time
-			}
-			if ev.Type == "DELETED" {
-				w.deleted[wf.Name] = ev.Seen
-			}
-			w.mu.Unlock()
+			mu.Lock()
+			each(ev, &obj)
+			mu.Unlock()
 		}
 	}()
-	return w
 }
 
 // generateWith is what `argodeploy generate -f FILE` prints.
