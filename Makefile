@@ -118,10 +118,10 @@ e2e-node:
 # e2e-faults injects the outages the pipeline must lose nothing to (the
 # kube-apiserver down, a push lost and recovered by a reconcile pass, the
 # sensor, eventsource and JetStream server killed, the bus restarted
-# empty); about 9 minutes warm.
+# empty); about 7 minutes warm.
 E2E_FAULTS := TestAPIServerOutage|TestLostPushRecovered|TestBusRestart
 e2e-faults:
-	.ci/e2e-install && $(GO) test -tags e2e -count=1 -timeout 45m -run '$(E2E_FAULTS)' -v ./pkg/testenv/
+	.ci/e2e-install && $(GO) test -tags e2e -count=1 -timeout 30m -run '$(E2E_FAULTS)' -v ./pkg/testenv/
 
 # schemas regenerates schemas/kinds from the upstream schemas of the module
 # versions in go.mod; see schemas/README.md.
