@@ -39,6 +39,7 @@ type validateOptions struct {
 	mapping            string
 	maxBytes           int // 0: as recorded in the inputs, else the default
 	diff               string
+	verbose            bool
 }
 
 func newValidateCommand(s streams) *cobra.Command {
@@ -106,6 +107,7 @@ Exit status: 0 all valid, 1 a problem was found, 2 bad usage.`,
 	cmd.Flags().BoolVar(&opts.allowEmpty, "allow-empty", false, "pass when the inputs hold no resource of the pipeline's kinds (by default that fails: nothing was validated)")
 	cmd.Flags().StringVar(&opts.mapping, "mapping", "", "service-mapping file: also fail when PATH differs from what generate writes for it (unified diff)")
 	cmd.Flags().IntVar(&opts.maxBytes, "max-object-bytes", 0, "with --mapping: the --max-object-bytes PATH was generated with (default: as its cache ConfigMaps record it, else 204800)")
+	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "print one progress line on stderr (files, resources, elapsed), with each phase's time at the end; on a terminal it shows anyway once a run passes 2s")
 	cmd.Flags().StringVar(&opts.diff, "diff", "short", "with --mapping: how drift is shown: short (diffs up to 200 lines, then one line per file), stat (one line per file) or full")
 	return cmd
 }
@@ -172,7 +174,9 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 	if opts.diff != "short" && opts.diff != "stat" && opts.diff != "full" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--diff must be short, stat or full, not %q", opts.diff)}
 	}
-	docs, err := manifest.Read(paths, s.in)
+	prog := startProgress(s.err, opts.verbose)
+	defer prog.finish()
+	docs, err := manifest.ReadCounted(paths, s.in, &prog.counts)
 	if err != nil {
 		return err
 	}
@@ -184,12 +188,15 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 				return err
 			}
 		}
+		prog.next("generating")
 		if generated, err = renderMapping(opts.mapping, maxBytes, s); err != nil {
 			return err
 		}
 	}
+	prog.next("checking")
 	rep := validateDocs(ctx, docs, check.Options{External: opts.allowExternal, AllowUnknownFields: opts.allowUnknownFields})
 	if opts.mapping != "" {
+		prog.next("comparing")
 		if rep.Drift, err = drift.Compare(paths[0], generated); err != nil {
 			return err
 		}

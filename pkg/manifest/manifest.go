@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -90,6 +91,18 @@ const Stdin = "-"
 // are skipped; a document that is not a Kubernetes object is an error
 // naming its file and line.
 func Read(paths []string, stdin io.Reader) ([]Doc, error) {
+	return ReadCounted(paths, stdin, nil)
+}
+
+// Counts is what a read has parsed so far; another goroutine may load it
+// while the read runs.
+type Counts struct {
+	Files, Docs atomic.Int64
+}
+
+// ReadCounted is Read adding each file and its documents to counts (nil:
+// not counted) as it is parsed.
+func ReadCounted(paths []string, stdin io.Reader, counts *Counts) ([]Doc, error) {
 	var files []string
 	for _, p := range paths {
 		found, err := expand(p)
@@ -107,6 +120,10 @@ func Read(paths []string, stdin io.Reader) ([]Doc, error) {
 	for i := range files {
 		g.Go(func() error {
 			found[i], errs[i] = readFile(files[i], stdin)
+			if counts != nil {
+				counts.Files.Add(1)
+				counts.Docs.Add(int64(len(found[i])))
+			}
 			return nil
 		})
 	}
