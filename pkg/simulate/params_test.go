@@ -133,7 +133,8 @@ func TestParametersMatchArgoEvents(t *testing.T) {
 	t.Logf("%d parameters checked", checked)
 }
 
-var largeIndex = regexp.MustCompile(`[0-9]{5}`)
+// largeIndex is a destination segment that indexes an array past 9,999.
+var largeIndex = regexp.MustCompile(`(^|\.)[0-9]{5,}(\.|$)`)
 
 // FuzzParametersMatchArgoEvents: TestParametersMatchArgoEvents with any
 // event data, key, template, default and destination.
@@ -141,6 +142,8 @@ func FuzzParametersMatchArgoEvents(f *testing.F) {
 	f.Add(`{"body":{"tag":"x:1"},"publishTime":"2026-11-29 10:00:00 +0000 UTC"}`, uint8(0), "body.tag", paramTemplates[1], "d", "spec.arguments.parameters.0.value", uint8(0))
 	f.Add(`a: [1, 2]`, uint8(1), "a.1", `{{ .Input.a }}`, "", "spec.x", uint8(0x3f))
 	f.Add(`{"k":{"v":[1]}}`, uint8(0), "k", `{{ .Input.k.v | len }}`, "", "metadata.name", uint8(0x15))
+	f.Add(`{"k":"v"}`, uint8(0), "k", "", "", "spec.arguments.parameters.9999.value", uint8(0))
+	f.Add(`{"k":"v"}`, uint8(0), "k", "", "", "metadata.labels.x12345", uint8(0))
 	ts := &parsedTemplates{}
 	types := []string{"application/json", "application/yaml", "text/plain"}
 	ops := []eventsv1alpha1.TriggerParameterOperation{"", eventsv1alpha1.TriggerParameterOpOverwrite, eventsv1alpha1.TriggerParameterOpAppend, eventsv1alpha1.TriggerParameterOpPrepend}
