@@ -103,10 +103,12 @@ release-check: release
 e2e:
 	.ci/e2e-install && $(GO) test -tags e2e -count=1 -timeout 30m -skip '$(E2E_FAULTS)|$(E2E_NODE)|TestLatencyAtScale' ./pkg/testenv/
 
-# e2e-node runs releases on the real Argo Workflows controller with its
-# pods on the real node (TestWorkflowsOnNode: a release, an undo, then
-# E2E_NODE_PUSHES pushes timed), and writes the BenchmarkE2ENode lines
-# into bin/e2e-node.txt, which the next make bench reports.
+# e2e-node runs the whole chain on the real node (TestWorkflowsOnNode: the
+# Argo Events controller's JetStream, EventSource and Sensor pods, the Argo
+# Workflows controller's step pods; a release, an undo, then
+# E2E_NODE_PUSHES pushes timed from their publish), and writes the
+# BenchmarkE2ENode lines into bin/e2e-node.txt, which the next make bench
+# reports.
 E2E_NODE := TestWorkflowsOnNode
 E2E_NODE_PUSHES := 20
 e2e-node:

@@ -19,8 +19,8 @@ const (
 	// NATSReloaderImage and NATSExporterImage are the JetStream
 	// StatefulSet's sidecars (nats-server-config-reloader from
 	// github.com/nats-io/nack, prometheus-nats-exporter). The module proxy
-	// here serves neither module, so nothing builds them yet: see the
-	// README.
+	// here serves neither module: the node runs StandInImage under both
+	// names (see the README).
 	NATSReloaderImage = "example.com/argodeploy-e2e/nats-server-config-reloader:0.14.0"
 	NATSExporterImage = "example.com/argodeploy-e2e/prometheus-nats-exporter:0.14.0"
 )
@@ -55,7 +55,8 @@ func EventsControllerConfig() *reconciler.GlobalConfig {
 
 // StartEventsController runs the real Argo Events controller
 // (`argo-events controller`) against api with cfg as its
-// controller-config.yaml, ARGO_EVENTS_IMAGE the local image, cluster-wide
+// controller-config.yaml, ARGO_EVENTS_IMAGE the local image (pulled
+// IfNotPresent), cluster-wide
 // (as the cluster install), its metrics and health ports free ones, and
 // without leader election (one controller; outside a pod controller-runtime
 // finds no namespace for the lease). The
@@ -84,7 +85,9 @@ func (e *Env) StartEventsController(ctx context.Context, api *APIServer, cfg *re
 			return nil, err
 		}
 	}
-	env := []string{"KUBECONFIG=" + api.Kubeconfig, "ARGO_EVENTS_IMAGE=" + ArgoEventsImage, "NAMESPACE=argo-events"}
+	// IMAGE_PULL_POLICY: the controller's pods would pull its image Always
+	// by default; the node has it imported and reaches no registry.
+	env := []string{"KUBECONFIG=" + api.Kubeconfig, "ARGO_EVENTS_IMAGE=" + ArgoEventsImage, "IMAGE_PULL_POLICY=IfNotPresent", "NAMESPACE=argo-events"}
 	script := `mount --bind "$1" ` + eventsConfigDir + ` && shift && exec "$@"`
 	p, err := e.Start("events-controller", env, "unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", dir,
 		bin, "controller", "--leader-election=false", fmt.Sprintf("--metrics-port=%d", ports[0]), fmt.Sprintf("--health-port=%d", ports[1]))

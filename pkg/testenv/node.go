@@ -17,6 +17,10 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // The node's fixed names and networks. Each node has its own network
@@ -45,7 +49,9 @@ const (
 // plugin, the kubelet and kube-proxy, all three in the node's own network
 // namespace; and, beside the control plane on the host, kube-scheduler and
 // a kube-controller-manager with the controllers a node needs
-// (serviceaccount, root-ca-cert-publisher, nodelifecycle, endpointslice).
+// (serviceaccount, root-ca-cert-publisher, nodelifecycle, endpointslice,
+// statefulset, persistentvolume-binder); CoreDNS as the cluster DNS, in
+// the node's namespace on the node's address (the kubelet's clusterDNS).
 // Pods really run, under runc. Env.Stop tears it all down: containers,
 // shims, mounts, cgroups and the namespace.
 type Node struct {
@@ -64,7 +70,7 @@ type Node struct {
 	// runs below it.
 	CgroupRoot string
 
-	Containerd, Kubelet, Proxy, Scheduler, Controllers *Proc
+	Containerd, Kubelet, Proxy, Scheduler, Controllers, DNS *Proc
 
 	api *APIServer
 	env *Env
@@ -87,8 +93,12 @@ func (e *Env) StartNode(ctx context.Context, api *APIServer) (*Node, error) {
 		return nil, fmt.Errorf("the apiserver advertises %s: the node's pods could not reach it (this host has no route out, so no address but loopback)", api.HostIP)
 	}
 	bins := map[string]string{}
-	for _, name := range []string{"kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager"} {
-		p, err := Binary(name + "-" + KubernetesVersion)
+	for _, name := range []string{"kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager", "coredns"} {
+		version := KubernetesVersion
+		if name == "coredns" {
+			version = CoreDNSVersion
+		}
+		p, err := Binary(name + "-" + version)
 		if err != nil {
 			return nil, err
 		}
@@ -146,6 +156,9 @@ func (e *Env) StartNode(ctx context.Context, api *APIServer) (*Node, error) {
 		return nil, err
 	}
 	if err := n.startControlPlaneParts(ctx, bins); err != nil {
+		return nil, err
+	}
+	if err := n.startDNS(ctx, bins["coredns"], kubeconfig); err != nil {
 		return nil, err
 	}
 	if err := n.startKubelet(bins["kubelet"], kubeconfig); err != nil {
@@ -275,7 +288,7 @@ func (n *Node) startControlPlaneParts(ctx context.Context, bins map[string]strin
 	}
 	n.Controllers, err = n.env.Start("kube-controller-manager-node", nil, bins["kube-controller-manager"],
 		"--kubeconfig", n.api.Kubeconfig,
-		"--controllers", "serviceaccount,root-ca-cert-publisher,nodelifecycle,endpointslice",
+		"--controllers", "serviceaccount,root-ca-cert-publisher,nodelifecycle,endpointslice,statefulset,persistentvolume-binder",
 		"--root-ca-file", ca,
 		"--leader-elect=false",
 		"--secure-port=0",
@@ -346,6 +359,7 @@ authorization:
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 clusterDomain: cluster.local
+clusterDNS: [%[5]s]
 serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
@@ -354,12 +368,13 @@ evictionHard:
   nodefs.available: 1%%
   nodefs.inodesFree: 1%%
   imagefs.available: 1%%
-`, n.Socket, n.CgroupRoot, filepath.Join(n.Dir, "pod-logs"), filepath.Join(n.Dir, "resolv.conf"))
+`, n.Socket, n.CgroupRoot, filepath.Join(n.Dir, "pod-logs"), filepath.Join(n.Dir, "resolv.conf"), n.IP)
 	configPath := filepath.Join(n.Dir, "kubelet.yaml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		return err
 	}
-	// The pods' resolv.conf: no cluster DNS runs.
+	// The node's own resolv.conf, which pods of dnsPolicy Default get: no
+	// DNS beyond the cluster's is reached.
 	if err := os.WriteFile(filepath.Join(n.Dir, "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
 		return err
 	}
@@ -373,6 +388,48 @@ evictionHard:
 		"--v=2",
 	)...)
 	return err
+}
+
+// startDNS starts CoreDNS in the node's namespace on the node's address,
+// port 53, serving cluster.local from the apiserver (its kubernetes plugin,
+// with the admin kubeconfig), as the cluster DNS the kubelet gives pods.
+// Names outside the cluster get NXDOMAIN: this host resolves nothing
+// else. It returns when CoreDNS answers for the kubernetes Service.
+func (n *Node) startDNS(ctx context.Context, bin, kubeconfig string) error {
+	corefile := fmt.Sprintf(`cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
+    bind %[1]s
+    errors
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig %[2]s
+        pods insecure
+    }
+}
+.:53 {
+    bind %[1]s
+    errors
+    template ANY ANY {
+        rcode NXDOMAIN
+    }
+}
+`, n.IP, kubeconfig)
+	path := filepath.Join(n.Dir, "Corefile")
+	if err := os.WriteFile(path, []byte(corefile), 0o644); err != nil {
+		return err
+	}
+	var err error
+	if n.DNS, err = n.env.Start("coredns", nil, n.inNetns(bin, "-conf", path)...); err != nil {
+		return err
+	}
+	return WaitFor(ctx, "CoreDNS answering for kubernetes.default.svc.cluster.local", 60*time.Second, n.DNS, func(ctx context.Context) error {
+		out, err := n.Exec(ctx, busyboxPath, "nslookup", "kubernetes.default.svc.cluster.local", n.IP)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, "Address") || strings.Contains(out, "NXDOMAIN") {
+			return fmt.Errorf("nslookup: %s", out)
+		}
+		return nil
+	})
 }
 
 func (n *Node) startProxy(bin, kubeconfig string) error {
@@ -570,4 +627,41 @@ func lockFile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+// CreateVolumes creates a PersistentVolume of size for each name, of no
+// storage class (what a claim that names none binds to when the cluster
+// has no default class), each a directory of the node's that any user may
+// write (a hostPath volume gets no fsGroup). The controller-manager's
+// persistentvolume-binder binds them to claims.
+func (n *Node) CreateVolumes(ctx context.Context, size string, names ...string) error {
+	for _, name := range names {
+		dir := filepath.Join(n.Dir, "volumes", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return err
+		}
+		pv := corev1.PersistentVolume{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolume"},
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:    corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)},
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeSource: corev1.PersistentVolumeSource{
+					HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: ptr.To(corev1.HostPathDirectory)},
+				},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			},
+		}
+		data, err := json.Marshal(pv)
+		if err != nil {
+			return err
+		}
+		if _, err := n.api.Kubectl(ctx, string(data), "create", "-f", "-"); err != nil {
+			return err
+		}
+	}
+	return nil
 }

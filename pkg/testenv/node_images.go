@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/argodeploy/argodeploy/pkg/ociimage"
 )
@@ -138,4 +139,26 @@ func CrashingImage() (v1.Image, error) {
 	}
 	return ociimage.Build([]ociimage.File{{Path: "/bin/sh", Source: bin, Mode: 0o755}},
 		ociimage.Config{Entrypoint: []string{"/bin/sh"}, User: "65534:65534", Env: []string{"PATH=/bin"}, WorkingDir: "/"})
+}
+
+// StandInImage is what the node runs under NATSReloaderImage and
+// NATSExporterImage, the JetStream StatefulSet's sidecars: their modules
+// (github.com/nats-io/nack, github.com/nats-io/prometheus-nats-exporter)
+// are refused by the module proxy here (403), so nothing builds them. It
+// is busybox as user 65534, whose entrypoint ignores the sidecar's
+// arguments and waits until it is stopped: the pod's containers start and
+// end as the kubelet runs them, but no configuration is reloaded and no
+// metric exported (nothing of the pipeline reads either).
+func StandInImage() (v1.Image, error) {
+	base, err := BusyboxImage("65534:65534")
+	if err != nil {
+		return nil, err
+	}
+	cf, err := base.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg := cf.Config.DeepCopy()
+	cfg.Entrypoint = []string{"/bin/sh", "-c", `trap "exit 0" TERM; sleep 2147483647 & wait`, "stand-in"}
+	return mutate.Config(base, *cfg)
 }

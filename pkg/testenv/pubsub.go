@@ -3,8 +3,10 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -27,6 +29,12 @@ type PubSub struct {
 // StartPubSub starts `gcloud beta emulators pubsub start` on a free
 // loopback port, with its gcloud configuration and data in temp dirs.
 func (e *Env) StartPubSub(ctx context.Context) (*PubSub, error) {
+	return e.StartPubSubAt(ctx, "127.0.0.1")
+}
+
+// StartPubSubAt is StartPubSub on address ip, e.g. the apiserver's HostIP,
+// which a node's pods reach.
+func (e *Env) StartPubSubAt(ctx context.Context, ip string) (*PubSub, error) {
 	gcloud, err := lookPath("gcloud")
 	if err != nil {
 		return nil, err
@@ -38,7 +46,7 @@ func (e *Env) StartPubSub(ctx context.Context) (*PubSub, error) {
 	if err != nil {
 		return nil, err
 	}
-	host := fmt.Sprintf("127.0.0.1:%d", port)
+	host := net.JoinHostPort(ip, strconv.Itoa(port))
 	data := e.Path("gcloud", "pubsub")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, err

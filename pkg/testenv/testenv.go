@@ -27,6 +27,7 @@ const (
 	NATSServerVersion    = "v2.11.15"
 	ArgoEventsVersion    = "v1.9.11"
 	ArgoWorkflowsVersion = "v3.7.9"
+	CoreDNSVersion       = "v1.12.0"
 )
 
 // installHint ends every error about a missing prerequisite.

@@ -4,17 +4,20 @@ package testenv_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,23 +36,27 @@ const (
 	wfnodeRepo    = wfRegistry + "api"
 )
 
-// TestWorkflowsOnNode runs the generated WorkflowTemplate on the real Argo
-// Workflows controller with its pods on the real node (containerd, runc,
-// kubelet, kube-proxy, kube-scheduler): the controller creates the route
+// TestWorkflowsOnNode runs the generated pipeline from the publish to the
+// rollout with every pod on the real node (containerd, runc, kubelet,
+// kube-proxy, kube-scheduler, CoreDNS): a push published to the Pub/Sub
+// emulator is read by the EventSource's pod, carried by the JetStream
+// StatefulSet's pods and turned into a Workflow by the Sensor's pod, all
+// three as the real Argo Events controller renders them
+// (startEventsOnNode); the real Argo Workflows controller creates the route
 // and rollout step pods, the kubelet runs them through the real executor
 // (argoexec's init and wait containers, emissary in the main container,
 // Pod Security restricted in the pipeline's namespace), the wait
 // container writes each step's WorkflowTaskResult as the step's
 // ServiceAccount, and the rollout step rolls the target Deployment, whose
-// new pods run the pushed digest. Nothing is played by the test but the
-// Sensor's trigger: each Workflow is created as the trigger creates it.
+// new pods run the pushed digest. The test plays only Artifact Registry
+// (it publishes the message) and the bus's two sidecars (StandInImage).
 //
 // Subtests: release (a push rolls shop/api, the Workflow Succeeded), undo
 // (a push of an image whose containers crash: the rollout step undoes and
 // exits 3, the Workflow Failed, the Deployment back on the release's
 // digest), pushes (ARGODEPLOY_E2E_NODE_PUSHES pushes, default 20, one after
-// another: Workflow created → step pods Running → Deployment rolled,
-// printed as BenchmarkE2ENode lines).
+// another, timed from the publish: Workflow created → step pods Running →
+// Deployment rolled, printed as BenchmarkE2ENode lines).
 func TestWorkflowsOnNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
@@ -104,8 +111,7 @@ func TestWorkflowsOnNode(t *testing.T) {
 		return err
 	})
 
-	applyPipeline(ctx, t, step, api, generateWith(t, wfnodeMapping), pipelineN, "shop")
-	mustKubectl(ctx, t, api, "", "label", "namespace", pipelineN, "pod-security.kubernetes.io/enforce=restricted")
+	ps := startEventsOnNode(ctx, t, e, step, api, node)
 	target := runningDeployment("shop", "api", busyboxImage, 1)
 	target.Spec.Template.Spec.Containers[0].Name = "api"
 	applyObject(ctx, t, api, target)
@@ -119,7 +125,7 @@ func TestWorkflowsOnNode(t *testing.T) {
 	t.Run("release", func(t *testing.T) {
 		w.t = t
 		digest := importVariant(ctx, t, node, "v1", 1)
-		p := w.push("api", wfnodeRepo+"@"+digest, wfnodeRepo+":v1")
+		p := w.publishImage(ps, "api", wfnodeRepo+"@"+digest, wfnodeRepo+":v1")
 		wf := w.waitPhase(p.Name, wfv1.WorkflowSucceeded, 8*time.Minute)
 		t.Logf("Workflow %s Succeeded; nodes:\n%s", wf.Name, nodeSummary(wf))
 		route := w.node(wf, render.RouteTemplate, wfv1.NodeTypeRetry)
@@ -150,7 +156,7 @@ func TestWorkflowsOnNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := deploymentAs(ctx, t, api, "shop", "api")
-		p := w.push("api", wfnodeRepo+"@"+crash, wfnodeRepo+":crash")
+		p := w.publishImage(ps, "api", wfnodeRepo+"@"+crash, wfnodeRepo+":crash")
 		wf := w.waitPhase(p.Name, wfv1.WorkflowFailed, 8*time.Minute)
 		t.Logf("Workflow %s Failed (%s); nodes:\n%s", wf.Name, wf.Status.Message, nodeSummary(wf))
 		// The rollout step exits 3 (undone), which the retry expression
@@ -172,24 +178,28 @@ func TestWorkflowsOnNode(t *testing.T) {
 				t.Fatalf("ARGODEPLOY_E2E_NODE_PUSHES=%q", s)
 			}
 		}
-		var toRoute, toRollout, toRolled []time.Duration
+		var toCreated, toRoute, toRollout, toRolled []time.Duration
 		for i := range n {
 			digest := wfnodeRepo + "@" + importVariant(ctx, t, node, fmt.Sprintf("p%d", i), 100+i)
-			created := time.Now()
-			p := w.push("api", digest, wfnodeRepo+fmt.Sprintf(":p%d", i))
+			p := w.publishImage(ps, "api", digest, wfnodeRepo+fmt.Sprintf(":p%d", i))
 			wf := w.waitPhase(p.Name, wfv1.WorkflowSucceeded, 8*time.Minute)
 			running := watch.running(t, wf)
 			rolled := watch.rolledAt(t, digest)
-			toRoute = append(toRoute, running[render.RouteTemplate].Sub(created))
-			toRollout = append(toRollout, running[render.RolloutTemplate].Sub(created))
-			toRolled = append(toRolled, rolled.Sub(created))
-			t.Logf("push %d (%s): route pod Running %.1fs, rollout pod Running %.1fs, shop/api rolled %.1fs after the Workflow's create call",
-				i+1, wf.Name, toRoute[i].Seconds(), toRollout[i].Seconds(), toRolled[i].Seconds())
+			seen := w.seenAt(wf.Name)
+			if seen.IsZero() {
+				t.Fatalf("Workflow %s never seen by the watch", wf.Name)
+			}
+			toCreated = append(toCreated, seen.Sub(p.sent))
+			toRoute = append(toRoute, running[render.RouteTemplate].Sub(p.sent))
+			toRollout = append(toRollout, running[render.RolloutTemplate].Sub(p.sent))
+			toRolled = append(toRolled, rolled.Sub(p.sent))
+			t.Logf("push %d (%s): after the publish, Workflow created %.2fs, route pod Running %.1fs, rollout pod Running %.1fs, shop/api rolled %.1fs",
+				i+1, wf.Name, toCreated[i].Seconds(), toRoute[i].Seconds(), toRollout[i].Seconds(), toRolled[i].Seconds())
 		}
 		for _, f := range []struct {
 			name string
 			d    []time.Duration
-		}{{"workflow-to-route-pod-running", toRoute}, {"workflow-to-rollout-pod-running", toRollout}, {"workflow-to-deployment-rolled", toRolled}} {
+		}{{"publish-to-workflow-created", toCreated}, {"publish-to-route-pod-running", toRoute}, {"publish-to-rollout-pod-running", toRollout}, {"publish-to-deployment-rolled", toRolled}} {
 			sorted := slices.Clone(f.d)
 			slices.Sort(sorted)
 			median, p90 := sorted[len(sorted)/2], sorted[len(sorted)*9/10]
@@ -197,6 +207,127 @@ func TestWorkflowsOnNode(t *testing.T) {
 			fmt.Printf("BenchmarkE2ENode/%s\t%d\t%d ns/op\t%d p90-ns\n", f.name, n, median.Nanoseconds(), p90.Nanoseconds())
 		}
 	})
+}
+
+// startEventsOnNode starts what brings a push to a Workflow, every part
+// on the node as a cluster runs it: the Pub/Sub emulator on the host's
+// address (which pods reach) with the gcr topic; the Argo Events
+// controller, whose JetStream StatefulSet (three nats-server pods, each
+// with a volume: hostPath PersistentVolumes of the node), EventSource and
+// Sensor Deployments run as pods of the images imported here, under Pod
+// Security restricted in the pipeline's namespace. The generated pipeline
+// is applied as generated, but for one edit: the EventSource's container
+// gets PUBSUB_EMULATOR_HOST (Google's client then talks to the emulator).
+// It returns once the bus's pods are Ready, the EventSource listens to its
+// subscription and the Sensor has subscribed to the bus.
+func startEventsOnNode(ctx context.Context, t *testing.T, e *testenv.Env, step func(string, func() error), api *testenv.APIServer, node *testenv.Node) *testenv.PubSub {
+	t.Helper()
+	var ps *testenv.PubSub
+	step("start pubsub emulator on "+api.HostIP, func() (err error) { ps, err = e.StartPubSubAt(ctx, api.HostIP); return })
+	step("create topic gcr", func() error { return ps.CreateTopic(ctx, wfProject, "gcr") })
+	step("import argo-events, nats and stand-in sidecar images", func() error {
+		for _, im := range []struct {
+			ref   string
+			build func() (v1.Image, error)
+		}{
+			{testenv.ArgoEventsImage, testenv.ArgoEventsImageBuilt},
+			{testenv.NATSImage, testenv.NATSImageBuilt},
+			{testenv.NATSReloaderImage, testenv.StandInImage},
+			{testenv.NATSExporterImage, testenv.StandInImage},
+		} {
+			img, err := im.build()
+			if err != nil {
+				return err
+			}
+			if err := node.ImportBuilt(ctx, im.ref, img); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	step("create the bus's volumes", func() error {
+		return node.CreateVolumes(ctx, "1Gi", "eventbus-0", "eventbus-1", "eventbus-2")
+	})
+	applyPipeline(ctx, t, step, api, generateWith(t, wfnodeMapping), pipelineN, "shop")
+	mustKubectl(ctx, t, api, "", "label", "namespace", pipelineN, "pod-security.kubernetes.io/enforce=restricted")
+	env, err := json.Marshal([]corev1.EnvVar{{Name: "PUBSUB_EMULATOR_HOST", Value: ps.Host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustKubectl(ctx, t, api, "", "patch", "eventsource", "wfnode", "-n", pipelineN, "--type", "json",
+		"-p", `[{"op":"add","path":"/spec/template/container/env","value":`+string(env)+`}]`)
+	step("start argo-events controller", func() error {
+		_, err := e.StartEventsController(ctx, api, testenv.EventsControllerConfig())
+		return err
+	})
+	start := time.Now()
+	waitPodsReady(ctx, t, api, node, pipelineN, "eventbus-name=default", 3, 5*time.Minute)
+	t.Logf("JetStream StatefulSet: 3 pods Ready %.1fs after the controller started", time.Since(start).Seconds())
+	waitPodsReady(ctx, t, api, node, pipelineN, "eventsource-name=wfnode", 1, 3*time.Minute)
+	waitPodLog(ctx, t, api, pipelineN, "eventsource-name=wfnode", "listening for messages from PubSub", 3*time.Minute)
+	waitPodsReady(ctx, t, api, node, pipelineN, "sensor-name=wfnode", 1, 3*time.Minute)
+	waitPodLog(ctx, t, api, pipelineN, "sensor-name=wfnode", "Subscribing to subject", 3*time.Minute)
+	t.Logf("EventSource and Sensor pods listening %.1fs after the controller started", time.Since(start).Seconds())
+	return ps
+}
+
+// waitPodsReady waits until selector's pods in namespace are n, each on
+// the node, Ready, every container ready and a running task of
+// containerd's, and fails the test with their state after timeout.
+func waitPodsReady(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node, namespace, selector string, n int, timeout time.Duration) []corev1.Pod {
+	t.Helper()
+	var pods corev1.PodList
+	err := testenv.WaitFor(ctx, fmt.Sprintf("%d pods of %s Ready", n, selector), timeout, nil, func(ctx context.Context) error {
+		getObject(ctx, t, api, &pods, "pods", "-n", namespace, "-l", selector)
+		if len(pods.Items) != n {
+			return fmt.Errorf("%d pods", len(pods.Items))
+		}
+		tasks, err := node.Ctr(ctx, "tasks", "ls")
+		if err != nil {
+			return err
+		}
+		for _, p := range pods.Items {
+			ready := false
+			for _, c := range p.Status.Conditions {
+				ready = ready || c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+			}
+			if !ready || p.Spec.NodeName != node.Name || len(p.Status.ContainerStatuses) != len(p.Spec.Containers) {
+				return fmt.Errorf("pod %s: node %q, phase %s, conditions %+v, containers %+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.Conditions, p.Status.ContainerStatuses)
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if id := strings.TrimPrefix(cs.ContainerID, "containerd://"); !cs.Ready || cs.State.Running == nil || !taskRunning(tasks, id) {
+					return fmt.Errorf("pod %s: container %s %+v, not a running task of containerd", p.Name, cs.Name, cs.State)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		events, _ := api.Kubectl(ctx, "", "get", "events", "-n", namespace, "--sort-by=.lastTimestamp")
+		t.Fatalf("%v\nevents in %s:\n%s", err, namespace, events)
+	}
+	return pods.Items
+}
+
+// waitPodLog waits until the log of selector's pod (its first container)
+// holds text, as kubectl logs reads it from the kubelet.
+func waitPodLog(ctx context.Context, t *testing.T, api *testenv.APIServer, namespace, selector, text string, timeout time.Duration) {
+	t.Helper()
+	var last string
+	err := testenv.WaitFor(ctx, fmt.Sprintf("%q in the log of %s", text, selector), timeout, nil, func(ctx context.Context) error {
+		out, err := api.Kubectl(ctx, "", "logs", "-n", namespace, "-l", selector, "--tail=-1")
+		if err != nil {
+			return err
+		}
+		last = out
+		if !strings.Contains(out, text) {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v; log:\n%s", err, last)
+	}
 }
 
 // importVariant imports on the node, as wfnodeRepo:tag and by its digest,

@@ -304,7 +304,8 @@ type workflowRun struct {
 	at        time.Time
 
 	mu      sync.Mutex
-	ended   map[string]time.Time // by the watch: when each Workflow ended
+	seen    map[string]time.Time // by the watch: when each Workflow was first seen
+	ended   map[string]time.Time // when each Workflow ended
 	deleted map[string]time.Time // and when the apiserver announced its deletion
 }
 
@@ -325,8 +326,11 @@ func newWorkflowRun(ctx context.Context, t *testing.T, api *testenv.APIServer, m
 	if w.stepToken, err = api.CreateToken(ctx, ns, w.tmpl.Spec.ServiceAccountName); err != nil {
 		t.Fatal(err)
 	}
-	w.ended, w.deleted = map[string]time.Time{}, map[string]time.Time{}
+	w.seen, w.ended, w.deleted = map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
 	watchEach(ctx, t, api, &w.mu, func(ev testenv.WatchEvent, wf *wfv1.Workflow) {
+		if _, ok := w.seen[wf.Name]; !ok {
+			w.seen[wf.Name] = ev.Seen
+		}
 		if !wf.Status.FinishedAt.IsZero() {
 			w.ended[wf.Name] = wf.Status.FinishedAt.Time
 		}
@@ -375,7 +379,8 @@ func generateWith(t *testing.T, file string) string {
 // wfPush is a Workflow created for a push.
 type wfPush struct {
 	Name, service, digest, tag string
-	at                         time.Time
+	at                         time.Time // its publish time, as the Workflow's parameter has it
+	sent                       time.Time // publishImage: when the test published it
 }
 
 // create publishes nothing: it creates, as the Sensor's ServiceAccount,
@@ -439,8 +444,17 @@ func (w *workflowRun) createPush(p *wfPush) {
 func (w *workflowRun) publish(ps *testenv.PubSub, service, tag, pair string) *wfPush {
 	w.t.Helper()
 	image := wfRegistry + service
-	p := &wfPush{service: service, digest: image + "@sha256:" + strings.Repeat(pair, 32), tag: image + ":" + tag}
+	return w.publishImage(ps, service, image+"@sha256:"+strings.Repeat(pair, 32), image+":"+tag)
+}
+
+// publishImage publishes a push of digest (REPO@sha256:...) and tag
+// (REPO:TAG) to the emulator's topic and waits for the Workflow the Sensor
+// creates for it. p.sent is when the publish call began.
+func (w *workflowRun) publishImage(ps *testenv.PubSub, service, digest, tag string) *wfPush {
+	w.t.Helper()
+	p := &wfPush{service: service, digest: digest, tag: tag}
 	msg := fmt.Sprintf(`{"action":"INSERT","digest":%q,"tag":%q}`, p.digest, p.tag)
+	p.sent = time.Now()
 	if _, err := ps.Publish(w.ctx, wfProject, "gcr", []byte(msg)); err != nil {
 		w.t.Fatal(err)
 	}
@@ -456,6 +470,13 @@ func (w *workflowRun) publish(ps *testenv.PubSub, service, tag, pair string) *wf
 	}
 	w.t.Logf("published %s: the Sensor created Workflow %s/%s", msg, w.ns, p.Name)
 	return p
+}
+
+// seenAt is when the watch first saw Workflow name.
+func (w *workflowRun) seenAt(name string) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seen[name]
 }
 
 // get reads a Workflow.
