@@ -207,6 +207,14 @@ func TestWorkflowsOnNode(t *testing.T) {
 			fmt.Printf("BenchmarkE2ENode/%s\t%d\t%d ns/op\t%d p90-ns\n", f.name, n, median.Nanoseconds(), p90.Nanoseconds())
 		}
 	})
+
+	// The reconcile CronWorkflow's passes ran beside (every 5 minutes): what
+	// became of them, for the README (their registry is not reachable).
+	var cron wfv1.WorkflowList
+	getObject(ctx, t, api, &cron, "workflows", "-n", pipelineN, "-l", "workflows.argoproj.io/cron-workflow=wfnode-reconcile")
+	for _, wf := range cron.Items {
+		t.Logf("reconcile pass %s: %s %s", wf.Name, wf.Status.Phase, wf.Status.Message)
+	}
 }
 
 // startEventsOnNode starts what brings a push to a Workflow, every part
