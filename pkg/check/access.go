@@ -266,7 +266,8 @@ func (a *access) require(account string, n need) { a.needs[account] = append(a.n
 // the same cache entries): a repeat of the same rule is left out, and a
 // missing grant is reported where it was first needed.
 func (a *access) requireOnce(account string, n need) {
-	k := fmt.Sprintf("%s\x00%s\x00%v\x00%v\x00%v\x00%v", account, n.namespace, n.rule.APIGroups, n.rule.Resources, n.rule.ResourceNames, n.rule.Verbs)
+	k := strings.Join(slices.Concat([]string{account, n.namespace}, n.rule.APIGroups, []string{"\x01"}, n.rule.Resources,
+		[]string{"\x01"}, n.rule.ResourceNames, []string{"\x01"}, n.rule.Verbs), "\x00")
 	if a.required[k] {
 		return
 	}
@@ -882,18 +883,19 @@ func (a *access) compare(decoded []runtime.Object) {
 // names: Kubernetes' Covers compares resource names by scanning, so a Role
 // naming thousands of Deployments would make each question cost thousands.
 type ruleSet struct {
-	rules []rbacv1.PolicyRule
-	names []map[string]bool // per rule, its resource names; nil when it names none (all)
+	rules   []rbacv1.PolicyRule
+	unnamed []int            // the rules that name no resource (all)
+	byName  map[string][]int // resource name → the rules naming it
 }
 
 func newRuleSet(rules []rbacv1.PolicyRule) *ruleSet {
-	s := &ruleSet{rules: rules, names: make([]map[string]bool, len(rules))}
+	s := &ruleSet{rules: rules, byName: map[string][]int{}}
 	for i, r := range rules {
-		if len(r.ResourceNames) > 0 {
-			s.names[i] = map[string]bool{}
-			for _, n := range r.ResourceNames {
-				s.names[i][n] = true
-			}
+		if len(r.ResourceNames) == 0 {
+			s.unnamed = append(s.unnamed, i)
+		}
+		for _, n := range slices.Compact(slices.Sorted(slices.Values(r.ResourceNames))) {
+			s.byName[n] = append(s.byName[n], i)
 		}
 	}
 	return s
@@ -910,21 +912,19 @@ func (s *ruleSet) about(names []string) []rbacv1.PolicyRule {
 	if len(names) == 0 {
 		return s.rules
 	}
-	var out []rbacv1.PolicyRule
-	for i, r := range s.rules {
-		if s.names[i] == nil {
-			out = append(out, r)
-			continue
+	kept := map[int][]string{}
+	for _, n := range names {
+		for _, i := range s.byName[n] {
+			kept[i] = append(kept[i], n)
 		}
-		var kept []string
-		for _, n := range names {
-			if s.names[i][n] {
-				kept = append(kept, n)
-			}
-		}
-		if len(kept) > 0 {
-			r.ResourceNames = kept
-			out = append(out, r)
+	}
+	which := slices.AppendSeq(slices.Clone(s.unnamed), maps.Keys(kept))
+	slices.Sort(which)
+	out := make([]rbacv1.PolicyRule, len(which))
+	for j, i := range which {
+		out[j] = s.rules[i]
+		if names, ok := kept[i]; ok {
+			out[j].ResourceNames = names
 		}
 	}
 	return out
