@@ -12,7 +12,11 @@ import (
 	"strconv"
 	"strings"
 
+	goruntime "runtime"
+
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/check"
@@ -344,11 +348,11 @@ const schemaValidator = "json-schema"
 // is left out: the schema layer already says the same, at the field.
 func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) report {
 	objs := make([]runtime.Object, len(docs))
+	schemaProblems := readEach(docs, objs, opts)
 	where := map[string]manifest.Doc{}
 	files := map[string]bool{}
 	var twice []manifest.Doc // the second and later of one kind, namespace and name
-	for i, d := range docs {
-		objs[i] = d.Object
+	for _, d := range docs {
 		key := objectKey(d.Object.GetKind(), d.Object.GetNamespace(), d.Object.GetName())
 		if _, dup := where[key]; dup {
 			twice = append(twice, d)
@@ -375,21 +379,14 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 		}
 	}
 	schemaFailed := map[string]bool{} // objects whose decode errors the schema layer already explains
-	schemaResults := validateSchemas(docs, schema.Options{Relaxed: opts.AllowUnknownFields})
-	opts.ParseCommand = parseStep
-	results := check.All(ctx, objs, opts)
-	for i, d := range docs {
-		o := d.Object
-		key := objectKey(o.GetKind(), o.GetNamespace(), o.GetName())
-		for _, p := range <-schemaResults[i] {
-			line, col := d.Position(p.Path)
-			if p.Path == "" {
-				line, col = d.Line, 1
-			}
-			rep.Problems = append(rep.Problems, problem{d.File, line, col, o.GetKind(), o.GetNamespace(), o.GetName(), p.Path, p.Message, check.LayerSchema, schemaValidator, severityError})
-			invalid[key], schemaFailed[key] = true, true
+	for _, found := range schemaProblems {
+		for _, p := range found {
+			rep.Problems = append(rep.Problems, p)
+			invalid[objectKey(p.Kind, p.Namespace, p.Name)], schemaFailed[objectKey(p.Kind, p.Namespace, p.Name)] = true, true
 		}
 	}
+	opts.ParseCommand = parseStep
+	results := check.All(ctx, objs, opts)
 	for _, r := range results {
 		key := objectKey(r.Kind, r.Namespace, r.Name)
 		if r.Validator == check.DecodeValidator && schemaFailed[key] {
@@ -439,33 +436,51 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 	return rep
 }
 
-// validateSchemas starts checking each doc against its kind's schema, one
-// goroutine per kind (compiling a kind's schema is most of the cost of a
-// small run, and independent of the other layers), and returns where each
-// doc's problems will arrive. A doc of a kind without a schema gets none.
-func validateSchemas(docs []manifest.Doc, opts schema.Options) []chan []schema.Problem {
-	results := make([]chan []schema.Problem, len(docs))
-	byKind := map[string][]int{}
-	for i, d := range docs {
-		results[i] = make(chan []schema.Problem, 1)
-		k := d.Object.GetAPIVersion() + "/" + d.Object.GetKind()
-		byKind[k] = append(byKind[k], i)
-	}
-	for _, indexes := range byKind {
-		go func() {
-			for _, i := range indexes {
-				problems, err := schema.Validate(docs[i].Object.Object, opts)
-				switch {
-				case errors.Is(err, schema.ErrNoSchema):
-					problems = nil
-				case err != nil:
-					problems = []schema.Problem{{Message: err.Error()}}
-				}
-				results[i] <- problems
+// readEach checks each doc against its kind's JSON Schema and decodes it
+// for the checks into objs, on every CPU, and returns each doc's schema
+// problems, placed. A doc that decodes keeps only its apiVersion, kind,
+// namespace and name (nameOnly): the checks need no more of it.
+func readEach(docs []manifest.Doc, objs []runtime.Object, opts check.Options) [][]problem {
+	found := make([][]problem, len(docs))
+	var g errgroup.Group
+	g.SetLimit(goruntime.GOMAXPROCS(0))
+	for i := range docs {
+		g.Go(func() error {
+			d := &docs[i]
+			o := d.Object
+			problems, err := schema.Validate(o.Object, schema.Options{Relaxed: opts.AllowUnknownFields})
+			switch {
+			case errors.Is(err, schema.ErrNoSchema):
+				problems = nil
+			case err != nil:
+				problems = []schema.Problem{{Message: err.Error()}}
 			}
-		}()
+			for _, p := range problems {
+				line, col := d.Position(p.Path)
+				if p.Path == "" {
+					line, col = d.Line, 1
+				}
+				found[i] = append(found[i], problem{d.File, line, col, o.GetKind(), o.GetNamespace(), o.GetName(), p.Path, p.Message, check.LayerSchema, schemaValidator, severityError})
+			}
+			objs[i] = o
+			if typed, err := check.Decode(o, !opts.AllowUnknownFields); err == nil && typed != runtime.Object(o) {
+				objs[i], d.Object = typed, nameOnly(o)
+			}
+			return nil
+		})
 	}
-	return results
+	g.Wait()
+	return found
+}
+
+// nameOnly is o's apiVersion, kind, namespace and name.
+func nameOnly(o *unstructured.Unstructured) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(o.GetAPIVersion())
+	u.SetKind(o.GetKind())
+	u.SetNamespace(o.GetNamespace())
+	u.SetName(o.GetName())
+	return u
 }
 
 // finding is one leaf of a check's error: a message and the field path it

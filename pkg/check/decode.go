@@ -55,7 +55,7 @@ func (in *inputs) skipped(i int) bool { return in.errs[i] != nil }
 // wrong apiVersion, a value of the wrong type): its controller cannot
 // read it either.
 func standIn(u *unstructured.Unstructured) kruntime.Object {
-	if obj, err := decode(u, false); err == nil {
+	if obj, err := Decode(u, false); err == nil {
 		if _, still := obj.(*unstructured.Unstructured); !still {
 			return obj
 		}
@@ -74,7 +74,7 @@ func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []er
 		g.Go(func() error {
 			decoded[i] = objs[i]
 			if u, ok := objs[i].(*unstructured.Unstructured); ok {
-				decoded[i], errs[i] = decode(u, strict)
+				decoded[i], errs[i] = Decode(u, strict)
 			}
 			return nil // each object's error is its own
 		})
@@ -83,9 +83,10 @@ func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []er
 	return decoded, errs
 }
 
-// decode converts an unstructured object of a kind in kinds.ByGroupKind to its
+// Decode converts an unstructured object of a kind in kinds.ByGroupKind to its
 // type, reporting unknown fields if strict. It returns other objects, and
-// objects it cannot convert, as they are.
+// objects it cannot convert, as they are. All takes the objects it returns
+// as they are: the caller may decode each as it is read and let go of u.
 //
 // The verdict and the object are apimachinery's
 // FromUnstructuredWithValidation's. An object that decodes cleanly is
@@ -95,11 +96,11 @@ func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []er
 // field it learns, which costs some 45 ms of CPU in a fresh process for
 // the Argo types. Anything the JSON decoder rejects goes to the converter,
 // so errors are the converter's own.
-func decode(u *unstructured.Unstructured, strict bool) (kruntime.Object, error) {
+func Decode(u *unstructured.Unstructured, strict bool) (kruntime.Object, error) {
 	return decodeData(u, nil, strict)
 }
 
-// decodeData is decode for u whose JSON is data, or nil to marshal u.
+// decodeData is Decode for u whose JSON is data, or nil to marshal u.
 func decodeData(u *unstructured.Unstructured, data []byte, strict bool) (kruntime.Object, error) {
 	gvk := u.GroupVersionKind()
 	typed, ok := kinds.ByGroupKind[gvk.GroupKind()]

@@ -6,9 +6,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// Decode is decode, for the tests of package check_test.
-var Decode = decode
-
 // ConvertSlow decodes u, of a kind in kinds.ByGroupKind, with apimachinery's
 // converter alone: the verdict and object Decode must reproduce.
 func ConvertSlow(u *unstructured.Unstructured, strict bool) (runtime.Object, error) {

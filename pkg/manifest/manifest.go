@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -30,17 +31,37 @@ type Doc struct {
 	File   string
 	Line   int
 	Object *unstructured.Unstructured
-	node   *yaml.Node
+	src    *source // the data it was parsed from, for Position
+	index  int     // its document's place in src
+}
+
+// source is the data of a file; its node trees are not kept while the
+// objects are checked, but parsed again when a position is first asked.
+type source struct {
+	data  []byte
+	once  sync.Once
+	nodes []*yaml.Node // the documents, in order
+}
+
+// node is the root of the document at index.
+func (s *source) node(index int) *yaml.Node {
+	s.once.Do(func() {
+		dec := yaml.NewDecoder(bytes.NewReader(s.data))
+		for n := new(yaml.Node); dec.Decode(n) == nil; n = new(yaml.Node) {
+			s.nodes = append(s.nodes, n)
+		}
+	})
+	return s.nodes[index].Content[0]
 }
 
 // Position returns the line and column of the field at path in the
 // document, e.g. "spec.triggers[0].template.name". When the path does not
 // exist it returns the deepest part that does.
 func (d Doc) Position(path string) (line, column int) {
-	if d.node == nil {
+	if d.src == nil {
 		return d.Line, 0
 	}
-	n, key, _ := yamlnode.Follow(d.node, splitPath(path))
+	n, key, _ := yamlnode.Follow(d.src.node(d.index), splitPath(path))
 	if key != nil {
 		n = key
 	}
@@ -189,7 +210,8 @@ func expand(path string) ([]string, error) {
 func Parse(file string, data []byte) ([]Doc, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []Doc
-	for {
+	src := &source{data: data}
+	for index := 0; ; index++ {
 		var node yaml.Node
 		err := dec.Decode(&node)
 		if errors.Is(err, io.EOF) {
@@ -206,7 +228,7 @@ func Parse(file string, data []byte) ([]Doc, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
 		}
-		docs = append(docs, Doc{File: file, Line: line, Object: obj, node: node.Content[0]})
+		docs = append(docs, Doc{File: file, Line: line, Object: obj, src: src, index: index})
 	}
 }
 
