@@ -151,7 +151,7 @@ type access struct {
 	matchers      map[string]*matcher      // compiled filters, by path and values
 	generatedDeps map[[2]int]bool          // per Sensor and dependency: its filters are generate's (generated)
 	entries       map[string][]cacheEntry  // cache ConfigMap key → its decoded entries
-	required      map[string]bool          // requireOnce's needs recorded
+	required      map[[6]string]bool       // requireOnce's needs recorded
 
 	broken  map[string]bool   // objects that did not decode, by kind/namespace/name
 	partial bool              // some needs are unknown: an object did not decode or a template is missing
@@ -174,7 +174,7 @@ func newAccess(decoded []runtime.Object, opts Options) *access {
 	a := &access{
 		opts: opts, accounts: map[string]bool{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]bool{},
 		roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{}, roleIndex: map[any]int{}, templates: map[string]*wfv1.WorkflowTemplate{},
-		cacheImages: map[int]map[string]bool{}, cacheNames: map[int][]string{}, caches: map[string]*mappedPushes{}, matchers: map[string]*matcher{}, generatedDeps: map[[2]int]bool{}, entries: map[string][]cacheEntry{}, required: map[string]bool{},
+		cacheImages: map[int]map[string]bool{}, cacheNames: map[int][]string{}, caches: map[string]*mappedPushes{}, matchers: map[string]*matcher{}, generatedDeps: map[[2]int]bool{}, entries: map[string][]cacheEntry{}, required: map[[6]string]bool{},
 		needs: map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
 	}
 	for i, obj := range decoded {
@@ -266,8 +266,8 @@ func (a *access) require(account string, n need) { a.needs[account] = append(a.n
 // the same cache entries): a repeat of the same rule is left out, and a
 // missing grant is reported where it was first needed.
 func (a *access) requireOnce(account string, n need) {
-	k := strings.Join(slices.Concat([]string{account, n.namespace}, n.rule.APIGroups, []string{"\x01"}, n.rule.Resources,
-		[]string{"\x01"}, n.rule.ResourceNames, []string{"\x01"}, n.rule.Verbs), "\x00")
+	r := n.rule
+	k := [6]string{account, n.namespace, strings.Join(r.APIGroups, "\x00"), strings.Join(r.Resources, "\x00"), strings.Join(r.ResourceNames, "\x00"), strings.Join(r.Verbs, "\x00")}
 	if a.required[k] {
 		return
 	}

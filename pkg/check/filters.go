@@ -107,7 +107,7 @@ func (a *access) exactFilters(i int, s *eventsv1alpha1.Sensor) {
 // writes for them, by field, and the entries by image.
 type mappedPushes struct {
 	want    map[string][]eventsv1alpha1.DataFilter
-	byImage map[string]mapping.Service
+	byImage map[string]*mapping.Service
 	images  map[string]bool
 }
 
@@ -118,12 +118,13 @@ func (a *access) cache(i int) *mappedPushes {
 	if c, ok := a.caches[k]; ok {
 		return c
 	}
-	c := &mappedPushes{want: map[string][]eventsv1alpha1.DataFilter{}, byImage: map[string]mapping.Service{}, images: map[string]bool{}}
+	c := &mappedPushes{want: map[string][]eventsv1alpha1.DataFilter{}, byImage: map[string]*mapping.Service{}, images: map[string]bool{}}
 	var services []mapping.Service
 	for _, name := range a.cacheNames[i] {
-		for _, e := range a.entries[name] {
+		for j := range a.entries[name] {
+			e := &a.entries[name][j]
 			if _, seen := c.byImage[e.svc.Image]; !seen {
-				c.byImage[e.svc.Image] = e.svc
+				c.byImage[e.svc.Image] = &e.svc
 				c.images[e.svc.Image] = true
 				services = append(services, e.svc)
 			}
@@ -202,7 +203,7 @@ func (a *access) fieldAdmits(i int, path, field string, data []eventsv1alpha1.Da
 }
 
 // generated is generated for dependency d of Sensor i, once.
-func (a *access) generated(i, d int, data []eventsv1alpha1.DataFilter, byImage map[string]mapping.Service) bool {
+func (a *access) generated(i, d int, data []eventsv1alpha1.DataFilter, byImage map[string]*mapping.Service) bool {
 	k := [2]int{i, d}
 	if g, ok := a.generatedDeps[k]; ok {
 		return g
@@ -215,7 +216,7 @@ func (a *access) generated(i, d int, data []eventsv1alpha1.DataFilter, byImage m
 // generated reports whether data are the filters generate writes for the
 // services (by image) whose images its digest filter lists: then they
 // admit what they must, and no more.
-func generated(data []eventsv1alpha1.DataFilter, byImage map[string]mapping.Service) bool {
+func generated(data []eventsv1alpha1.DataFilter, byImage map[string]*mapping.Service) bool {
 	var services []mapping.Service
 	for _, f := range data {
 		if f.Path != "body.digest" || len(f.Value) != 1 || services != nil {
@@ -230,7 +231,7 @@ func generated(data []eventsv1alpha1.DataFilter, byImage map[string]mapping.Serv
 			if !mapped {
 				return false
 			}
-			services = append(services, svc)
+			services = append(services, *svc)
 		}
 	}
 	if services == nil {
@@ -387,7 +388,7 @@ func (a *access) mappedPushesAdmitted(decoded []runtime.Object) {
 						continue
 					}
 					admitted[image] = true
-					a.refusedPushes(i, fmt.Sprintf("spec.dependencies[%d]", d), data, cache.byImage[image])
+					a.refusedPushes(i, fmt.Sprintf("spec.dependencies[%d]", d), data, *cache.byImage[image])
 				}
 			}
 		}
