@@ -8,11 +8,10 @@ import (
 	"io"
 	"os"
 	"regexp"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
-
-	goruntime "runtime"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
