@@ -103,13 +103,14 @@ release-check: release
 e2e:
 	.ci/e2e-install && $(GO) test -tags e2e -count=1 -timeout 30m -skip '$(E2E_FAULTS)|$(E2E_NODE)|TestLatencyAtScale' ./pkg/testenv/
 
-# e2e-node runs the whole chain on the real node (TestWorkflowsOnNode: the
-# Argo Events controller's JetStream, EventSource and Sensor pods, the Argo
-# Workflows controller's step pods; a release, an undo, then
-# E2E_NODE_PUSHES pushes timed from their publish), and writes the
-# BenchmarkE2ENode lines into bin/e2e-node.txt, which the next make bench
-# reports.
-E2E_NODE := TestWorkflowsOnNode
+# e2e-node runs the tests on the real node: TestNodeRunsPods (pods of the
+# pipeline's kinds, the steps run as pods) and TestWorkflowsOnNode (the
+# whole chain: the Argo Events controller's JetStream, EventSource and
+# Sensor pods, the Argo Workflows controller's step pods; a release, an
+# undo, then E2E_NODE_PUSHES pushes timed from their publish), and writes
+# the BenchmarkE2ENode lines into bin/e2e-node.txt, which the next make
+# bench reports.
+E2E_NODE := TestNodeRunsPods|TestWorkflowsOnNode
 E2E_NODE_PUSHES := 20
 e2e-node:
 	mkdir -p bin

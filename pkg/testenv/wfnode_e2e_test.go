@@ -214,6 +214,8 @@ func TestWorkflowsOnNode(t *testing.T) {
 	getObject(ctx, t, api, &cron, "workflows", "-n", pipelineN, "-l", "workflows.argoproj.io/cron-workflow=wfnode-reconcile")
 	for _, wf := range cron.Items {
 		t.Logf("reconcile pass %s: %s %s", wf.Name, wf.Status.Phase, wf.Status.Message)
+		out, err := api.Kubectl(ctx, "", "logs", "-n", pipelineN, "-l", argoLabelWorkflow+"="+wf.Name, "-c", "main", "--tail=20")
+		t.Logf("its step's log (%v):\n%s", err, out)
 	}
 }
 
