@@ -37,11 +37,13 @@ mutation:
 	ARGODEPLOY_MUTATION_ALL=1 $(GO) test -count=1 -timeout 30m -run TestMutationScore -v ./cmd/argodeploy/
 
 # race runs the tests of the packages that work on several goroutines
-# (parallel rendering, decoding, replay, cache warming) under the race
-# detector: two to three minutes.
+# (parallel rendering, decoding, replay, cache warming), and validate's
+# tests (each document checked and decoded as it is read, on every CPU),
+# under the race detector: about five minutes.
 RACE_PKGS := ./pkg/rollout/ ./pkg/manifest/ ./pkg/kinds/ ./pkg/simulate/ ./pkg/output/ ./pkg/render/ ./pkg/check/ ./pkg/schema/ ./pkg/mapping/
 race:
 	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -race -count=1 -run Validate ./cmd/argodeploy/
 
 # lint is what make test checks first: gofmt and go vet.
 lint: fmt-check vet
