@@ -133,8 +133,9 @@ func TestParametersMatchArgoEvents(t *testing.T) {
 	t.Logf("%d parameters checked", checked)
 }
 
-// largeIndex is a destination segment that indexes an array past 9,999.
-var largeIndex = regexp.MustCompile(`(^|\.)[0-9]{5,}(\.|$)`)
+// largeIndex is a destination segment that indexes an array past 99,999
+// (leading zeros aside): sjson fills the array up to it.
+var largeIndex = regexp.MustCompile(`(^|\.)0*[1-9][0-9]{5,}(\.|$)`)
 
 // FuzzParametersMatchArgoEvents: TestParametersMatchArgoEvents with any
 // event data, key, template, default and destination.
@@ -143,6 +144,8 @@ func FuzzParametersMatchArgoEvents(f *testing.F) {
 	f.Add(`a: [1, 2]`, uint8(1), "a.1", `{{ .Input.a }}`, "", "spec.x", uint8(0x3f))
 	f.Add(`{"k":{"v":[1]}}`, uint8(0), "k", `{{ .Input.k.v | len }}`, "", "metadata.name", uint8(0x15))
 	f.Add(`{"k":"v"}`, uint8(0), "k", "", "", "spec.arguments.parameters.9999.value", uint8(0))
+	f.Add(`{"k":"v"}`, uint8(0), "k", "", "", "spec.arguments.parameters.99999.value", uint8(0))
+	f.Add(`{"k":"v"}`, uint8(0), "k", "", "", "spec.x.0000000000001", uint8(0))
 	f.Add(`{"k":"v"}`, uint8(0), "k", "", "", "metadata.labels.x12345", uint8(0))
 	ts := &parsedTemplates{}
 	types := []string{"application/json", "application/yaml", "text/plain"}
