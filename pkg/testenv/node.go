@@ -93,16 +93,16 @@ func (e *Env) StartNode(ctx context.Context, api *APIServer) (*Node, error) {
 		return nil, fmt.Errorf("the apiserver advertises %s: the node's pods could not reach it (this host has no route out, so no address but loopback)", api.HostIP)
 	}
 	bins := map[string]string{}
-	for _, name := range []string{"kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager", "coredns"} {
-		version := KubernetesVersion
-		if name == "coredns" {
-			version = CoreDNSVersion
-		}
-		p, err := Binary(name + "-" + version)
+	for _, name := range []string{"kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager"} {
+		p, err := Binary(name + "-" + KubernetesVersion)
 		if err != nil {
 			return nil, err
 		}
 		bins[name] = p
+	}
+	coredns, err := Binary("coredns-" + CoreDNSVersion)
+	if err != nil {
+		return nil, err
 	}
 	pause, err := Binary(pauseBinary)
 	if err != nil {
@@ -158,7 +158,7 @@ func (e *Env) StartNode(ctx context.Context, api *APIServer) (*Node, error) {
 	if err := n.startControlPlaneParts(ctx, bins); err != nil {
 		return nil, err
 	}
-	if err := n.startDNS(ctx, bins["coredns"], kubeconfig); err != nil {
+	if err := n.startDNS(ctx, coredns, kubeconfig); err != nil {
 		return nil, err
 	}
 	if err := n.startKubelet(bins["kubelet"], kubeconfig); err != nil {

@@ -216,7 +216,7 @@ func nodeDeployment(ctx context.Context, t *testing.T, api *testenv.APIServer, n
 	mustKubectl(ctx, t, api, "", "create", "namespace", "apps")
 	applyObject(ctx, t, api, runningDeployment("apps", "target", busyboxImage, 2))
 	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/target", "-n", "apps", "--timeout", "3m")
-	before := readyPods(ctx, t, api, node, "apps", "app=target", 2)
+	before := readyPods(ctx, t, api, node, "apps", "app=target", 2, time.Minute)
 
 	mustKubectl(ctx, t, api, "", "rollout", "restart", "deployment/target", "-n", "apps")
 	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/target", "-n", "apps", "--timeout", "3m")
@@ -243,7 +243,7 @@ func nodeDeployment(ctx context.Context, t *testing.T, api *testenv.APIServer, n
 	if err != nil {
 		t.Fatal(err)
 	}
-	after = readyPods(ctx, t, api, node, "apps", "app=target", 2)
+	after = readyPods(ctx, t, api, node, "apps", "app=target", 2, time.Minute)
 	for _, p := range after {
 		for _, b := range before {
 			if p.Name == b.Name {
@@ -298,7 +298,7 @@ func nodeRelease(ctx context.Context, t *testing.T, api *testenv.APIServer, node
 	web.Spec.Template.Spec.Containers[0].Name = "web"
 	applyObject(ctx, t, api, web)
 	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/web", "-n", "shop", "--timeout", "3m")
-	before := readyPods(ctx, t, api, node, "shop", "app=web", 1)
+	before := readyPods(ctx, t, api, node, "shop", "app=web", 1, time.Minute)
 
 	tmpl := loadTemplate(ctx, t, api, pipelineN, "shop-rollout")
 	published := time.Now()
@@ -323,7 +323,7 @@ func nodeRelease(ctx context.Context, t *testing.T, api *testenv.APIServer, node
 	if d.Status.ReadyReplicas != 1 || d.Status.UpdatedReplicas != 1 || d.Status.ObservedGeneration != d.Generation {
 		t.Errorf("shop/web status %+v", d.Status)
 	}
-	after := readyPods(ctx, t, api, node, "shop", "app=web", 1)
+	after := readyPods(ctx, t, api, node, "shop", "app=web", 1, time.Minute)
 	if after[0].Name == before[0].Name {
 		t.Errorf("shop/web still runs pod %s", before[0].Name)
 	}
@@ -353,7 +353,7 @@ func nodeUndo(ctx context.Context, t *testing.T, api *testenv.APIServer, node *t
 	apiD.Spec.Template.Spec.Containers[0].Name = "api"
 	applyObject(ctx, t, api, apiD)
 	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/api", "-n", "shop", "--timeout", "3m")
-	before := readyPods(ctx, t, api, node, "shop", "app=api", 1)
+	before := readyPods(ctx, t, api, node, "shop", "app=api", 1, time.Minute)
 	var prev appsv1.Deployment
 	getObject(ctx, t, api, &prev, "deployment", "api", "-n", "shop")
 
@@ -590,32 +590,40 @@ func runningDeployment(namespace, name, img string, replicas int32) *appsv1.Depl
 	}
 }
 
-// readyPods reads the pods of selector, which must be n, each Ready on the
-// node with a container that is a running task of its containerd.
-func readyPods(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node, namespace, selector string, n int) []corev1.Pod {
+// readyPods waits until selector's pods in namespace are n, each on
+// the node, Ready, every container ready and a running task of
+// containerd's, and fails the test with their state after timeout.
+func readyPods(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node, namespace, selector string, n int, timeout time.Duration) []corev1.Pod {
 	t.Helper()
 	var pods corev1.PodList
-	getObject(ctx, t, api, &pods, "pods", "-n", namespace, "-l", selector)
-	tasks, err := node.Ctr(ctx, "tasks", "ls")
+	err := testenv.WaitFor(ctx, fmt.Sprintf("%d pods of %s Ready", n, selector), timeout, nil, func(ctx context.Context) error {
+		getObject(ctx, t, api, &pods, "pods", "-n", namespace, "-l", selector)
+		if len(pods.Items) != n {
+			return fmt.Errorf("%d pods", len(pods.Items))
+		}
+		tasks, err := node.Ctr(ctx, "tasks", "ls")
+		if err != nil {
+			return err
+		}
+		for _, p := range pods.Items {
+			ready := false
+			for _, c := range p.Status.Conditions {
+				ready = ready || c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+			}
+			if !ready || p.Spec.NodeName != node.Name || len(p.Status.ContainerStatuses) != len(p.Spec.Containers) {
+				return fmt.Errorf("pod %s: node %q, phase %s, conditions %+v, containers %+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.Conditions, p.Status.ContainerStatuses)
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if id := strings.TrimPrefix(cs.ContainerID, "containerd://"); !cs.Ready || cs.State.Running == nil || !taskRunning(tasks, id) {
+					return fmt.Errorf("pod %s: container %s %+v, not a running task of containerd", p.Name, cs.Name, cs.State)
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pods.Items) != n {
-		t.Fatalf("%d pods of %s in %s, want %d", len(pods.Items), selector, namespace, n)
-	}
-	for _, p := range pods.Items {
-		ready := false
-		for _, c := range p.Status.Conditions {
-			ready = ready || c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
-		}
-		cs := p.Status.ContainerStatuses
-		if !ready || p.Spec.NodeName != node.Name || len(cs) != 1 || !cs[0].Ready || cs[0].State.Running == nil {
-			t.Errorf("pod %s: node %q, conditions %+v, containers %+v", p.Name, p.Spec.NodeName, p.Status.Conditions, cs)
-			continue
-		}
-		if id := containerID(p); !taskRunning(tasks, id) {
-			t.Errorf("pod %s: container %s is not a running task of containerd:\n%s", p.Name, id, tasks)
-		}
+		events, _ := api.Kubectl(ctx, "", "get", "events", "-n", namespace, "--sort-by=.lastTimestamp")
+		t.Fatalf("%v\nevents in %s:\n%s", err, namespace, events)
 	}
 	return pods.Items
 }

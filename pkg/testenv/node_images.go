@@ -154,11 +154,19 @@ func StandInImage() (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	cf, err := base.ConfigFile()
+	return WithConfig(base, func(c *v1.Config) {
+		c.Entrypoint = []string{"/bin/sh", "-c", `trap "exit 0" TERM; sleep 2147483647 & wait`, "stand-in"}
+	})
+}
+
+// WithConfig is img with its configuration (entrypoint, environment...)
+// changed by edit.
+func WithConfig(img v1.Image, edit func(*v1.Config)) (v1.Image, error) {
+	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
 	cfg := cf.Config.DeepCopy()
-	cfg.Entrypoint = []string{"/bin/sh", "-c", `trap "exit 0" TERM; sleep 2147483647 & wait`, "stand-in"}
-	return mutate.Config(base, *cfg)
+	edit(cfg)
+	return mutate.Config(img, *cfg)
 }

@@ -18,7 +18,6 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
@@ -116,7 +115,7 @@ func TestWorkflowsOnNode(t *testing.T) {
 	target.Spec.Template.Spec.Containers[0].Name = "api"
 	applyObject(ctx, t, api, target)
 	mustKubectl(ctx, t, api, "", "rollout", "status", "deployment/api", "-n", "shop", "--timeout", "3m")
-	readyPods(ctx, t, api, node, "shop", "app=api", 1)
+	readyPods(ctx, t, api, node, "shop", "app=api", 1, time.Minute)
 
 	w := newWorkflowRun(ctx, t, api, wfnodeMapping, pipelineN, "wfnode")
 	watch := watchNode(ctx, t, api)
@@ -271,52 +270,14 @@ func startEventsOnNode(ctx context.Context, t *testing.T, e *testenv.Env, step f
 		return err
 	})
 	start := time.Now()
-	waitPodsReady(ctx, t, api, node, pipelineN, "eventbus-name=default", 3, 5*time.Minute)
+	readyPods(ctx, t, api, node, pipelineN, "eventbus-name=default", 3, 5*time.Minute)
 	t.Logf("JetStream StatefulSet: 3 pods Ready %.1fs after the controller started", time.Since(start).Seconds())
-	waitPodsReady(ctx, t, api, node, pipelineN, "eventsource-name=wfnode", 1, 3*time.Minute)
+	readyPods(ctx, t, api, node, pipelineN, "eventsource-name=wfnode", 1, 3*time.Minute)
 	waitPodLog(ctx, t, api, pipelineN, "eventsource-name=wfnode", "listening for messages from PubSub", 3*time.Minute)
-	waitPodsReady(ctx, t, api, node, pipelineN, "sensor-name=wfnode", 1, 3*time.Minute)
+	readyPods(ctx, t, api, node, pipelineN, "sensor-name=wfnode", 1, 3*time.Minute)
 	waitPodLog(ctx, t, api, pipelineN, "sensor-name=wfnode", "Subscribing to subject", 3*time.Minute)
 	t.Logf("EventSource and Sensor pods listening %.1fs after the controller started", time.Since(start).Seconds())
 	return ps
-}
-
-// waitPodsReady waits until selector's pods in namespace are n, each on
-// the node, Ready, every container ready and a running task of
-// containerd's, and fails the test with their state after timeout.
-func waitPodsReady(ctx context.Context, t *testing.T, api *testenv.APIServer, node *testenv.Node, namespace, selector string, n int, timeout time.Duration) []corev1.Pod {
-	t.Helper()
-	var pods corev1.PodList
-	err := testenv.WaitFor(ctx, fmt.Sprintf("%d pods of %s Ready", n, selector), timeout, nil, func(ctx context.Context) error {
-		getObject(ctx, t, api, &pods, "pods", "-n", namespace, "-l", selector)
-		if len(pods.Items) != n {
-			return fmt.Errorf("%d pods", len(pods.Items))
-		}
-		tasks, err := node.Ctr(ctx, "tasks", "ls")
-		if err != nil {
-			return err
-		}
-		for _, p := range pods.Items {
-			ready := false
-			for _, c := range p.Status.Conditions {
-				ready = ready || c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
-			}
-			if !ready || p.Spec.NodeName != node.Name || len(p.Status.ContainerStatuses) != len(p.Spec.Containers) {
-				return fmt.Errorf("pod %s: node %q, phase %s, conditions %+v, containers %+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.Conditions, p.Status.ContainerStatuses)
-			}
-			for _, cs := range p.Status.ContainerStatuses {
-				if id := strings.TrimPrefix(cs.ContainerID, "containerd://"); !cs.Ready || cs.State.Running == nil || !taskRunning(tasks, id) {
-					return fmt.Errorf("pod %s: container %s %+v, not a running task of containerd", p.Name, cs.Name, cs.State)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		events, _ := api.Kubectl(ctx, "", "get", "events", "-n", namespace, "--sort-by=.lastTimestamp")
-		t.Fatalf("%v\nevents in %s:\n%s", err, namespace, events)
-	}
-	return pods.Items
 }
 
 // waitPodLog waits until the log of selector's pod (its first container)
@@ -350,13 +311,9 @@ func importVariant(ctx context.Context, t *testing.T, node *testenv.Node, tag st
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf, err := base.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := cf.Config.DeepCopy()
-	cfg.Env = append(cfg.Env, fmt.Sprintf("ARGODEPLOY_E2E_VARIANT=%d", i))
-	img, err := mutate.Config(base, *cfg)
+	img, err := testenv.WithConfig(base, func(c *v1.Config) {
+		c.Env = append(c.Env, fmt.Sprintf("ARGODEPLOY_E2E_VARIANT=%d", i))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +344,7 @@ func wantRolled(ctx context.Context, t *testing.T, api *testenv.APIServer, node 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := readyPods(ctx, t, api, node, "shop", "app=api", 1)
+	p := readyPods(ctx, t, api, node, "shop", "app=api", 1, time.Minute)
 	if p[0].Spec.Containers[0].Image != image {
 		t.Errorf("shop/api's pod %s runs %s, want %s", p[0].Name, p[0].Spec.Containers[0].Image, image)
 	}
