@@ -1,11 +1,13 @@
 package check
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/render"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -146,12 +149,15 @@ type access struct {
 	// rollout Workflows, the images of the cache entries those read; nil
 	// when some entry is unknown.
 	cacheImages   map[int]map[string]bool
-	cacheNames    map[int][]string         // per such Sensor, the cache ConfigMaps its Workflows read
-	caches        map[string]*mappedPushes // what the entries of those ConfigMaps map, by cacheNames
-	matchers      map[string]*matcher      // compiled filters, by path and values
-	generatedDeps map[[2]int]bool          // per Sensor and dependency: its filters are generate's (generated)
-	entries       map[string][]cacheEntry  // cache ConfigMap key → its decoded entries
-	required      map[[6]string]bool       // requireOnce's needs recorded
+	cacheNames    map[int][]string            // per such Sensor, the cache ConfigMaps its Workflows read
+	caches        map[string]*mappedPushes    // what the entries of those ConfigMaps map, by cacheNames
+	matchers      map[string]*matcher         // compiled filters, by path and values
+	generatedDeps map[[2]int]bool             // per Sensor and dependency: its filters are generate's (generated)
+	entries       map[string][]cacheEntry     // cache ConfigMap key → its decoded entries
+	required      map[string]struct{}         // requireOnce's needs recorded, by needKey
+	keyBuf        []byte                      // needKey's buffer
+	images        map[string]imageList        // admittedImages, by pattern
+	passes        map[passKey]map[string]bool // rolloutTarget passes that found nothing wrong → their images
 
 	broken  map[string]bool   // objects that did not decode, by kind/namespace/name
 	partial bool              // some needs are unknown: an object did not decode or a template is missing
@@ -174,7 +180,7 @@ func newAccess(decoded []runtime.Object, opts Options) *access {
 	a := &access{
 		opts: opts, accounts: map[string]bool{}, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]bool{},
 		roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{}, roleIndex: map[any]int{}, templates: map[string]*wfv1.WorkflowTemplate{},
-		cacheImages: map[int]map[string]bool{}, cacheNames: map[int][]string{}, caches: map[string]*mappedPushes{}, matchers: map[string]*matcher{}, generatedDeps: map[[2]int]bool{}, entries: map[string][]cacheEntry{}, required: map[[6]string]bool{},
+		cacheImages: map[int]map[string]bool{}, cacheNames: map[int][]string{}, caches: map[string]*mappedPushes{}, matchers: map[string]*matcher{}, generatedDeps: map[[2]int]bool{}, entries: map[string][]cacheEntry{}, required: map[string]struct{}{}, images: map[string]imageList{}, passes: map[passKey]map[string]bool{},
 		needs: map[string][]need{}, unknown: map[string]bool{}, errs: map[int][]error{}, notes: map[int][]error{},
 	}
 	for i, obj := range decoded {
@@ -267,15 +273,23 @@ func (a *access) require(account string, n need) { a.needs[account] = append(a.n
 // missing grant is reported where it was first needed.
 func (a *access) requireOnce(account string, n need) {
 	r := n.rule
-	k := [6]string{account, n.namespace, strings.Join(r.APIGroups, "\x00"), strings.Join(r.Resources, "\x00"), strings.Join(r.ResourceNames, "\x00"), strings.Join(r.Verbs, "\x00")}
-	if a.required[k] {
+	b := a.keyBuf[:0]
+	for _, list := range [...][]string{{account, n.namespace}, r.APIGroups, r.Resources, r.ResourceNames, r.Verbs} {
+		b = binary.AppendUvarint(b, uint64(len(list)))
+		for _, s := range list {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+	}
+	a.keyBuf = b
+	if _, seen := a.required[string(b)]; seen {
 		return
 	}
-	a.required[k] = true
+	a.required[string(b)] = struct{}{}
 	a.require(account, n)
 }
 
-// cacheEntry is one decoded entry of a cache ConfigMap.
+// cacheEntry is one decoded entry of a cache ConfigMap, slimmed.
 type cacheEntry struct {
 	key string
 	svc mapping.Service
@@ -283,22 +297,46 @@ type cacheEntry struct {
 }
 
 // cacheEntries decodes the entries of cache ConfigMap cm (by key), once
-// per Access run.
+// per Access run, on every CPU. Each keeps only what the layer reads
+// later (slim): a cache of 10,000 services is 10 MB decoded whole.
 func (a *access) cacheEntries(k string, cm *corev1.ConfigMap) []cacheEntry {
 	if entries, ok := a.entries[k]; ok {
 		return entries
 	}
 	keys := slices.Sorted(maps.Keys(cm.Data))
 	entries := make([]cacheEntry, len(keys))
-	for j, service := range keys {
-		svc, err := mapping.DecodeEntry([]byte(cm.Data[service]))
-		if err == nil {
-			err = mapping.CheckEntry(svc)
-		}
-		entries[j] = cacheEntry{service, svc, err}
+	var g errgroup.Group
+	cpus := goruntime.GOMAXPROCS(0)
+	for c := range cpus {
+		g.Go(func() error {
+			for j := c; j < len(keys); j += cpus {
+				svc, err := mapping.DecodeEntry([]byte(cm.Data[keys[j]]))
+				if err == nil {
+					err = mapping.CheckEntry(svc)
+				}
+				entries[j] = cacheEntry{keys[j], slim(svc), err}
+			}
+			return nil
+		})
 	}
+	g.Wait()
 	a.entries[k] = entries
 	return entries
+}
+
+// slim is what the layer reads of a cache entry: its name and image, and
+// of each target its name, namespace, Deployment, cluster, receivers and
+// tag pattern (rolloutTarget's needs; render.Filters reads the image and
+// the tag patterns).
+func slim(s mapping.Service) mapping.Service {
+	out := mapping.Service{Name: s.Name, Image: s.Image, Targets: make([]mapping.Target, len(s.Targets))}
+	for i, t := range s.Targets {
+		out.Targets[i] = mapping.Target{Name: t.Name, Namespace: t.Namespace, Deployment: t.Deployment, Cluster: t.Cluster, TagPattern: t.TagPattern}
+		for _, r := range t.Receivers {
+			out.Targets[i].Receivers = append(out.Targets[i].Receivers, mapping.Receiver{Name: r.Name, URLSecret: r.URLSecret})
+		}
+	}
+	return out
 }
 
 func (a *access) eventSource(i int, es *eventsv1alpha1.EventSource) {
@@ -351,7 +389,7 @@ func (a *access) routedImages(i int, s *eventsv1alpha1.Sensor) {
 				continue
 			}
 			for v, value := range filter.Value {
-				images, ok := admittedImages(value)
+				images, ok := a.admittedImages(value)
 				if !ok {
 					continue
 				}
@@ -647,9 +685,29 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 			return
 		}
 	}
+	pass := passKey{sa, namespace, step.name, strings.Join(names, "\x00"), resolvedNames(names, values)}
+	prev, seen := a.cacheImages[i]
+	if done, ok := a.passes[pass]; ok {
+		// The same pass found nothing wrong before: its needs are
+		// recorded, so only the Sensor's images are left to note.
+		switch {
+		case !seen:
+			a.cacheImages[i] = done
+		case prev != nil:
+			merged := maps.Clone(prev)
+			maps.Copy(merged, done)
+			a.cacheImages[i] = merged
+		}
+		if !seen || prev != nil {
+			for _, name := range names {
+				a.cacheNames[i] = append(a.cacheNames[i], key(namespace, name))
+			}
+		}
+		return
+	}
 	images := map[string]bool{}
-	if prev, seen := a.cacheImages[i]; seen {
-		images = prev // another Workflow of the Sensor's; nil when its entries are not known
+	if seen {
+		images = maps.Clone(prev) // another Workflow of the Sensor's; nil when its entries are not known
 	}
 	a.cacheImages[i] = nil // until every entry is read
 	projected := map[string]bool{}
@@ -716,6 +774,23 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 			a.cacheNames[i] = append(a.cacheNames[i], key(namespace, name))
 		}
 	}
+	if !seen {
+		a.passes[pass] = images // shared: never written again
+	}
+}
+
+// passKey is one rolloutTarget pass: the account, the namespace, the step,
+// and the cache ConfigMaps as written and as resolved. Sharded Sensors'
+// Workflows all read the same caches: one pass records what they need.
+type passKey struct{ account, namespace, step, names, resolved string }
+
+// resolvedNames are names resolved from values, joined.
+func resolvedNames(names []string, values map[string]string) string {
+	resolved := make([]string, len(names))
+	for j, n := range names {
+		resolved[j] = resolve(n, values)
+	}
+	return strings.Join(resolved, "\x00")
 }
 
 // specVolumes checks the ConfigMaps and Secrets a workflow spec's pods
@@ -912,6 +987,9 @@ func (s *ruleSet) about(names []string) []rbacv1.PolicyRule {
 	if len(names) == 0 {
 		return s.rules
 	}
+	if len(names) == 1 {
+		return s.aboutOne(names)
+	}
 	kept := map[int][]string{}
 	for _, n := range names {
 		for _, i := range s.byName[n] {
@@ -926,6 +1004,25 @@ func (s *ruleSet) about(names []string) []rbacv1.PolicyRule {
 		if names, ok := kept[i]; ok {
 			out[j].ResourceNames = names
 		}
+	}
+	return out
+}
+
+// aboutOne is about for one name, without about's map: the rules that
+// name no resource and those naming names[0], in order.
+func (s *ruleSet) aboutOne(names []string) []rbacv1.PolicyRule {
+	unnamed, named := s.unnamed, s.byName[names[0]]
+	out := make([]rbacv1.PolicyRule, 0, len(unnamed)+len(named))
+	for len(unnamed) > 0 || len(named) > 0 {
+		if len(named) == 0 || len(unnamed) > 0 && unnamed[0] < named[0] {
+			out = append(out, s.rules[unnamed[0]])
+			unnamed = unnamed[1:]
+			continue
+		}
+		r := s.rules[named[0]]
+		r.ResourceNames = names
+		out = append(out, r)
+		named = named[1:]
 	}
 	return out
 }

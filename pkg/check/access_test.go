@@ -5,13 +5,16 @@ import (
 	"strings"
 	"testing"
 
+	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
+	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 )
 
 // pipelineObjects renders the single-service example, dropping the
@@ -173,4 +176,96 @@ func TestAccessReconcile(t *testing.T) {
 	if got := findings(Access(objs, Options{}), false); got != "" {
 		t.Errorf("a CronWorkflow that does not reconcile: want its account's grants not weighed, got\n%s", got)
 	}
+}
+
+// shardedObjects renders n synthetic services with Sensors and caches of at
+// most shardBytes, so that several Sensors' Workflows read the same caches.
+func shardedObjects(t *testing.T, n, shardBytes int) []runtime.Object {
+	t.Helper()
+	m, err := synthetic.Mapping(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := render.Render(m, render.Options{ShardBytes: shardBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return render.Convert[runtime.Object](rendered)
+}
+
+// Sharded Sensors' Workflows read the same caches: one pass over the
+// entries stands for all, and what it finds wrong is still said of each.
+func TestAccessShardedSensorsSharePass(t *testing.T) {
+	objs := shardedObjects(t, 60, 8000)
+	var sensors []string
+	for _, o := range objs {
+		if s, ok := o.(*eventsv1alpha1.Sensor); ok {
+			sensors = append(sensors, s.Name)
+		}
+	}
+	if len(sensors) < 3 {
+		t.Fatalf("want several Sensors, got %v", sensors)
+	}
+	if got := findings(Access(objs, Options{}), false); got != "" {
+		t.Fatalf("sharded pipeline fails:\n%s", got)
+	}
+
+	t.Run("an entry that does not decode is said of each reader", func(t *testing.T) {
+		objs := shardedObjects(t, 60, 8000)
+		for _, o := range objs {
+			if cm, ok := o.(*corev1.ConfigMap); ok && cm.Data["svc-00007"] != "" {
+				cm.Data["svc-00007"] = strings.Replace(cm.Data["svc-00007"], `"image"`, `"bogus": 1, "image"`, 1)
+			}
+		}
+		got := findings(Access(objs, Options{}), false)
+		for _, name := range append(slices.Clone(sensors), "fleet-reconcile") {
+			if !strings.Contains(got, "/"+name+": ") || !strings.Contains(got, `service "svc-00007" in cache ConfigMap`) {
+				t.Errorf("want the bad entry said of %s, got\n%s", name, got)
+			}
+		}
+	})
+
+	t.Run("a missing grant is said once, where first needed", func(t *testing.T) {
+		objs := shardedObjects(t, 60, 8000)
+		for _, o := range objs {
+			if r, ok := o.(*rbacv1.Role); ok && r.Name == "fleet-rollout" {
+				for j := range r.Rules {
+					r.Rules[j].ResourceNames = slices.DeleteFunc(r.Rules[j].ResourceNames, func(n string) bool { return n == "svc-00007" })
+				}
+			}
+		}
+		got := findings(Access(objs, Options{}), false)
+		if n := strings.Count(got, "may not get deployments.apps svc-00007"); n != 1 {
+			t.Errorf("want the missing grant said once, said %d times:\n%s", n, got)
+		}
+		if !strings.HasPrefix(got, "Sensor/"+sensors[0]+": ") {
+			t.Errorf("want it said of the first Sensor %s:\n%s", sensors[0], got)
+		}
+	})
+
+	t.Run("each Sensor's images are its own", func(t *testing.T) {
+		// Without a Sensor, the images only it admitted are admitted by none.
+		objs := shardedObjects(t, 60, 8000)
+		var dropped *eventsv1alpha1.Sensor
+		objs = slices.DeleteFunc(objs, func(o runtime.Object) bool {
+			if s, ok := o.(*eventsv1alpha1.Sensor); ok && dropped == nil && s.Name == sensors[1] {
+				dropped = s
+				return true
+			}
+			return false
+		})
+		got := findings(Access(objs, Options{}), false)
+		images, ok := admittedImages(dropped.Spec.Dependencies[0].Filters.Data[1].Value[0])
+		if !ok || len(images) == 0 {
+			t.Fatalf("dropped Sensor's digest filter lists no images: %v", dropped.Spec.Dependencies[0].Filters.Data)
+		}
+		for _, image := range images {
+			if !strings.Contains(got, "the cache maps image "+image+", but no Sensor admits its pushes") {
+				t.Errorf("want image %s unadmitted, got\n%s", image, got)
+			}
+		}
+		if n := strings.Count(got, "but no Sensor admits its pushes"); n != len(images) {
+			t.Errorf("want %d images unadmitted, got %d:\n%s", len(images), n, got)
+		}
+	})
 }

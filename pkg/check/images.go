@@ -13,6 +13,24 @@ const maxImages = 100000
 // finitely many strings (literals, groups, alternations, ?, small
 // character classes), as generate writes it. ok is false for any other
 // value: its images are not known.
+// imageList is what admittedImages returns.
+type imageList struct {
+	images []string
+	ok     bool
+}
+
+// admittedImages is admittedImages(pattern), once per Access run: a
+// Sensor's digest filter is read by several checks, and parsing one that
+// lists 1,000 images takes milliseconds.
+func (a *access) admittedImages(pattern string) ([]string, bool) {
+	l, seen := a.images[pattern]
+	if !seen {
+		l.images, l.ok = admittedImages(pattern)
+		a.images[pattern] = l
+	}
+	return l.images, l.ok
+}
+
 func admittedImages(pattern string) (images []string, ok bool) {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) < 3 {
