@@ -12,9 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -179,7 +179,10 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 	}
 	prog := startProgress(s.err, opts.verbose)
 	defer prog.finish()
-	docs, err := manifest.ReadCounted(paths, s.in, &prog.counts)
+	checkOpts := check.Options{External: opts.allowExternal, AllowUnknownFields: opts.allowUnknownFields, Prepared: &check.Prepared{}}
+	checks := startDocChecks(checkOpts)
+	docs, err := manifest.ReadCounted(paths, s.in, &prog.counts, checks.add)
+	done := checks.wait()
 	if err != nil {
 		return err
 	}
@@ -197,7 +200,7 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 		}
 	}
 	prog.next("checking")
-	rep := validateDocs(ctx, docs, check.Options{External: opts.allowExternal, AllowUnknownFields: opts.allowUnknownFields})
+	rep := validateChecked(ctx, docs, done, checkOpts)
 	if opts.mapping != "" {
 		prog.next("comparing")
 		if rep.Drift, err = drift.Compare(paths[0], generated); err != nil {
@@ -346,8 +349,17 @@ const schemaValidator = "json-schema"
 // places each finding. A decode error of an object that fails its schema
 // is left out: the schema layer already says the same, at the field.
 func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) report {
+	opts.Prepared = &check.Prepared{}
+	return validateChecked(ctx, docs, checkDocs(docs, opts), opts)
+}
+
+// validateChecked is validateDocs for docs that docChecks has checked.
+func validateChecked(ctx context.Context, docs []manifest.Doc, done map[*unstructured.Unstructured]checked, opts check.Options) report {
 	objs := make([]runtime.Object, len(docs))
-	schemaProblems := readEach(docs, objs, opts)
+	schemaProblems := make([][]problem, len(docs))
+	for i, d := range docs {
+		objs[i], schemaProblems[i] = done[d.Object].obj, done[d.Object].problems
+	}
 	where := map[string]manifest.Doc{}
 	files := map[string]bool{}
 	var twice []manifest.Doc // the second and later of one kind, namespace and name
@@ -435,50 +447,99 @@ func validateDocs(ctx context.Context, docs []manifest.Doc, opts check.Options) 
 	return rep
 }
 
-// readEach checks each doc against its kind's JSON Schema and decodes it
-// for the checks into objs, on every CPU, and returns each doc's schema
-// problems, placed. A doc that decodes keeps only its apiVersion, kind,
-// namespace and name (nameOnly): the checks need no more of it.
-func readEach(docs []manifest.Doc, objs []runtime.Object, opts check.Options) [][]problem {
-	found := make([][]problem, len(docs))
-	var g errgroup.Group
-	g.SetLimit(goruntime.GOMAXPROCS(0))
-	for i := range docs {
-		g.Go(func() error {
-			d := &docs[i]
-			o := d.Object
-			problems, err := schema.Validate(o.Object, schema.Options{Relaxed: opts.AllowUnknownFields})
-			switch {
-			case errors.Is(err, schema.ErrNoSchema):
-				problems = nil
-			case err != nil:
-				problems = []schema.Problem{{Message: err.Error()}}
+// docChecks checks each document it is handed against its kind's JSON
+// Schema and decodes it for the checks, on every CPU, while the read that
+// hands them goes on (manifest.ReadCounted's each). A document that decodes
+// is then cut down in place to what the rest of the run reads of it
+// (keepOnly): the checks read the decoded object.
+type docChecks struct {
+	opts  check.Options
+	queue chan manifest.Doc
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	done  map[*unstructured.Unstructured]checked
+}
+
+// checked is what docChecks found of one document: its schema problems,
+// placed, and the object the checks get.
+type checked struct {
+	problems []problem
+	obj      runtime.Object
+}
+
+func startDocChecks(opts check.Options) *docChecks {
+	c := &docChecks{opts: opts, queue: make(chan manifest.Doc, 1024), done: map[*unstructured.Unstructured]checked{}}
+	for range goruntime.GOMAXPROCS(0) {
+		c.wg.Go(func() {
+			for d := range c.queue {
+				found := c.check(d)
+				c.mu.Lock()
+				c.done[d.Object] = found
+				c.mu.Unlock()
 			}
-			for _, p := range problems {
-				line, col := d.Position(p.Path)
-				if p.Path == "" {
-					line, col = d.Line, 1
-				}
-				found[i] = append(found[i], problem{d.File, line, col, o.GetKind(), o.GetNamespace(), o.GetName(), p.Path, p.Message, check.LayerSchema, schemaValidator, severityError})
-			}
-			objs[i] = o
-			if typed, err := check.Decode(o, !opts.AllowUnknownFields); err == nil && typed != runtime.Object(o) {
-				objs[i], d.Object = typed, nameOnly(o)
-			}
-			return nil
 		})
 	}
-	g.Wait()
+	return c
+}
+
+// add hands d to the checks.
+func (c *docChecks) add(d manifest.Doc) { c.queue <- d }
+
+// wait returns what the checks found, by document, once every document
+// handed is checked.
+func (c *docChecks) wait() map[*unstructured.Unstructured]checked {
+	close(c.queue)
+	c.wg.Wait()
+	return c.done
+}
+
+func (c *docChecks) check(d manifest.Doc) checked {
+	var found checked
+	o := d.Object
+	problems, err := schema.Validate(o.Object, schema.Options{Relaxed: c.opts.AllowUnknownFields})
+	switch {
+	case errors.Is(err, schema.ErrNoSchema):
+		problems = nil
+	case err != nil:
+		problems = []schema.Problem{{Message: err.Error()}}
+	}
+	for _, p := range problems {
+		line, col := d.Position(p.Path)
+		if p.Path == "" {
+			line, col = d.Line, 1
+		}
+		found.problems = append(found.problems, problem{d.File, line, col, o.GetKind(), o.GetNamespace(), o.GetName(), p.Path, p.Message, check.LayerSchema, schemaValidator, severityError})
+	}
+	found.obj = o
+	if typed, err := check.Decode(o, !c.opts.AllowUnknownFields); err == nil && typed != runtime.Object(o) {
+		found.obj = typed
+		o.Object = keepOnly(o).Object
+		c.opts.Prepared.Prepare(typed)
+	}
 	return found
 }
 
-// nameOnly is o's apiVersion, kind, namespace and name.
-func nameOnly(o *unstructured.Unstructured) *unstructured.Unstructured {
+// checkDocs is docChecks over docs, read already.
+func checkDocs(docs []manifest.Doc, opts check.Options) map[*unstructured.Unstructured]checked {
+	c := startDocChecks(opts)
+	for _, d := range docs {
+		c.add(d)
+	}
+	return c.wait()
+}
+
+// keepOnly is what the run reads of o once it is decoded: its apiVersion,
+// kind, namespace and name, and the shard size a ConfigMap records
+// (recordedShardBytes).
+func keepOnly(o *unstructured.Unstructured) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(o.GetAPIVersion())
 	u.SetKind(o.GetKind())
 	u.SetNamespace(o.GetNamespace())
 	u.SetName(o.GetName())
+	if v, ok := o.GetAnnotations()[render.ShardBytesAnnotation]; ok && o.GetKind() == "ConfigMap" {
+		u.SetAnnotations(map[string]string{render.ShardBytesAnnotation: v})
+	}
 	return u
 }
 

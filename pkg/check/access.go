@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -38,6 +39,9 @@ type Options struct {
 	// (after "argodeploy") as the argodeploy binary does; nil leaves them
 	// unchecked.
 	ParseCommand func(args []string) error
+	// Prepared is work done ahead (Prepared.Prepare) on the objects
+	// checked; nil: none.
+	Prepared *Prepared
 }
 
 // Access checks what objects reach by name and what their service accounts
@@ -289,54 +293,120 @@ func (a *access) requireOnce(account string, n need) {
 	a.require(account, n)
 }
 
-// cacheEntry is one decoded entry of a cache ConfigMap, slimmed.
+// cacheEntry is what the layer reads of one decoded entry of a cache
+// ConfigMap: a cache of 10,000 services is 10 MB decoded whole, 2 MB so.
 type cacheEntry struct {
-	key string
-	svc mapping.Service
-	err error
+	key     string // the service, as the ConfigMap keys it
+	name    string
+	image   string
+	targets []entryTarget
+	err     error
+}
+
+// entryTarget is what the layer reads of a target of a cache entry: what
+// rolloutTarget's needs name, and the tag pattern render.Filters reads.
+type entryTarget struct {
+	name, namespace, deployment, tagPattern string
+	cluster                                 *mapping.Cluster
+	receivers                               []entryReceiver
+}
+
+// entryReceiver is a receiver of a target's notifications.
+type entryReceiver struct{ name, urlSecret string }
+
+// service is e as the mapping.Service render.Filters reads: its name,
+// image and the targets' tag patterns.
+func (e *cacheEntry) service() mapping.Service {
+	svc := mapping.Service{Name: e.name, Image: e.image, Targets: make([]mapping.Target, len(e.targets))}
+	for i, t := range e.targets {
+		svc.Targets[i] = mapping.Target{Name: t.name, Namespace: t.namespace, Deployment: t.deployment, TagPattern: t.tagPattern}
+	}
+	return svc
 }
 
 // cacheEntries decodes the entries of cache ConfigMap cm (by key), once
-// per Access run, on every CPU. Each keeps only what the layer reads
-// later (slim): a cache of 10,000 services is 10 MB decoded whole.
+// per Access run, on every CPU, unless opts.Prepared has them already.
+// Each keeps only what the layer reads later (slim): a cache of 10,000
+// services is 10 MB decoded whole.
 func (a *access) cacheEntries(k string, cm *corev1.ConfigMap) []cacheEntry {
 	if entries, ok := a.entries[k]; ok {
 		return entries
 	}
-	keys := slices.Sorted(maps.Keys(cm.Data))
-	entries := make([]cacheEntry, len(keys))
-	var g errgroup.Group
-	cpus := goruntime.GOMAXPROCS(0)
-	for c := range cpus {
-		g.Go(func() error {
-			for j := c; j < len(keys); j += cpus {
-				svc, err := mapping.DecodeEntry([]byte(cm.Data[keys[j]]))
-				if err == nil {
-					err = mapping.CheckEntry(svc)
+	entries, ok := a.opts.Prepared.entriesOf(cm)
+	if !ok {
+		keys := slices.Sorted(maps.Keys(cm.Data))
+		entries = make([]cacheEntry, len(keys))
+		var g errgroup.Group
+		cpus := goruntime.GOMAXPROCS(0)
+		for c := range cpus {
+			g.Go(func() error {
+				for j := c; j < len(keys); j += cpus {
+					entries[j] = decodeEntry(keys[j], cm.Data[keys[j]])
 				}
-				entries[j] = cacheEntry{keys[j], slim(svc), err}
-			}
-			return nil
-		})
+				return nil
+			})
+		}
+		g.Wait()
 	}
-	g.Wait()
 	a.entries[k] = entries
 	return entries
 }
 
-// slim is what the layer reads of a cache entry: its name and image, and
-// of each target its name, namespace, Deployment, cluster, receivers and
-// tag pattern (rolloutTarget's needs; render.Filters reads the image and
-// the tag patterns).
-func slim(s mapping.Service) mapping.Service {
-	out := mapping.Service{Name: s.Name, Image: s.Image, Targets: make([]mapping.Target, len(s.Targets))}
-	for i, t := range s.Targets {
-		out.Targets[i] = mapping.Target{Name: t.Name, Namespace: t.Namespace, Deployment: t.Deployment, Cluster: t.Cluster, TagPattern: t.TagPattern}
+// decodeEntry decodes and checks the cache entry of service key.
+func decodeEntry(key, data string) cacheEntry {
+	svc, err := mapping.DecodeEntry([]byte(data))
+	if err == nil {
+		err = mapping.CheckEntry(svc)
+	}
+	e := cacheEntry{key: key, name: svc.Name, image: svc.Image, targets: make([]entryTarget, len(svc.Targets)), err: err}
+	for i, t := range svc.Targets {
+		e.targets[i] = entryTarget{name: t.Name, namespace: t.Namespace, deployment: t.Deployment, tagPattern: t.TagPattern, cluster: t.Cluster}
 		for _, r := range t.Receivers {
-			out.Targets[i].Receivers = append(out.Targets[i].Receivers, mapping.Receiver{Name: r.Name, URLSecret: r.URLSecret})
+			e.targets[i].receivers = append(e.targets[i].receivers, entryReceiver{r.Name, r.URLSecret.Name})
 		}
 	}
-	return out
+	return e
+}
+
+// Prepared is work for the checks done ahead, object by object, while the
+// rest are still being read: the entries of the ConfigMaps argodeploy
+// writes (labelled as managed by it), decoded as cache entries. It is safe
+// for concurrent use; the zero value is ready, and a nil one prepares
+// nothing.
+type Prepared struct {
+	mu      sync.Mutex
+	entries map[*corev1.ConfigMap][]cacheEntry
+}
+
+// Prepare does ahead for obj, a decoded object, what the checks would do
+// of it alone.
+func (p *Prepared) Prepare(obj runtime.Object) {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if p == nil || !ok || cm.Labels[render.LabelManagedBy] != render.ManagerName {
+		return
+	}
+	keys := slices.Sorted(maps.Keys(cm.Data))
+	entries := make([]cacheEntry, len(keys))
+	for j, k := range keys {
+		entries[j] = decodeEntry(k, cm.Data[k])
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.entries == nil {
+		p.entries = map[*corev1.ConfigMap][]cacheEntry{}
+	}
+	p.entries[cm] = entries
+}
+
+// entriesOf returns the entries of cm that Prepare decoded.
+func (p *Prepared) entriesOf(cm *corev1.ConfigMap) ([]cacheEntry, bool) {
+	if p == nil {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	entries, ok := p.entries[cm]
+	return entries, ok
 }
 
 func (a *access) eventSource(i int, es *eventsv1alpha1.EventSource) {
@@ -738,33 +808,32 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 			}
 		}
 		for _, e := range entries {
-			svc, service := e.svc, e.key
-			for _, t := range svc.Targets {
-				for _, r := range t.Receivers {
+			for _, t := range e.targets {
+				for _, r := range t.receivers {
 					if step.name != rolloutStep.name {
 						break // reconcile sends nothing
 					}
 					rr := rule("", "secrets", "get")
-					rr.ResourceNames = []string{r.URLSecret.Name}
-					a.requireOnce(sa, need{i, path, namespace, rr, "URL of receiver " + r.Name + " for target " + t.Name})
+					rr.ResourceNames = []string{r.urlSecret}
+					a.requireOnce(sa, need{i, path, namespace, rr, "URL of receiver " + r.name + " for target " + t.name})
 				}
-				if t.Cluster != nil {
+				if t.cluster != nil {
 					r := rule("", "secrets", "get")
-					r.ResourceNames = []string{t.Cluster.KubeconfigSecret.Name}
-					a.requireOnce(sa, need{i, path, namespace, r, "kubeconfig of cluster " + t.Cluster.Name + " for target " + t.Name})
+					r.ResourceNames = []string{t.cluster.KubeconfigSecret.Name}
+					a.requireOnce(sa, need{i, path, namespace, r, "kubeconfig of cluster " + t.cluster.Name + " for target " + t.name})
 					continue // the Deployment is reached with the kubeconfig, not this account
 				}
-				if t.Deployment == "" || t.Namespace == "" {
-					a.fail(i, path+".volumes", "target %q of cache entry %q in ConfigMap %q names no deployment and namespace", t.Name, service, name)
+				if t.deployment == "" || t.namespace == "" {
+					a.fail(i, path+".volumes", "target %q of cache entry %q in ConfigMap %q names no deployment and namespace", t.name, e.key, name)
 					a.unknown[sa] = true
 					return
 				}
 				r := rule("apps", "deployments", step.verbs...)
-				r.ResourceNames = []string{t.Deployment}
-				a.requireOnce(sa, need{i, path, t.Namespace, r, step.name + " of target " + t.Name})
+				r.ResourceNames = []string{t.deployment}
+				a.requireOnce(sa, need{i, path, t.namespace, r, step.name + " of target " + t.name})
 			}
 			if images != nil {
-				images[svc.Image] = true
+				images[e.image] = true
 			}
 		}
 	}

@@ -269,3 +269,45 @@ func TestAccessShardedSensorsSharePass(t *testing.T) {
 		}
 	})
 }
+
+// Entries decoded ahead (Prepared) are the entries the layer would decode:
+// the findings are the same, and only argodeploy's ConfigMaps are decoded.
+func TestPreparedChangesNothing(t *testing.T) {
+	for name, edit := range map[string]func(*corev1.ConfigMap){
+		"generated": func(*corev1.ConfigMap) {},
+		"unknown field": func(cm *corev1.ConfigMap) {
+			cm.Data["svc-00007"] = strings.Replace(cm.Data["svc-00007"], `"image"`, `"bogus": 1, "image"`, 1)
+		},
+		"no deployment": func(cm *corev1.ConfigMap) {
+			cm.Data["svc-00007"] = strings.Replace(cm.Data["svc-00007"], `"deployment": "svc-00007",`, ``, 1)
+		},
+		"not argodeploy's": func(cm *corev1.ConfigMap) { delete(cm.Labels, render.LabelManagedBy) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs := shardedObjects(t, 60, 8000)
+			var edited *corev1.ConfigMap
+			for _, o := range objs {
+				if cm, ok := o.(*corev1.ConfigMap); ok && cm.Data["svc-00007"] != "" {
+					edit(cm)
+					edited = cm
+				}
+			}
+			want := findings(Access(objs, Options{}), false) + findings(Access(objs, Options{}), true)
+			if bad := name == "unknown field" || name == "no deployment"; bad != strings.Contains(want, `service "svc-00007"`) {
+				t.Fatalf("findings without entries decoded ahead:\n%s", want)
+			}
+			prepared := &Prepared{}
+			for _, o := range objs {
+				prepared.Prepare(o)
+			}
+			_, decoded := prepared.entriesOf(edited)
+			if argodeploys := edited.Labels[render.LabelManagedBy] == render.ManagerName; decoded != argodeploys {
+				t.Errorf("ConfigMap labelled as argodeploy's: %v, decoded ahead: %v", argodeploys, decoded)
+			}
+			got := findings(Access(objs, Options{Prepared: prepared}), false) + findings(Access(objs, Options{Prepared: prepared}), true)
+			if got != want {
+				t.Errorf("with entries decoded ahead:\n%s\nwithout:\n%s", got, want)
+			}
+		})
+	}
+}

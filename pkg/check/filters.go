@@ -106,10 +106,10 @@ func (a *access) exactFilters(i int, s *eventsv1alpha1.Sensor) {
 // mappedPushes are what the entries of a cache map: the entries by image,
 // and (wanted) the filters generate writes for them, by field.
 type mappedPushes struct {
-	services []mapping.Service // one per image, in the caches' order
-	want     map[string][]eventsv1alpha1.DataFilter
-	byImage  map[string]*mapping.Service
-	images   map[string]bool
+	entries []*cacheEntry // one per image, in the caches' order
+	want    map[string][]eventsv1alpha1.DataFilter
+	byImage map[string]*cacheEntry
+	images  map[string]bool
 }
 
 // wanted are the filters generate writes for the cache's services, by
@@ -118,8 +118,12 @@ type mappedPushes struct {
 func (c *mappedPushes) wanted() map[string][]eventsv1alpha1.DataFilter {
 	if c.want == nil {
 		c.want = map[string][]eventsv1alpha1.DataFilter{}
-		if len(c.services) > 0 { // else every push fails at the route step: routedImages says so
-			for _, f := range render.Filters(c.services) {
+		if len(c.entries) > 0 { // else every push fails at the route step: routedImages says so
+			services := make([]mapping.Service, len(c.entries))
+			for j, e := range c.entries {
+				services[j] = e.service()
+			}
+			for _, f := range render.Filters(services) {
 				c.want[f.Path] = append(c.want[f.Path], f)
 			}
 		}
@@ -134,23 +138,17 @@ func (a *access) cache(i int) *mappedPushes {
 	if c, ok := a.caches[k]; ok {
 		return c
 	}
-	c := &mappedPushes{byImage: map[string]*mapping.Service{}, images: map[string]bool{}}
-	n := 0
-	for _, name := range a.cacheNames[i] {
-		n += len(a.entries[name])
-	}
-	services := make([]mapping.Service, 0, n)
+	c := &mappedPushes{byImage: map[string]*cacheEntry{}, images: map[string]bool{}}
 	for _, name := range a.cacheNames[i] {
 		for j := range a.entries[name] {
 			e := &a.entries[name][j]
-			if _, seen := c.byImage[e.svc.Image]; !seen {
-				c.byImage[e.svc.Image] = &e.svc
-				c.images[e.svc.Image] = true
-				services = append(services, e.svc)
+			if _, seen := c.byImage[e.image]; !seen {
+				c.byImage[e.image] = e
+				c.images[e.image] = true
+				c.entries = append(c.entries, e)
 			}
 		}
 	}
-	c.services = services
 	a.caches[k] = c
 	return c
 }
@@ -219,7 +217,7 @@ func (a *access) fieldAdmits(i int, path, field string, data []eventsv1alpha1.Da
 }
 
 // generated is generated for dependency d of Sensor i, once.
-func (a *access) generated(i, d int, data []eventsv1alpha1.DataFilter, byImage map[string]*mapping.Service) bool {
+func (a *access) generated(i, d int, data []eventsv1alpha1.DataFilter, byImage map[string]*cacheEntry) bool {
 	k := [2]int{i, d}
 	if g, ok := a.generatedDeps[k]; ok {
 		return g
@@ -232,7 +230,7 @@ func (a *access) generated(i, d int, data []eventsv1alpha1.DataFilter, byImage m
 // isGenerated reports whether data are the filters generate writes for the
 // services (by image) whose images its digest filter lists: then they
 // admit what they must, and no more.
-func (a *access) isGenerated(data []eventsv1alpha1.DataFilter, byImage map[string]*mapping.Service) bool {
+func (a *access) isGenerated(data []eventsv1alpha1.DataFilter, byImage map[string]*cacheEntry) bool {
 	var services []mapping.Service
 	for _, f := range data {
 		if f.Path != "body.digest" || len(f.Value) != 1 || services != nil {
@@ -246,11 +244,11 @@ func (a *access) isGenerated(data []eventsv1alpha1.DataFilter, byImage map[strin
 			services = make([]mapping.Service, 0, len(images))
 		}
 		for _, image := range images {
-			svc, mapped := byImage[image]
+			e, mapped := byImage[image]
 			if !mapped {
 				return false
 			}
-			services = append(services, *svc)
+			services = append(services, e.service())
 		}
 	}
 	if services == nil {
@@ -407,7 +405,7 @@ func (a *access) mappedPushesAdmitted(decoded []runtime.Object) {
 						continue
 					}
 					admitted[image] = true
-					a.refusedPushes(i, fmt.Sprintf("spec.dependencies[%d]", d), data, *cache.byImage[image])
+					a.refusedPushes(i, fmt.Sprintf("spec.dependencies[%d]", d), data, cache.byImage[image].service())
 				}
 			}
 		}

@@ -112,7 +112,7 @@ const Stdin = "-"
 // are skipped; a document that is not a Kubernetes object is an error
 // naming its file and line.
 func Read(paths []string, stdin io.Reader) ([]Doc, error) {
-	return ReadCounted(paths, stdin, nil)
+	return ReadCounted(paths, stdin, nil, nil)
 }
 
 // Counts is what a read has parsed so far; another goroutine may load it
@@ -122,8 +122,11 @@ type Counts struct {
 }
 
 // ReadCounted is Read adding each file and its documents to counts (nil:
-// not counted) as it is parsed.
-func ReadCounted(paths []string, stdin io.Reader, counts *Counts) ([]Doc, error) {
+// not counted) as it is parsed, and handing each document to each (nil:
+// none) as soon as it is parsed, from the goroutine parsing its file, so
+// that work on the documents overlaps the parse of the rest. each may see
+// documents of a read that then fails.
+func ReadCounted(paths []string, stdin io.Reader, counts *Counts, each func(Doc)) ([]Doc, error) {
 	var files []string
 	for _, p := range paths {
 		found, err := expand(p)
@@ -140,7 +143,7 @@ func ReadCounted(paths []string, stdin io.Reader, counts *Counts) ([]Doc, error)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range files {
 		g.Go(func() error {
-			found[i], errs[i] = readFile(files[i], stdin)
+			found[i], errs[i] = readFile(files[i], stdin, each)
 			if counts != nil {
 				counts.Files.Add(1)
 				counts.Docs.Add(int64(len(found[i])))
@@ -162,19 +165,19 @@ func ReadCounted(paths []string, stdin io.Reader, counts *Counts) ([]Doc, error)
 }
 
 // readFile reads and parses one file, or stdin.
-func readFile(f string, stdin io.Reader) ([]Doc, error) {
+func readFile(f string, stdin io.Reader, each func(Doc)) ([]Doc, error) {
 	if f == Stdin {
 		data, err := io.ReadAll(stdin)
 		if err != nil {
 			return nil, err
 		}
-		return Parse("<stdin>", data)
+		return parse("<stdin>", data, each)
 	}
 	data, err := os.ReadFile(f)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(f, data)
+	return parse(f, data, each)
 }
 
 // expand lists the manifest files a path stands for.
@@ -207,7 +210,10 @@ func expand(path string) ([]string, error) {
 }
 
 // Parse splits data into its YAML documents and returns the objects in it.
-func Parse(file string, data []byte) ([]Doc, error) {
+func Parse(file string, data []byte) ([]Doc, error) { return parse(file, data, nil) }
+
+// parse is Parse handing each document to each (nil: none) as it is parsed.
+func parse(file string, data []byte, each func(Doc)) ([]Doc, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []Doc
 	src := &source{data: data}
@@ -229,6 +235,9 @@ func Parse(file string, data []byte) ([]Doc, error) {
 			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
 		}
 		docs = append(docs, Doc{File: file, Line: line, Object: obj, src: src, index: index})
+		if each != nil {
+			each(docs[len(docs)-1])
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -123,5 +124,46 @@ func TestReadInFileOrder(t *testing.T) {
 	}
 	if docs, err := Read([]string{Stdin}, strings.NewReader("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: in\n")); err != nil || len(docs) != 1 {
 		t.Errorf("stdin: %d docs, %v", len(docs), err)
+	}
+}
+
+// ReadCounted hands each document over as it is parsed: every document it
+// returns, once, with its place, from files read on several goroutines.
+func TestReadCountedHandsEachDocument(t *testing.T) {
+	dir := t.TempDir()
+	var want []string
+	for f := range 5 {
+		var data strings.Builder
+		for d := range 20 {
+			name := "cm-" + strconv.Itoa(f) + "-" + strconv.Itoa(d)
+			data.WriteString("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n")
+			want = append(want, name)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "f"+strconv.Itoa(f)+".yaml"), []byte(data.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]Doc{}
+	docs, err := ReadCounted([]string{dir}, nil, nil, func(d Doc) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, twice := seen[d.Object.GetName()]; twice {
+			t.Errorf("%s handed twice", d.Object.GetName())
+		}
+		seen[d.Object.GetName()] = d
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range docs {
+		got = append(got, d.Object.GetName())
+		if h, ok := seen[d.Object.GetName()]; !ok || h.Object != d.Object || h.File != d.File || h.Line != d.Line {
+			t.Errorf("%s at %s:%d handed as %+v", d.Object.GetName(), d.File, d.Line, h)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") || len(seen) != len(want) {
+		t.Errorf("read %v, handed %d, want %v", got, len(seen), want)
 	}
 }
