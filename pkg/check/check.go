@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
-	"github.com/argoproj/argo-events/pkg/eventsources/sources/gcppubsub"
 	eventbusreconciler "github.com/argoproj/argo-events/pkg/reconciler/eventbus"
 	sensorreconciler "github.com/argoproj/argo-events/pkg/reconciler/sensor"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -21,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/argodeploy/argodeploy/pkg/pubsub"
 )
 
 // Result is the verdict of one validator on one object.
@@ -244,8 +245,8 @@ func validateEventSource(ctx context.Context, es *eventsv1alpha1.EventSource) er
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		listener := &gcppubsub.EventListener{EventSourceName: es.Name, EventName: name, PubSubEventSource: es.Spec.PubSub[name]}
-		if err := listener.ValidateEventSource(ctx); err != nil {
+		src := es.Spec.PubSub[name]
+		if err := pubsub.Validate(&src); err != nil {
 			errs = append(errs, fmt.Errorf("spec.pubSub.%s: %w", name, err))
 		}
 	}

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/argodeploy/argodeploy/pkg/pubsub"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
-	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -231,10 +231,10 @@ func eventSources(es *eventsv1alpha1.EventSource) map[string]*eventsv1alpha1.Pub
 }
 
 // pubSubFields are the fields of the event a Pub/Sub source sends: the
-// JSON names of upstream's PubSubEventData.
+// JSON names of upstream's PubSubEventData (pubsub.EventData).
 var pubSubFields = func() []string {
 	var names []string
-	t := reflect.TypeOf(events.PubSubEventData{})
+	t := reflect.TypeOf(pubsub.EventData{})
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		names = append(names, name)

@@ -27,8 +27,8 @@ import (
 	"github.com/Knetic/govaluate"
 	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/mapping"
+	"github.com/argodeploy/argodeploy/pkg/pubsub"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
-	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
 	"github.com/argoproj/argo-events/pkg/sensors/triggers"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -414,7 +414,7 @@ type rejection struct {
 // (gcppubsub start.go): PubSubEventData as JSON, the body raw JSON when the
 // source sets jsonBody.
 func pubSubEvent(msg Message, src sourceEvent) (*eventsv1alpha1.Event, error) {
-	data := &events.PubSubEventData{
+	data := &pubsub.EventData{
 		ID: msg.ID, Body: msg.Data, Attributes: msg.Attributes,
 		// Round(0) drops a monotonic clock reading (time.Now's), which
 		// String would print and a Pub/Sub publish time never has.
