@@ -32,7 +32,7 @@ func TestValidateProgress(t *testing.T) {
 		t.Errorf("--verbose, not a terminal: exit %d, stderr %q, want one line %s", code, stderr, want)
 	}
 	_, stderr, _ = run(t, "", "validate", "-v", "--mapping", "examples/multi-namespace.yaml", example)
-	if want := regexp.MustCompile(`\Avalidate: 1 file, 28 resources, done \d+\.\ds \(read \d+\.\ds, generate \d+\.\ds, checks \d+\.\ds, drift \d+\.\ds\)\n\z`); !want.MatchString(stderr) {
+	if want := regexp.MustCompile(`\Avalidate: 1 file, 28 resources, done \d+\.\ds \(read \d+\.\ds, checks \d+\.\ds, generate \d+\.\ds, drift \d+\.\ds\)\n\z`); !want.MatchString(stderr) {
 		t.Errorf("--verbose --mapping: stderr %q, want %s", stderr, want)
 	}
 

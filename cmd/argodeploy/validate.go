@@ -21,7 +21,6 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/check"
 	"github.com/argodeploy/argodeploy/pkg/drift"
 	"github.com/argodeploy/argodeploy/pkg/manifest"
-	"github.com/argodeploy/argodeploy/pkg/output"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/schema"
 )
@@ -186,8 +185,11 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 	if err != nil {
 		return err
 	}
-	var generated []output.Object
+	prog.next("checking")
+	rep := validateChecked(ctx, docs, done, checkOpts)
 	if opts.mapping != "" {
+		// Generated after the checks, which by then hold nothing: the
+		// run's peak is the larger of the two, not their sum.
 		maxBytes := opts.maxBytes
 		if maxBytes == 0 {
 			if maxBytes, err = recordedShardBytes(docs); err != nil {
@@ -195,13 +197,10 @@ func runValidate(ctx context.Context, paths []string, opts *validateOptions, s s
 			}
 		}
 		prog.next("generating")
-		if generated, err = renderMapping(opts.mapping, maxBytes, s); err != nil {
+		generated, err := renderMapping(opts.mapping, maxBytes, s)
+		if err != nil {
 			return err
 		}
-	}
-	prog.next("checking")
-	rep := validateChecked(ctx, docs, done, checkOpts)
-	if opts.mapping != "" {
 		prog.next("comparing")
 		if rep.Drift, err = drift.Compare(paths[0], generated); err != nil {
 			return err
