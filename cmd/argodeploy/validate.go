@@ -466,6 +466,7 @@ type checked struct {
 	obj      runtime.Object
 }
 
+// startDocChecks starts its workers, one per CPU; wait ends them.
 func startDocChecks(opts check.Options) *docChecks {
 	c := &docChecks{opts: opts, queue: make(chan manifest.Doc, 1024), done: map[*unstructured.Unstructured]checked{}}
 	for range goruntime.GOMAXPROCS(0) {
