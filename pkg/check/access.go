@@ -379,7 +379,9 @@ type Prepared struct {
 }
 
 // Prepare does ahead for obj, a decoded object, what the checks would do
-// of it alone.
+// of it alone. It takes the data of a ConfigMap whose entries it decodes
+// (cm.Data is nil after it): the checks then read the entries from p, and
+// the 4 MB of a 10,000-service cache's JSON need not be held.
 func (p *Prepared) Prepare(obj runtime.Object) {
 	cm, ok := obj.(*corev1.ConfigMap)
 	if p == nil || !ok || cm.Labels[render.LabelManagedBy] != render.ManagerName {
@@ -390,6 +392,7 @@ func (p *Prepared) Prepare(obj runtime.Object) {
 	for j, k := range keys {
 		entries[j] = decodeEntry(k, cm.Data[k])
 	}
+	cm.Data = nil
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.entries == nil {

@@ -301,8 +301,8 @@ func TestPreparedChangesNothing(t *testing.T) {
 				prepared.Prepare(o)
 			}
 			_, decoded := prepared.entriesOf(edited)
-			if argodeploys := edited.Labels[render.LabelManagedBy] == render.ManagerName; decoded != argodeploys {
-				t.Errorf("ConfigMap labelled as argodeploy's: %v, decoded ahead: %v", argodeploys, decoded)
+			if argodeploys := edited.Labels[render.LabelManagedBy] == render.ManagerName; decoded != argodeploys || decoded != (edited.Data == nil) {
+				t.Errorf("ConfigMap labelled as argodeploy's: %v, decoded ahead: %v, its data taken: %v", argodeploys, decoded, edited.Data == nil)
 			}
 			got := findings(Access(objs, Options{Prepared: prepared}), false) + findings(Access(objs, Options{Prepared: prepared}), true)
 			if got != want {
