@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
-	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,7 +17,6 @@ import (
 	"github.com/argodeploy/argodeploy/pkg/render"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -325,30 +323,26 @@ func (e *cacheEntry) service() mapping.Service {
 }
 
 // cacheEntries decodes the entries of cache ConfigMap cm (by key), once
-// per Access run, on every CPU, unless opts.Prepared has them already.
-// Each keeps only what the layer reads later (slim): a cache of 10,000
-// services is 10 MB decoded whole.
+// per Access run, unless opts.Prepared has them already.
 func (a *access) cacheEntries(k string, cm *corev1.ConfigMap) []cacheEntry {
 	if entries, ok := a.entries[k]; ok {
 		return entries
 	}
 	entries, ok := a.opts.Prepared.entriesOf(cm)
 	if !ok {
-		keys := slices.Sorted(maps.Keys(cm.Data))
-		entries = make([]cacheEntry, len(keys))
-		var g errgroup.Group
-		cpus := goruntime.GOMAXPROCS(0)
-		for c := range cpus {
-			g.Go(func() error {
-				for j := c; j < len(keys); j += cpus {
-					entries[j] = decodeEntry(keys[j], cm.Data[keys[j]])
-				}
-				return nil
-			})
-		}
-		g.Wait()
+		entries = decodeEntries(cm)
 	}
 	a.entries[k] = entries
+	return entries
+}
+
+// decodeEntries decodes and checks the entries of cm, by key.
+func decodeEntries(cm *corev1.ConfigMap) []cacheEntry {
+	keys := slices.Sorted(maps.Keys(cm.Data))
+	entries := make([]cacheEntry, len(keys))
+	for j, k := range keys {
+		entries[j] = decodeEntry(k, cm.Data[k])
+	}
 	return entries
 }
 
@@ -387,11 +381,7 @@ func (p *Prepared) Prepare(obj runtime.Object) {
 	if p == nil || !ok || cm.Labels[render.LabelManagedBy] != render.ManagerName {
 		return
 	}
-	keys := slices.Sorted(maps.Keys(cm.Data))
-	entries := make([]cacheEntry, len(keys))
-	for j, k := range keys {
-		entries[j] = decodeEntry(k, cm.Data[k])
-	}
+	entries := decodeEntries(cm)
 	cm.Data = nil
 	p.mu.Lock()
 	defer p.mu.Unlock()
