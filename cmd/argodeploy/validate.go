@@ -357,7 +357,8 @@ func validateChecked(ctx context.Context, docs []manifest.Doc, done map[*unstruc
 	objs := make([]runtime.Object, len(docs))
 	schemaProblems := make([][]problem, len(docs))
 	for i, d := range docs {
-		objs[i], schemaProblems[i] = done[d.Object].obj, done[d.Object].problems
+		c := done[d.Object]
+		objs[i], schemaProblems[i] = c.obj, c.problems
 	}
 	where := map[string]manifest.Doc{}
 	files := map[string]bool{}
@@ -513,7 +514,7 @@ func (c *docChecks) check(d manifest.Doc) checked {
 	found.obj = o
 	if typed, err := check.Decode(o, !c.opts.AllowUnknownFields); err == nil && typed != runtime.Object(o) {
 		found.obj = typed
-		o.Object = keepOnly(o).Object
+		o.Object = keepOnly(o)
 		c.opts.Prepared.Prepare(typed)
 	}
 	return found
@@ -531,7 +532,7 @@ func checkDocs(docs []manifest.Doc, opts check.Options) map[*unstructured.Unstru
 // keepOnly is what the run reads of o once it is decoded: its apiVersion,
 // kind, namespace and name, and the shard size a ConfigMap records
 // (recordedShardBytes).
-func keepOnly(o *unstructured.Unstructured) *unstructured.Unstructured {
+func keepOnly(o *unstructured.Unstructured) map[string]any {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(o.GetAPIVersion())
 	u.SetKind(o.GetKind())
@@ -540,7 +541,7 @@ func keepOnly(o *unstructured.Unstructured) *unstructured.Unstructured {
 	if v, ok := o.GetAnnotations()[render.ShardBytesAnnotation]; ok && o.GetKind() == "ConfigMap" {
 		u.SetAnnotations(map[string]string{render.ShardBytesAnnotation: v})
 	}
-	return u
+	return u.Object
 }
 
 // finding is one leaf of a check's error: a message and the field path it

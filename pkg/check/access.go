@@ -756,16 +756,14 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 		switch {
 		case !seen:
 			a.cacheImages[i] = done
-		case prev != nil:
+		case prev == nil:
+			return // another Workflow of the Sensor's read unknown entries
+		default:
 			merged := maps.Clone(prev)
 			maps.Copy(merged, done)
 			a.cacheImages[i] = merged
 		}
-		if !seen || prev != nil {
-			for _, name := range names {
-				a.cacheNames[i] = append(a.cacheNames[i], key(namespace, name))
-			}
-		}
+		a.readsCaches(i, namespace, names)
 		return
 	}
 	images := map[string]bool{}
@@ -832,12 +830,18 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 	}
 	if images != nil {
 		a.cacheImages[i] = images
-		for _, name := range names {
-			a.cacheNames[i] = append(a.cacheNames[i], key(namespace, name))
-		}
+		a.readsCaches(i, namespace, names)
 	}
 	if !seen {
 		a.passes[pass] = images // shared: never written again
+	}
+}
+
+// readsCaches notes that Sensor i's Workflows read the cache ConfigMaps
+// names in namespace.
+func (a *access) readsCaches(i int, namespace string, names []string) {
+	for _, name := range names {
+		a.cacheNames[i] = append(a.cacheNames[i], key(namespace, name))
 	}
 }
 

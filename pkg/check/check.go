@@ -126,7 +126,7 @@ func upstream(ctx context.Context, in *inputs) []Result {
 		}
 		switch o := obj.(type) {
 		case *eventsv1alpha1.EventSource:
-			r := result("EventSource", o, eventSourceValidator, validateEventSource(ctx, o))
+			r := result("EventSource", o, eventSourceValidator, validateEventSource(o))
 			r.Notes = uncheckedSources(o)
 			results = append(results, r)
 		case *eventsv1alpha1.EventBus:
@@ -237,7 +237,7 @@ func TypedJSON(u *unstructured.Unstructured, data []byte) (runtime.Object, error
 // only, the checks it adds (an event name used by two source types, sources
 // of rolling-update and recreate types mixed) cannot fail, so other source
 // types are reported as unchecked instead.
-func validateEventSource(ctx context.Context, es *eventsv1alpha1.EventSource) error {
+func validateEventSource(es *eventsv1alpha1.EventSource) error {
 	var errs []error
 	names := make([]string, 0, len(es.Spec.PubSub))
 	for name := range es.Spec.PubSub {

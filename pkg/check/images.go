@@ -8,11 +8,6 @@ import (
 // maxImages bounds the strings admittedImages lists.
 const maxImages = 100000
 
-// admittedImages is the set of images a digest filter value admits, when
-// the value is ^IMAGES@sha256:[a-f0-9]{64}$ and IMAGES a regexp of
-// finitely many strings (literals, groups, alternations, ?, small
-// character classes), as generate writes it. ok is false for any other
-// value: its images are not known.
 // imageList is what admittedImages returns.
 type imageList struct {
 	images []string
@@ -31,6 +26,11 @@ func (a *access) admittedImages(pattern string) ([]string, bool) {
 	return l.images, l.ok
 }
 
+// admittedImages is the set of images a digest filter value admits, when
+// the value is ^IMAGES@sha256:[a-f0-9]{64}$ and IMAGES a regexp of
+// finitely many strings (literals, groups, alternations, ?, small
+// character classes), as generate writes it. ok is false for any other
+// value: its images are not known.
 func admittedImages(pattern string) (images []string, ok bool) {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) < 3 {
