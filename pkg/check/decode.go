@@ -90,7 +90,8 @@ func decodeAllWith(objs []kruntime.Object, strict bool) ([]kruntime.Object, []er
 //
 // The verdict and the object are apimachinery's
 // FromUnstructuredWithValidation's. An object that decodes cleanly is
-// decoded through JSON, case-sensitively as the API server does, which
+// decoded through JSON (but for dataKinds, which the converter decodes),
+// case-sensitively as the API server does, which
 // gives the same object (TestFastDecodeMatchesConverter) without the
 // converter's field cache: it copies itself whole for each new struct
 // field it learns, which costs some 45 ms of CPU in a fresh process for
@@ -115,7 +116,7 @@ func decodeData(u *unstructured.Unstructured, data []byte, strict bool) (kruntim
 	if gvk.Version != typed.Version {
 		return u, fmt.Errorf("apiVersion %q: want %q", gvk.GroupVersion(), gvk.GroupKind().WithVersion(typed.Version).GroupVersion())
 	}
-	if obj := typed.New(); decodeJSON(u.Object, data, obj, strict) == nil {
+	if obj := typed.New(); !dataKinds[gvk.Kind] && decodeJSON(u.Object, data, obj, strict) == nil {
 		return obj, nil
 	}
 	obj := typed.New()
@@ -124,6 +125,12 @@ func decodeData(u *unstructured.Unstructured, data []byte, strict bool) (kruntim
 	}
 	return obj, nil
 }
+
+// dataKinds hold mostly strings, which JSON would escape and unescape: the
+// converter copies them. A 10,000-service pipeline's cache ConfigMaps
+// (4 MB of entries) decode in 4 ms of CPU instead of 65 ms, and the
+// converter learns these small types at little cost.
+var dataKinds = map[string]bool{"ConfigMap": true, "Secret": true}
 
 // groupVersions are the apiVersions of the kinds in kinds.ByGroupKind, by
 // kind.
