@@ -1,16 +1,15 @@
 package mapping
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp/syntax"
 	"sync"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	sigsjson "sigs.k8s.io/json"
 )
 
 // EncodeEntry is the cache ConfigMap value of a defaulted service: its JSON,
@@ -22,17 +21,17 @@ func EncodeEntry(s Service) (string, error) {
 	return string(data) + "\n", err
 }
 
-// DecodeEntry reads a cache entry written by EncodeEntry; unknown fields
-// are an error.
+// DecodeEntry reads a cache entry written by EncodeEntry as the API server
+// reads JSON: field names match exactly, and an unknown or repeated field
+// is an error.
 func DecodeEntry(data []byte) (Service, error) {
 	var s Service
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return Service{}, fmt.Errorf("cache entry: %w", err)
+	strict, err := sigsjson.UnmarshalStrict(data, &s)
+	if err == nil {
+		err = errors.Join(strict...)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Service{}, fmt.Errorf("cache entry: data after the service")
+	if err != nil {
+		return Service{}, fmt.Errorf("cache entry: %w", err)
 	}
 	if len(s.Targets) == 0 {
 		return Service{}, fmt.Errorf("cache entry of service %q lists no targets", s.Name)
