@@ -275,20 +275,26 @@ func (a *access) require(account string, n need) { a.needs[account] = append(a.n
 // missing grant is reported where it was first needed.
 func (a *access) requireOnce(account string, n need) {
 	r := n.rule
-	b := a.keyBuf[:0]
-	for _, list := range [...][]string{{account, n.namespace}, r.APIGroups, r.Resources, r.ResourceNames, r.Verbs} {
-		b = binary.AppendUvarint(b, uint64(len(list)))
-		for _, s := range list {
-			b = binary.AppendUvarint(b, uint64(len(s)))
-			b = append(b, s...)
-		}
-	}
+	b := appendLists(a.keyBuf[:0], []string{account, n.namespace}, r.APIGroups, r.Resources, r.ResourceNames, r.Verbs)
 	a.keyBuf = b
 	if _, seen := a.required[string(b)]; seen {
 		return
 	}
 	a.required[string(b)] = struct{}{}
 	a.require(account, n)
+}
+
+// appendLists appends lists to b, each and each string in it prefixed
+// with its length: a key that two different lists never share.
+func appendLists(b []byte, lists ...[]string) []byte {
+	for _, list := range lists {
+		b = binary.AppendUvarint(b, uint64(len(list)))
+		for _, s := range list {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+	}
+	return b
 }
 
 // cacheEntry is what the layer reads of one decoded entry of a cache
@@ -991,7 +997,7 @@ func (a *access) compare(decoded []runtime.Object) {
 			owned[ns] = newRuleSet(rules)
 		}
 		for _, n := range needs {
-			if ok, missing := validation.Covers(owned[n.namespace].about(n.rule.ResourceNames), []rbacv1.PolicyRule{n.rule}); !ok {
+			if ok, missing := owned[n.namespace].covers(n.rule); !ok {
 				if a.unknown[account] {
 					a.note(n.obj, n.path, "ServiceAccount %s may not %s in namespace %q (needed by %s), unless a grant outside the inputs allows it", account, describe(missing), n.namespace, n.why)
 				} else {
@@ -1027,10 +1033,12 @@ type ruleSet struct {
 	rules   []rbacv1.PolicyRule
 	unnamed []int            // the rules that name no resource (all)
 	byName  map[string][]int // resource name → the rules naming it
+	covered map[string]bool  // covers' yes answers, by shape
+	keyBuf  []byte           // covers' key buffer
 }
 
 func newRuleSet(rules []rbacv1.PolicyRule) *ruleSet {
-	s := &ruleSet{rules: rules, byName: map[string][]int{}}
+	s := &ruleSet{rules: rules, byName: map[string][]int{}, covered: map[string]bool{}}
 	for i, r := range rules {
 		if len(r.ResourceNames) == 0 {
 			s.unnamed = append(s.unnamed, i)
@@ -1093,6 +1101,35 @@ func (s *ruleSet) aboutOne(names []string) []rbacv1.PolicyRule {
 	return out
 }
 
+// covers is Kubernetes' Covers of rule by the set's rules about its
+// resource names. Covers compares resource names only for equality, and
+// about narrows each rule naming rule's one name to that name, so for a
+// rule naming one resource the answer is the same for every name that
+// rules alike but for their names name: a yes is kept by what those rules
+// and rule grant but their names (a namespace's thousand Deployments are
+// one question).
+func (s *ruleSet) covers(rule rbacv1.PolicyRule) (bool, []rbacv1.PolicyRule) {
+	if s == nil || len(rule.ResourceNames) != 1 {
+		return validation.Covers(s.about(rule.ResourceNames), []rbacv1.PolicyRule{rule})
+	}
+	named := s.byName[rule.ResourceNames[0]]
+	b := binary.AppendUvarint(s.keyBuf[:0], uint64(len(named)))
+	for _, i := range named {
+		r := s.rules[i]
+		b = appendLists(b, r.APIGroups, r.Resources, r.Verbs, r.NonResourceURLs)
+	}
+	b = appendLists(b, rule.APIGroups, rule.Resources, rule.Verbs, rule.NonResourceURLs)
+	s.keyBuf = b
+	if s.covered[string(b)] {
+		return true, nil
+	}
+	ok, missing := validation.Covers(s.about(rule.ResourceNames), []rbacv1.PolicyRule{rule})
+	if ok {
+		s.covered[string(b)] = true
+	}
+	return ok, missing
+}
+
 // uncovered is the part of rule that the set does not cover, asked one
 // resource name at a time when rule names resources.
 func uncovered(s *ruleSet, rule rbacv1.PolicyRule) []rbacv1.PolicyRule {
@@ -1104,7 +1141,7 @@ func uncovered(s *ruleSet, rule rbacv1.PolicyRule) []rbacv1.PolicyRule {
 	for _, name := range rule.ResourceNames {
 		one := rule
 		one.ResourceNames = []string{name}
-		_, e := validation.Covers(s.about(one.ResourceNames), []rbacv1.PolicyRule{one})
+		_, e := s.covers(one)
 		extra = append(extra, e...)
 	}
 	return extra

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/component-helpers/auth/rbac/validation"
 
 	"github.com/argodeploy/argodeploy/pkg/mapping"
 	"github.com/argodeploy/argodeploy/pkg/render"
@@ -312,5 +315,55 @@ func TestPreparedChangesNothing(t *testing.T) {
 				t.Errorf("with entries decoded ahead:\n%s\nwithout:\n%s", got, want)
 			}
 		})
+	}
+}
+
+// ruleSet.covers keeps Covers' yes answers by what the rules grant but
+// their names: every answer, asked of random sets of rules many names
+// at a time, must be Kubernetes' own (Covers over all the rules).
+func TestCoversIsKubernetes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 5))
+	pick := func(from ...string) []string {
+		var out []string
+		for _, s := range from {
+			if rng.IntN(3) == 0 {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	names := []string{"a", "b", "c", "d", "*"}
+	one := func(from ...[]string) []string { return from[rng.IntN(len(from))] }
+	random := func() rbacv1.PolicyRule { // mostly alike but for verbs and names
+		return rbacv1.PolicyRule{
+			APIGroups: one([]string{"apps"}, []string{"apps"}, []string{"apps"}, []string{"*"}, []string{"", "apps"}, nil),
+			Resources: one([]string{"deployments"}, []string{"deployments"}, []string{"deployments"}, []string{"*"}, []string{"deployments/scale"}),
+			Verbs:     pick("get", "patch", "update", "*"), ResourceNames: pick(names...),
+		}
+	}
+	yes, no := 0, 0
+	for range 2000 {
+		rules := make([]rbacv1.PolicyRule, rng.IntN(5))
+		for i := range rules {
+			rules[i] = random()
+		}
+		s := newRuleSet(rules)
+		for range 20 {
+			want := random()
+			want.ResourceNames = []string{names[rng.IntN(len(names))]}
+			ok, missing := s.covers(want)
+			wantOK, wantMissing := validation.Covers(rules, []rbacv1.PolicyRule{want})
+			if ok != wantOK || !ok && !reflect.DeepEqual(missing, wantMissing) {
+				t.Fatalf("rules %v, need %v: covers says %v %v, Kubernetes %v %v", rules, want, ok, missing, wantOK, wantMissing)
+			}
+			if ok {
+				yes++
+			} else {
+				no++
+			}
+		}
+	}
+	if yes < 1000 || no < 1000 {
+		t.Errorf("%d covered and %d not: the cases do not ask both", yes, no)
 	}
 }
