@@ -777,6 +777,20 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 		images = maps.Clone(prev) // another Workflow of the Sensor's; nil when its entries are not known
 	}
 	a.cacheImages[i] = nil // until every entry is read
+	// One need per target, at most: room for them at once, where appending
+	// would copy 10,000 needs over and over.
+	targets := 0
+	for _, raw := range names {
+		name := resolve(raw, values)
+		if cm := a.configMaps[key(namespace, name)]; cm != nil {
+			for _, e := range a.cacheEntries(key(namespace, name), cm) {
+				targets += len(e.targets)
+			}
+		}
+	}
+	a.needs[sa] = slices.Grow(a.needs[sa], targets)
+	// The rules of the needs but their names, shared: the needs only read them.
+	getSecret, rollDeployment := rule("", "secrets", "get"), rule("apps", "deployments", step.verbs...)
 	projected := map[string]bool{}
 	for _, raw := range names {
 		if projected[raw] {
@@ -810,12 +824,12 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 					if step.name != rolloutStep.name {
 						break // reconcile sends nothing
 					}
-					rr := rule("", "secrets", "get")
+					rr := getSecret
 					rr.ResourceNames = []string{r.urlSecret}
 					a.requireOnce(sa, need{i, path, namespace, rr, "URL of receiver " + r.name + " for target " + t.name})
 				}
 				if t.cluster != nil {
-					r := rule("", "secrets", "get")
+					r := getSecret
 					r.ResourceNames = []string{t.cluster.KubeconfigSecret.Name}
 					a.requireOnce(sa, need{i, path, namespace, r, "kubeconfig of cluster " + t.cluster.Name + " for target " + t.name})
 					continue // the Deployment is reached with the kubeconfig, not this account
@@ -825,7 +839,7 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 					a.unknown[sa] = true
 					return
 				}
-				r := rule("apps", "deployments", step.verbs...)
+				r := rollDeployment
 				r.ResourceNames = []string{t.deployment}
 				a.requireOnce(sa, need{i, path, t.namespace, r, step.name + " of target " + t.name})
 			}
