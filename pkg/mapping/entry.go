@@ -56,31 +56,31 @@ func CheckEntry(s Service) error {
 	names := map[string]bool{}
 	containers := map[string]string{}
 	for i, t := range s.Targets {
-		what := fmt.Sprintf("target %d (%q)", i, t.Name)
+		what := func() string { return fmt.Sprintf("target %d (%q)", i, t.Name) } // only on a finding
 		switch {
 		case t.Name == "":
-			errs = append(errs, fmt.Errorf("%s has no name: the route step could name no target to roll", what))
+			errs = append(errs, fmt.Errorf("%s has no name: the route step could name no target to roll", what()))
 		case names[t.Name]:
-			errs = append(errs, fmt.Errorf("%s is listed twice: each push would roll it twice", what))
+			errs = append(errs, fmt.Errorf("%s is listed twice: each push would roll it twice", what()))
 		}
 		names[t.Name] = true
 		if t.Namespace == "" || t.Deployment == "" || t.Container == "" {
-			errs = append(errs, fmt.Errorf("%s lacks its namespace, deployment or container", what))
+			errs = append(errs, fmt.Errorf("%s lacks its namespace, deployment or container", what()))
 		}
 		if t.Strategy != StrategyRestart && t.Strategy != StrategySetImage {
-			errs = append(errs, fmt.Errorf("%s: strategy %q is neither %s nor %s", what, t.Strategy, StrategyRestart, StrategySetImage))
+			errs = append(errs, fmt.Errorf("%s: strategy %q is neither %s nor %s", what(), t.Strategy, StrategyRestart, StrategySetImage))
 		}
 		if t.Policy != PolicyPublishTime && t.Policy != PolicySemver {
-			errs = append(errs, fmt.Errorf("%s: policy %q is neither %s nor %s", what, t.Policy, PolicyPublishTime, PolicySemver))
+			errs = append(errs, fmt.Errorf("%s: policy %q is neither %s nor %s", what(), t.Policy, PolicyPublishTime, PolicySemver))
 		}
 		if _, err := semver.NewConstraint(t.SemverRange); t.SemverRange != "" && err != nil {
-			errs = append(errs, fmt.Errorf("%s: semverRange %q is not a semver range", what, t.SemverRange))
+			errs = append(errs, fmt.Errorf("%s: semverRange %q is not a semver range", what(), t.SemverRange))
 		}
 		if !tagPatternParses(t.TagPattern) {
-			errs = append(errs, fmt.Errorf("%s: tagPattern %q is not a regular expression", what, t.TagPattern))
+			errs = append(errs, fmt.Errorf("%s: tagPattern %q is not a regular expression", what(), t.TagPattern))
 		}
 		if c := t.ClusterName() + "/" + t.Namespace + "/" + t.Deployment + "/" + t.Container; containers[c] != "" {
-			errs = append(errs, fmt.Errorf("%s rolls the container target %q rolls", what, containers[c]))
+			errs = append(errs, fmt.Errorf("%s rolls the container target %q rolls", what(), containers[c]))
 		} else {
 			containers[c] = t.Name
 		}
