@@ -1075,9 +1075,6 @@ func (s *ruleSet) about(names []string) []rbacv1.PolicyRule {
 	if len(names) == 0 {
 		return s.rules
 	}
-	if len(names) == 1 {
-		return s.aboutOne(names)
-	}
 	kept := map[int][]string{}
 	for _, n := range names {
 		for _, i := range s.byName[n] {
@@ -1092,25 +1089,6 @@ func (s *ruleSet) about(names []string) []rbacv1.PolicyRule {
 		if names, ok := kept[i]; ok {
 			out[j].ResourceNames = names
 		}
-	}
-	return out
-}
-
-// aboutOne is about for one name, without about's map: the rules that
-// name no resource and those naming names[0], in order.
-func (s *ruleSet) aboutOne(names []string) []rbacv1.PolicyRule {
-	unnamed, named := s.unnamed, s.byName[names[0]]
-	out := make([]rbacv1.PolicyRule, 0, len(unnamed)+len(named))
-	for len(unnamed) > 0 || len(named) > 0 {
-		if len(named) == 0 || len(unnamed) > 0 && unnamed[0] < named[0] {
-			out = append(out, s.rules[unnamed[0]])
-			unnamed = unnamed[1:]
-			continue
-		}
-		r := s.rules[named[0]]
-		r.ResourceNames = names
-		out = append(out, r)
-		named = named[1:]
 	}
 	return out
 }
