@@ -18,8 +18,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	fakeappsv1 "k8s.io/client-go/kubernetes/typed/apps/v1/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 
@@ -70,8 +71,8 @@ const CurrentDigest = "sha256:00000000000000000000000000000000000000000000000000
 // forward: to each message's publish time, and through each wait (a soak).
 type Cluster struct {
 	mu    sync.Mutex
-	apis  map[string]*fake.Clientset // cluster name → its API
-	calls []string                   // requests of the step being followed
+	apis  map[string]*clusterAPI // cluster name → its API
+	calls []string               // requests of the step being followed
 	clock *stepClock
 }
 
@@ -81,7 +82,7 @@ type Cluster struct {
 // of given (in the local cluster, by namespace and name) replaces the
 // assumed one.
 func (p *Pipeline) NewCluster(given []*appsv1.Deployment) (*Cluster, error) {
-	c := &Cluster{apis: map[string]*fake.Clientset{}, clock: &stepClock{}}
+	c := &Cluster{apis: map[string]*clusterAPI{}, clock: &stepClock{}}
 	type key struct{ cluster, namespace, name string }
 	assumed := map[key]*appsv1.Deployment{}
 	var order []key
@@ -122,7 +123,7 @@ func (p *Pipeline) NewCluster(given []*appsv1.Deployment) (*Cluster, error) {
 	for _, k := range order {
 		api := c.apis[k.cluster]
 		if api == nil {
-			api = fake.NewClientset()
+			api = newClusterAPI()
 			cluster := k.cluster
 			api.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 				c.record(cluster, a)
@@ -130,11 +131,30 @@ func (p *Pipeline) NewCluster(given []*appsv1.Deployment) (*Cluster, error) {
 			})
 			c.apis[k.cluster] = api
 		}
-		if err := api.Tracker().Add(assumed[k]); err != nil {
+		if err := api.tracker.Add(assumed[k]); err != nil {
 			return nil, fmt.Errorf("simulate: Deployment %s/%s: %w", k.namespace, k.name, err)
 		}
 	}
 	return c, nil
+}
+
+// clusterAPI is one cluster's in-memory API server, made as client-go's
+// fake clientset makes it but for the one group the step reads and
+// writes (apps/v1, Get and Update): the whole fake clientset links every
+// API group's fake client, 61 packages argodeploy does not use.
+type clusterAPI struct {
+	k8stesting.Fake
+	tracker k8stesting.ObjectTracker
+}
+
+func newClusterAPI() *clusterAPI {
+	scheme := runtime.NewScheme()
+	if err := appsv1.AddToScheme(scheme); err != nil {
+		panic(err) // registering a built-in group cannot fail
+	}
+	a := &clusterAPI{tracker: k8stesting.NewObjectTracker(scheme, serializer.NewCodecFactory(scheme).UniversalDecoder())}
+	a.AddReactor("*", "*", k8stesting.ObjectReaction(a.tracker))
+	return a
 }
 
 // readyDeployment is a Deployment with one replica, rolled out.
@@ -187,7 +207,7 @@ func (c *Cluster) clusters(_ context.Context, t *mapping.Target) (appsv1client.D
 	if api == nil {
 		return nil, fmt.Errorf("cluster %s has no Deployment of the pipeline", t.ClusterName())
 	}
-	return api.AppsV1(), nil
+	return &fakeappsv1.FakeAppsV1{Fake: &api.Fake}, nil
 }
 
 // deployment reads a target's Deployment, nil when there is none.
@@ -196,7 +216,7 @@ func (c *Cluster) deployment(t *mapping.Target) *appsv1.Deployment {
 	if api == nil {
 		return nil
 	}
-	obj, err := api.Tracker().Get(appsv1.SchemeGroupVersion.WithResource("deployments"), t.Namespace, t.Deployment)
+	obj, err := api.tracker.Get(appsv1.SchemeGroupVersion.WithResource("deployments"), t.Namespace, t.Deployment)
 	if err != nil {
 		return nil
 	}
