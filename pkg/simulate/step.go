@@ -18,7 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/kubernetes/scheme"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	fakeappsv1 "k8s.io/client-go/kubernetes/typed/apps/v1/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -147,12 +147,10 @@ type clusterAPI struct {
 	tracker k8stesting.ObjectTracker
 }
 
+// newClusterAPI is an empty API over client-go's scheme of the built-in
+// kinds, which its typed clients use.
 func newClusterAPI() *clusterAPI {
-	scheme := runtime.NewScheme()
-	if err := appsv1.AddToScheme(scheme); err != nil {
-		panic(err) // registering a built-in group cannot fail
-	}
-	a := &clusterAPI{tracker: k8stesting.NewObjectTracker(scheme, serializer.NewCodecFactory(scheme).UniversalDecoder())}
+	a := &clusterAPI{tracker: k8stesting.NewObjectTracker(scheme.Scheme, scheme.Codecs.UniversalDecoder())}
 	a.AddReactor("*", "*", k8stesting.ObjectReaction(a.tracker))
 	return a
 }
