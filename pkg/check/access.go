@@ -781,9 +781,9 @@ func (a *access) rolloutTarget(i int, path, namespace, sa string, volumes []core
 	// would copy 10,000 needs over and over.
 	targets := 0
 	for _, raw := range names {
-		name := resolve(raw, values)
-		if cm := a.configMaps[key(namespace, name)]; cm != nil {
-			for _, e := range a.cacheEntries(key(namespace, name), cm) {
+		k := key(namespace, resolve(raw, values))
+		if cm := a.configMaps[k]; cm != nil {
+			for _, e := range a.cacheEntries(k, cm) {
 				targets += len(e.targets)
 			}
 		}
