@@ -3,7 +3,6 @@ package mapping
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/robfig/cron/v3"
@@ -27,6 +26,7 @@ import (
 	"github.com/xeipuuv/gojsonschema"
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/argodeploy/argodeploy/pkg/schema"
@@ -75,15 +75,11 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 		return nil, p.errs.normalize()
 	}
 	value := yamlnode.Plain(root)
-	// The schema validation and the decoding only read value: run them
-	// beside the semantic checks. The decoded mapping is used only if no
-	// check found an error.
+	// The schema validation only reads value: run it beside the semantic
+	// checks.
 	var validation schemaResult
-	var m *ServiceMapping
-	var err error
 	var wg sync.WaitGroup
 	wg.Go(func() { validation = validateSchema(value) })
-	wg.Go(func() { m, err = decode(value) })
 	p.checkSemantics(root)
 	wg.Wait()
 	p.schemaErrors(root, validation)
@@ -91,11 +87,16 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 	if len(p.errs) > 0 {
 		return nil, p.errs.normalize()
 	}
+	// Decoded once the checks passed, when the node tree, the largest
+	// part of a parse, is no longer held.
+	warnings, at := p.warnings.normalize(), FieldError{File: file, Line: root.Line, Column: root.Column}
+	m, err := decode(value)
 	if err != nil {
-		return nil, ErrorList{{File: file, Line: root.Line, Column: root.Column, Message: err.Error()}}
+		at.Message = err.Error()
+		return nil, ErrorList{&at}
 	}
 	m.Default()
-	m.Warnings = p.warnings.normalize()
+	m.Warnings = warnings
 	return m, nil
 }
 
@@ -1763,16 +1764,16 @@ func distance(a, b string) int {
 	return prev[len(rb)]
 }
 
-// decode decodes value, already validated, into a ServiceMapping.
+// decode decodes value, already validated, into a ServiceMapping, as
+// encoding/json would decode value's JSON (TestDecodeMatchesJSON), but
+// without writing it out.
 func decode(value any) (*ServiceMapping, error) {
-	data, err := json.Marshal(value)
-	if err != nil {
-		return nil, err
+	u, ok := value.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("internal error: decoding the validated mapping: %T is not a mapping", value)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var m ServiceMapping
-	if err := dec.Decode(&m); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u, &m, true); err != nil {
 		return nil, fmt.Errorf("internal error: decoding the validated mapping: %w", err)
 	}
 	return &m, nil

@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/argodeploy/argodeploy/pkg/yamlnode"
 	"github.com/argodeploy/argodeploy/schemas"
 )
 
@@ -553,6 +554,20 @@ func FuzzParse(f *testing.F) {
 		if err == nil {
 			if m == nil {
 				t.Fatal("Parse returned neither a mapping nor an error")
+			}
+			// What Parse accepts decodes as encoding/json decodes it.
+			var root yaml.Node
+			if err := yaml.Unmarshal(bytes.TrimPrefix(data, []byte("\uFEFF")), &root); err != nil {
+				t.Fatal(err)
+			}
+			want, err := decodeJSON(yamlnode.Plain(root.Content[0]))
+			if err != nil {
+				t.Fatalf("accepted, but encoding/json refuses it: %v", err)
+			}
+			want.Default()
+			want.Warnings = m.Warnings
+			if !reflect.DeepEqual(m, want) {
+				t.Errorf("decoded\n%#v\nencoding/json decodes\n%#v", m, want)
 			}
 			return
 		}
