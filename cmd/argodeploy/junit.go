@@ -45,11 +45,10 @@ func writeJUnit(w io.Writer, rep report) error {
 		k := p.File + "\x00" + p.Kind + "/" + p.Namespace + "/" + p.Name
 		byResource[k] = append(byResource[k], p)
 	}
-	for _, d := range rep.docs {
-		o := d.Object
-		c := junitCase{Classname: d.File, Name: o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()}
+	for _, r := range rep.resources {
+		c := junitCase{Classname: r.file, Name: r.kind + "/" + r.namespace + "/" + r.name}
 		var errs, notes []string
-		for _, p := range byResource[d.File+"\x00"+c.Name] {
+		for _, p := range byResource[r.file+"\x00"+c.Name] {
 			if p.Severity == severityNote {
 				notes = append(notes, p.String())
 			} else {
@@ -60,7 +59,7 @@ func writeJUnit(w io.Writer, rep report) error {
 		case len(errs) > 0:
 			c.Failure = &junitFailure{Message: fmt.Sprintf("%d problems", len(errs)), Text: strings.Join(errs, "\n")}
 			suite.Failures++
-		case !knownKinds[o.GetKind()]:
+		case !knownKinds[r.kind]:
 			c.Skipped = &struct{}{}
 			suite.Skipped++
 		}

@@ -163,7 +163,14 @@ type report struct {
 	Problems  []problem          `json:"problems"`
 	Drift     []drift.Difference `json:"drift,omitempty"`
 
-	docs []manifest.Doc // the resources, in input order
+	// resources are the resources, in input order; not the documents,
+	// which --mapping lets go before it generates.
+	resources []resource
+}
+
+// resource names one resource of a report.
+type resource struct {
+	file, kind, namespace, name string
 }
 
 func runValidate(ctx context.Context, paths []string, opts *validateOptions, s streams) error {
@@ -372,7 +379,11 @@ func validateChecked(ctx context.Context, docs []manifest.Doc, done map[*unstruc
 		}
 		files[d.File] = true
 	}
-	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}, docs: docs}
+	rep := report{Resources: len(docs), Files: len(files), Problems: []problem{}, resources: make([]resource, len(docs))}
+	for i, d := range docs {
+		o := d.Object
+		rep.resources[i] = resource{d.File, o.GetKind(), o.GetNamespace(), o.GetName()}
+	}
 	invalid := map[string]bool{}
 	for _, d := range twice {
 		o := d.Object
