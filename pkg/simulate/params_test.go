@@ -137,6 +137,28 @@ func TestParametersMatchArgoEvents(t *testing.T) {
 // (leading zeros aside): sjson fills the array up to it.
 var largeIndex = regexp.MustCompile(`(^|\.)0*[1-9][0-9]{5,}(\.|$)`)
 
+// TestLargeIndex pins the one skip of FuzzParametersMatchArgoEvents to
+// destinations indexing past 99,999, so the fuzz target and its seeds
+// (index 99,999, a leading-zero index) still run everything else.
+func TestLargeIndex(t *testing.T) {
+	for dest, skipped := range map[string]bool{
+		"spec.arguments.parameters.0.value":      false,
+		"spec.arguments.parameters.99999.value":  false,
+		"spec.arguments.parameters.100000.value": true,
+		"a.1000000000":                           true,
+		"123456":                                 true,
+		"spec.x.0000000000001":                   false,
+		"spec.x.000100000":                       true,
+		"metadata.labels.x12345":                 false,
+		"metadata.labels.123456x":                false,
+		"metadata.name":                          false,
+	} {
+		if got := largeIndex.MatchString(dest); got != skipped {
+			t.Errorf("largeIndex.MatchString(%q) = %v, want %v", dest, got, skipped)
+		}
+	}
+}
+
 // FuzzParametersMatchArgoEvents: TestParametersMatchArgoEvents with any
 // event data, key, template, default and destination.
 func FuzzParametersMatchArgoEvents(f *testing.F) {
