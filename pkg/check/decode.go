@@ -116,8 +116,10 @@ func decodeData(u *unstructured.Unstructured, data []byte, strict bool) (kruntim
 	if gvk.Version != typed.Version {
 		return u, fmt.Errorf("apiVersion %q: want %q", gvk.GroupVersion(), gvk.GroupKind().WithVersion(typed.Version).GroupVersion())
 	}
-	if obj := typed.New(); !dataKinds[gvk.Kind] && decodeJSON(u.Object, data, obj, strict) == nil {
-		return obj, nil
+	if !dataKinds[gvk.Kind] {
+		if obj := typed.New(); decodeJSON(u.Object, data, obj, strict) == nil {
+			return obj, nil
+		}
 	}
 	obj := typed.New()
 	if err := kruntime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, obj, strict); err != nil {

@@ -89,11 +89,10 @@ func Parse(file string, data []byte) (*ServiceMapping, error) {
 	}
 	// Decoded once the checks passed, when the node tree, the largest
 	// part of a parse, is no longer held.
-	warnings, at := p.warnings.normalize(), FieldError{File: file, Line: root.Line, Column: root.Column}
+	warnings, line, col := p.warnings.normalize(), root.Line, root.Column
 	m, err := decode(value)
 	if err != nil {
-		at.Message = err.Error()
-		return nil, ErrorList{&at}
+		return nil, ErrorList{{File: file, Line: line, Column: col, Message: err.Error()}}
 	}
 	m.Default()
 	m.Warnings = warnings
