@@ -2,6 +2,9 @@ package schema
 
 import (
 	"encoding/json"
+	"iter"
+	"maps"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -38,41 +41,81 @@ func Loader(obj any) gojsonschema.JSONLoader {
 // asJSON returns v as encoding/json would decode its JSON with UseNumber,
 // and whether it knows how: it converts maps with string keys, slices of
 // any, valid UTF-8 strings (JSON would replace invalid bytes), booleans,
-// nil and numbers.
+// nil and numbers. What JSON would hold as it is, it returns as it is: a
+// map or slice is copied only when something in it is converted, so a
+// document without numbers (a cache ConfigMap, most of a mapping) is not
+// copied at all. gojsonschema only reads what it validates.
 func asJSON(v any) (any, bool) {
+	out, _, ok := convert(v)
+	return out, ok
+}
+
+// convert is asJSON, and whether the result is v itself.
+func convert(v any) (out any, same, ok bool) {
 	switch v := v.(type) {
 	case nil, bool:
-		return v, true
+		return v, true, true
 	case string:
-		return v, utf8.ValidString(v)
+		return v, true, utf8.ValidString(v)
 	case int64:
-		return json.Number(strconv.FormatInt(v, 10)), true
+		return json.Number(strconv.FormatInt(v, 10)), false, true
 	case int:
-		return json.Number(strconv.Itoa(v)), true
+		return json.Number(strconv.Itoa(v)), false, true
 	case int32, float64, float32:
 		text, err := json.Marshal(v) // the number as JSON writes it
-		return json.Number(text), err == nil
+		return json.Number(text), false, err == nil
 	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			if !utf8.ValidString(k) {
-				return nil, false
-			}
-			var ok bool
-			if out[k], ok = asJSON(x); !ok {
-				return nil, false
-			}
+		if v == nil {
+			return nil, false, true // JSON's null
 		}
-		return out, true
+		var copied map[string]any // v with what changed, once something has
+		ok := convertEach(maps.All(v), utf8.ValidString, func(k string, y any) {
+			if copied == nil {
+				copied = maps.Clone(v)
+			}
+			copied[k] = y
+		})
+		switch {
+		case !ok:
+			return nil, false, false
+		case copied == nil:
+			return v, true, true
+		}
+		return copied, false, true
 	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			var ok bool
-			if out[i], ok = asJSON(x); !ok {
-				return nil, false
-			}
+		if v == nil {
+			return nil, false, true
 		}
-		return out, true
+		var copied []any
+		ok := convertEach(slices.All(v), func(int) bool { return true }, func(i int, y any) {
+			if copied == nil {
+				copied = slices.Clone(v)
+			}
+			copied[i] = y
+		})
+		switch {
+		case !ok:
+			return nil, false, false
+		case copied == nil:
+			return v, true, true
+		}
+		return copied, false, true
 	}
-	return nil, false
+	return nil, false, false
+}
+
+// convertEach converts the values of a map or list, calling changed with
+// each that converts to something else, and reports whether every key is
+// valid and every value converts.
+func convertEach[K any](all iter.Seq2[K, any], valid func(K) bool, changed func(K, any)) bool {
+	for k, x := range all {
+		y, same, ok := convert(x)
+		if !ok || !valid(k) {
+			return false
+		}
+		if !same {
+			changed(k, y)
+		}
+	}
+	return true
 }
