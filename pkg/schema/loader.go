@@ -68,54 +68,37 @@ func convert(v any) (out any, same, ok bool) {
 		if v == nil {
 			return nil, false, true // JSON's null
 		}
-		var copied map[string]any // v with what changed, once something has
-		ok := convertEach(maps.All(v), utf8.ValidString, func(k string, y any) {
-			if copied == nil {
-				copied = maps.Clone(v)
-			}
-			copied[k] = y
-		})
-		switch {
-		case !ok:
-			return nil, false, false
-		case copied == nil:
-			return v, true, true
-		}
-		return copied, false, true
+		return convertAll(v, maps.All(v), utf8.ValidString, maps.Clone, func(m map[string]any, k string, y any) { m[k] = y })
 	case []any:
 		if v == nil {
 			return nil, false, true
 		}
-		var copied []any
-		ok := convertEach(slices.All(v), func(int) bool { return true }, func(i int, y any) {
-			if copied == nil {
-				copied = slices.Clone(v)
-			}
-			copied[i] = y
-		})
-		switch {
-		case !ok:
-			return nil, false, false
-		case copied == nil:
-			return v, true, true
-		}
-		return copied, false, true
+		return convertAll(v, slices.All(v), func(int) bool { return true }, slices.Clone, func(l []any, i int, y any) { l[i] = y })
 	}
 	return nil, false, false
 }
 
-// convertEach converts the values of a map or list, calling changed with
-// each that converts to something else, and reports whether every key is
-// valid and every value converts.
-func convertEach[K any](all iter.Seq2[K, any], valid func(K) bool, changed func(K, any)) bool {
+// convertAll is convert of a map or list v, whose keys and values all
+// yields: v itself when no value converts to something else, else a clone
+// of v with set to each value that does; not ok when a key is not valid or
+// a value does not convert.
+func convertAll[C, K any](v C, all iter.Seq2[K, any], valid func(K) bool, clone func(C) C, set func(C, K, any)) (out any, same, ok bool) {
+	var copied C
+	changed := false
 	for k, x := range all {
 		y, same, ok := convert(x)
 		if !ok || !valid(k) {
-			return false
+			return nil, false, false
 		}
 		if !same {
-			changed(k, y)
+			if !changed {
+				copied, changed = clone(v), true
+			}
+			set(copied, k, y)
 		}
 	}
-	return true
+	if !changed {
+		return v, true, true
+	}
+	return copied, false, true
 }
