@@ -65,11 +65,6 @@ A push rolls the mapped Deployment within seconds, without polling.`,
 		return errors.New(msg)
 	}
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
-	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
-		if needsRoots(cmd) {
-			setFallbackRoots()
-		}
-	}
 	root.Version = buildVersion().short()
 	root.SetVersionTemplate("argodeploy {{.Version}}\n")
 	usageArgs(root)
