@@ -29,7 +29,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/argodeploy/argodeploy/pkg/schema"
 	"github.com/argodeploy/argodeploy/pkg/yamlnode"
 	"github.com/argodeploy/argodeploy/schemas"
 )
@@ -1546,7 +1545,7 @@ func validateSchema(value any) schemaResult {
 	if err != nil {
 		return schemaResult{err: err}
 	}
-	res, err := s.Validate(schema.Loader(value))
+	res, err := s.Validate(gojsonschema.NewGoLoader(value))
 	return schemaResult{res, err}
 }
 
