@@ -1,14 +1,12 @@
 package render
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -369,13 +367,10 @@ func (p *pipeline) triggerBackoff() *eventsv1.Backoff {
 // are written. Only the members are found in the JSON (gjson); the rest
 // stays as json.Marshal wrote it.
 func k8sResource(obj any) (*eventsv1.K8SResource, error) {
-	buf := marshalBuffers.Get().(*bytes.Buffer)
-	defer marshalBuffers.Put(buf)
-	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(obj); err != nil { // as json.Marshal, with a newline
+	raw, err := json.Marshal(obj)
+	if err != nil {
 		return nil, err
 	}
-	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	value, err := rewriteMembers(make([]byte, 0, len(raw)), string(raw), func(key string, value *string) (bool, error) {
 		switch key {
 		case "status":
@@ -397,9 +392,6 @@ func k8sResource(obj any) (*eventsv1.K8SResource, error) {
 	}
 	return &eventsv1.K8SResource{Value: value}, nil
 }
-
-// marshalBuffers hold the JSON k8sResource rewrites.
-var marshalBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // rewriteMembers appends to dst the JSON object obj with its members
 // sorted by key, each key written as encoding/json writes a map's key,

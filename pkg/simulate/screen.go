@@ -5,7 +5,6 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
-	"sync"
 
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/tidwall/gjson"
@@ -308,7 +307,6 @@ type eventFields struct {
 	read     []bool         // which of byID are read
 	indexed  []bool         // by pathID: the path's prefix index has been asked
 	verdicts []int8         // by screenFilter.id: see the verdict constants
-	marked   []int          // the ids markPath made candidates
 }
 
 // An event's verdicts on screen filters.
@@ -325,34 +323,6 @@ func newEventFields(data []byte, filters *screenFilters) *eventFields {
 		byID: make([]gjson.Result, len(filters.paths)), read: make([]bool, len(filters.paths)),
 		indexed: make([]bool, len(filters.paths)), verdicts: make([]int8, len(filters.byKey)),
 	}
-}
-
-// fieldsPool holds the eventFields of replayed messages for the next ones.
-// A pipeline of thousands of services has thousands of screen filters, so
-// each message's verdicts take kilobytes; fresh ones each time cost more
-// in page faults than in use.
-type fieldsPool struct{ pool sync.Pool }
-
-// get is newEventFields(data, filters), reusing a released eventFields.
-func (fp *fieldsPool) get(data []byte, filters *screenFilters) *eventFields {
-	e, _ := fp.pool.Get().(*eventFields)
-	if e == nil || e.filters != filters {
-		return newEventFields(data, filters)
-	}
-	e.data = data
-	return e
-}
-
-// put releases e, which nothing may use after.
-func (fp *fieldsPool) put(e *eventFields) {
-	clear(e.values)
-	clear(e.byID)
-	clear(e.read)
-	clear(e.indexed)
-	clear(e.verdicts)
-	e.marked = e.marked[:0]
-	e.data = nil
-	fp.pool.Put(e)
 }
 
 func (e *eventFields) get(path string) gjson.Result {
@@ -407,7 +377,7 @@ func (e *eventFields) accepts(f *screenFilter) bool {
 }
 
 // markPath marks the indexed filters of path pathID whose prefix the
-// event's value there starts with, and lists them in marked.
+// event's value there starts with.
 func (e *eventFields) markPath(pathID int) {
 	if e.indexed[pathID] {
 		return
@@ -429,7 +399,6 @@ func (e *eventFields) markPath(pathID int) {
 		for _, id := range idx.byPrefix[text[:n]] {
 			if e.verdicts[id] == unknown {
 				e.verdicts[id] = candidate
-				e.marked = append(e.marked, id)
 			}
 		}
 	}

@@ -347,18 +347,18 @@ func TestScreenDecidesOnlyDataFilters(t *testing.T) {
 	}
 }
 
-// TestFieldsPoolForgets: a pipeline that reuses the eventFields of earlier
+// TestReplayForgets: a pipeline that keeps the filter verdicts of earlier
 // messages (a release, a message that fires nothing, another service's
 // release, the first again) replays each as a pipeline that never
 // replayed anything does.
-func TestFieldsPoolForgets(t *testing.T) {
+func TestReplayForgets(t *testing.T) {
 	const n = 20
 	p := syntheticPipeline(t, n)
 	msgs := []Message{release(t, 3, n), {ID: "other", Data: []byte(strings.ReplaceAll(synthetic.Release(5, n), "acme-fleet", "acme-other")), PublishTime: DefaultPublishTime}, release(t, 11, n), release(t, 3, n)}
 	for range 3 {
 		for _, msg := range msgs {
 			fresh := *p
-			fresh.fields, fresh.verdicts = &fieldsPool{}, newVerdicts()
+			fresh.verdicts = newVerdicts()
 			if got, want := p.Replay(msg), fresh.Replay(msg); !reflect.DeepEqual(got, want) {
 				t.Fatalf("message %s:\nreused %+v\nfresh  %+v", msg.ID, got, want)
 			}

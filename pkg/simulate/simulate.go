@@ -49,7 +49,6 @@ type Pipeline struct {
 	filters     *screenFilters         // the screens' filters, shared
 	conditions  [][]*condition         // per Sensor, per trigger; nil when it does not compile (never fires)
 	resources   [][]*resourceJSON      // per Sensor, per trigger
-	fields      *fieldsPool            // eventFields for reuse
 	verdicts    *verdicts              // remembered Filter results, see filter
 	params      *parsedTemplates       // Argo Events' parameter code, templates parsed once (params.go)
 	exact       bool                   // Argo Events' own code decides every trigger that fires (Exact)
@@ -76,7 +75,7 @@ type sourceEvent struct {
 // NewPipeline indexes objs, typed or unstructured. Objects of other kinds
 // are ignored; a pipeline without a Sensor is an error.
 func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
-	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: newScreenFilters(), params: &parsedTemplates{}, fields: &fieldsPool{}}
+	p := &Pipeline{sources: map[string]sourceEvent{}, templates: map[string]*wfv1.WorkflowTemplate{}, configMaps: map[string]*corev1.ConfigMap{}, verdicts: newVerdicts(), filters: newScreenFilters(), params: &parsedTemplates{}}
 	objs, err := check.Typed(objs)
 	if err != nil {
 		return nil, fmt.Errorf("simulate: %w", err)
@@ -229,15 +228,7 @@ type Workflow struct {
 // (triggers.ApplyTemplateParameters, then params.go's
 // applyResourceParameters).
 func (p *Pipeline) Replay(msg Message) Outcome {
-	m := p.eventsOf(msg)
-	defer func() { // nothing in the outcome points into them
-		for _, f := range m.fields {
-			if f != nil {
-				p.fields.put(f)
-			}
-		}
-	}()
-	return p.replayAll(m)
+	return p.replayAll(p.eventsOf(msg))
 }
 
 // sourceEvents are the events one message becomes, per source in
@@ -262,7 +253,7 @@ func (p *Pipeline) event(m *sourceEvents, src int) (*eventsv1alpha1.Event, *even
 		if err != nil {
 			return nil, nil, err
 		}
-		m.events[src], m.fields[src] = event, p.fields.get(event.Data, p.filters)
+		m.events[src], m.fields[src] = event, newEventFields(event.Data, p.filters)
 	}
 	return m.events[src], m.fields[src], nil
 }
@@ -270,15 +261,7 @@ func (p *Pipeline) event(m *sourceEvents, src int) (*eventsv1alpha1.Event, *even
 // replayAll is Replay visiting every dependency.
 func (p *Pipeline) replayAll(m *sourceEvents) Outcome {
 	out := Outcome{Message: m.msg.ID, Payload: string(m.msg.Data), Fired: []Trigger{}}
-	// A message rejected by thousands of dependencies is common; the list
-	// is reused from message to message rather than allocated each time.
-	scratch := rejections.Get().(*[]rejection)
-	rejected := (*scratch)[:0]
-	defer func() {
-		clear(rejected) // drop the pointers into this message's events
-		*scratch = rejected[:0]
-		rejections.Put(scratch)
-	}()
+	var rejected []rejection
 	for si, s := range p.sensors {
 		satisfied := map[string]*eventsv1alpha1.Event{}
 		for di := range s.Spec.Dependencies {
@@ -395,9 +378,6 @@ func (v *verdicts) put(key string, r verdictOf) {
 
 // maxVerdicts is how many Filter results verdicts holds at most.
 const maxVerdicts = 1 << 12
-
-// rejections holds the reusable rejection lists of Replay.
-var rejections = sync.Pool{New: func() any { return new([]rejection) }}
 
 // rejection is a dependency that did not accept an event.
 type rejection struct {
