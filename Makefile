@@ -77,7 +77,6 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(FUZZTIME) ./pkg/render/
 	$(GO) test -run='^$$' -fuzz=FuzzScreens -fuzztime=$(FUZZTIME) ./pkg/simulate/
 	$(GO) test -run='^$$' -fuzz=FuzzParametersMatchArgoEvents -fuzztime=$(FUZZTIME) ./pkg/simulate/
-	$(GO) test -run='^$$' -fuzz=FuzzObject -fuzztime=$(FUZZTIME) ./pkg/manifest/
 
 clean:
 	rm -rf bin dist

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -242,24 +241,8 @@ func parse(file string, data []byte, each func(Doc)) ([]Doc, error) {
 }
 
 // object is the Kubernetes object of document n: what unstructured's
-// UnmarshalJSON makes of the JSON of yamlnode.Value(n). It builds that
-// directly when the document holds only what converts without doubt (an
-// object with a kind, strings in UTF-8, integers, booleans, nulls, no
-// aliases); anything else goes through JSON, for the same value or error
-// (TestObjectMatchesJSONRoundTrip, FuzzObject).
+// UnmarshalJSON makes of the JSON of yamlnode.Value(n).
 func object(n *yaml.Node) (*unstructured.Unstructured, error) {
-	if n.Kind == yaml.MappingNode {
-		if m, ok := direct(n).(map[string]any); ok {
-			if kind, _ := m["kind"].(string); kind != "" {
-				return &unstructured.Unstructured{Object: m}, nil
-			}
-		}
-	}
-	return viaJSON(n)
-}
-
-// viaJSON is object through JSON.
-func viaJSON(n *yaml.Node) (*unstructured.Unstructured, error) {
 	value, err := yamlnode.Value(n)
 	if err != nil {
 		return nil, err
@@ -273,61 +256,4 @@ func viaJSON(n *yaml.Node) (*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("not a Kubernetes object: %w", err)
 	}
 	return obj, nil
-}
-
-// notDirect marks a value direct leaves to JSON.
-type notDirect struct{}
-
-// direct converts n as yamlnode.Value then JSON would, or returns
-// notDirect{} somewhere inside for what it leaves to JSON: floats (which
-// JSON may turn into integers), integers outside int64, strings that are
-// not UTF-8, aliases and merge keys.
-func direct(n *yaml.Node) any {
-	switch n.Kind {
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" || !utf8.ValidString(k.Value) {
-				return notDirect{}
-			}
-			v := direct(n.Content[i+1])
-			if _, bad := v.(notDirect); bad {
-				return v
-			}
-			m[k.Value] = v
-		}
-		return m
-	case yaml.SequenceNode:
-		s := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			if s[i] = direct(c); s[i] == (notDirect{}) {
-				return notDirect{}
-			}
-		}
-		return s
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return nil
-		case "!!bool":
-			var b bool
-			if n.Decode(&b) != nil {
-				return notDirect{}
-			}
-			return b
-		case "!!int":
-			var i int64
-			if n.Decode(&i) != nil {
-				return notDirect{}
-			}
-			return i
-		case "!!str":
-			if !utf8.ValidString(n.Value) {
-				return notDirect{}
-			}
-			return n.Value
-		}
-	}
-	return notDirect{}
 }
