@@ -10,7 +10,6 @@ import (
 
 	eventsv1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
-	"github.com/tidwall/gjson"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -361,93 +360,34 @@ func (p *pipeline) triggerBackoff() *eventsv1.Backoff {
 }
 
 // k8sResource embeds an object in a trigger, without the empty status and
-// creation timestamp that its type would serialise: its JSON with the
-// top-level members sorted by key, "status" left out and "metadata"
-// rewritten without "creationTimestamp", its members sorted too, as maps
-// are written. Only the members are found in the JSON (gjson); the rest
-// stays as json.Marshal wrote it.
+// creation timestamp that its type would serialise: its JSON with
+// "status" left out and "metadata" without "creationTimestamp", the
+// members of both sorted by key, as maps are written.
 func k8sResource(obj any) (*eventsv1.K8SResource, error) {
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
-	value, err := rewriteMembers(make([]byte, 0, len(raw)), string(raw), func(key string, value *string) (bool, error) {
-		switch key {
-		case "status":
-			return false, nil
-		case "metadata":
-			if *value == "null" {
-				return true, nil
-			}
-			meta, err := rewriteMembers(make([]byte, 0, len(*value)), *value, func(key string, _ *string) (bool, error) {
-				return key != "creationTimestamp", nil
-			})
-			*value = string(meta)
-			return true, err
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	delete(fields, "status")
+	if meta, ok := fields["metadata"]; ok {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(meta, &m); err != nil {
+			return nil, err
 		}
-		return true, nil
-	})
+		delete(m, "creationTimestamp")
+		if fields["metadata"], err = json.Marshal(m); err != nil {
+			return nil, err
+		}
+	}
+	value, err := json.Marshal(fields)
 	if err != nil {
 		return nil, err
 	}
 	return &eventsv1.K8SResource{Value: value}, nil
-}
-
-// rewriteMembers appends to dst the JSON object obj with its members
-// sorted by key, each key written as encoding/json writes a map's key,
-// and each member passed to keep first, which may change its value or
-// leave the member out.
-func rewriteMembers(dst []byte, obj string, keep func(key string, value *string) (bool, error)) ([]byte, error) {
-	o := gjson.Parse(obj)
-	if !o.IsObject() {
-		return nil, fmt.Errorf("not a JSON object: %.40s", obj)
-	}
-	var members [][2]gjson.Result // key, value
-	o.ForEach(func(k, v gjson.Result) bool {
-		members = append(members, [2]gjson.Result{k, v})
-		return true
-	})
-	slices.SortStableFunc(members, func(a, b [2]gjson.Result) int { return strings.Compare(a[0].Str, b[0].Str) })
-	dst = append(dst, '{')
-	first := true
-	for _, m := range members {
-		value := m[1].Raw
-		if ok, err := keep(m[0].Str, &value); !ok || err != nil {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		if plainKey(m[0].Str) {
-			dst = append(dst, m[0].Raw...) // "key", as encoding/json writes it
-		} else {
-			key, err := json.Marshal(m[0].Str)
-			if err != nil {
-				return nil, err
-			}
-			dst = append(dst, key...)
-		}
-		dst = append(dst, ':')
-		dst = append(dst, value...)
-	}
-	return append(dst, '}'), nil
-}
-
-// plainKey reports whether encoding/json writes key between quotes as it
-// is: ASCII letters, digits and punctuation that it neither escapes nor
-// HTML-escapes.
-func plainKey(key string) bool {
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }
 
 // jsonSize is the length of json.Marshal's output for each value, summed.
