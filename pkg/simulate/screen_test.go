@@ -12,7 +12,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/Knetic/govaluate"
 	"github.com/argodeploy/argodeploy/pkg/render"
 	"github.com/argodeploy/argodeploy/pkg/testcorpus/synthetic"
 	eventsv1alpha1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
@@ -140,36 +139,6 @@ func TestScreenValueMatchesRegexp(t *testing.T) {
 		for _, s := range values {
 			if got, want := v.matches(s), regexp.MustCompile(p).MatchString(s); got != want {
 				t.Errorf("%q on %q: screen says %v, regexp %v (prefix %q)", p, s, got, want, v.prefix)
-			}
-		}
-	}
-}
-
-// TestConditionTable: a tabled condition gives what evaluating its
-// expression gives, for every combination of satisfied dependencies.
-func TestConditionTable(t *testing.T) {
-	for _, src := range []string{"a", "a && b", "a || (b && !c)", "!a", "(a || b) && (c || d) && !(e && f)"} {
-		expr, err := govaluate.NewEvaluableExpression(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := newCondition(expr)
-		if c.table == nil {
-			t.Fatalf("%s: not tabled", src)
-		}
-		for mask := range 1 << len(c.vars) {
-			satisfied := map[string]*eventsv1alpha1.Event{}
-			params := map[string]any{}
-			for i, name := range c.vars {
-				params[name] = mask&(1<<i) != 0
-				if mask&(1<<i) != 0 {
-					satisfied[name] = &eventsv1alpha1.Event{}
-				}
-			}
-			result, err := expr.Evaluate(params)
-			want, _ := result.(bool)
-			if got := c.fires(satisfied); got != (want && err == nil) {
-				t.Errorf("%s with %v: fires %v, expression says %v", src, params, got, want)
 			}
 		}
 	}

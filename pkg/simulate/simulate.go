@@ -123,24 +123,12 @@ func NewPipeline(objs []runtime.Object) (*Pipeline, error) {
 	if len(p.sensors) == 0 {
 		return nil, fmt.Errorf("simulate: no Sensor among the objects")
 	}
-	// Each trigger's condition, compiled on every CPU: a pipeline of
-	// thousands of services has thousands of triggers.
-	type triggerRef struct{ sensor, trigger int }
-	var triggerRefs []triggerRef
 	for si, s := range p.sensors {
-		for ti := range s.Spec.Triggers {
-			triggerRefs = append(triggerRefs, triggerRef{si, ti})
-		}
-	}
-	names := make([]*dependencyNames, len(p.sensors))
-	for si, s := range p.sensors {
-		names[si] = newDependencyNames(s)
-	}
-	for _, ref := range triggerRefs {
-		si, ti := ref.sensor, ref.trigger
-		// A trigger whose condition does not compile never fires.
-		if expr, err := dependencyExpression(p.sensors[si], p.sensors[si].Spec.Triggers[ti], names[si]); err == nil {
-			p.conditions[si][ti] = newCondition(expr)
+		for ti, t := range s.Spec.Triggers {
+			// A trigger whose condition does not compile never fires.
+			if expr, err := dependencyExpression(s, t); err == nil {
+				p.conditions[si][ti] = &condition{expr: expr, vars: expr.Vars()}
+			}
 		}
 	}
 	// Each dependency's source, by index: Replay looks them up per
@@ -512,9 +500,10 @@ func nearest(rejected []rejection, exact bool) ([]Verdict, int) {
 // dependencyExpression is a trigger's dependency expression as the Sensor
 // builds it (listener.go getDependencyExpression; the event bus evaluates
 // it with govaluate): its conditions, or all dependencies joined with &&.
-// In conditions, each dependency is named with - written _; names is
-// dependencyNames of the Sensor.
-func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, names *dependencyNames) (*govaluate.EvaluableExpression, error) {
+// In conditions, each dependency is named with - written _: each whole
+// word that spells a dependency's name so becomes its name, dependency by
+// dependency.
+func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger) (*govaluate.EvaluableExpression, error) {
 	if t.Template == nil {
 		return nil, errors.New("the trigger has no template") // the Sensor refuses it
 	}
@@ -526,75 +515,11 @@ func dependencyExpression(s *eventsv1alpha1.Sensor, t eventsv1alpha1.Trigger, na
 		}
 		expression = strings.Join(names, "&&")
 	} else {
-		expression = names.restore(expression)
+		for _, d := range s.Spec.Dependencies {
+			expression = replaceWord(expression, strings.ReplaceAll(d.Name, "-", "_"), d.Name)
+		}
 	}
 	return govaluate.NewEvaluableExpression(strings.ReplaceAll(expression, "-", "\\-"))
-}
-
-// dependencyNames turns the words of a condition back into the names of
-// a Sensor's dependencies: for each dependency in turn, each whole word
-// that is its name with - written _ becomes its name. A word that a
-// dependency's name has replaced contains a -, which no later one's can
-// match; so a word becomes the name of the first dependency with a - whose
-// name it spells, and stays as it is otherwise (a name without - spells
-// itself). Looking words up in a map does that in one pass, where
-// replacing each dependency's name in turn takes a pass per dependency:
-// a trigger per service, each over every dependency of its Sensor, is
-// quadratic in services. When a name has characters that are not word
-// characters, the pass per dependency is kept (TestRestoreMatchesReplaceWord).
-type dependencyNames struct {
-	words   map[string]string // a word → the name it becomes
-	ordered []string          // the names in order, for replaceWord, when a name is not a word
-}
-
-func newDependencyNames(s *eventsv1alpha1.Sensor) *dependencyNames {
-	n := &dependencyNames{words: map[string]string{}}
-	for _, d := range s.Spec.Dependencies {
-		if d.Name == "" || strings.IndexFunc(d.Name, func(r rune) bool { return r > 0x7f || !isWord(byte(r)) }) >= 0 {
-			n.words = nil
-			break
-		}
-		if word := strings.ReplaceAll(d.Name, "-", "_"); word != d.Name {
-			if _, seen := n.words[word]; !seen {
-				n.words[word] = d.Name
-			}
-		}
-	}
-	if n.words == nil {
-		for _, d := range s.Spec.Dependencies {
-			n.ordered = append(n.ordered, d.Name)
-		}
-	}
-	return n
-}
-
-// restore writes the dependencies' names back into conditions.
-func (n *dependencyNames) restore(conditions string) string {
-	if n.words == nil {
-		for _, name := range n.ordered {
-			conditions = replaceWord(conditions, strings.ReplaceAll(name, "-", "_"), name)
-		}
-		return conditions
-	}
-	var b strings.Builder
-	for i := 0; i < len(conditions); {
-		j := i
-		for j < len(conditions) && isWord(conditions[j]) {
-			j++
-		}
-		if j == i {
-			b.WriteByte(conditions[i])
-			i++
-			continue
-		}
-		word := conditions[i:j]
-		if name, ok := n.words[word]; ok {
-			word = name
-		}
-		b.WriteString(word)
-		i = j
-	}
-	return b.String()
 }
 
 // isWord reports whether b is a word character of a condition: a
@@ -603,48 +528,18 @@ func isWord(b byte) bool {
 	return b == '_' || b == '-' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
 
-// condition is a trigger's dependency expression. Its value depends only
-// on which of its dependencies are satisfied, so for up to maxTabled of
-// them it is worked out once for each combination.
+// condition is a trigger's dependency expression and the dependencies it
+// names.
 type condition struct {
-	expr  *govaluate.EvaluableExpression
-	vars  []string
-	table []bool // by bit mask of satisfied vars; nil when not tabled
-}
-
-const maxTabled = 8
-
-func newCondition(expr *govaluate.EvaluableExpression) *condition {
-	c := &condition{expr: expr, vars: expr.Vars()}
-	if len(c.vars) <= maxTabled {
-		c.table = make([]bool, 1<<len(c.vars))
-		for mask := range c.table {
-			c.table[mask] = c.evaluate(func(i int) bool { return mask&(1<<i) != 0 })
-		}
-	}
-	return c
+	expr *govaluate.EvaluableExpression
+	vars []string
 }
 
 // fires evaluates the condition over the satisfied dependencies.
 func (c *condition) fires(satisfied map[string]*eventsv1alpha1.Event) bool {
-	has := func(i int) bool { _, ok := satisfied[c.vars[i]]; return ok }
-	if c.table == nil {
-		return c.evaluate(has)
-	}
-	mask := 0
-	for i := range c.vars {
-		if has(i) {
-			mask |= 1 << i
-		}
-	}
-	return c.table[mask]
-}
-
-// evaluate evaluates the expression with var i satisfied if has(i).
-func (c *condition) evaluate(has func(i int) bool) bool {
 	params := make(map[string]any, len(c.vars))
-	for i, name := range c.vars {
-		params[name] = has(i)
+	for _, name := range c.vars {
+		_, params[name] = satisfied[name]
 	}
 	result, err := c.expr.Evaluate(params)
 	fired, _ := result.(bool)

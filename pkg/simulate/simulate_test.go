@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -180,48 +179,6 @@ func TestReplayLeavesTheSensorsAlone(t *testing.T) {
 	}
 }
 
-// TestRestoreMatchesReplaceWord: dependencyNames.restore writes the same
-// expression as replacing each dependency's name in turn, for names that
-// share their _ spelling, names with characters that are not word
-// characters, and conditions of every shape.
-func TestRestoreMatchesReplaceWord(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	pick := func(alphabet string, n int) string {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		return string(b)
-	}
-	for range 20000 {
-		s := &eventsv1alpha1.Sensor{}
-		alphabet := "ab-_"
-		if rng.IntN(4) == 0 {
-			alphabet += ".é"
-		}
-		for range 1 + rng.IntN(5) {
-			s.Spec.Dependencies = append(s.Spec.Dependencies, eventsv1alpha1.EventDependency{Name: pick(alphabet, 1+rng.IntN(3))})
-		}
-		var conditions strings.Builder
-		for range 1 + rng.IntN(6) {
-			switch rng.IntN(3) {
-			case 0:
-				conditions.WriteString(strings.ReplaceAll(s.Spec.Dependencies[rng.IntN(len(s.Spec.Dependencies))].Name, "-", "_"))
-			case 1:
-				conditions.WriteString(pick("ab-_.", 1+rng.IntN(3)))
-			}
-			conditions.WriteString([]string{" && ", "||", "(", ")", " ", ""}[rng.IntN(6)])
-		}
-		want := conditions.String()
-		for _, d := range s.Spec.Dependencies {
-			want = replaceWord(want, strings.ReplaceAll(d.Name, "-", "_"), d.Name)
-		}
-		if got := newDependencyNames(s).restore(conditions.String()); got != want {
-			t.Fatalf("dependencies %v, conditions %q: restore %q, replaceWord %q", s.Spec.Dependencies, conditions.String(), got, want)
-		}
-	}
-}
-
 // TestPublishTimeFromTimeNow: a publish time read off time.Now carries a
 // monotonic clock reading, which the Sensor's publish-time template cannot
 // parse; the Workflow still gets the time in Unix nanoseconds.
@@ -252,5 +209,41 @@ func TestTriggerWithoutTemplate(t *testing.T) {
 	}
 	if out := p.Replay(Message{ID: "1", Data: []byte(push("1.0.0")), PublishTime: DefaultPublishTime}); len(out.Fired) != 0 {
 		t.Errorf("a trigger without a template fired: %+v", out.Fired)
+	}
+}
+
+// TestTriggerConditions: a trigger fires as the Sensor's expression over
+// its satisfied dependencies says, with each dependency named in
+// conditions with - written _ (listener.go getDependencyExpression), and
+// on all of them when it has no conditions.
+func TestTriggerConditions(t *testing.T) {
+	deps := []eventsv1alpha1.EventDependency{{Name: "dep-a"}, {Name: "dep-b"}, {Name: "c"}}
+	for _, tc := range []struct {
+		conditions string
+		satisfied  []string
+		fires      bool
+	}{
+		{"dep_a || dep_b", []string{"dep-b"}, true},
+		{"dep_a && dep_b", []string{"dep-a"}, false},
+		{"dep_a && dep_b", []string{"dep-a", "dep-b"}, true},
+		{"(dep_a && dep_b) || c", []string{"c"}, true},
+		{"dep_a&&(dep_b||c)", []string{"dep-a"}, false},
+		{"dep_a&&(dep_b||c)", []string{"dep-a", "c"}, true},
+		{"", []string{"dep-a", "dep-b"}, false},
+		{"", []string{"dep-a", "dep-b", "c"}, true},
+	} {
+		s := &eventsv1alpha1.Sensor{Spec: eventsv1alpha1.SensorSpec{Dependencies: deps}}
+		trigger := eventsv1alpha1.Trigger{Template: &eventsv1alpha1.TriggerTemplate{Conditions: tc.conditions}}
+		expr, err := dependencyExpression(s, trigger)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.conditions, err)
+		}
+		satisfied := map[string]*eventsv1alpha1.Event{}
+		for _, name := range tc.satisfied {
+			satisfied[name] = &eventsv1alpha1.Event{}
+		}
+		if got := (&condition{expr: expr, vars: expr.Vars()}).fires(satisfied); got != tc.fires {
+			t.Errorf("%q with %v satisfied: fires %v, want %v", tc.conditions, tc.satisfied, got, tc.fires)
+		}
 	}
 }
