@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./pkg/mapping/
 	$(GO) test -run='^$$' -fuzz=FuzzGenerate -fuzztime=$(FUZZTIME) ./pkg/render/
 	$(GO) test -run='^$$' -fuzz=FuzzScreens -fuzztime=$(FUZZTIME) ./pkg/simulate/
+	$(GO) test -run='^$$' -fuzz=FuzzParametersMatchArgoEvents -fuzztime=$(FUZZTIME) ./pkg/simulate/
 
 clean:
 	rm -rf bin dist

@@ -32,7 +32,8 @@ func argoEventsAlone(p *Pipeline) *Pipeline {
 
 // TestScreensChangeNothing: every example message gives the same outcome
 // as with Argo Events' code alone judging every dependency, both with the
-// screens deciding and with Filter deciding (Exact); the remembered
+// screens deciding and params.go applying the parameters, and with
+// Filter and ApplyResourceParameters doing it (Exact); the remembered
 // verdicts are kept across the messages.
 func TestScreensChangeNothing(t *testing.T) {
 	for _, example := range []string{"single-service", "multi-namespace", "multi-cluster"} {
@@ -94,7 +95,7 @@ func TestReplayConcurrently(t *testing.T) {
 
 // FuzzScreens: for any message body, Replay gives the outcome of Argo
 // Events' code alone judging every dependency, with the screens deciding
-// and in Exact; the remembered
+// and params.go applying the parameters, and in Exact; the remembered
 // verdicts are kept across inputs.
 func FuzzScreens(f *testing.F) {
 	p := pipeline(f, "multi-namespace.yaml")

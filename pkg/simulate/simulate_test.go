@@ -247,3 +247,34 @@ func TestTriggerConditions(t *testing.T) {
 		}
 	}
 }
+
+// TestParameterWithoutSource: a trigger or resource parameter without a
+// src (a hand edit; Argo Events' own code would dereference it) is
+// reported in the outcome, by Replay and by Exact, not a crash.
+func TestParameterWithoutSource(t *testing.T) {
+	for _, where := range []string{"trigger", "resource"} {
+		objs := rendered(t, "single-service.yaml")
+		for _, o := range objs {
+			s, ok := o.(*eventsv1alpha1.Sensor)
+			if !ok {
+				continue
+			}
+			tt := &s.Spec.Triggers[0]
+			if where == "trigger" {
+				tt.Parameters = append(tt.Parameters, eventsv1alpha1.TriggerParameter{Dest: "k8s.source.resource.metadata.name"})
+			} else {
+				tt.Template.K8s.Parameters[0].Src = nil
+			}
+		}
+		p, err := NewPipeline(render.Convert[runtime.Object](objs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []*Pipeline{p, p.Exact()} {
+			out := q.Replay(Message{ID: "1", Data: []byte(push("1.0.0")), PublishTime: DefaultPublishTime})
+			if len(out.Fired) != 1 || !strings.Contains(out.Fired[0].Operation, "has no src") {
+				t.Errorf("%s parameter without src: %+v", where, out.Fired)
+			}
+		}
+	}
+}
