@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/argodeploy/argodeploy/pkg/schema"
 	"github.com/argodeploy/argodeploy/pkg/yamlnode"
 	"github.com/argodeploy/argodeploy/schemas"
 )
@@ -1545,7 +1546,7 @@ func validateSchema(value any) schemaResult {
 	if err != nil {
 		return schemaResult{err: err}
 	}
-	res, err := s.Validate(gojsonschema.NewGoLoader(value))
+	res, err := s.Validate(schema.Loader(value))
 	return schemaResult{res, err}
 }
 

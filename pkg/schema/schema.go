@@ -66,7 +66,7 @@ func Validate(obj map[string]any, opts Options) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	return problems(s, gojsonschema.NewGoLoader(obj), obj, opts)
+	return problems(s, Loader(obj), obj, opts)
 }
 
 // problems validates obj, loaded by l, against s.
