@@ -76,13 +76,9 @@ func (ts *parsedTemplates) applyResourceParameters(events map[string]*eventsv1al
 	return nil
 }
 
-// applyParams is upstream's ApplyParams.
+// applyParams is upstream's ApplyParams; params all have a src (noSource).
 func (ts *parsedTemplates) applyParams(jsonObj []byte, params []eventsv1alpha1.TriggerParameter, events map[string]*eventsv1alpha1.Event) ([]byte, error) {
 	for _, param := range params {
-		if param.Src == nil {
-			// Upstream dereferences it; its ValidateSensor refuses it first.
-			return nil, fmt.Errorf("parameter with dest %q has no src", param.Dest)
-		}
 		value, typ, err := ts.resolveParamValue(param.Src, events)
 		if err != nil {
 			return nil, err

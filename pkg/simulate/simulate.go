@@ -611,15 +611,15 @@ func (p *Pipeline) apply(si, ti int, satisfied map[string]*eventsv1alpha1.Event)
 // them is made once per trigger, not once per event; the resource is then
 // decoded once instead of twice and encoded not at all.
 func (p *Pipeline) resource(si, ti int, value json.RawMessage, params []eventsv1alpha1.TriggerParameter, satisfied map[string]*eventsv1alpha1.Event, sensorTemplate bool) (*unstructured.Unstructured, error) {
+	if err := noSource(params); err != nil {
+		return nil, err
+	}
 	obj := &unstructured.Unstructured{}
 	if p.exact || params == nil || !sensorTemplate {
 		if err := obj.UnmarshalJSON(value); err != nil {
 			return nil, err
 		}
 		if p.exact {
-			if err := noSource(params); err != nil {
-				return nil, err
-			}
 			return obj, triggers.ApplyResourceParameters(satisfied, params, obj)
 		}
 		return obj, p.params.applyResourceParameters(satisfied, params, obj)
